@@ -1,0 +1,2 @@
+// Public entry of @meshctl/bench. Explicit named exports only.
+export {};

@@ -1,0 +1,2 @@
+// Public entry of @meshctl/ebpf. Explicit named exports only.
+export {};

@@ -1,0 +1,2 @@
+// Public entry of @meshctl/tstats. Explicit named exports only.
+export {};

@@ -1,0 +1,2 @@
+// Public entry of @meshctl/vpp. Explicit named exports only.
+export {};

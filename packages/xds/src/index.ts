@@ -1,0 +1,2 @@
+// Public entry of @meshctl/xds. Explicit named exports only.
+export {};
