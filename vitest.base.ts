@@ -1,7 +1,9 @@
 import { defineConfig } from "vitest/config";
 
 /** Shared test settings; packages call this with their own overrides. */
-export function vitestConfig(overrides: { testTimeout?: number; include?: string[] } = {}) {
+export function vitestConfig(
+  overrides: { testTimeout?: number; include?: string[]; disableConsoleIntercept?: boolean } = {},
+) {
   return defineConfig({
     resolve: { conditions: ["@meshctl/source"] },
     ssr: { resolve: { conditions: ["@meshctl/source"] } },
@@ -10,6 +12,7 @@ export function vitestConfig(overrides: { testTimeout?: number; include?: string
       testTimeout: overrides.testTimeout ?? 30_000,
       hookTimeout: 60_000,
       pool: "forks",
+      disableConsoleIntercept: overrides.disableConsoleIntercept ?? false,
       env: { FORCE_COLOR: "0", NO_COLOR: "1" },
     },
   });

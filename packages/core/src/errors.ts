@@ -59,8 +59,20 @@ export class MeshctlError extends Error {
   }
 
   /** A stable JSON shape for `--json` output. */
-  toJSON(): { code: string; message: string; kind: ErrorKind; suggestions: readonly string[]; details: Readonly<Record<string, unknown>> } {
-    return { code: this.code, message: this.message, kind: this.kind, suggestions: this.suggestions, details: this.details };
+  toJSON(): {
+    code: string;
+    message: string;
+    kind: ErrorKind;
+    suggestions: readonly string[];
+    details: Readonly<Record<string, unknown>>;
+  } {
+    return {
+      code: this.code,
+      message: this.message,
+      kind: this.kind,
+      suggestions: this.suggestions,
+      details: this.details,
+    };
   }
 }
 

@@ -20,12 +20,16 @@ describe("runCommand", () => {
   });
 
   test("a missing program says so", async () => {
-    const error = (await runCommand("meshctl-no-such-program", []).catch((e: unknown) => e)) as ExternalCommandError;
+    const error = (await runCommand("meshctl-no-such-program", []).catch(
+      (e: unknown) => e,
+    )) as ExternalCommandError;
     expect(error.code).toBe("EXTERNAL_PROGRAM_MISSING");
   });
 
   test("timeouts kill the program", async () => {
-    const error = (await runCommand("sleep", ["5"], { timeoutMs: 100 }).catch((e: unknown) => e)) as ExternalCommandError;
+    const error = (await runCommand("sleep", ["5"], { timeoutMs: 100 }).catch(
+      (e: unknown) => e,
+    )) as ExternalCommandError;
     expect(error.timedOut).toBe(true);
   });
 

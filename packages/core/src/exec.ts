@@ -26,12 +26,22 @@ export class ExternalCommandError extends MeshctlError {
         ? "timed out"
         : `exit code ${init.exitCode ?? "?"}`;
     const tail = init.stderr.trim().split("\n").slice(-3).join(" | ");
-    super(init.notFound ? "EXTERNAL_PROGRAM_MISSING" : "EXTERNAL_COMMAND_FAILED", `\`${line}\` failed (${reason})${tail ? `: ${tail}` : ""}`, {
-      kind: "external",
-      cause: init.cause,
-      suggestions: init.notFound ? [`Install \`${init.command}\` (see \`meshctl diagnose\`).`] : [],
-      details: { command: init.command, args: init.args, exitCode: init.exitCode, stderr: init.stderr, timedOut: init.timedOut },
-    });
+    super(
+      init.notFound ? "EXTERNAL_PROGRAM_MISSING" : "EXTERNAL_COMMAND_FAILED",
+      `\`${line}\` failed (${reason})${tail ? `: ${tail}` : ""}`,
+      {
+        kind: "external",
+        cause: init.cause,
+        suggestions: init.notFound ? [`Install \`${init.command}\` (see \`meshctl diagnose\`).`] : [],
+        details: {
+          command: init.command,
+          args: init.args,
+          exitCode: init.exitCode,
+          stderr: init.stderr,
+          timedOut: init.timedOut,
+        },
+      },
+    );
     this.name = "ExternalCommandError";
     this.command = init.command;
     this.args = init.args;
@@ -66,7 +76,11 @@ export interface RunResult {
  * @example
  * const { stdout } = await runCommand("ip", ["-j", "netns", "list"]);
  */
-export async function runCommand(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export async function runCommand(
+  command: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
   try {
     const result = await execa(command, [...args], {
       timeout: options.timeoutMs ?? 30_000,
@@ -76,7 +90,8 @@ export async function runCommand(command: string, args: readonly string[], optio
       ...(options.env ? { env: options.env } : {}),
       ...(options.cwd ? { cwd: options.cwd } : {}),
     });
-    const notFound = (result as { code?: string }).code === "ENOENT" || /ENOENT/.test(String(result.message ?? ""));
+    const notFound =
+      (result as { code?: string }).code === "ENOENT" || /ENOENT/.test(String(result.message ?? ""));
     const exitCode = result.exitCode ?? -1;
     if ((exitCode !== 0 || result.timedOut || notFound) && options.reject !== false) {
       throw new ExternalCommandError({
@@ -89,10 +104,24 @@ export async function runCommand(command: string, args: readonly string[], optio
         cause: result.cause,
       });
     }
-    return { command, args, exitCode: notFound ? 127 : exitCode, stdout: String(result.stdout ?? ""), stderr: String(result.stderr ?? "") };
+    return {
+      command,
+      args,
+      exitCode: notFound ? 127 : exitCode,
+      stdout: String(result.stdout ?? ""),
+      stderr: String(result.stderr ?? ""),
+    };
   } catch (error) {
     if (error instanceof ExternalCommandError) throw error;
-    throw new ExternalCommandError({ command, args, exitCode: undefined, stderr: "", timedOut: false, notFound: false, cause: error });
+    throw new ExternalCommandError({
+      command,
+      args,
+      exitCode: undefined,
+      stderr: "",
+      timedOut: false,
+      notFound: false,
+      cause: error,
+    });
   }
 }
 
@@ -102,12 +131,24 @@ export async function runCommand(command: string, args: readonly string[], optio
  * @example
  * const links = await runJson<{ ifname: string }[]>("ip", ["-j", "link", "show"]);
  */
-export async function runJson<T>(command: string, args: readonly string[], options: RunOptions = {}): Promise<T> {
+export async function runJson<T>(
+  command: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<T> {
   const result = await runCommand(command, args, options);
   try {
     return JSON.parse(result.stdout || "null") as T;
   } catch (cause) {
-    throw new ExternalCommandError({ command, args, exitCode: result.exitCode, stderr: `output is not JSON: ${result.stdout.slice(0, 200)}`, timedOut: false, notFound: false, cause });
+    throw new ExternalCommandError({
+      command,
+      args,
+      exitCode: result.exitCode,
+      stderr: `output is not JSON: ${result.stdout.slice(0, 200)}`,
+      timedOut: false,
+      notFound: false,
+      cause,
+    });
   }
 }
 
@@ -142,7 +183,13 @@ export function spawnProgram(
     ...(options.cwd ? { cwd: options.cwd } : {}),
   });
   const exited = Promise.resolve(child).then((r) => ({ exitCode: r.exitCode, signal: r.signal }));
-  return { pid: child.pid, stdout: child.stdout, stderr: child.stderr, exited, kill: (signal) => child.kill(signal) };
+  return {
+    pid: child.pid,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    exited,
+    kill: (signal) => child.kill(signal),
+  };
 }
 
 /**

@@ -1,11 +1,20 @@
 export {
-  EXIT_CODES,
   type ErrorKind,
-  MeshctlError,
-  type MeshctlErrorOptions,
+  EXIT_CODES,
   errorMessage,
   isMeshctlError,
+  MeshctlError,
+  type MeshctlErrorOptions,
   notAvailableYet,
 } from "./errors.js";
-export { ExternalCommandError, type SpawnedProgram, type RunOptions, type RunResult, findProgram, runCommand, runJson, spawnProgram } from "./exec.js";
-export { type TraceSink, type Tracer, createTracer, setTraceSink } from "./trace.js";
+export {
+  ExternalCommandError,
+  findProgram,
+  type RunOptions,
+  type RunResult,
+  runCommand,
+  runJson,
+  type SpawnedProgram,
+  spawnProgram,
+} from "./exec.js";
+export { createTracer, setTraceSink, type Tracer, type TraceSink } from "./trace.js";

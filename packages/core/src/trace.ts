@@ -19,7 +19,10 @@ export function setTraceSink(next: TraceSink | undefined): void {
 }
 
 function isEnabled(name: string, spec: string): boolean {
-  const parts = spec.split(",").map((p) => p.trim()).filter(Boolean);
+  const parts = spec
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (parts.includes(`-${name}`)) return false;
   return parts.includes("all") || parts.includes(name);
 }

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the peer load generators compared by compare-peers.mjs into a repo-local GOBIN
+# (.tools/bin) so nothing lands in the user's PATH. wrk and sockperf come from Debian
+# (scripts/setup.mjs); autocannon is a devDependency of @meshctl/bench.
+set -euo pipefail
+repo_root="$(cd "$(dirname "$0")/../../.." && pwd)"
+export GOBIN="${repo_root}/.tools/bin"
+mkdir -p "${GOBIN}"
+if [[ -x "${GOBIN}/fortio" ]]; then
+  echo "fortio already installed: $("${GOBIN}/fortio" version)"
+else
+  command -v go >/dev/null || { echo "go is required to install fortio (https://go.dev/dl/)" >&2; exit 1; }
+  go install fortio.org/fortio@latest
+  echo "installed fortio $("${GOBIN}/fortio" version) into ${GOBIN}"
+fi
+for tool in wrk sockperf; do
+  command -v "$tool" >/dev/null || echo "missing: $tool (apt-get install -y $tool)" >&2
+done

@@ -1,0 +1,47 @@
+/**
+ * Open-loop schedule: request k is *intended* at `startMs + (k + offset) * intervalMs`.
+ * Latency is measured from that intended time, so a stalled target or a late generator shows up
+ * as latency instead of silently lowering the request rate (coordinated omission, see wrk2).
+ *
+ * With W worker threads each runs `rate / W` with offset `w / W`, which interleaves the shards
+ * into one evenly spaced schedule.
+ */
+export class OpenLoopSchedule {
+  readonly intervalMs: number;
+
+  constructor(
+    readonly startMs: number,
+    readonly qps: number,
+    readonly offset = 0,
+  ) {
+    if (!(qps > 0)) throw new RangeError(`qps must be > 0, got ${qps}`);
+    this.intervalMs = 1000 / qps;
+  }
+
+  /** Intended send time of request k (ms, same clock as startMs). */
+  intendedAt(k: number): number {
+    return this.startMs + (k + this.offset) * this.intervalMs;
+  }
+
+  /** How many requests (indices 0..n-1) are due at `nowMs`. */
+  dueBy(nowMs: number): number {
+    const n = Math.floor((nowMs - this.startMs) / this.intervalMs - this.offset + 1e-9) + 1;
+    return n < 0 ? 0 : n;
+  }
+
+  /** First index whose intended time is at or after `timeMs`. */
+  firstAtOrAfter(timeMs: number): number {
+    const k = Math.ceil((timeMs - this.startMs) / this.intervalMs - this.offset - 1e-9);
+    return k < 0 ? 0 : k;
+  }
+}
+
+/**
+ * Corrected and uncorrected latency of one request in µs.
+ *
+ * @example
+ * latencyPairUs(1000, 1500, 1502) // { corrected: 502000, uncorrected: 2000 }
+ */
+export function latencyPairUs(intendedMs: number, sentMs: number, endMs: number): { corrected: number; uncorrected: number } {
+  return { corrected: (endMs - intendedMs) * 1000, uncorrected: (endMs - sentMs) * 1000 };
+}

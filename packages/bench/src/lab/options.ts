@@ -1,0 +1,69 @@
+import { MeshctlError } from "@meshctl/core";
+import { LAB_SCENARIOS, type LabOptions, type LabScenario, type ResolvedLabOptions } from "./types.js";
+
+/**
+ * Defaults: Istio's latency method (1 KiB payload, fixed 1000 rps, a few client connections, open
+ * loop) scaled to one small machine so the whole comparison takes about a minute.
+ */
+export const LAB_DEFAULTS = {
+  scenarios: LAB_SCENARIOS,
+  durationSeconds: 4,
+  warmupSeconds: 1,
+  rounds: 3,
+  qps: 1000,
+  connections: 4,
+  payloadBytes: 1024,
+} as const;
+
+function positive(name: string, value: number, integer: boolean): number {
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new MeshctlError("LAB_OPTION_INVALID", `${name} must be a positive ${integer ? "integer" : "number"}, got ${value}`, {
+      kind: "usage",
+    });
+  }
+  return value;
+}
+
+/**
+ * Parses a comma-separated scenario list (`direct,sidecar`), rejecting unknown names.
+ *
+ * @example
+ * parseLabScenarios("direct, sidecar-ebpf"); // ["direct", "sidecar-ebpf"]
+ */
+export function parseLabScenarios(text: string): LabScenario[] {
+  const names = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = names.filter((n) => !(LAB_SCENARIOS as readonly string[]).includes(n));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new MeshctlError("LAB_OPTION_INVALID", `unknown scenario${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ") || "(none given)"}`, {
+      kind: "usage",
+      suggestions: [`Pick from: ${LAB_SCENARIOS.join(", ")}.`],
+    });
+  }
+  return [...new Set(names)] as LabScenario[];
+}
+
+/**
+ * Applies defaults and validates lab options.
+ *
+ * @example
+ * resolveLabOptions({ rounds: 5 }).qps; // 1000
+ */
+export function resolveLabOptions(options: LabOptions = {}): ResolvedLabOptions {
+  const scenarios = options.scenarios ?? LAB_DEFAULTS.scenarios;
+  if (scenarios.length === 0) throw new MeshctlError("LAB_OPTION_INVALID", "no scenarios selected", { kind: "usage" });
+  parseLabScenarios(scenarios.join(","));
+  return {
+    scenarios: [...new Set(scenarios)],
+    durationSeconds: positive("duration", options.durationSeconds ?? LAB_DEFAULTS.durationSeconds, false),
+    warmupSeconds: options.warmupSeconds === 0 ? 0 : positive("warmup", options.warmupSeconds ?? LAB_DEFAULTS.warmupSeconds, false),
+    rounds: positive("rounds", options.rounds ?? LAB_DEFAULTS.rounds, true),
+    qps: positive("qps", options.qps ?? LAB_DEFAULTS.qps, false),
+    connections: positive("connections", options.connections ?? LAB_DEFAULTS.connections, true),
+    payloadBytes: options.payloadBytes === 0 ? 0 : positive("payload", options.payloadBytes ?? LAB_DEFAULTS.payloadBytes, true),
+    sidecar: options.sidecar ?? "auto",
+    sidecarMode: options.sidecarMode ?? "http",
+  };
+}

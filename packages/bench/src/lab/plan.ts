@@ -1,0 +1,122 @@
+import { join } from "node:path";
+import type { SidecarModel } from "./haproxy.js";
+import type { LabScenario } from "./types.js";
+
+/** Every name the lab creates on the machine starts with this, so leftovers can be found. */
+export const LAB_PREFIX = "mcl-";
+
+/** uid/gid the sidecar proxies run as; their traffic is exempt from capture (Istio's 1337). */
+export const SIDECAR_UID = 1337;
+
+/** Port the app (echo server) listens on in every server pod. */
+export const APP_PORT = 8080;
+
+const SCENARIO_CODE: Record<LabScenario, string> = { direct: "d", sidecar: "s", "sidecar-ebpf": "e", "grpc-proxyless": "g" };
+
+/** One pod: a network namespace on the lab bridge, in its own cgroup. */
+export interface LabPodPlan {
+  readonly scenario: LabScenario;
+  readonly role: "client" | "server";
+  readonly netns: string;
+  readonly ip: string;
+  /** The veth end on the bridge, inside the node namespace. */
+  readonly bridgePort: string;
+  /** Absolute cgroup directory the pod's processes live in. */
+  readonly cgroup: string;
+  /** The pod's sidecar, when meshed. */
+  readonly sidecar: SidecarModel | undefined;
+  /** Protocol the app speaks. */
+  readonly appProtocol: "http1" | "grpc";
+}
+
+/** Everything one lab run creates, derived from its id: names, addresses, paths. */
+export interface LabPlan {
+  readonly id: string;
+  /** The namespace that holds the bridge; the host's namespace is never touched. */
+  readonly nodeNetns: string;
+  readonly bridge: string;
+  /** /24 that exists only inside the lab's namespaces. */
+  readonly subnet: string;
+  readonly cgroupBase: string;
+  /** Per-scenario cgroup (parent of its pods' cgroups): where eBPF attaches. */
+  readonly scenarioCgroups: Readonly<Record<string, string>>;
+  readonly bpffsPinDir: string;
+  readonly workDir: string;
+  readonly pods: readonly LabPodPlan[];
+}
+
+/**
+ * Derives the lab's names and addresses from a run id. Pure: the same id always gives the same
+ * plan, and everything is named `mcl-*` so `cleanupLabLeftovers()` can find it after a crash.
+ *
+ * @example
+ * const plan = planLab({ id: "1a2b", scenarios: ["direct", "sidecar"], cgroupRoot: "/sys/fs/cgroup" });
+ * plan.pods.map((p) => `${p.netns} ${p.ip}`);
+ */
+export function planLab(input: {
+  readonly id: string;
+  readonly scenarios: readonly LabScenario[];
+  readonly cgroupRoot: string;
+  readonly tmpDir?: string;
+  readonly bpffs?: string;
+  readonly sidecarMode?: "http" | "tcp";
+  readonly sidecarThreads?: number;
+}): LabPlan {
+  const { id } = input;
+  if (!/^[0-9a-f]{4}$/.test(id)) throw new Error(`lab id must be 4 hex digits, got ${id}`);
+  const octet = (Number.parseInt(id, 16) % 250) + 1;
+  const subnet = `10.213.${octet}.0/24`;
+  const cgroupBase = join(input.cgroupRoot, `${LAB_PREFIX}lab-${id}`);
+  const scenarioCgroups: Record<string, string> = {};
+  const pods: LabPodPlan[] = [];
+  input.scenarios.forEach((scenario, index) => {
+    const code = SCENARIO_CODE[scenario];
+    const meshed = scenario === "sidecar" || scenario === "sidecar-ebpf";
+    const scenarioCgroup = join(cgroupBase, scenario);
+    scenarioCgroups[scenario] = scenarioCgroup;
+    for (const [offset, role] of [
+      [1, "client"],
+      [2, "server"],
+    ] as const) {
+      const ip = `10.213.${octet}.${10 + index * 10 + offset}`;
+      pods.push({
+        scenario,
+        role,
+        netns: `${LAB_PREFIX}${id}-${scenario}-${role}`,
+        ip,
+        bridgePort: `mcl${id}${code}${role[0]}`,
+        cgroup: join(scenarioCgroup, role),
+        appProtocol: scenario === "grpc-proxyless" ? "grpc" : "http1",
+        sidecar: meshed
+          ? {
+              pod: `${scenario}-${role}`,
+              mode: input.sidecarMode ?? "http",
+              outboundPort: 15001,
+              inboundPort: 15006,
+              healthPort: 15021,
+              inbound: role === "server" ? [{ port: APP_PORT, protocol: "http" }] : [],
+              threads: input.sidecarThreads ?? 1,
+            }
+          : undefined,
+      });
+    }
+  });
+  return {
+    id,
+    nodeNetns: `${LAB_PREFIX}${id}-node`,
+    bridge: `mcl${id}br`,
+    subnet,
+    cgroupBase,
+    scenarioCgroups,
+    bpffsPinDir: join(input.bpffs ?? "/sys/fs/bpf", `${LAB_PREFIX}lab-${id}`),
+    workDir: join(input.tmpDir ?? "/tmp", `${LAB_PREFIX}lab-${id}`),
+    pods,
+  };
+}
+
+/** The pod of a scenario and role. */
+export function podOf(plan: LabPlan, scenario: LabScenario, role: "client" | "server"): LabPodPlan {
+  const pod = plan.pods.find((p) => p.scenario === scenario && p.role === role);
+  if (!pod) throw new Error(`no ${role} pod for ${scenario} in lab ${plan.id}`);
+  return pod;
+}

@@ -1,0 +1,53 @@
+import { EXIT_CODES } from "@meshctl/core";
+import { Flags } from "@oclif/core";
+import { MeshctlCommand } from "../base-command.js";
+import { formatDiagnoseText } from "../services/diagnose/format.js";
+import { type DiagnoseReport, runDiagnose } from "../services/diagnose/index.js";
+
+export default class Diagnose extends MeshctlCommand<DiagnoseReport> {
+  static override summary = "Check what this host supports and what meshctl found on it";
+  static override description =
+    `Inspects the machine meshctl runs on and reports each finding as ok, warn or fail, with the evidence and what to do:
+  - kernel: version, BPF program/map types and helpers (probed with bpftool), BTF
+  - privileges: whether this process may load BPF (root, CAP_BPF + CAP_NET_ADMIN)
+  - cgroup: cgroup v2 and bpffs, mounted or mountable
+  - netfilter: iptables / nft, and istio-init capture chains
+  - dataplane and toolchain: envoy, haproxy, vpp, clang, bpftool, libbpf
+  - bench: CPUs, governor, virtualization and load, which a latency benchmark must record
+
+Exits 0 when the report was produced; with --strict, exits 5 if any check failed.`;
+  static override examples = [
+    "<%= config.bin %> diagnose",
+    "<%= config.bin %> diagnose --json | jq '.checks[] | select(.status != \"ok\")'",
+    "<%= config.bin %> diagnose --strict",
+  ];
+  static override flags = {
+    strict: Flags.boolean({ description: "Exit with code 5 when any check fails.", env: "MESHCTL_STRICT" }),
+  };
+
+  private strict = false;
+  private noColor = false;
+
+  protected async execute(): Promise<DiagnoseReport> {
+    const { flags } = await this.parse(Diagnose);
+    this.strict = flags.strict;
+    this.noColor = flags["no-color"] || process.env.NO_COLOR !== undefined;
+    return runDiagnose();
+  }
+
+  protected renderText(report: DiagnoseReport): string {
+    return formatDiagnoseText(report, {
+      color: !this.noColor && Boolean(process.stdout.isTTY),
+      verbose: this.verbose,
+    });
+  }
+
+  protected override async renderInk(report: DiagnoseReport): Promise<void> {
+    const { renderDiagnose } = await import("../ui/render.js");
+    await renderDiagnose(report, this.verbose);
+  }
+
+  protected override exitCodeFor(report: DiagnoseReport): number {
+    return this.strict && report.summary.fail > 0 ? EXIT_CODES.checkFailed : 0;
+  }
+}

@@ -1,0 +1,70 @@
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, test } from "vitest";
+
+// The dependency direction is part of the design: cli -> bench -> (xds, ebpf, tstats, vpp) -> core.
+const ALLOWED: Record<string, readonly string[]> = {
+  core: [],
+  xds: ["core"],
+  ebpf: ["core"],
+  tstats: ["core"],
+  vpp: ["core"],
+  bench: ["core", "xds", "ebpf", "tstats"],
+  cli: ["core", "xds", "ebpf", "tstats", "vpp", "bench"],
+};
+
+const packagesDir = fileURLToPath(new URL("../..", import.meta.url));
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) return name === "generated" ? [] : sourceFiles(full);
+    return /\.(ts|tsx)$/.test(name) && !/\.test\.tsx?$|\.test-data\.ts$/.test(name) ? [full] : [];
+  });
+}
+
+describe("architecture", () => {
+  test("the packages are the expected set", () => {
+    expect(readdirSync(packagesDir).sort()).toEqual(Object.keys(ALLOWED).sort());
+  });
+
+  for (const [name, allowed] of Object.entries(ALLOWED)) {
+    test(`@meshctl/${name} depends only on ${allowed.length ? allowed.join(", ") : "nothing of ours"}`, () => {
+      const pkg = JSON.parse(readFileSync(join(packagesDir, name, "package.json"), "utf8")) as {
+        dependencies?: Record<string, string>;
+        exports: Record<string, unknown>;
+      };
+      const declared = Object.keys(pkg.dependencies ?? {})
+        .filter((d) => d.startsWith("@meshctl/"))
+        .map((d) => d.slice("@meshctl/".length));
+      expect(declared.filter((d) => !allowed.includes(d))).toEqual([]);
+      const imported = new Set<string>();
+      for (const file of sourceFiles(join(packagesDir, name, "src"))) {
+        for (const m of readFileSync(file, "utf8").matchAll(/from\s+["']@meshctl\/([a-z]+)/g)) imported.add(m[1] ?? "");
+      }
+      expect([...imported].filter((d) => !allowed.includes(d))).toEqual([]);
+    });
+
+    test(`@meshctl/${name} has one public door: explicit exports, types first`, () => {
+      const pkg = JSON.parse(readFileSync(join(packagesDir, name, "package.json"), "utf8")) as {
+        exports: Record<string, Record<string, string> | string>;
+      };
+      const main = pkg.exports["."] as Record<string, string>;
+      const keys = Object.keys(main).filter((k) => k !== "@meshctl/source");
+      expect(keys[0]).toBe("types");
+      const index = readFileSync(join(packagesDir, name, "src", "index.ts"), "utf8");
+      expect(index).not.toMatch(/export\s+\*\s+from/);
+    });
+  }
+
+  test("libraries never exit the process", () => {
+    const offenders: string[] = [];
+    for (const name of Object.keys(ALLOWED).filter((n) => n !== "cli")) {
+      for (const file of sourceFiles(join(packagesDir, name, "src"))) {
+        if (/process\.exit\(/.test(readFileSync(file, "utf8")) && !/-main\.ts$/.test(file)) offenders.push(file);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+});

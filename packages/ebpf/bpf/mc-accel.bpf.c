@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sockops: puts every established TCP socket of the attached cgroup into mc_socks, keyed by its own
+ * view plus the netns cookie, and pairs the app's socket with the sidecar's accepted socket after an
+ * iptables REDIRECT (the two tuples are not mirror images there, see docs/ebpf.md "Key pairing").
+ */
+#include "mc-common.h"
+
+static __always_inline int mc_sockops_key(struct bpf_sock_ops *skops, struct mc_key *key)
+{
+	if (skops->family == AF_INET) {
+		mc_set_v4(key->sip, skops->local_ip4);
+		mc_set_v4(key->dip, skops->remote_ip4);
+	} else if (skops->family == AF_INET6) {
+		key->sip[0] = skops->local_ip6[0];
+		key->sip[1] = skops->local_ip6[1];
+		key->sip[2] = skops->local_ip6[2];
+		key->sip[3] = skops->local_ip6[3];
+		key->dip[0] = skops->remote_ip6[0];
+		key->dip[1] = skops->remote_ip6[1];
+		key->dip[2] = skops->remote_ip6[2];
+		key->dip[3] = skops->remote_ip6[3];
+	} else {
+		return -1;
+	}
+	key->netns = bpf_get_netns_cookie(skops);
+	key->sport = (__u16)skops->local_port;
+	key->dport = mc_remote_port(skops->remote_port);
+	key->pad = 0;
+	return 0;
+}
+
+static __always_inline void mc_endpoint_of(const __u32 *ip, __u16 port, __u64 netns, struct mc_endpoint *ep)
+{
+	ep->ip[0] = ip[0];
+	ep->ip[1] = ip[1];
+	ep->ip[2] = ip[2];
+	ep->ip[3] = ip[3];
+	ep->netns = netns;
+	ep->port = port;
+	ep->pad1 = 0;
+	ep->pad2 = 0;
+}
+
+static __always_inline int mc_same_endpoint(const __u32 *ip, __u16 port, const __u32 *ip2, __u16 port2)
+{
+	return ip[0] == ip2[0] && ip[1] == ip2[1] && ip[2] == ip2[2] && ip[3] == ip2[3] && port == port2;
+}
+
+static __always_inline void mc_established(struct bpf_sock_ops *skops, int active)
+{
+	struct mc_config *cfg = mc_get_config();
+	struct mc_key key = {};
+	struct mc_endpoint ep = {};
+
+	if (!cfg || !cfg->enabled)
+		return;
+	if (mc_sockops_key(skops, &key))
+		return;
+
+	if (bpf_sock_hash_update(skops, &mc_socks, &key, BPF_ANY) != 0) {
+		/* EBUSY: another sk_msg program already owns this socket; leave it to TCP. */
+		mc_count(MC_SOCKET_ADD_ERRORS, 1);
+		return;
+	}
+	mc_count(MC_SOCKETS_ADDED, 1);
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+
+	if (active) {
+		/* The app side: remember where it meant to go, keyed by its own address, which an
+		 * outbound REDIRECT leaves unchanged, so the sidecar's accepted socket can find it. */
+		mc_endpoint_of(key.sip, key.sport, key.netns, &ep);
+		bpf_map_update_elem(&mc_orig, &ep, &key, BPF_ANY);
+		return;
+	}
+
+	mc_endpoint_of(key.dip, key.dport, key.netns, &ep);
+	struct mc_key *app = bpf_map_lookup_elem(&mc_orig, &ep);
+	if (!app)
+		return;
+	if (!mc_same_endpoint(app->dip, app->dport, key.sip, key.sport)) {
+		/* The client dialled somewhere else and landed here: a REDIRECT. Pair both ways. */
+		struct mc_key app_key = *app;
+		bpf_map_update_elem(&mc_pairs, &key, &app_key, BPF_ANY);
+		bpf_map_update_elem(&mc_pairs, &app_key, &key, BPF_ANY);
+		mc_count(MC_PAIRS_CREATED, 1);
+	}
+	bpf_map_delete_elem(&mc_orig, &ep);
+}
+
+static __always_inline void mc_closed(struct bpf_sock_ops *skops)
+{
+	struct mc_key key = {};
+	struct mc_endpoint ep = {};
+
+	if (mc_sockops_key(skops, &key))
+		return;
+	struct mc_key *peer = bpf_map_lookup_elem(&mc_pairs, &key);
+	if (peer) {
+		struct mc_key peer_key = *peer;
+		bpf_map_delete_elem(&mc_pairs, &peer_key);
+		bpf_map_delete_elem(&mc_pairs, &key);
+	}
+	mc_endpoint_of(key.sip, key.sport, key.netns, &ep);
+	struct mc_key *orig = bpf_map_lookup_elem(&mc_orig, &ep);
+	if (orig && mc_same_endpoint(orig->dip, orig->dport, key.dip, key.dport))
+		bpf_map_delete_elem(&mc_orig, &ep);
+}
+
+SEC("sockops")
+int mc_sockops(struct bpf_sock_ops *skops)
+{
+	switch (skops->op) {
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		mc_established(skops, 1);
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		mc_established(skops, 0);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (skops->args[1] == BPF_TCP_CLOSE)
+			mc_closed(skops);
+		break;
+	default:
+		break;
+	}
+	return 1;
+}
+
+/*
+ * sk_msg: runs on every sendmsg of a socket in mc_socks. Finds the peer (the pair recorded for a
+ * REDIRECTed connection, else the mirror tuple) and queues the data straight on the peer's receive
+ * side. Anything it cannot redirect goes through TCP unchanged.
+ */
+static __always_inline int mc_msg_key(struct sk_msg_md *msg, struct mc_key *key)
+{
+	if (msg->family == AF_INET) {
+		mc_set_v4(key->sip, msg->local_ip4);
+		mc_set_v4(key->dip, msg->remote_ip4);
+	} else if (msg->family == AF_INET6) {
+		key->sip[0] = msg->local_ip6[0];
+		key->sip[1] = msg->local_ip6[1];
+		key->sip[2] = msg->local_ip6[2];
+		key->sip[3] = msg->local_ip6[3];
+		key->dip[0] = msg->remote_ip6[0];
+		key->dip[1] = msg->remote_ip6[1];
+		key->dip[2] = msg->remote_ip6[2];
+		key->dip[3] = msg->remote_ip6[3];
+	} else {
+		return -1;
+	}
+	key->netns = bpf_get_netns_cookie(msg);
+	key->sport = (__u16)msg->local_port;
+	key->dport = mc_remote_port(msg->remote_port);
+	key->pad = 0;
+	return 0;
+}
+
+static __always_inline int mc_pass_for_good(struct mc_sk_state *st, __u32 size)
+{
+	/* Once a direction has sent bytes through TCP it must never redirect again: the receiver
+	 * reads its sk_msg queue before its TCP queue, so going back would reorder the stream. */
+	st->state = MC_STATE_PASSING;
+	mc_count(MC_PASSED_MSGS, 1);
+	mc_count(MC_PASSED_BYTES, size);
+	return SK_PASS;
+}
+
+SEC("sk_msg")
+int mc_redir(struct sk_msg_md *msg)
+{
+	struct mc_key own = {};
+	struct mc_key target = {};
+	struct bpf_sock *sk = msg->sk;
+	__u32 size = msg->size;
+
+	if (!sk)
+		return SK_PASS;
+	struct mc_sk_state *st = bpf_sk_storage_get(&mc_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st)
+		return SK_PASS;
+	if (st->state == MC_STATE_PASSING) {
+		mc_count(MC_PASSED_MSGS, 1);
+		mc_count(MC_PASSED_BYTES, size);
+		return SK_PASS;
+	}
+
+	struct mc_config *cfg = mc_get_config();
+	if (!cfg || !cfg->enabled)
+		return mc_pass_for_good(st, size);
+	if (mc_msg_key(msg, &own))
+		return mc_pass_for_good(st, size);
+
+	int egress = 0;
+	struct mc_key *paired = bpf_map_lookup_elem(&mc_pairs, &own);
+	if (paired) {
+		target = *paired;
+		egress = 1;
+	} else {
+		mc_swap(&own, &target);
+	}
+
+	if (cfg->nports && !mc_port_listed(cfg, own.sport) && !mc_port_listed(cfg, own.dport) &&
+	    !mc_port_listed(cfg, target.sport) && !mc_port_listed(cfg, target.dport)) {
+		mc_count(MC_POLICY_SKIPS, 1);
+		return mc_pass_for_good(st, size);
+	}
+	if (cfg->max_msg_bytes && size > cfg->max_msg_bytes) {
+		mc_count(MC_POLICY_SKIPS, 1);
+		return mc_pass_for_good(st, size);
+	}
+
+	if (bpf_msg_redirect_hash(msg, &mc_socks, &target, BPF_F_INGRESS) != SK_PASS) {
+		mc_count(egress ? MC_EGRESS_MISSES : MC_INGRESS_MISSES, 1);
+		return mc_pass_for_good(st, size);
+	}
+	st->state = MC_STATE_REDIRECTING;
+	mc_count(egress ? MC_EGRESS_MSGS : MC_INGRESS_MSGS, 1);
+	mc_count(egress ? MC_EGRESS_BYTES : MC_INGRESS_BYTES, size);
+	return SK_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Shared definitions of meshctl's sidecar acceleration programs.
+ * The layouts here are an ABI with the TypeScript loader (src/maps.ts): change both together.
+ *
+ * Only UAPI context fields (struct bpf_sock_ops, struct sk_msg_md) are read, so the objects need
+ * no CO-RE relocations and load unchanged on any kernel that has the helpers (>= 5.15).
+ */
+#ifndef MC_COMMON_H
+#define MC_COMMON_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define AF_INET 2
+#define AF_INET6 10
+
+#define MC_MAX_PORTS 16
+
+/*
+ * A socket as seen from itself: local address/port first, then the remote one, plus the network
+ * namespace cookie so that 127.0.0.1 tuples of two pods never collide. IPv4 addresses are stored
+ * IPv4-mapped (::ffff:a.b.c.d) so that an AF_INET socket and its AF_INET6 dual-stack peer
+ * (Node listening on "::") compute the same bytes. Ports are host order.
+ */
+struct mc_key {
+	__u32 sip[4];
+	__u32 dip[4];
+	__u64 netns;
+	__u16 sport;
+	__u16 dport;
+	__u32 pad;
+};
+
+/* One end of a connection inside one namespace: the app's local address, as the sidecar sees it. */
+struct mc_endpoint {
+	__u32 ip[4];
+	__u64 netns;
+	__u16 port;
+	__u16 pad1;
+	__u32 pad2;
+};
+
+struct mc_config {
+	__u32 enabled;
+	/* Messages larger than this switch their direction of the connection to plain TCP for good
+	 * (0 = no limit). */
+	__u32 max_msg_bytes;
+	__u32 nports;
+	__u16 ports[MC_MAX_PORTS];
+};
+
+/* Indices into mc_counters; mirrored by COUNTER_NAMES in src/maps.ts. */
+enum mc_counter {
+	MC_INGRESS_MSGS = 0,
+	MC_INGRESS_BYTES,
+	MC_INGRESS_MISSES,
+	MC_EGRESS_MSGS,
+	MC_EGRESS_BYTES,
+	MC_EGRESS_MISSES,
+	MC_SOCKETS_ADDED,
+	MC_SOCKET_ADD_ERRORS,
+	MC_PAIRS_CREATED,
+	MC_PASSED_MSGS,
+	MC_PASSED_BYTES,
+	MC_POLICY_SKIPS,
+	MC_COUNTER_MAX,
+};
+
+/* Per-socket redirect state: a direction may go from redirect to TCP, never back (see docs/ebpf.md). */
+enum mc_state {
+	MC_STATE_NEW = 0,
+	MC_STATE_REDIRECTING = 1,
+	MC_STATE_PASSING = 2,
+};
+
+struct mc_sk_state {
+	__u32 state;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, 65536);
+	__type(key, struct mc_key);
+	/* 8 bytes so that user space can read entries (the kernel returns the socket cookie). */
+	__type(value, __u64);
+} mc_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct mc_key);
+	__type(value, struct mc_key);
+} mc_pairs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct mc_endpoint);
+	__type(value, struct mc_key);
+} mc_orig SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MC_COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} mc_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mc_config);
+} mc_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mc_sk_state);
+} mc_sk_state SEC(".maps");
+
+static __always_inline void mc_count(__u32 index, __u64 delta)
+{
+	__u64 *value = bpf_map_lookup_elem(&mc_counters, &index);
+	if (value)
+		*value += delta;
+}
+
+static __always_inline struct mc_config *mc_get_config(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&mc_config, &zero);
+}
+
+static __always_inline void mc_set_v4(__u32 *dst, __u32 ip4)
+{
+	dst[0] = 0;
+	dst[1] = 0;
+	dst[2] = bpf_htonl(0x0000ffff);
+	dst[3] = ip4;
+}
+
+/* remote_port holds the big-endian port in the upper 16 bits on little-endian hosts (uapi). */
+static __always_inline __u16 mc_remote_port(__u32 remote_port)
+{
+	return (__u16)bpf_ntohl(remote_port);
+}
+
+static __always_inline void mc_swap(const struct mc_key *in, struct mc_key *out)
+{
+	out->sip[0] = in->dip[0];
+	out->sip[1] = in->dip[1];
+	out->sip[2] = in->dip[2];
+	out->sip[3] = in->dip[3];
+	out->dip[0] = in->sip[0];
+	out->dip[1] = in->sip[1];
+	out->dip[2] = in->sip[2];
+	out->dip[3] = in->sip[3];
+	out->netns = in->netns;
+	out->sport = in->dport;
+	out->dport = in->sport;
+	out->pad = 0;
+}
+
+static __always_inline int mc_port_listed(const struct mc_config *cfg, __u16 port)
+{
+#pragma unroll
+	for (int i = 0; i < MC_MAX_PORTS; i++) {
+		if (i >= cfg->nports)
+			break;
+		if (cfg->ports[i] == port)
+			return 1;
+	}
+	return 0;
+}
+
+#endif

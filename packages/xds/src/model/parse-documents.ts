@@ -1,0 +1,515 @@
+/**
+ * YAML file -> typed mesh items. Each document is validated on its own so that a broken file can
+ * be rejected as a whole (keeping its last good version) without affecting other files.
+ */
+import { LineCounter, parseAllDocuments } from "yaml";
+import type {
+  ConfigDiagnostic,
+  DestinationRuleModel,
+  HttpFault,
+  HttpMatch,
+  HttpRetry,
+  HttpRoute,
+  Labels,
+  LoadBalancer,
+  Locality,
+  OutlierDetection,
+  RouteDestination,
+  ServicePort,
+  SidecarModel,
+  SourceRef,
+  StringMatch,
+  SubsetModel,
+  TrafficPolicy,
+  VirtualServiceModel,
+} from "./types.js";
+import { DEFAULT_DOMAIN_SUFFIX } from "./types.js";
+import { type FieldPath, YamlReader } from "./yaml-reader.js";
+
+export interface ServiceItem {
+  readonly kind: "Service";
+  readonly name: string;
+  readonly namespace: string;
+  readonly ports: readonly ServicePort[];
+  readonly selector: Labels | undefined;
+  readonly exportTo: readonly string[];
+  readonly source: SourceRef;
+}
+
+export interface EndpointSliceItem {
+  readonly kind: "EndpointSlice";
+  readonly serviceName: string;
+  readonly namespace: string;
+  readonly labels: Labels;
+  readonly ports: readonly { readonly name: string; readonly port: number }[];
+  readonly endpoints: readonly { readonly addresses: readonly string[]; readonly ready: boolean; readonly locality: Locality }[];
+  readonly source: SourceRef;
+}
+
+export interface WorkloadEntryItem {
+  readonly kind: "WorkloadEntry";
+  readonly namespace: string;
+  readonly address: string;
+  readonly ports: Readonly<Record<string, number>>;
+  readonly labels: Labels;
+  readonly locality: Locality;
+  readonly weight: number;
+  readonly source: SourceRef;
+}
+
+export interface ServiceEntryItem {
+  readonly kind: "ServiceEntry";
+  readonly namespace: string;
+  readonly hosts: readonly string[];
+  readonly ports: readonly ServicePort[];
+  readonly resolution: string;
+  readonly endpoints: readonly Omit<WorkloadEntryItem, "kind" | "namespace">[];
+  readonly workloadSelector: Labels | undefined;
+  readonly exportTo: readonly string[];
+  readonly source: SourceRef;
+}
+
+export type MeshItem =
+  | ServiceItem
+  | EndpointSliceItem
+  | WorkloadEntryItem
+  | ServiceEntryItem
+  | { readonly kind: "VirtualService"; readonly value: VirtualServiceModel }
+  | { readonly kind: "DestinationRule"; readonly value: DestinationRuleModel }
+  | { readonly kind: "Sidecar"; readonly value: SidecarModel };
+
+export interface ParsedFile {
+  readonly items: readonly MeshItem[];
+  readonly diagnostics: readonly ConfigDiagnostic[];
+  /** True when the file has no errors (warnings allowed) and may replace its last good version. */
+  readonly valid: boolean;
+}
+
+const SUPPORTED: Record<string, readonly string[]> = {
+  Service: ["v1"],
+  EndpointSlice: ["discovery.k8s.io/v1"],
+  ServiceEntry: ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
+  WorkloadEntry: ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
+  VirtualService: ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
+  DestinationRule: ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
+  Sidecar: ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
+};
+
+/** gRPC status names accepted in `fault.abort.grpcStatus` and `retries.retryOn`. */
+export const GRPC_STATUS_CODES: Readonly<Record<string, number>> = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+};
+
+/**
+ * Parses one YAML file (possibly multi-document) into mesh items with diagnostics.
+ *
+ * @example
+ * const parsed = parseMeshFile("svc.yaml", "apiVersion: v1\nkind: Service\n...");
+ * if (!parsed.valid) console.error(parsed.diagnostics);
+ */
+export function parseMeshFile(file: string, text: string, domainSuffix = DEFAULT_DOMAIN_SUFFIX): ParsedFile {
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const items: MeshItem[] = [];
+  const diagnostics: ConfigDiagnostic[] = [];
+  const list = Array.isArray(docs) ? docs : [];
+  if (!Array.isArray(docs)) {
+    diagnostics.push({ severity: "error", file, line: 1, column: 1, path: "", reason: "not a YAML document stream" });
+  }
+  for (const doc of list) {
+    if (doc.errors.length > 0) {
+      for (const err of doc.errors) {
+        const pos = err.linePos?.[0] ?? { line: 1, col: 1 };
+        diagnostics.push({ severity: "error", file, line: pos.line, column: pos.col, path: "", reason: `YAML syntax: ${err.message.split("\n")[0]}` });
+      }
+      continue;
+    }
+    if (doc.contents === null) continue;
+    const r = new YamlReader(file, doc, lines);
+    const item = parseDocument(r, domainSuffix);
+    diagnostics.push(...r.diagnostics);
+    if (item && !r.hasErrors) items.push(item);
+  }
+  return { items, diagnostics, valid: !diagnostics.some((d) => d.severity === "error") };
+}
+
+function parseDocument(r: YamlReader, suffix: string): MeshItem | undefined {
+  if (r.keys([]).length === 0 && r.raw([]) !== undefined && typeof r.raw([]) !== "object") {
+    r.error([], "expected a Kubernetes object (a mapping with apiVersion and kind)");
+    return undefined;
+  }
+  const kind = r.str(["kind"], { required: true });
+  const apiVersion = r.str(["apiVersion"], { required: true });
+  const name = r.str(["metadata", "name"], { required: true }) ?? "";
+  const namespace = r.str(["metadata", "namespace"]) ?? "default";
+  if (kind === undefined || apiVersion === undefined) return undefined;
+  const versions = SUPPORTED[kind];
+  if (!versions) {
+    r.warn(["kind"], `unsupported kind ${kind} (${apiVersion}); skipped`);
+    return undefined;
+  }
+  if (!versions.includes(apiVersion)) {
+    r.error(["apiVersion"], `unsupported apiVersion ${apiVersion} for ${kind}; expected ${versions.join(" or ")}`);
+    return undefined;
+  }
+  const source: SourceRef = { file: r.file, line: r.position([]).line, kind, name, namespace };
+  switch (kind) {
+    case "Service":
+      return parseService(r, name, namespace, source);
+    case "EndpointSlice":
+      return parseEndpointSlice(r, namespace, source);
+    case "WorkloadEntry":
+      return parseWorkloadEntry(r, namespace, source);
+    case "ServiceEntry":
+      return parseServiceEntry(r, namespace, source);
+    case "VirtualService":
+      return { kind, value: parseVirtualService(r, name, namespace, source, suffix) };
+    case "DestinationRule":
+      return { kind, value: parseDestinationRule(r, name, namespace, source, suffix) };
+    case "Sidecar":
+      return { kind, value: parseSidecar(r, name, namespace, source) };
+    default:
+      return undefined;
+  }
+}
+
+function exportToOf(r: YamlReader, path: FieldPath): string[] {
+  const list = r.strings(path);
+  return list.length > 0 ? list : ["*"];
+}
+
+function parseService(r: YamlReader, name: string, namespace: string, source: SourceRef): ServiceItem {
+  const ports: ServicePort[] = [];
+  const n = r.list(["spec", "ports"]);
+  const seen = new Set<number>();
+  for (let i = 0; i < n; i++) {
+    const p = ["spec", "ports", i];
+    const port = r.port([...p, "port"], { required: true });
+    const portName = r.str([...p, "name"]) ?? "";
+    if (n > 1 && portName === "") r.error([...p, "name"], "every port needs a name when a Service has more than one port");
+    const targetRaw = r.raw([...p, "targetPort"]);
+    let targetPort = port;
+    if (typeof targetRaw === "number") targetPort = r.port([...p, "targetPort"]) ?? port ?? 0;
+    else if (typeof targetRaw === "string") r.warn([...p, "targetPort"], "named targetPort is resolved from EndpointSlice ports only");
+    const protocol = (r.str([...p, "appProtocol"]) ?? r.str([...p, "protocol"]) ?? "TCP").toUpperCase();
+    if (port === undefined) continue;
+    if (seen.has(port)) r.error([...p, "port"], `duplicate port ${port}`);
+    seen.add(port);
+    ports.push({ name: portName, port, targetPort: targetPort ?? port, protocol });
+  }
+  const selectorKeys = r.keys(["spec", "selector"]);
+  const annotation = r.str(["metadata", "annotations", "networking.istio.io/exportTo"]);
+  const exportTo = annotation ? annotation.split(",").map((s) => s.trim()).filter(Boolean) : ["*"];
+  return { kind: "Service", name, namespace, ports, selector: selectorKeys.length > 0 ? r.labels(["spec", "selector"]) : undefined, exportTo, source };
+}
+
+function localityOf(region: string | undefined, zone: string | undefined, subzone: string | undefined): Locality {
+  return { region: region ?? "", zone: zone ?? "", subzone: subzone ?? "" };
+}
+
+function parseLocalityString(r: YamlReader, path: FieldPath): Locality {
+  const text = r.str(path);
+  if (!text) return localityOf(undefined, undefined, undefined);
+  const [region, zone, subzone, ...rest] = text.split("/");
+  if (rest.length > 0) r.error(path, `locality must be region/zone/subzone, got "${text}"`);
+  return localityOf(region, zone, subzone);
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+function isIpLiteral(text: string): boolean {
+  return IPV4.test(text) || (text.includes(":") && /^[0-9a-fA-F:.]+$/.test(text));
+}
+
+function parseEndpointSlice(r: YamlReader, namespace: string, source: SourceRef): EndpointSliceItem | undefined {
+  const labels = r.labels(["metadata", "labels"]);
+  const serviceName = labels["kubernetes.io/service-name"];
+  if (!serviceName) r.error(["metadata", "labels"], "EndpointSlice needs the label kubernetes.io/service-name");
+  const addressType = r.str(["addressType"]) ?? "IPv4";
+  if (addressType === "FQDN") r.error(["addressType"], "addressType FQDN is not supported; use IPv4 or IPv6");
+  const ports: { name: string; port: number }[] = [];
+  const pn = r.list(["ports"]);
+  for (let i = 0; i < pn; i++) {
+    const port = r.port(["ports", i, "port"], { required: true });
+    if (port !== undefined) ports.push({ name: r.str(["ports", i, "name"]) ?? "", port });
+  }
+  const region = labels["topology.kubernetes.io/region"];
+  const endpoints: { addresses: string[]; ready: boolean; locality: Locality }[] = [];
+  const en = r.list(["endpoints"]);
+  for (let i = 0; i < en; i++) {
+    const e = ["endpoints", i];
+    const addresses = r.strings([...e, "addresses"], { required: true });
+    addresses.forEach((a, j) => {
+      if (!isIpLiteral(a)) r.error([...e, "addresses", j], `"${a}" is not an IP address`);
+    });
+    const ready = r.bool([...e, "conditions", "ready"]) ?? true;
+    endpoints.push({ addresses, ready, locality: localityOf(region, r.str([...e, "zone"]), undefined) });
+  }
+  const { "kubernetes.io/service-name": _svc, "endpointslice.kubernetes.io/managed-by": _mgr, ...subsetLabels } = labels;
+  return { kind: "EndpointSlice", serviceName: serviceName ?? "", namespace, labels: subsetLabels, ports, endpoints, source };
+}
+
+function parseWorkloadFields(r: YamlReader, base: FieldPath, source: SourceRef) {
+  const address = r.str([...base, "address"], { required: true }) ?? "";
+  if (address && !isIpLiteral(address)) r.error([...base, "address"], `"${address}" is not an IP address (DNS endpoints are not supported yet)`);
+  const ports: Record<string, number> = {};
+  for (const key of r.keys([...base, "ports"])) {
+    const p = r.port([...base, "ports", key]);
+    if (p !== undefined) ports[key] = p;
+  }
+  const weight = r.num([...base, "weight"], { integer: true, min: 1, max: 1_000_000 }) ?? 1;
+  return { address, ports, labels: r.labels([...base, "labels"]), locality: parseLocalityString(r, [...base, "locality"]), weight, source };
+}
+
+function parseWorkloadEntry(r: YamlReader, namespace: string, source: SourceRef): WorkloadEntryItem {
+  return { kind: "WorkloadEntry", namespace, ...parseWorkloadFields(r, ["spec"], source) };
+}
+
+function parseServiceEntry(r: YamlReader, namespace: string, source: SourceRef): ServiceEntryItem {
+  const hosts = r.strings(["spec", "hosts"], { required: true });
+  hosts.forEach((h, i) => {
+    if (h.includes("*")) r.error(["spec", "hosts", i], "wildcard hosts are not supported yet");
+  });
+  const ports: ServicePort[] = [];
+  const n = r.list(["spec", "ports"], { required: true });
+  for (let i = 0; i < n; i++) {
+    const p = ["spec", "ports", i];
+    const port = r.port([...p, "number"], { required: true });
+    const name = r.str([...p, "name"], { required: true }) ?? "";
+    const targetPort = r.port([...p, "targetPort"]);
+    const protocol = (r.str([...p, "protocol"]) ?? "TCP").toUpperCase();
+    if (port !== undefined) ports.push({ name, port, targetPort: targetPort ?? port, protocol });
+  }
+  const resolution = r.str(["spec", "resolution"]) ?? "NONE";
+  if (!["STATIC", "NONE", "DNS"].includes(resolution)) r.error(["spec", "resolution"], `unsupported resolution ${resolution}; expected STATIC, NONE or DNS`);
+  if (resolution === "DNS") r.warn(["spec", "resolution"], "DNS resolution is treated as STATIC: endpoints must be IP addresses");
+  const endpoints = [];
+  const en = r.list(["spec", "endpoints"]);
+  for (let i = 0; i < en; i++) endpoints.push(parseWorkloadFields(r, ["spec", "endpoints", i], source));
+  const selKeys = r.keys(["spec", "workloadSelector", "labels"]);
+  return {
+    kind: "ServiceEntry",
+    namespace,
+    hosts,
+    ports,
+    resolution,
+    endpoints,
+    workloadSelector: selKeys.length > 0 ? r.labels(["spec", "workloadSelector", "labels"]) : undefined,
+    exportTo: exportToOf(r, ["spec", "exportTo"]),
+    source,
+  };
+}
+
+/** Istio's short-name rule, extended: `a` -> a.<ns>.svc.<suffix>, `a.b` -> a.b.svc.<suffix>, `a.b.svc` -> +suffix. */
+export function resolveHost(host: string, namespace: string, suffix = DEFAULT_DOMAIN_SUFFIX): string {
+  if (host.includes("*")) return host;
+  const parts = host.split(".");
+  if (parts.length === 1) return `${host}.${namespace}.svc.${suffix}`;
+  if (parts.length === 2) return `${host}.svc.${suffix}`;
+  if (parts.length === 3 && parts[2] === "svc") return `${host}.${suffix}`;
+  return host;
+}
+
+function parseStringMatch(r: YamlReader, path: FieldPath): StringMatch | undefined {
+  const keys = r.keys(path);
+  const supported = keys.filter((k) => k === "exact" || k === "prefix" || k === "regex");
+  if (supported.length !== 1 || keys.length !== 1) {
+    r.error(path, `expected exactly one of exact, prefix or regex, got ${keys.join(", ") || "nothing"}`);
+    return undefined;
+  }
+  const key = supported[0] as "exact" | "prefix" | "regex";
+  const value = r.str([...path, key], { required: key !== "prefix" }) ?? "";
+  if (key === "regex") {
+    try {
+      new RegExp(value);
+    } catch (e) {
+      r.error([...path, key], `invalid regex: ${(e as Error).message}`);
+    }
+  }
+  return key === "exact" ? { exact: value } : key === "prefix" ? { prefix: value } : { regex: value };
+}
+
+function parseVirtualService(r: YamlReader, name: string, namespace: string, source: SourceRef, suffix: string): VirtualServiceModel {
+  const hosts = r.strings(["spec", "hosts"], { required: true }).map((h) => resolveHost(h, namespace, suffix));
+  const gateways = r.strings(["spec", "gateways"]);
+  if (gateways.length > 0 && !gateways.includes("mesh")) r.warn(["spec", "gateways"], "only the mesh gateway is supported; this VirtualService is ignored for gateways");
+  if (r.has(["spec", "tcp"])) r.warn(["spec", "tcp"], "tcp routes are not supported yet; ignored");
+  if (r.has(["spec", "tls"])) r.warn(["spec", "tls"], "tls routes are not supported yet; ignored");
+  const http: HttpRoute[] = [];
+  const n = r.list(["spec", "http"]);
+  for (let i = 0; i < n; i++) {
+    const base = ["spec", "http", i];
+    const matches: HttpMatch[] = [];
+    const mn = r.list([...base, "match"]);
+    for (let j = 0; j < mn; j++) {
+      const m = [...base, "match", j];
+      for (const key of r.keys(m)) {
+        if (!["uri", "headers", "name"].includes(key)) r.error([...m, key], `match field ${key} is not supported yet`);
+      }
+      const uri = r.has([...m, "uri"]) ? parseStringMatch(r, [...m, "uri"]) : undefined;
+      const headers: Record<string, StringMatch> = {};
+      for (const h of r.keys([...m, "headers"])) {
+        const sm = parseStringMatch(r, [...m, "headers", h]);
+        if (sm) headers[h.toLowerCase()] = sm;
+      }
+      matches.push(uri ? { uri, headers } : { headers });
+    }
+    const destinations: RouteDestination[] = [];
+    const rn = r.list([...base, "route"], { required: true });
+    for (let j = 0; j < rn; j++) {
+      const d = [...base, "route", j];
+      const host = r.str([...d, "destination", "host"], { required: true });
+      const subset = r.str([...d, "destination", "subset"]);
+      const port = r.port([...d, "destination", "port", "number"]);
+      const weight = r.num([...d, "weight"], { integer: true, min: 0, max: 100 }) ?? (rn === 1 ? 100 : undefined);
+      if (weight === undefined && rn > 1 && !r.has([...d, "weight"])) r.error([...d, "weight"], "weight is required when a route has several destinations");
+      if (host === undefined) continue;
+      destinations.push({ host: resolveHost(host, namespace, suffix), weight: weight ?? 0, ...(subset ? { subset } : {}), ...(port ? { port } : {}) });
+    }
+    if (rn > 1) {
+      const sum = destinations.reduce((s, d) => s + d.weight, 0);
+      if (sum !== 100) r.error([...base, "route"], `destination weights must add up to 100, got ${sum}`);
+    }
+    let retries: HttpRetry | undefined;
+    if (r.has([...base, "retries"])) {
+      const attempts = r.num([...base, "retries", "attempts"], { integer: true, min: 0, max: 10, required: true }) ?? 0;
+      const perTry = r.durationMs([...base, "retries", "perTryTimeout"]);
+      const retryOn = (r.str([...base, "retries", "retryOn"]) ?? "unavailable").split(",").map((s) => s.trim()).filter(Boolean);
+      retries = { attempts, retryOn, ...(perTry !== undefined ? { perTryTimeoutMs: perTry } : {}) };
+    }
+    let fault: HttpFault | undefined;
+    if (r.has([...base, "fault"])) fault = parseFault(r, [...base, "fault"]);
+    const timeoutMs = r.durationMs([...base, "timeout"]);
+    for (const key of ["rewrite", "redirect", "mirror", "corsPolicy", "headers", "delegate", "directResponse"]) {
+      if (r.has([...base, key])) r.warn([...base, key], `${key} is not supported yet; ignored`);
+    }
+    http.push({
+      name: r.str([...base, "name"]) ?? `${name}-${i}`,
+      matches,
+      destinations,
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...(retries ? { retries } : {}),
+      ...(fault ? { fault } : {}),
+    });
+  }
+  return { name, namespace, hosts, http, exportTo: exportToOf(r, ["spec", "exportTo"]), source };
+}
+
+function percentOf(r: YamlReader, path: FieldPath): number {
+  if (r.has([...path, "percentage"])) return r.num([...path, "percentage", "value"], { min: 0, max: 100, required: true }) ?? 0;
+  if (r.has([...path, "percent"])) return r.num([...path, "percent"], { min: 0, max: 100 }) ?? 0;
+  return 100;
+}
+
+function parseFault(r: YamlReader, path: FieldPath): HttpFault {
+  let abort: HttpFault["abort"];
+  let delay: HttpFault["delay"];
+  if (r.has([...path, "abort"])) {
+    const a = [...path, "abort"];
+    const percent = percentOf(r, a);
+    const httpStatus = r.num([...a, "httpStatus"], { integer: true, min: 200, max: 599 });
+    const grpcName = r.str([...a, "grpcStatus"]);
+    let grpcStatus: number | undefined;
+    if (grpcName !== undefined) {
+      grpcStatus = GRPC_STATUS_CODES[grpcName.toUpperCase()];
+      if (grpcStatus === undefined) r.error([...a, "grpcStatus"], `unknown gRPC status ${grpcName}`);
+    }
+    if (httpStatus === undefined && grpcStatus === undefined) r.error(a, "abort needs httpStatus or grpcStatus");
+    abort = { percent, ...(httpStatus !== undefined ? { httpStatus } : {}), ...(grpcStatus !== undefined ? { grpcStatus } : {}) };
+  }
+  if (r.has([...path, "delay"])) {
+    const d = [...path, "delay"];
+    const fixedDelayMs = r.durationMs([...d, "fixedDelay"]);
+    if (fixedDelayMs === undefined) r.error([...d, "fixedDelay"], "delay needs fixedDelay");
+    delay = { percent: percentOf(r, d), fixedDelayMs: fixedDelayMs ?? 0 };
+  }
+  return { ...(abort ? { abort } : {}), ...(delay ? { delay } : {}) };
+}
+
+function parseTrafficPolicy(r: YamlReader, path: FieldPath): TrafficPolicy | undefined {
+  if (!r.has(path)) return undefined;
+  let loadBalancer: LoadBalancer | undefined;
+  const lb = [...path, "loadBalancer"];
+  if (r.has([...lb, "simple"])) {
+    const simple = r.str([...lb, "simple"]) ?? "";
+    const map: Record<string, "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM"> = { ROUND_ROBIN: "ROUND_ROBIN", LEAST_REQUEST: "LEAST_REQUEST", LEAST_CONN: "LEAST_REQUEST", RANDOM: "RANDOM", UNSPECIFIED: "ROUND_ROBIN" };
+    const kind = map[simple];
+    if (!kind) r.error([...lb, "simple"], `unsupported load balancer ${simple}; expected ROUND_ROBIN, LEAST_REQUEST or RANDOM`);
+    else loadBalancer = { kind };
+  } else if (r.has([...lb, "consistentHash"])) {
+    const ch = [...lb, "consistentHash"];
+    const header = r.str([...ch, "httpHeaderName"]);
+    const minimumRingSize = r.num([...ch, "minimumRingSize"], { integer: true, min: 1, max: 8_388_608 });
+    for (const key of ["httpCookie", "useSourceIp", "httpQueryParameterName", "maglev"]) {
+      if (r.has([...ch, key])) r.warn([...ch, key], `${key} is not supported yet; using ring hash without it`);
+    }
+    loadBalancer = { kind: "RING_HASH", ...(header ? { httpHeaderName: header.toLowerCase() } : {}), ...(minimumRingSize ? { minimumRingSize } : {}) };
+  }
+  let outlierDetection: OutlierDetection | undefined;
+  const od = [...path, "outlierDetection"];
+  if (r.has(od)) {
+    const c5 = r.num([...od, "consecutive5xxErrors"], { integer: true, min: 0 });
+    const cg = r.num([...od, "consecutiveGatewayErrors"], { integer: true, min: 0 });
+    const interval = r.durationMs([...od, "interval"]);
+    const base = r.durationMs([...od, "baseEjectionTime"]);
+    const maxPct = r.num([...od, "maxEjectionPercent"], { integer: true, min: 0, max: 100 });
+    outlierDetection = {
+      ...(c5 !== undefined ? { consecutive5xxErrors: c5 } : {}),
+      ...(cg !== undefined ? { consecutiveGatewayErrors: cg } : {}),
+      ...(interval !== undefined ? { intervalMs: interval } : {}),
+      ...(base !== undefined ? { baseEjectionTimeMs: base } : {}),
+      ...(maxPct !== undefined ? { maxEjectionPercent: maxPct } : {}),
+    };
+  }
+  const maxRequests = r.num([...path, "connectionPool", "http", "http2MaxRequests"], { integer: true, min: 1 });
+  return { ...(loadBalancer ? { loadBalancer } : {}), ...(outlierDetection ? { outlierDetection } : {}), ...(maxRequests ? { maxRequests } : {}) };
+}
+
+function parseDestinationRule(r: YamlReader, name: string, namespace: string, source: SourceRef, suffix: string): DestinationRuleModel {
+  const host = resolveHost(r.str(["spec", "host"], { required: true }) ?? "", namespace, suffix);
+  const subsets: SubsetModel[] = [];
+  const n = r.list(["spec", "subsets"]);
+  const names = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const s = ["spec", "subsets", i];
+    const sname = r.str([...s, "name"], { required: true }) ?? "";
+    if (names.has(sname)) r.error([...s, "name"], `duplicate subset ${sname}`);
+    if (sname.includes("|")) r.error([...s, "name"], "subset names must not contain |");
+    names.add(sname);
+    const trafficPolicy = parseTrafficPolicy(r, [...s, "trafficPolicy"]);
+    subsets.push({ name: sname, labels: r.labels([...s, "labels"]), ...(trafficPolicy ? { trafficPolicy } : {}) });
+  }
+  const trafficPolicy = parseTrafficPolicy(r, ["spec", "trafficPolicy"]);
+  return { name, namespace, host, subsets, exportTo: exportToOf(r, ["spec", "exportTo"]), source, ...(trafficPolicy ? { trafficPolicy } : {}) };
+}
+
+function parseSidecar(r: YamlReader, name: string, namespace: string, source: SourceRef): SidecarModel {
+  const egressHosts: string[] = [];
+  const n = r.list(["spec", "egress"]);
+  for (let i = 0; i < n; i++) {
+    const hosts = r.strings(["spec", "egress", i, "hosts"], { required: true });
+    hosts.forEach((h, j) => {
+      if (!h.includes("/")) r.error(["spec", "egress", i, "hosts", j], `egress host must be namespace/host, got "${h}"`);
+    });
+    egressHosts.push(...hosts);
+  }
+  if (n === 0) egressHosts.push("*/*");
+  if (r.has(["spec", "ingress"])) r.warn(["spec", "ingress"], "Sidecar ingress is not supported yet; ignored");
+  const selKeys = r.keys(["spec", "workloadSelector", "labels"]);
+  return { name, namespace, egressHosts, source, ...(selKeys.length > 0 ? { workloadSelector: r.labels(["spec", "workloadSelector", "labels"]) } : {}) };
+}
