@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
@@ -41,7 +41,8 @@ describe("architecture", () => {
       expect(declared.filter((d) => !allowed.includes(d))).toEqual([]);
       const imported = new Set<string>();
       for (const file of sourceFiles(join(packagesDir, name, "src"))) {
-        for (const m of readFileSync(file, "utf8").matchAll(/from\s+["']@meshctl\/([a-z]+)/g)) imported.add(m[1] ?? "");
+        for (const m of readFileSync(file, "utf8").matchAll(/from\s+["']@meshctl\/([a-z]+)/g))
+          imported.add(m[1] ?? "");
       }
       expect([...imported].filter((d) => !allowed.includes(d))).toEqual([]);
     });
@@ -62,7 +63,8 @@ describe("architecture", () => {
     const offenders: string[] = [];
     for (const name of Object.keys(ALLOWED).filter((n) => n !== "cli")) {
       for (const file of sourceFiles(join(packagesDir, name, "src"))) {
-        if (/process\.exit\(/.test(readFileSync(file, "utf8")) && !/-main\.ts$/.test(file)) offenders.push(file);
+        if (/process\.exit\(/.test(readFileSync(file, "utf8")) && !/-main\.ts$/.test(file))
+          offenders.push(file);
       }
     }
     expect(offenders).toEqual([]);

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import Ajv from "ajv";
+import { Ajv } from "ajv";
 import { describe, expect, test } from "vitest";
 import { runMeshctl } from "./helpers.js";
 
