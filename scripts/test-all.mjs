@@ -18,7 +18,7 @@ async function step(name, command) {
 
 for (const f of await glob("packages/*/test-results.json")) await fs.remove(f);
 
-await step("lint (biome)", () => $`npx biome check .`);
+await step("lint (biome, every package and the root)", () => $`npx biome check .`);
 await step("typecheck", () => $`npx nx run-many -t typecheck --outputStyle=static`);
 await step("tests", () => $`npx nx run-many -t test --parallel=1 --outputStyle=static`);
 
