@@ -10,7 +10,9 @@ if [[ -x "${GOBIN}/fortio" ]]; then
   echo "fortio already installed: $("${GOBIN}/fortio" version)"
 else
   command -v go >/dev/null || { echo "go is required to install fortio (https://go.dev/dl/)" >&2; exit 1; }
-  go install fortio.org/fortio@latest
+  # @latest first; fortio >= 1.69 needs grol.io/grol, which some module proxies refuse (403),
+  # so fall back to 1.68.2, the newest release without it (same load/report features we use).
+  go install "fortio.org/fortio@${FORTIO_VERSION:-latest}" || go install fortio.org/fortio@v1.68.2
   echo "installed fortio $("${GOBIN}/fortio" version) into ${GOBIN}"
 fi
 for tool in wrk sockperf; do

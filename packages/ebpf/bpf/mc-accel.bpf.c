@@ -95,12 +95,16 @@ static __always_inline void mc_closed(struct bpf_sock_ops *skops)
 
 	if (mc_sockops_key(skops, &key))
 		return;
+	struct mc_key peer_key = {};
 	struct mc_key *peer = bpf_map_lookup_elem(&mc_pairs, &key);
 	if (peer) {
-		struct mc_key peer_key = *peer;
+		peer_key = *peer;
 		bpf_map_delete_elem(&mc_pairs, &peer_key);
 		bpf_map_delete_elem(&mc_pairs, &key);
+	} else {
+		mc_swap(&key, &peer_key);
 	}
+	bpf_map_delete_elem(&mc_flows, mc_key_less(&key, &peer_key) ? &key : &peer_key);
 	mc_endpoint_of(key.sip, key.sport, key.netns, &ep);
 	struct mc_key *orig = bpf_map_lookup_elem(&mc_orig, &ep);
 	if (orig && mc_same_endpoint(orig->dip, orig->dport, key.dip, key.dport))
@@ -208,6 +212,30 @@ int mc_redir(struct sk_msg_md *msg)
 	if (cfg->max_msg_bytes && size > cfg->max_msg_bytes) {
 		mc_count(MC_POLICY_SKIPS, 1);
 		return mc_pass_for_good(st, size);
+	}
+	if (cfg->max_stream_bytes) {
+		/* sk_msg ingress redirect loses to TCP on bulk streams; request/response wins. A long
+		 * one-way run marks this direction as a stream. */
+		int own_first = mc_key_less(&own, &target);
+		__u32 side = own_first ? 1 : 2;
+		struct mc_key *name = own_first ? &own : &target;
+		struct mc_flow *flow = bpf_map_lookup_elem(&mc_flows, name);
+		if (!flow) {
+			struct mc_flow fresh = { .run_bytes = 0, .last_side = side };
+			bpf_map_update_elem(&mc_flows, name, &fresh, BPF_NOEXIST);
+			flow = bpf_map_lookup_elem(&mc_flows, name);
+		}
+		if (flow) {
+			if (flow->last_side != side) {
+				flow->last_side = side;
+				flow->run_bytes = 0;
+			}
+			flow->run_bytes += size;
+			if (flow->run_bytes > cfg->max_stream_bytes) {
+				mc_count(MC_POLICY_SKIPS, 1);
+				return mc_pass_for_good(st, size);
+			}
+		}
 	}
 
 	if (bpf_msg_redirect_hash(msg, &mc_socks, &target, BPF_F_INGRESS) != SK_PASS) {

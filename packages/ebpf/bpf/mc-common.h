@@ -47,6 +47,9 @@ struct mc_config {
 	/* Messages larger than this switch their direction of the connection to plain TCP for good
 	 * (0 = no limit). */
 	__u32 max_msg_bytes;
+	/* A direction that sends more than this many bytes without the other side sending anything
+	 * is a bulk stream and goes to plain TCP for good (0 = no limit). */
+	__u32 max_stream_bytes;
 	__u32 nports;
 	__u16 ports[MC_MAX_PORTS];
 };
@@ -100,6 +103,21 @@ struct {
 	__type(key, struct mc_endpoint);
 	__type(value, struct mc_key);
 } mc_orig SEC(".maps");
+
+/* One entry per accelerated connection (keyed by the smaller of its two socket keys): which side
+ * sent last and how many bytes it has sent since the other side last sent. */
+struct mc_flow {
+	__u64 run_bytes;
+	__u32 last_side;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct mc_key);
+	__type(value, struct mc_flow);
+} mc_flows SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -163,6 +181,19 @@ static __always_inline void mc_swap(const struct mc_key *in, struct mc_key *out)
 	out->sport = in->dport;
 	out->dport = in->sport;
 	out->pad = 0;
+}
+
+/* 1 when a sorts before b: both ends of a connection agree on which key names the flow. */
+static __always_inline int mc_key_less(const struct mc_key *a, const struct mc_key *b)
+{
+	const __u32 *x = (const __u32 *)a;
+	const __u32 *y = (const __u32 *)b;
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(struct mc_key) / 4); i++) {
+		if (x[i] != y[i])
+			return x[i] < y[i];
+	}
+	return 0;
 }
 
 static __always_inline int mc_port_listed(const struct mc_config *cfg, __u16 port)

@@ -1,2 +1,38 @@
 // Public entry of @meshctl/ebpf. Explicit named exports only.
-export {};
+export { type EbpfErrorCode, ebpfError } from "./errors.js";
+export {
+  type EbpfSupport,
+  findCgroup2Mount,
+  MIN_KERNEL,
+  type MountEntry,
+  parseKernelRelease,
+  parseMounts,
+  probeEbpfSupport,
+} from "./environment.js";
+export {
+  type AccelerationConfig,
+  COUNTER_NAMES,
+  type DirectionCounters,
+  type EbpfCounters,
+  MAP_NAMES,
+  PROGRAM_NAMES,
+} from "./maps.js";
+export {
+  type Attachment,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_STREAM_BYTES,
+  DEFAULT_PIN_DIR,
+  type DisableEbpfOptions,
+  type DisableEbpfResult,
+  disableEbpfAcceleration,
+  defaultObjectPath,
+  type EbpfStatus,
+  type EnableEbpfOptions,
+  type EnableEbpfResult,
+  enableEbpfAcceleration,
+  type GetEbpfStatusOptions,
+  getEbpfStatus,
+  type MapInfo,
+  type ProgramInfo,
+} from "./loader.js";
+export { type EbpfDaemonSetOptions, renderEbpfDaemonSet } from "./daemonset.js";

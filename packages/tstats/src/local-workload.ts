@@ -41,7 +41,9 @@ export function localWorkload(input: LocalWorkloadInput): LocalWorkload {
   const canonicalRevision = base.canonicalRevision || base.version || "latest";
   const nodeId =
     input.nodeId ??
-    (base.instanceName && base.namespace ? `sidecar~0.0.0.0~${base.instanceName}.${base.namespace}~${base.namespace}.svc.cluster.local` : "");
+    (base.instanceName && base.namespace
+      ? `sidecar~0.0.0.0~${base.instanceName}.${base.namespace}~${base.namespace}.svc.cluster.local`
+      : "");
   return { ...base, canonicalService, canonicalRevision, nodeId, istioVersion: input.istioVersion ?? "" };
 }
 
@@ -85,9 +87,12 @@ export function localWorkloadFromBootstrap(bootstrap: unknown): LocalWorkload {
     instanceName: meta.instanceName || (dot > 0 ? podDotNs.slice(0, dot) : ""),
     namespace: meta.namespace || (dot > 0 ? podDotNs.slice(dot + 1) : ""),
     workloadName: meta.workloadName || (typeof node.cluster === "string" ? node.cluster.split(".")[0]! : ""),
-    canonicalService: meta.canonicalService || (typeof labels[CANONICAL_NAME_LABEL] === "string" ? labels[CANONICAL_NAME_LABEL] : ""),
+    canonicalService:
+      meta.canonicalService ||
+      (typeof labels[CANONICAL_NAME_LABEL] === "string" ? labels[CANONICAL_NAME_LABEL] : ""),
     canonicalRevision:
-      meta.canonicalRevision || (typeof labels[CANONICAL_REVISION_LABEL] === "string" ? labels[CANONICAL_REVISION_LABEL] : ""),
+      meta.canonicalRevision ||
+      (typeof labels[CANONICAL_REVISION_LABEL] === "string" ? labels[CANONICAL_REVISION_LABEL] : ""),
     region: meta.region || (typeof locality.region === "string" ? locality.region : ""),
     zone: meta.zone || (typeof locality.zone === "string" ? locality.zone : ""),
     nodeId,
@@ -101,23 +106,35 @@ export function localWorkloadFromBootstrap(bootstrap: unknown): LocalWorkload {
  * @example
  * const local = await loadLocalWorkloadFromBootstrap();
  */
-export async function loadLocalWorkloadFromBootstrap(path = process.env.GRPC_XDS_BOOTSTRAP): Promise<LocalWorkload> {
+export async function loadLocalWorkloadFromBootstrap(
+  path = process.env.GRPC_XDS_BOOTSTRAP,
+): Promise<LocalWorkload> {
   if (!path) {
-    throw new MeshctlError("TSTATS_BOOTSTRAP_MISSING", "No xDS bootstrap file: GRPC_XDS_BOOTSTRAP is not set.", {
-      kind: "usage",
-      suggestions: ["Set GRPC_XDS_BOOTSTRAP or pass the local workload explicitly."],
-    });
+    throw new MeshctlError(
+      "TSTATS_BOOTSTRAP_MISSING",
+      "No xDS bootstrap file: GRPC_XDS_BOOTSTRAP is not set.",
+      {
+        kind: "usage",
+        suggestions: ["Set GRPC_XDS_BOOTSTRAP or pass the local workload explicitly."],
+      },
+    );
   }
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (cause) {
-    throw new MeshctlError("TSTATS_BOOTSTRAP_MISSING", `Cannot read the xDS bootstrap ${path}.`, { kind: "environment", cause });
+    throw new MeshctlError("TSTATS_BOOTSTRAP_MISSING", `Cannot read the xDS bootstrap ${path}.`, {
+      kind: "environment",
+      cause,
+    });
   }
   try {
     return localWorkloadFromBootstrap(JSON.parse(text));
   } catch (cause) {
     if (cause instanceof MeshctlError) throw cause;
-    throw new MeshctlError("TSTATS_BOOTSTRAP_INVALID", `The xDS bootstrap ${path} is not valid JSON.`, { kind: "usage", cause });
+    throw new MeshctlError("TSTATS_BOOTSTRAP_INVALID", `The xDS bootstrap ${path} is not valid JSON.`, {
+      kind: "usage",
+      cause,
+    });
   }
 }

@@ -169,32 +169,37 @@ export class MetricRegistry {
   }
 
   private renderHistogram(parts: string[], name: string, pick: (s: HttpSeries) => Histogram): void {
-    parts.push(`# TYPE ${name} histogram\n`);
     const bucketPrefix = `${name}_bucket{`;
     const sumPrefix = `${name}_sum{`;
     const countPrefix = `${name}_count{`;
     const le = this.leSuffixes;
+    let body = "";
     for (const series of this.http.values()) {
       const h = pick(series);
       if (h.count === 0) continue;
       const labels = series.labelText;
-      let chunk = "";
       let cumulative = 0;
       for (let i = 0; i < le.length; i++) {
         cumulative += h.counts[i]!;
-        chunk += `${bucketPrefix}${labels}${le[i]}${cumulative}\n`;
+        body += `${bucketPrefix}${labels}${le[i]}${cumulative}\n`;
       }
-      chunk += `${sumPrefix}${labels}} ${formatNumber(h.sum)}\n${countPrefix}${labels}} ${h.count}\n`;
-      parts.push(chunk);
+      body += `${sumPrefix}${labels}} ${formatNumber(h.sum)}\n${countPrefix}${labels}} ${h.count}\n`;
     }
+    if (body) parts.push(`# TYPE ${name} histogram\n`, body);
   }
 
-  private renderCounter(parts: string[], name: string, series: Iterable<{ labelText: string }>, value: (s: never) => number, filter?: (s: never) => boolean): void {
-    let body = "";
+  private renderCounter<S extends { labelText: string }>(
+    parts: string[],
+    name: string,
+    series: Iterable<S>,
+    value: (s: S) => number,
+    include?: (s: S) => boolean,
+  ): void {
     const prefix = `${name}{`;
+    let body = "";
     for (const s of series) {
-      if (filter && !filter(s as never)) continue;
-      body += `${prefix}${s.labelText}} ${formatNumber(value(s as never))}\n`;
+      if (include && !include(s)) continue;
+      body += `${prefix}${s.labelText}} ${formatNumber(value(s))}\n`;
     }
     if (body) parts.push(`# TYPE ${name} counter\n`, body);
   }
@@ -205,25 +210,39 @@ export class MetricRegistry {
    */
   renderPrometheus(): string {
     const parts: string[] = [];
-    const http = this.http.values.bind(this.http);
-    const tcp = this.tcp.values.bind(this.tcp);
-    this.renderCounter(parts, ISTIO_HTTP_METRICS.requestsTotal, http(), (s: HttpSeries) => s.requests);
+    const http = this.http;
+    const tcp = this.tcp;
+    this.renderCounter(parts, ISTIO_HTTP_METRICS.requestsTotal, http.values(), (s) => s.requests);
     this.renderHistogram(parts, ISTIO_HTTP_METRICS.requestDuration, (s) => s.duration);
     this.renderHistogram(parts, ISTIO_HTTP_METRICS.requestBytes, (s) => s.requestBytes);
     this.renderHistogram(parts, ISTIO_HTTP_METRICS.responseBytes, (s) => s.responseBytes);
-    this.renderCounter(parts, ISTIO_HTTP_METRICS.requestMessages, http(), (s: HttpSeries) => s.requestMessages, (s: HttpSeries) => s.grpc);
-    this.renderCounter(parts, ISTIO_HTTP_METRICS.responseMessages, http(), (s: HttpSeries) => s.responseMessages, (s: HttpSeries) => s.grpc);
-    this.renderCounter(parts, ISTIO_TCP_METRICS.connectionsOpened, tcp(), (s: TcpSeries) => s.opened);
-    this.renderCounter(parts, ISTIO_TCP_METRICS.connectionsClosed, tcp(), (s: TcpSeries) => s.closed);
-    this.renderCounter(parts, ISTIO_TCP_METRICS.sentBytes, tcp(), (s: TcpSeries) => s.sentBytes);
-    this.renderCounter(parts, ISTIO_TCP_METRICS.receivedBytes, tcp(), (s: TcpSeries) => s.receivedBytes);
+    this.renderCounter(
+      parts,
+      ISTIO_HTTP_METRICS.requestMessages,
+      http.values(),
+      (s) => s.requestMessages,
+      (s) => s.grpc,
+    );
+    this.renderCounter(
+      parts,
+      ISTIO_HTTP_METRICS.responseMessages,
+      http.values(),
+      (s) => s.responseMessages,
+      (s) => s.grpc,
+    );
+    this.renderCounter(parts, ISTIO_TCP_METRICS.connectionsOpened, tcp.values(), (s) => s.opened);
+    this.renderCounter(parts, ISTIO_TCP_METRICS.connectionsClosed, tcp.values(), (s) => s.closed);
+    this.renderCounter(parts, ISTIO_TCP_METRICS.sentBytes, tcp.values(), (s) => s.sentBytes);
+    this.renderCounter(parts, ISTIO_TCP_METRICS.receivedBytes, tcp.values(), (s) => s.receivedBytes);
     if (this.istioVersion !== undefined) {
       parts.push(
         `# TYPE ${ISTIO_BUILD_METRIC} gauge\n${ISTIO_BUILD_METRIC}{component="proxy",tag="${escapeLabelValue(this.istioVersion || "unknown")}"} 1\n`,
       );
     }
     if (this.overflowSamples > 0) {
-      parts.push(`# TYPE tstats_series_overflow_total counter\ntstats_series_overflow_total ${this.overflowSamples}\n`);
+      parts.push(
+        `# TYPE tstats_series_overflow_total counter\ntstats_series_overflow_total ${this.overflowSamples}\n`,
+      );
     }
     return parts.join("");
   }

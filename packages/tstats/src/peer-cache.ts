@@ -11,7 +11,8 @@ export class PeerCache<V> {
   evictions = 0;
 
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError("PeerCache capacity must be a positive integer");
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError("PeerCache capacity must be a positive integer");
   }
 
   get size(): number {

@@ -7,7 +7,14 @@
  * - the `baggage` header used by newer Istio releases.
  */
 import { MeshctlError } from "@meshctl/core";
-import { decodeAny, decodeStruct, encodeAny, encodeStruct, type StructObject, type StructValue } from "./protobuf-struct.js";
+import {
+  decodeAny,
+  decodeStruct,
+  encodeAny,
+  encodeStruct,
+  type StructObject,
+  type StructValue,
+} from "./protobuf-struct.js";
 
 export const PEER_METADATA_HEADER = "x-envoy-peer-metadata";
 export const PEER_METADATA_ID_HEADER = "x-envoy-peer-metadata-id";
@@ -107,7 +114,10 @@ function str(value: StructValue | undefined): string {
  * @example
  * structToWorkload({ NAMESPACE: "default", LABELS: { app: "echo" } }).app; // "echo"
  */
-export function structToWorkload(s: StructObject, additionalLabels: readonly string[] = []): WorkloadMetadata {
+export function structToWorkload(
+  s: StructObject,
+  additionalLabels: readonly string[] = [],
+): WorkloadMetadata {
   const labelsIn = s.LABELS;
   let canonicalService = "";
   let canonicalRevision = "";
@@ -158,10 +168,15 @@ export function encodePeerMetadataHeader(w: WorkloadMetadata): string {
  * @example
  * decodePeerMetadataHeader(header).namespace; // "default"
  */
-export function decodePeerMetadataHeader(value: string, additionalLabels: readonly string[] = []): WorkloadMetadata {
+export function decodePeerMetadataHeader(
+  value: string,
+  additionalLabels: readonly string[] = [],
+): WorkloadMetadata {
   const bytes = Buffer.from(value, "base64");
   if (bytes.length === 0 && value.length > 0) {
-    throw new MeshctlError("TSTATS_METADATA_INVALID", "x-envoy-peer-metadata is not base64.", { kind: "external" });
+    throw new MeshctlError("TSTATS_METADATA_INVALID", "x-envoy-peer-metadata is not base64.", {
+      kind: "external",
+    });
   }
   return structToWorkload(decodeStruct(bytes), additionalLabels);
 }
@@ -201,28 +216,43 @@ const MAX_FRAME_BYTES = 64 * 1024;
  * const frame = decodeMetadataExchangeFrame(firstBytes);
  * if (frame) app.write(firstBytes.subarray(frame.frameLength));
  */
-export function decodeMetadataExchangeFrame(data: Buffer, additionalLabels: readonly string[] = []): MetadataExchangeFrame | undefined {
+export function decodeMetadataExchangeFrame(
+  data: Buffer,
+  additionalLabels: readonly string[] = [],
+): MetadataExchangeFrame | undefined {
   if (data.length < 8) return undefined;
   if (data.readUInt32BE(0) !== METADATA_EXCHANGE_MAGIC) {
-    throw new MeshctlError("TSTATS_MX_BAD_MAGIC", "Incorrect istio-peer-exchange ALPN magic.", { kind: "external" });
+    throw new MeshctlError("TSTATS_MX_BAD_MAGIC", "Incorrect istio-peer-exchange ALPN magic.", {
+      kind: "external",
+    });
   }
   const size = data.readUInt32BE(4);
   if (size > MAX_FRAME_BYTES) {
-    throw new MeshctlError("TSTATS_METADATA_INVALID", `istio-peer-exchange frame of ${size} bytes is too large.`, {
-      kind: "external",
-    });
+    throw new MeshctlError(
+      "TSTATS_METADATA_INVALID",
+      `istio-peer-exchange frame of ${size} bytes is too large.`,
+      {
+        kind: "external",
+      },
+    );
   }
   if (data.length < 8 + size) return undefined;
   const any = decodeAny(data.subarray(8, 8 + size));
   if (any.typeUrl !== STRUCT_TYPE_URL) {
-    throw new MeshctlError("TSTATS_METADATA_INVALID", `istio-peer-exchange frame carries ${any.typeUrl}, not a Struct.`, {
-      kind: "external",
-    });
+    throw new MeshctlError(
+      "TSTATS_METADATA_INVALID",
+      `istio-peer-exchange frame carries ${any.typeUrl}, not a Struct.`,
+      {
+        kind: "external",
+      },
+    );
   }
   const outer = decodeStruct(any.value);
   const inner = outer[PEER_METADATA_HEADER];
   const peer =
-    inner && typeof inner === "object" && !Array.isArray(inner) ? structToWorkload(inner, additionalLabels) : EMPTY_WORKLOAD;
+    inner && typeof inner === "object" && !Array.isArray(inner)
+      ? structToWorkload(inner, additionalLabels)
+      : EMPTY_WORKLOAD;
   return { peer, peerId: str(outer[PEER_METADATA_ID_HEADER]), frameLength: 8 + size };
 }
 
@@ -259,7 +289,10 @@ export function decodeBaggagePeerMetadata(header: string): WorkloadMetadata {
   return workloadMetadata({
     workloadName,
     namespace,
-    owner: owner && owner !== "pod" && namespace ? `kubernetes://apis/apps/v1/namespaces/${namespace}/${owner}s/${workloadName}` : "",
+    owner:
+      owner && owner !== "pod" && namespace
+        ? `kubernetes://apis/apps/v1/namespaces/${namespace}/${owner}s/${workloadName}`
+        : "",
     clusterId: kv.get("k8s.cluster.name") ?? "",
     instanceName: kv.get("k8s.instance.name") ?? "",
     region: kv.get("cloud.region") ?? "",

@@ -254,7 +254,7 @@ export function encodeAny(typeUrl: string, value: Uint8Array): Buffer {
 export function decodeAny(bytes: Buffer): { typeUrl: string; value: Buffer } {
   const r = new ByteReader(bytes, 0, bytes.length);
   let typeUrl = "";
-  let value = Buffer.alloc(0);
+  let value: Buffer = Buffer.alloc(0);
   while (r.pos < bytes.length) {
     const tag = r.varint();
     if (tag === ((1 << 3) | 2)) {

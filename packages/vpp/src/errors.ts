@@ -17,6 +17,7 @@ export const VPP_ERROR_CODES = [
   "VPP_CLI_ERROR",
   "VPP_CONFIG_INVALID",
   "VPP_PROCESS_NOT_FOUND",
+  "VPP_NOT_INSTALLED",
 ] as const;
 export type VppErrorCode = (typeof VPP_ERROR_CODES)[number];
 
@@ -30,38 +31,62 @@ export class VppError extends MeshctlError {
 }
 
 /** Maps a socket error from `net.connect` on a unix socket to a typed VppError. */
-export function socketConnectError(error: NodeJS.ErrnoException, path: string, what: "CLI" | "API"): VppError {
+export function socketConnectError(
+  error: NodeJS.ErrnoException,
+  path: string,
+  what: "CLI" | "API",
+): VppError {
   const flag = what === "CLI" ? "--cli-socket" : "--api-socket";
   const stanza = what === "CLI" ? "unix { cli-listen <path> }" : "socksvr { socket-name <path> }";
   switch (error.code) {
     case "ENOENT":
     case "ENOTDIR":
-      return new VppError("VPP_SOCKET_MISSING", `The VPP ${what} socket ${path} does not exist: VPP is not running, or listens elsewhere.`, {
-        kind: "environment",
-        cause: error,
-        suggestions: [`Start VPP, or pass ${flag} with the path set by \`${stanza}\` in startup.conf.`],
-        details: { path, errno: error.code },
-      });
+      return new VppError(
+        "VPP_SOCKET_MISSING",
+        `The VPP ${what} socket ${path} does not exist: VPP is not running, or listens elsewhere.`,
+        {
+          kind: "environment",
+          cause: error,
+          suggestions: [`Start VPP, or pass ${flag} with the path set by \`${stanza}\` in startup.conf.`],
+          details: { path, errno: error.code },
+        },
+      );
     case "EACCES":
     case "EPERM":
-      return new VppError("VPP_PERMISSION_DENIED", `Permission denied connecting to the VPP ${what} socket ${path}.`, {
-        kind: "environment",
-        cause: error,
-        suggestions: ["Run as root, or add your user to the group VPP runs with (`unix { gid vpp }`) and log in again."],
-        details: { path, errno: error.code },
-      });
+      return new VppError(
+        "VPP_PERMISSION_DENIED",
+        `Permission denied connecting to the VPP ${what} socket ${path}.`,
+        {
+          kind: "environment",
+          cause: error,
+          suggestions: [
+            "Run as root, or add your user to the group VPP runs with (`unix { gid vpp }`) and log in again.",
+          ],
+          details: { path, errno: error.code },
+        },
+      );
     case "ECONNREFUSED":
-      return new VppError("VPP_CONNECTION_REFUSED", `Nothing accepts connections on the VPP ${what} socket ${path} (a stale socket file?).`, {
-        kind: "environment",
-        cause: error,
-        suggestions: ["Check that VPP is running (`systemctl status vpp`); a socket file left by a crashed VPP refuses connections."],
-        details: { path, errno: error.code },
-      });
+      return new VppError(
+        "VPP_CONNECTION_REFUSED",
+        `Nothing accepts connections on the VPP ${what} socket ${path} (a stale socket file?).`,
+        {
+          kind: "environment",
+          cause: error,
+          suggestions: [
+            "Check that VPP is running (`systemctl status vpp`); a socket file left by a crashed VPP refuses connections.",
+          ],
+          details: { path, errno: error.code },
+        },
+      );
     default:
-      return new VppError("VPP_CONNECTION_CLOSED", `Could not talk to the VPP ${what} socket ${path}: ${error.message}`, {
-        kind: "environment",
-        cause: error,
-        details: { path, errno: error.code },
-      });
+      return new VppError(
+        "VPP_CONNECTION_CLOSED",
+        `Could not talk to the VPP ${what} socket ${path}: ${error.message}`,
+        {
+          kind: "environment",
+          cause: error,
+          details: { path, errno: error.code },
+        },
+      );
   }
 }

@@ -1,2 +1,59 @@
 // Public entry of @meshctl/xds. Explicit named exports only.
-export {};
+export { type BootstrapOptions, nodeIdFor, renderBootstrap } from "./bootstrap.js";
+export {
+  type ConfigDump,
+  type ConfigDumpResource,
+  configDumpOf,
+  type RenderConfigDumpOptions,
+  renderConfigDump,
+} from "./config-dump.js";
+export { defaultMeshDirectory } from "./default-mesh.js";
+export { type ProxyInfo, type ProxyType, proxyFromNode } from "./generate/proxy.js";
+export {
+  type EncodedResource,
+  encodeResource,
+  generateProxyConfig,
+  type ProxyConfig,
+  type ResourceTransform,
+} from "./generate/proxy-config.js";
+export { PushContext } from "./generate/push-context.js";
+export {
+  loadMeshDirectory,
+  MeshDirectoryLoader,
+  type MeshSnapshot,
+  type MeshWatcher,
+  watchMeshDirectory,
+} from "./model/load-directory.js";
+export { parseMeshFile, resolveHost } from "./model/parse-documents.js";
+export type {
+  ConfigDiagnostic,
+  DestinationRuleModel,
+  HttpRoute,
+  MeshEndpoint,
+  MeshModel,
+  MeshService,
+  ServicePort,
+  SidecarModel,
+  VirtualServiceModel,
+} from "./model/types.js";
+export {
+  decodeAnyDeep,
+  type EncodedAny,
+  loadXdsProtos,
+  PUSH_ORDER,
+  packAny,
+  type ResourceKind,
+  TYPE_URLS,
+} from "./protocol/protos.js";
+export type { XdsEvent } from "./server/ads-server.js";
+export type { ClientStatus } from "./server/connection.js";
+export { formatDiagnostic, formatXdsEvent } from "./server/format-event.js";
+export {
+  DEFAULT_DEBUG_PORT,
+  DEFAULT_XDS_PORT,
+  startXdsServer,
+  type XdsServerEvent,
+  type XdsServerHandle,
+  type XdsServerOptions,
+  type XdsTlsOptions,
+} from "./server/start.js";

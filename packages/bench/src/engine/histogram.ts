@@ -56,7 +56,19 @@ export class LatencyHistogram {
   summary(): LatencySummary {
     const h = this.hdr;
     if (h.totalCount === 0) {
-      return { count: 0, min: 0, mean: 0, stdev: 0, max: 0, p50: 0, p75: 0, p90: 0, p99: 0, p999: 0, p9999: 0 };
+      return {
+        count: 0,
+        min: 0,
+        mean: 0,
+        stdev: 0,
+        max: 0,
+        p50: 0,
+        p75: 0,
+        p90: 0,
+        p99: 0,
+        p999: 0,
+        p9999: 0,
+      };
     }
     return {
       count: h.totalCount,
@@ -147,7 +159,10 @@ function round6(n: number): number {
 }
 
 /** Groups exact (value, count) pairs into log-spaced buckets. Pure: used by tests and reports. */
-export function logBuckets(values: ReadonlyArray<readonly [number, number]>, perDecade = 10): HistogramBucket[] {
+export function logBuckets(
+  values: ReadonlyArray<readonly [number, number]>,
+  perDecade = 10,
+): HistogramBucket[] {
   if (values.length === 0) return [];
   const edge = (i: number): number => (i < 0 ? 0 : Number((10 ** (i / perDecade)).toPrecision(3)));
   // Sub-microsecond samples (recorded as 0) get their own [0, 1) bucket, index -1.

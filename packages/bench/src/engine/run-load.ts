@@ -23,14 +23,21 @@ const PROGRESS_MS = 250;
  */
 export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   const target = parseLoadTarget(options.target, options.protocol);
-  const usage = (message: string): MeshctlError => new MeshctlError("BENCH_OPTIONS_INVALID", message, { kind: "usage" });
-  if (options.max && options.qps !== undefined) throw usage("--qps and --max exclude each other: --max runs closed loop at full speed");
-  if (!Number.isInteger(options.connections) || options.connections < 1) throw usage(`connections must be a positive integer, got ${options.connections}`);
+  const usage = (message: string): MeshctlError =>
+    new MeshctlError("BENCH_OPTIONS_INVALID", message, { kind: "usage" });
+  if (options.max && options.qps !== undefined)
+    throw usage("--qps and --max exclude each other: --max runs closed loop at full speed");
+  if (!Number.isInteger(options.connections) || options.connections < 1)
+    throw usage(`connections must be a positive integer, got ${options.connections}`);
   if (options.qps !== undefined && !(options.qps > 0)) throw usage(`qps must be > 0, got ${options.qps}`);
-  if (options.durationMs !== undefined && options.requests !== undefined) throw usage("give a duration or a request count, not both");
-  if (options.durationMs !== undefined && !(options.durationMs > 0)) throw usage(`duration must be > 0, got ${options.durationMs} ms`);
-  if (options.requests !== undefined && (!Number.isInteger(options.requests) || options.requests < 1)) throw usage(`requests must be a positive integer, got ${options.requests}`);
-  if (!Number.isInteger(options.payloadBytes) || options.payloadBytes < 0) throw usage(`payload must be >= 0 bytes, got ${options.payloadBytes}`);
+  if (options.durationMs !== undefined && options.requests !== undefined)
+    throw usage("give a duration or a request count, not both");
+  if (options.durationMs !== undefined && !(options.durationMs > 0))
+    throw usage(`duration must be > 0, got ${options.durationMs} ms`);
+  if (options.requests !== undefined && (!Number.isInteger(options.requests) || options.requests < 1))
+    throw usage(`requests must be a positive integer, got ${options.requests}`);
+  if (!Number.isInteger(options.payloadBytes) || options.payloadBytes < 0)
+    throw usage(`payload must be >= 0 bytes, got ${options.payloadBytes}`);
   if (!(options.warmupMs >= 0)) throw usage(`warmup must be >= 0 ms, got ${options.warmupMs}`);
   const workers = Math.max(1, Math.min(options.workers ?? 1, options.connections));
   const closed = options.max === true;
@@ -59,7 +66,11 @@ export function makePayload(size: number): Buffer {
 }
 
 /** Splits the resolved options into per-thread shards (connections, rate and requests divided). */
-export function shardOptions(r: ResolvedLoadOptions, workers: number, pacing: "precise" | "timer"): ShardOptions[] {
+export function shardOptions(
+  r: ResolvedLoadOptions,
+  workers: number,
+  pacing: "precise" | "timer",
+): ShardOptions[] {
   const target = parseLoadTarget(r.target, r.protocol);
   const payload = makePayload(r.payloadBytes);
   return Array.from({ length: workers }, (_, w) => {
@@ -103,12 +114,19 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const shards = shardOptions(resolved, workers, "precise");
   const startedWall = Date.now();
   const progress = new ProgressTracker(resolved, shards.length, options.onProgress);
-  const results = workerScript && shards.length > 1 ? await runInWorkers(workerScript, shards, options.signal, progress) : [await runInline(shards[0] as ShardOptions, options.signal, progress)];
+  const results =
+    workerScript && shards.length > 1
+      ? await runInWorkers(workerScript, shards, options.signal, progress)
+      : [await runInline(shards[0] as ShardOptions, options.signal, progress)];
   progress.close();
   return buildResult(resolved, results, warnings, startedWall);
 }
 
-async function runInline(shard: ShardOptions, signal: AbortSignal | undefined, progress: ProgressTracker): Promise<ShardResult> {
+async function runInline(
+  shard: ShardOptions,
+  signal: AbortSignal | undefined,
+  progress: ProgressTracker,
+): Promise<ShardResult> {
   const s = await LoadShard.connect(shard);
   if (signal?.aborted) s.stop();
   const onAbort = (): void => s.stop();
@@ -122,7 +140,10 @@ async function runInline(shard: ShardOptions, signal: AbortSignal | undefined, p
 
 /** dist/load-worker.js next to the running bundle; from sources, the package's dist if built. */
 export function findWorkerScript(): string | null {
-  const candidates = [new URL("./load-worker.js", import.meta.url), new URL("../../dist/load-worker.js", import.meta.url)];
+  const candidates = [
+    new URL("./load-worker.js", import.meta.url),
+    new URL("../../dist/load-worker.js", import.meta.url),
+  ];
   for (const c of candidates) {
     const path = fileURLToPath(c);
     if (path.endsWith(".js") && existsSync(path)) return path;
@@ -150,8 +171,15 @@ export function serializeShardResult(r: ShardResult): SerializedShardResult {
   return { ...r, corrected: r.corrected.encode(), uncorrected: r.uncorrected.encode() };
 }
 
-async function runInWorkers(script: string, shards: ShardOptions[], signal: AbortSignal | undefined, progress: ProgressTracker): Promise<ShardResult[]> {
-  const workers = shards.map((shard) => new Worker(script, { workerData: { shard } }));
+async function runInWorkers(
+  script: string,
+  shards: ShardOptions[],
+  signal: AbortSignal | undefined,
+  progress: ProgressTracker,
+): Promise<ShardResult[]> {
+  // execArgv: [] so a parent started with `--conditions @meshctl/source` (tests) still loads the
+  // built dependencies in the worker.
+  const workers = shards.map((shard) => new Worker(script, { workerData: { shard }, execArgv: [] }));
   const ready: Promise<void>[] = [];
   const results: Promise<ShardResult>[] = [];
   workers.forEach((worker, i) => {
@@ -179,13 +207,19 @@ async function runInWorkers(script: string, shards: ShardOptions[], signal: Abor
       else if (m.type === "progress") progress.update(i, m.progress);
       else if (m.type === "result") {
         const r = m.result;
-        onResult({ ...r, corrected: LatencyHistogram.decode(r.corrected), uncorrected: LatencyHistogram.decode(r.uncorrected) });
+        onResult({
+          ...r,
+          corrected: LatencyHistogram.decode(r.corrected),
+          uncorrected: LatencyHistogram.decode(r.uncorrected),
+        });
       } else if (m.type === "error") {
         fail(new MeshctlError(m.error.code, m.error.message, { kind: m.error.kind as "environment" }));
       }
     });
     worker.on("error", (e) => fail(e));
-    worker.on("exit", (code) => fail(new MeshctlError("BENCH_WORKER_FAILED", `load worker exited with code ${code}`, { kind: "bug" })));
+    worker.on("exit", (code) =>
+      fail(new MeshctlError("BENCH_WORKER_FAILED", `load worker exited with code ${code}`, { kind: "bug" })),
+    );
   });
   for (const r of results) r.catch(() => {});
   const stopAll = (): void => {
@@ -240,7 +274,13 @@ class ProgressTracker {
     // With several workers these are approximations (count-weighted p50, worst p99).
     const weighted = requests > 0 ? snaps.reduce((a, p) => a + p.p50Us * p.requests, 0) / requests : 0;
     const totalMs = measuring ? (this.r.durationMs ?? undefined) : this.r.warmupMs;
-    const fraction = measuring ? (this.r.durationMs !== null ? elapsedMs / this.r.durationMs : requests / (this.r.requests ?? 1)) : this.r.warmupMs > 0 ? elapsedMs / this.r.warmupMs : 1;
+    const fraction = measuring
+      ? this.r.durationMs !== null
+        ? elapsedMs / this.r.durationMs
+        : requests / (this.r.requests ?? 1)
+      : this.r.warmupMs > 0
+        ? elapsedMs / this.r.warmupMs
+        : 1;
     this.onProgress({
       phase: measuring ? "measure" : "warmup",
       elapsedMs,
@@ -260,7 +300,12 @@ class ProgressTracker {
 }
 
 /** Merges shard results into the public LoadResult. Exported for tests. */
-export function buildResult(r: ResolvedLoadOptions, shards: readonly ShardResult[], warnings: string[], startedWall: number): LoadResult {
+export function buildResult(
+  r: ResolvedLoadOptions,
+  shards: readonly ShardResult[],
+  warnings: string[],
+  startedWall: number,
+): LoadResult {
   const corrected = new LatencyHistogram();
   const uncorrected = new LatencyHistogram();
   const errors: Record<string, number> = {};
@@ -283,9 +328,15 @@ export function buildResult(r: ResolvedLoadOptions, shards: readonly ShardResult
     );
   }
   const errorTotal = Object.values(errors).reduce((a, b) => a + b, 0);
-  if (errorTotal > 0) warnings.push(`${errorTotal} of ${requests} requests failed (${Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join(", ")})`);
+  if (errorTotal > 0)
+    warnings.push(
+      `${errorTotal} of ${requests} requests failed (${Object.entries(errors)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(", ")})`,
+    );
   if (requests === 0) warnings.push("no request completed in the measured phase");
-  const startEpoch = shards.length > 0 ? Math.min(...shards.map((s) => s.measureStartEpochMs || startedWall)) : startedWall;
+  const startEpoch =
+    shards.length > 0 ? Math.min(...shards.map((s) => s.measureStartEpochMs || startedWall)) : startedWall;
   return {
     schema: LOAD_RESULT_SCHEMA,
     target: r.target,

@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { MeshctlError } from "@meshctl/core";
+import { errorKind, type LoadConnection } from "./clients/connection.js";
 import { connectLoad } from "./clients/index.js";
-import { type LoadConnection, errorKind } from "./clients/connection.js";
 import { LatencyHistogram } from "./histogram.js";
 import { OpenLoopSchedule } from "./schedule.js";
 import type { ParsedTarget } from "./target.js";
@@ -108,17 +108,25 @@ export class LoadShard {
   }
 
   private async openAll(): Promise<void> {
-    const results = await Promise.allSettled(Array.from({ length: this.opts.connections }, () => this.connectOne()));
+    const results = await Promise.allSettled(
+      Array.from({ length: this.opts.connections }, () => this.connectOne()),
+    );
     const firstError = results.find((r) => r.status === "rejected");
     if (results.every((r) => r.status === "rejected")) {
       const reason = (firstError as PromiseRejectedResult).reason as Error;
       const t = this.opts.target;
-      throw new MeshctlError("BENCH_TARGET_UNREACHABLE", `cannot connect to ${t.host}:${t.port}: ${reason.message}`, {
-        kind: "environment",
-        suggestions: ["Check that the target is listening (meshctl bench server --protocol ... starts an echo server)"],
-        cause: reason,
-        details: { code: errorKind(reason) },
-      });
+      throw new MeshctlError(
+        "BENCH_TARGET_UNREACHABLE",
+        `cannot connect to ${t.host}:${t.port}: ${reason.message}`,
+        {
+          kind: "environment",
+          suggestions: [
+            "Check that the target is listening (meshctl bench server --protocol ... starts an echo server)",
+          ],
+          cause: reason,
+          details: { code: errorKind(reason) },
+        },
+      );
     }
     results.forEach((r, i) => {
       const conn = r.status === "fulfilled" ? r.value : null;
@@ -129,7 +137,14 @@ export class LoadShard {
       const capacity = this.opts.mode === "closed" || !conn ? 1 : conn.capacity;
       for (let s = 0; s < capacity; s++) {
         const id = this.slots.length;
-        const slot: Slot = { conn: i, busy: false, measured: false, intended: 0, sent: 0, onDone: (err) => this.complete(id, err) };
+        const slot: Slot = {
+          conn: i,
+          busy: false,
+          measured: false,
+          intended: 0,
+          sent: 0,
+          onDone: (err) => this.complete(id, err),
+        };
         this.slots.push(slot);
       }
     });
@@ -253,7 +268,8 @@ export class LoadShard {
       if (this.idle.length > 0 && !this.wakeScheduled) {
         const wait = sched.intendedAt(this.nextIndex) - performance.now();
         this.wakeScheduled = true;
-        if (wait > SPIN_MS || (o.pacing === "timer" && wait > 0)) setTimeout(this.wake, Math.max(1, wait - (o.pacing === "timer" ? 0 : 1)));
+        if (wait > SPIN_MS || (o.pacing === "timer" && wait > 0))
+          setTimeout(this.wake, Math.max(1, wait - (o.pacing === "timer" ? 0 : 1)));
         else setImmediate(this.wake);
       }
     } else {

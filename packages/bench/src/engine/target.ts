@@ -54,7 +54,9 @@ export function parseLoadTarget(target: string, protocol?: LoadProtocol): Parsed
   }
   const proto = protocol ?? fromScheme;
   if (proto === "tcp" && fromScheme !== "tcp") {
-    throw new MeshctlError("BENCH_TARGET_INVALID", `--protocol tcp needs a tcp:// target, got ${target}`, { kind: "usage" });
+    throw new MeshctlError("BENCH_TARGET_INVALID", `--protocol tcp needs a tcp:// target, got ${target}`, {
+      kind: "usage",
+    });
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   if (!host) throw new MeshctlError("BENCH_TARGET_INVALID", `no host in ${target}`, { kind: "usage" });

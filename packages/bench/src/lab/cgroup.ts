@@ -4,7 +4,8 @@ import { MeshctlError } from "@meshctl/core";
 
 /**
  * Finds the cgroup v2 mount point from a mounts table (`/proc/self/mounts` format). Pure unified
- * hosts mount it at /sys/fs/cgroup, hybrid ones at /sys/fs/cgroup/unified; prefer the shortest path.
+ * hosts mount it at /sys/fs/cgroup, hybrid ones at /sys/fs/cgroup/unified; those two win over
+ * any other mount (a container runtime's, say).
  *
  * @example
  * parseCgroup2Mount(await readFile("/proc/self/mounts", "utf8")); // "/sys/fs/cgroup/unified"
@@ -15,7 +16,8 @@ export function parseCgroup2Mount(mounts: string): string | undefined {
     .map((line) => line.split(" "))
     .filter((f) => f[2] === "cgroup2" && f[1])
     .map((f) => f[1]!.replace(/\\040/g, " "));
-  return points.sort((a, b) => a.length - b.length)[0];
+  const preferred = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"];
+  return preferred.find((p) => points.includes(p)) ?? points[0];
 }
 
 /**
@@ -30,7 +32,9 @@ export async function findCgroup2Root(): Promise<string> {
   if (!root) {
     throw new MeshctlError("LAB_NO_CGROUP2", "The lab needs a cgroup v2 hierarchy, and none is mounted.", {
       kind: "environment",
-      suggestions: ["Mount one: `mount -t cgroup2 none /sys/fs/cgroup/unified` (or boot with systemd's unified hierarchy)."],
+      suggestions: [
+        "Mount one: `mount -t cgroup2 none /sys/fs/cgroup/unified` (or boot with systemd's unified hierarchy).",
+      ],
     });
   }
   return root;

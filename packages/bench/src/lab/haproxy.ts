@@ -47,7 +47,9 @@ export function renderHaproxyConfig(model: SidecarModel): string {
     "  timeout connect 5s",
     "  timeout client 60s",
     "  timeout server 60s",
-    ...(model.mode === "http" ? ["  timeout http-keep-alive 60s", "  option http-keep-alive", "  http-reuse safe"] : []),
+    ...(model.mode === "http"
+      ? ["  timeout http-keep-alive 60s", "  option http-keep-alive", "  http-reuse safe"]
+      : []),
     "",
     "frontend health",
     "  mode http",
@@ -69,13 +71,11 @@ export function renderHaproxyConfig(model: SidecarModel): string {
   ];
   const ports = model.inbound;
   for (const p of ports) lines.push(`  use_backend inbound_${p.port} if { dst_port ${p.port} }`);
-  lines.push(ports.length > 0 ? `  default_backend inbound_${ports[0]!.port}` : "  tcp-request connection reject");
+  lines.push(
+    ports.length > 0 ? `  default_backend inbound_${ports[0]!.port}` : "  tcp-request connection reject",
+  );
   for (const p of ports) {
-    lines.push(
-      "",
-      `backend inbound_${p.port}`,
-      `  server app 127.0.0.1:${p.port} source 127.0.0.6`,
-    );
+    lines.push("", `backend inbound_${p.port}`, `  server app 127.0.0.1:${p.port} source 127.0.0.6`);
   }
   return `${lines.join("\n")}\n`;
 }

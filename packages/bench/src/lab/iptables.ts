@@ -20,8 +20,18 @@ export interface CaptureRulesOptions {
 }
 
 /** Chains the capture rules create, in creation order. */
-export function captureChainNames(prefix = "MCL"): { inbound: string; inRedirect: string; output: string; redirect: string } {
-  return { inbound: `${prefix}_INBOUND`, inRedirect: `${prefix}_IN_REDIRECT`, output: `${prefix}_OUTPUT`, redirect: `${prefix}_REDIRECT` };
+export function captureChainNames(prefix = "MCL"): {
+  inbound: string;
+  inRedirect: string;
+  output: string;
+  redirect: string;
+} {
+  return {
+    inbound: `${prefix}_INBOUND`,
+    inRedirect: `${prefix}_IN_REDIRECT`,
+    output: `${prefix}_OUTPUT`,
+    redirect: `${prefix}_REDIRECT`,
+  };
 }
 
 /**

@@ -17,9 +17,13 @@ export const LAB_DEFAULTS = {
 
 function positive(name: string, value: number, integer: boolean): number {
   if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    throw new MeshctlError("LAB_OPTION_INVALID", `${name} must be a positive ${integer ? "integer" : "number"}, got ${value}`, {
-      kind: "usage",
-    });
+    throw new MeshctlError(
+      "LAB_OPTION_INVALID",
+      `${name} must be a positive ${integer ? "integer" : "number"}, got ${value}`,
+      {
+        kind: "usage",
+      },
+    );
   }
   return value;
 }
@@ -37,10 +41,14 @@ export function parseLabScenarios(text: string): LabScenario[] {
     .filter(Boolean);
   const unknown = names.filter((n) => !(LAB_SCENARIOS as readonly string[]).includes(n));
   if (unknown.length > 0 || names.length === 0) {
-    throw new MeshctlError("LAB_OPTION_INVALID", `unknown scenario${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ") || "(none given)"}`, {
-      kind: "usage",
-      suggestions: [`Pick from: ${LAB_SCENARIOS.join(", ")}.`],
-    });
+    throw new MeshctlError(
+      "LAB_OPTION_INVALID",
+      `unknown scenario${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ") || "(none given)"}`,
+      {
+        kind: "usage",
+        suggestions: [`Pick from: ${LAB_SCENARIOS.join(", ")}.`],
+      },
+    );
   }
   return [...new Set(names)] as LabScenario[];
 }
@@ -53,17 +61,25 @@ export function parseLabScenarios(text: string): LabScenario[] {
  */
 export function resolveLabOptions(options: LabOptions = {}): ResolvedLabOptions {
   const scenarios = options.scenarios ?? LAB_DEFAULTS.scenarios;
-  if (scenarios.length === 0) throw new MeshctlError("LAB_OPTION_INVALID", "no scenarios selected", { kind: "usage" });
+  if (scenarios.length === 0)
+    throw new MeshctlError("LAB_OPTION_INVALID", "no scenarios selected", { kind: "usage" });
   parseLabScenarios(scenarios.join(","));
   return {
     scenarios: [...new Set(scenarios)],
     durationSeconds: positive("duration", options.durationSeconds ?? LAB_DEFAULTS.durationSeconds, false),
-    warmupSeconds: options.warmupSeconds === 0 ? 0 : positive("warmup", options.warmupSeconds ?? LAB_DEFAULTS.warmupSeconds, false),
+    warmupSeconds:
+      options.warmupSeconds === 0
+        ? 0
+        : positive("warmup", options.warmupSeconds ?? LAB_DEFAULTS.warmupSeconds, false),
     rounds: positive("rounds", options.rounds ?? LAB_DEFAULTS.rounds, true),
     qps: positive("qps", options.qps ?? LAB_DEFAULTS.qps, false),
     connections: positive("connections", options.connections ?? LAB_DEFAULTS.connections, true),
-    payloadBytes: options.payloadBytes === 0 ? 0 : positive("payload", options.payloadBytes ?? LAB_DEFAULTS.payloadBytes, true),
+    payloadBytes:
+      options.payloadBytes === 0
+        ? 0
+        : positive("payload", options.payloadBytes ?? LAB_DEFAULTS.payloadBytes, true),
     sidecar: options.sidecar ?? "auto",
     sidecarMode: options.sidecarMode ?? "http",
+    pinCpus: options.pinCpus ?? false,
   };
 }

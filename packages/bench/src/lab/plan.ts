@@ -11,7 +11,12 @@ export const SIDECAR_UID = 1337;
 /** Port the app (echo server) listens on in every server pod. */
 export const APP_PORT = 8080;
 
-const SCENARIO_CODE: Record<LabScenario, string> = { direct: "d", sidecar: "s", "sidecar-ebpf": "e", "grpc-proxyless": "g" };
+const SCENARIO_CODE: Record<LabScenario, string> = {
+  direct: "d",
+  sidecar: "s",
+  "sidecar-ebpf": "e",
+  "grpc-proxyless": "g",
+};
 
 /** One pod: a network namespace on the lab bridge, in its own cgroup. */
 export interface LabPodPlan {

@@ -6,7 +6,8 @@ import { type LabPodPlan, SIDECAR_UID } from "./plan.js";
 
 // The cgroup is joined before entering the namespace: `ip netns exec` remounts /sys, which would
 // hide the cgroup2 mount; nsenter --net only switches the network namespace.
-const POD_WRAPPER = 'cg="$1"; ns="$2"; shift 2; echo $$ > "$cg/cgroup.procs" && exec nsenter "--net=/run/netns/$ns" -- "$@"';
+const POD_WRAPPER =
+  'cg="$1"; ns="$2"; shift 2; echo $$ > "$cg/cgroup.procs" && exec nsenter "--net=/run/netns/$ns" -- "$@"';
 
 /**
  * The argv that runs `command` inside a pod: in the pod's cgroup (so cgroup-attached eBPF sees its
@@ -18,12 +19,13 @@ const POD_WRAPPER = 'cg="$1"; ns="$2"; shift 2; echo $$ > "$cg/cgroup.procs" && 
 export function podCommand(
   pod: Pick<LabPodPlan, "netns" | "cgroup">,
   argv: readonly string[],
-  options: { asSidecar?: boolean } = {},
+  options: { asSidecar?: boolean; cpus?: string } = {},
 ): { command: string; args: string[] } {
   const drop = options.asSidecar
     ? ["setpriv", `--reuid=${SIDECAR_UID}`, `--regid=${SIDECAR_UID}`, "--clear-groups", "--"]
     : [];
-  return { command: "sh", args: ["-c", POD_WRAPPER, "sh", pod.cgroup, pod.netns, ...drop, ...argv] };
+  const pin = options.cpus ? ["taskset", "-c", options.cpus] : [];
+  return { command: "sh", args: ["-c", POD_WRAPPER, "sh", pod.cgroup, pod.netns, ...pin, ...drop, ...argv] };
 }
 
 /**
@@ -36,7 +38,7 @@ export function podCommand(
 export function spawnInPod(
   pod: Pick<LabPodPlan, "netns" | "cgroup">,
   argv: readonly string[],
-  options: { asSidecar?: boolean; env?: Readonly<Record<string, string>> } = {},
+  options: { asSidecar?: boolean; cpus?: string; env?: Readonly<Record<string, string>> } = {},
 ): SpawnedProgram {
   const { command, args } = podCommand(pod, argv, options);
   return spawnProgram(command, args, options.env ? { env: options.env } : {});
@@ -56,7 +58,10 @@ export async function waitForListening(
 ): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const result = await runCommand("ss", ["-N", netns, "-H", "-l", "-t", "-n"], { reject: false, timeoutMs: 5_000 });
+    const result = await runCommand("ss", ["-N", netns, "-H", "-l", "-t", "-n"], {
+      reject: false,
+      timeoutMs: 5_000,
+    });
     const listening = new Set(
       result.stdout
         .split("\n")
@@ -80,7 +85,8 @@ export function benchPackageDir(from: string = fileURLToPath(import.meta.url)): 
     const pkg = join(dir, "package.json");
     if (existsSync(pkg)) {
       try {
-        if ((JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "@meshctl/bench") return dir;
+        if ((JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "@meshctl/bench")
+          return dir;
       } catch {
         // not ours
       }

@@ -1,4 +1,11 @@
-import type { LabComparison, LabDelta, LabMeasurement, LabScenario, LabScenarioSummary, RoundStat } from "./types.js";
+import type {
+  LabComparison,
+  LabDelta,
+  LabMeasurement,
+  LabScenario,
+  LabScenarioSummary,
+  RoundStat,
+} from "./types.js";
 
 /** One slot of the run order. */
 export interface LabSlot {

@@ -29,14 +29,21 @@ function tailOf(program: SpawnedProgram): () => string {
  * @example
  * const sidecar = await startHaproxySidecar(pod, "/tmp/mcl-lab-1a2b");
  */
-export async function startHaproxySidecar(pod: LabPodPlan, workDir: string): Promise<RunningSidecar> {
+export async function startHaproxySidecar(
+  pod: LabPodPlan,
+  workDir: string,
+  cpus?: string,
+): Promise<RunningSidecar> {
   if (!pod.sidecar) throw new Error(`pod ${pod.netns} has no sidecar`);
   const file = join(workDir, `${pod.scenario}-${pod.role}.haproxy.cfg`);
   await writeFile(file, renderHaproxyConfig(pod.sidecar));
   // The proxy runs unprivileged and must be able to read its config.
   await chmod(file, 0o644);
   await runCommand("haproxy", ["-c", "-q", "-f", file], { timeoutMs: 10_000 });
-  const program = spawnInPod(pod, ["haproxy", "-f", file, "-db"], { asSidecar: true });
+  const program = spawnInPod(pod, ["haproxy", "-f", file, "-db"], {
+    asSidecar: true,
+    ...(cpus ? { cpus } : {}),
+  });
   const stderrTail = tailOf(program);
   let alive = true;
   void program.exited.then(() => {
@@ -46,10 +53,14 @@ export async function startHaproxySidecar(pod: LabPodPlan, workDir: string): Pro
   const ready = await waitForListening(pod.netns, ports, 10_000, () => alive);
   if (!ready) {
     program.kill("SIGKILL");
-    throw new MeshctlError("LAB_SIDECAR_FAILED", `haproxy sidecar of ${pod.scenario}/${pod.role} did not start: ${stderrTail().trim() || "no output"}`, {
-      kind: "external",
-      details: { pod: pod.netns, config: file },
-    });
+    throw new MeshctlError(
+      "LAB_SIDECAR_FAILED",
+      `haproxy sidecar of ${pod.scenario}/${pod.role} did not start: ${stderrTail().trim() || "no output"}`,
+      {
+        kind: "external",
+        details: { pod: pod.netns, config: file },
+      },
+    );
   }
   return { pod: pod.netns, program, stderrTail };
 }

@@ -29,6 +29,12 @@ export interface LabOptions {
   readonly sidecar?: SidecarKind;
   /** haproxy sidecar mode: L7 (`http`, like Istio's HTTP routing) or L4 (`tcp`). */
   readonly sidecarMode?: "http" | "tcp";
+  /**
+   * Pin the load generator to the last CPU and the pods' servers and sidecars to the others
+   * (Istio's method keeps the generator off the proxies' cores). Default off: on a small shared
+   * machine confining the pods to one CPU made every scenario slower (ADR 0043).
+   */
+  readonly pinCpus?: boolean;
   /** Cancels the run; the lab tears everything down, then rejects with LAB_ABORTED. */
   readonly signal?: AbortSignal;
   /** Called with progress events (phases, measurements). */
@@ -46,11 +52,16 @@ export interface ResolvedLabOptions {
   readonly payloadBytes: number;
   readonly sidecar: SidecarKind | "auto";
   readonly sidecarMode: "http" | "tcp";
+  readonly pinCpus: boolean;
 }
 
 /** Progress of a lab run, for a live view. */
 export type LabProgressEvent =
-  | { readonly type: "phase"; readonly phase: "preflight" | "setup" | "measure" | "teardown"; readonly message: string }
+  | {
+      readonly type: "phase";
+      readonly phase: "preflight" | "setup" | "measure" | "teardown";
+      readonly message: string;
+    }
   | {
       readonly type: "measurement-start";
       readonly scenario: LabScenario;
@@ -71,9 +82,27 @@ export type LabProgressEvent =
       readonly total: number;
       readonly elapsedSeconds: number;
       readonly etaSeconds: number;
+      /** Live figures from the load engine, once it reports them. */
+      readonly live?: LabLiveFigures;
     }
-  | { readonly type: "measurement-done"; readonly measurement: LabMeasurement; readonly index: number; readonly total: number }
+  | {
+      readonly type: "measurement-done";
+      readonly measurement: LabMeasurement;
+      readonly index: number;
+      readonly total: number;
+    }
   | { readonly type: "warning"; readonly message: string };
+
+/** Running figures of the measurement in progress. */
+export interface LabLiveFigures {
+  readonly phase: "warmup" | "measure";
+  readonly requests: number;
+  readonly errors: number;
+  readonly currentQps: number;
+  /** Corrected running p50/p99, µs. */
+  readonly p50Us: number;
+  readonly p99Us: number;
+}
 
 /** Latency percentiles of one measurement, in microseconds (coordinated-omission corrected). */
 export interface LabPercentiles {
@@ -156,6 +185,8 @@ export interface LabEnvironment {
   readonly sidecarVersion: string;
   readonly cgroupRoot: string;
   readonly ebpf: string;
+  /** Which CPUs the generator and the pods were pinned to. */
+  readonly cpuPinning: string;
 }
 
 /** The result of a lab run, the `--json` payload of `meshctl bench`. */

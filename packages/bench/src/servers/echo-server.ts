@@ -29,11 +29,15 @@ export async function startEchoServer(options: EchoServerOptions): Promise<EchoS
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) => {
       reject(
-        new MeshctlError("BENCH_SERVER_LISTEN_FAILED", `cannot listen on ${host}:${options.port}: ${err.message}`, {
-          kind: "environment",
-          suggestions: err.code === "EADDRINUSE" ? ["Pick another --port, or --port 0 for a free one"] : [],
-          cause: err,
-        }),
+        new MeshctlError(
+          "BENCH_SERVER_LISTEN_FAILED",
+          `cannot listen on ${host}:${options.port}: ${err.message}`,
+          {
+            kind: "environment",
+            suggestions: err.code === "EADDRINUSE" ? ["Pick another --port, or --port 0 for a free one"] : [],
+            cause: err,
+          },
+        ),
       );
     });
     server.listen(options.port, host, () => resolve());
@@ -92,7 +96,9 @@ function createServer(protocol: LoadProtocol, delay: (() => number) | undefined)
     }
     case "http2":
     case "grpc": {
-      const server = http2.createServer({ settings: { maxConcurrentStreams: 1000, initialWindowSize: 1 << 20 } });
+      const server = http2.createServer({
+        settings: { maxConcurrentStreams: 1000, initialWindowSize: 1 << 20 },
+      });
       server.on("stream", (stream, headers) => {
         const chunks: Buffer[] = [];
         stream.on("data", (c: Buffer) => chunks.push(c));
@@ -104,12 +110,24 @@ function createServer(protocol: LoadProtocol, delay: (() => number) | undefined)
             const isGrpc = String(headers["content-type"] ?? "").startsWith("application/grpc");
             if (!isGrpc) {
               const out = body.length > 0 ? body : OK;
-              stream.respond({ ":status": 200, "content-type": "application/octet-stream", "content-length": out.length });
+              stream.respond({
+                ":status": 200,
+                "content-type": "application/octet-stream",
+                "content-length": out.length,
+              });
               stream.end(out);
               return;
             }
             if (headers[":path"] !== GRPC_ECHO_METHOD) {
-              stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": "12", "grpc-message": "unknown method" }, { endStream: true });
+              stream.respond(
+                {
+                  ":status": 200,
+                  "content-type": "application/grpc",
+                  "grpc-status": "12",
+                  "grpc-message": "unknown method",
+                },
+                { endStream: true },
+              );
               return;
             }
             // The request is one length-prefixed message; echo it back unchanged.

@@ -1,9 +1,20 @@
 import type { Command } from "@oclif/core";
+import Bench from "./bench/index.js";
 import Diagnose from "./diagnose.js";
 import Disable from "./disable.js";
+import DisableTstats from "./disable/tstats.js";
+import EnableTstats from "./enable/tstats.js";
+import EnableVpp from "./enable/vpp.js";
 import Enable from "./enable.js";
 import { notYetCommand } from "./not-yet.js";
 import Status from "./status.js";
+import TstatsBuild from "./tstats/build.js";
+import VppCli from "./vpp/cli.js";
+import VppConfig from "./vpp/config.js";
+import VppStatusCommand from "./vpp/status.js";
+import XdsBootstrap from "./xds/bootstrap.js";
+import XdsConfigDump from "./xds/config-dump.js";
+import XdsServe from "./xds/serve.js";
 
 /**
  * Every meshctl command, discovered explicitly (oclif "explicit" strategy) so the bundled CLI
@@ -13,7 +24,10 @@ export const COMMANDS = {
   diagnose: Diagnose,
   status: Status,
   enable: Enable,
+  "enable:tstats": EnableTstats,
+  "enable:vpp": EnableVpp,
   disable: Disable,
+  "disable:tstats": DisableTstats,
   install: notYetCommand(
     "install",
     "Install meshctl's components into a Kubernetes cluster",
@@ -24,11 +38,7 @@ export const COMMANDS = {
     "Remove meshctl's components from a Kubernetes cluster",
     "the Kubernetes installer arrives in a later release",
   ),
-  bench: notYetCommand(
-    "bench",
-    "Build a local mesh lab and compare scenarios",
-    "the lab is being built (bench issue)",
-  ),
+  bench: Bench,
   "bench:run": notYetCommand(
     "bench run",
     "Measure latency of a target",
@@ -39,40 +49,16 @@ export const COMMANDS = {
     "Start an echo server",
     "the load engine is being built (bench issue)",
   ),
-  "xds:serve": notYetCommand(
-    "xds serve",
-    "Run the xDS control plane",
-    "the control plane is being built (xDS issue)",
-  ),
-  "xds:bootstrap": notYetCommand(
-    "xds bootstrap",
-    "Print a bootstrap for a gRPC client or Envoy",
-    "the control plane is being built (xDS issue)",
-  ),
-  "xds:config-dump": notYetCommand(
-    "xds config-dump",
-    "Show what a proxy would receive",
-    "the control plane is being built (xDS issue)",
-  ),
+  "xds:serve": XdsServe,
+  "xds:bootstrap": XdsBootstrap,
+  "xds:config-dump": XdsConfigDump,
   "ebpf:status": notYetCommand(
     "ebpf status",
     "Show eBPF acceleration status",
     "the eBPF loader is being built (eBPF issue)",
   ),
-  "vpp:status": notYetCommand(
-    "vpp status",
-    "Show a running VPP's state",
-    "the VPP client is being built (VPP issue)",
-  ),
-  "vpp:cli": notYetCommand("vpp cli", "Run a VPP CLI command", "the VPP client is being built (VPP issue)"),
-  "vpp:config": notYetCommand(
-    "vpp config",
-    "Render startup.conf and vcl.conf",
-    "the VPP config renderer is being built (VPP issue)",
-  ),
-  "tstats:build": notYetCommand(
-    "tstats build",
-    "Render the telemetry filter configuration",
-    "tstats is being built (telemetry issue)",
-  ),
+  "vpp:status": VppStatusCommand,
+  "vpp:cli": VppCli,
+  "vpp:config": VppConfig,
+  "tstats:build": TstatsBuild,
 } satisfies Record<string, Command.Class>;

@@ -24,7 +24,10 @@ export interface FeatureStatus {
 export type FeatureStatusProvider = () => Promise<FeatureStatus>;
 
 /** Status providers of the features that are built; others report "unavailable". */
-export const FEATURE_STATUS_PROVIDERS: Partial<Record<FeatureName, FeatureStatusProvider>> = {};
+export const FEATURE_STATUS_PROVIDERS: Partial<Record<FeatureName, FeatureStatusProvider>> = {
+  tstats: async () => (await import("./tstats-feature.js")).tstatsFeatureStatus(),
+  vpp: async () => (await import("./vpp-feature.js")).vppFeatureStatus(),
+};
 
 /**
  * Collects the status of every feature; a provider that fails reports its error, it never hides

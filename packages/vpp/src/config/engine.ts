@@ -44,7 +44,10 @@ export type ConfigNode =
   | { readonly kind: "block"; readonly children: ConfigNode[]; readonly line: number };
 
 /** Nests tokens into blocks; unbalanced braces become issues. */
-export function buildConfigTree(tokens: readonly Token[], issue: (i: Omit<VppConfigIssue, "file">) => void): ConfigNode[] {
+export function buildConfigTree(
+  tokens: readonly Token[],
+  issue: (i: Omit<VppConfigIssue, "file">) => void,
+): ConfigNode[] {
   const root: ConfigNode[] = [];
   const stack: { children: ConfigNode[]; line: number }[] = [{ children: root, line: 0 }];
   for (const token of tokens) {
@@ -54,13 +57,15 @@ export function buildConfigTree(tokens: readonly Token[], issue: (i: Omit<VppCon
       top.children.push(block);
       stack.push(block);
     } else if (token.text === "}") {
-      if (stack.length === 1) issue({ severity: "error", line: token.line, path: "", message: "unmatched `}`" });
+      if (stack.length === 1)
+        issue({ severity: "error", line: token.line, path: "", message: "unmatched `}`" });
       else stack.pop();
     } else {
       top.children.push({ kind: "word", text: token.text, line: token.line });
     }
   }
-  for (const open of stack.slice(1)) issue({ severity: "error", line: open.line, path: "", message: "`{` is never closed" });
+  for (const open of stack.slice(1))
+    issue({ severity: "error", line: open.line, path: "", message: "`{` is never closed" });
   return root;
 }
 
@@ -73,7 +78,12 @@ interface FieldBase {
 }
 export type Field =
   | (FieldBase & { readonly kind: "flag" })
-  | (FieldBase & { readonly kind: "int"; readonly min?: number; readonly max?: number; readonly hex?: boolean })
+  | (FieldBase & {
+      readonly kind: "int";
+      readonly min?: number;
+      readonly max?: number;
+      readonly hex?: boolean;
+    })
   | (FieldBase & { readonly kind: "float" })
   | (FieldBase & { readonly kind: "size"; readonly max?: number; readonly suffixes?: "any" | "mg-required" })
   | (FieldBase & { readonly kind: "word"; readonly pattern?: RegExp; readonly hint?: string })
@@ -100,12 +110,17 @@ export type FieldValue<F> = F extends { kind: "flag" }
 export type SectionValue<S> = { -readonly [K in keyof S]?: FieldValue<S[K]> };
 
 export const flag = (key: string) => ({ kind: "flag", key }) as const;
-export const int = (key: string, opts: { min?: number; max?: number; hex?: boolean } = {}) => ({ kind: "int", key, ...opts }) as const;
+export const int = (key: string, opts: { min?: number; max?: number; hex?: boolean } = {}) =>
+  ({ kind: "int", key, ...opts }) as const;
 export const float = (key: string) => ({ kind: "float", key }) as const;
-export const size = (key: string, opts: { max?: number; suffixes?: "any" | "mg-required" } = {}) => ({ kind: "size", key, ...opts }) as const;
-export const word = (key: string, opts: { pattern?: RegExp; hint?: string } = {}) => ({ kind: "word", key, ...opts }) as const;
-export const oneOf = <const V extends readonly string[]>(key: string, values: V) => ({ kind: "enum", key, values }) as const;
-export const named = <const B extends Schema>(key: string, body: B) => ({ kind: "named", key, body }) as const;
+export const size = (key: string, opts: { max?: number; suffixes?: "any" | "mg-required" } = {}) =>
+  ({ kind: "size", key, ...opts }) as const;
+export const word = (key: string, opts: { pattern?: RegExp; hint?: string } = {}) =>
+  ({ kind: "word", key, ...opts }) as const;
+export const oneOf = <const V extends readonly string[]>(key: string, values: V) =>
+  ({ kind: "enum", key, values }) as const;
+export const named = <const B extends Schema>(key: string, body: B) =>
+  ({ kind: "named", key, body }) as const;
 
 const SIZE_RE = /^(\d+)([kKmMgG])?$/;
 const HEX_RE = /^0x[0-9a-fA-F]+$/;
@@ -141,7 +156,9 @@ function didYouMean(input: string, candidates: readonly string[]): string {
       bestDistance = d;
     }
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(input.length / 3)) ? ` (did you mean \`${best}\`?)` : "";
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(input.length / 3))
+    ? ` (did you mean \`${best}\`?)`
+    : "";
 }
 
 function levenshtein(a: string, b: string): number {
@@ -167,7 +184,13 @@ export interface ParseContext {
 }
 
 /** Parses a value for `field` from `words[at]`, reporting problems. Returns undefined on failure. */
-export function parseFieldValue(field: Field, text: string | undefined, path: string, line: number, ctx: ParseContext): unknown {
+export function parseFieldValue(
+  field: Field,
+  text: string | undefined,
+  path: string,
+  line: number,
+  ctx: ParseContext,
+): unknown {
   if (field.kind === "flag") return true;
   if (text === undefined) {
     ctx.issue({ severity: "error", line, path, message: `\`${field.key}\` needs a value` });
@@ -175,7 +198,12 @@ export function parseFieldValue(field: Field, text: string | undefined, path: st
   }
   switch (field.kind) {
     case "int": {
-      const value = field.hex && HEX_RE.test(text) ? Number.parseInt(text, 16) : /^\d+$/.test(text) ? Number(text) : undefined;
+      const value =
+        field.hex && HEX_RE.test(text)
+          ? Number.parseInt(text, 16)
+          : /^\d+$/.test(text)
+            ? Number(text)
+            : undefined;
       if (value === undefined) {
         const lead = /^\d+/.exec(text)?.[0];
         const how =
@@ -184,20 +212,40 @@ export function parseFieldValue(field: Field, text: string | undefined, path: st
             : lead !== undefined
               ? "; VPP stops reading at the suffix and rejects the rest"
               : "";
-        ctx.issue({ severity: "error", line, path, message: `\`${field.key}\` expects a plain integer${field.hex ? " or 0x hex" : ""}, got \`${text}\`${how}` });
+        ctx.issue({
+          severity: "error",
+          line,
+          path,
+          message: `\`${field.key}\` expects a plain integer${field.hex ? " or 0x hex" : ""}, got \`${text}\`${how}`,
+        });
         return undefined;
       }
       if (field.min !== undefined && value < field.min) {
-        ctx.issue({ severity: "error", line, path, message: `\`${field.key}\` must be at least ${field.min}, got ${value}` });
+        ctx.issue({
+          severity: "error",
+          line,
+          path,
+          message: `\`${field.key}\` must be at least ${field.min}, got ${value}`,
+        });
       }
       if (field.max !== undefined && value > field.max) {
-        ctx.issue({ severity: "error", line, path, message: `\`${field.key}\` must be at most ${field.max}, got ${value}` });
+        ctx.issue({
+          severity: "error",
+          line,
+          path,
+          message: `\`${field.key}\` must be at most ${field.max}, got ${value}`,
+        });
       }
       return value;
     }
     case "float": {
       if (!/^\d+(\.\d+)?$/.test(text)) {
-        ctx.issue({ severity: "error", line, path, message: `\`${field.key}\` expects a number, got \`${text}\`` });
+        ctx.issue({
+          severity: "error",
+          line,
+          path,
+          message: `\`${field.key}\` expects a number, got \`${text}\``,
+        });
         return undefined;
       }
       return Number(text);
@@ -205,26 +253,51 @@ export function parseFieldValue(field: Field, text: string | undefined, path: st
     case "size": {
       const value = parseSize(text);
       if (value === undefined) {
-        ctx.issue({ severity: "error", line, path, message: `\`${field.key}\` expects a size such as 1048576, 64k, 128m or 2g, got \`${text}\`` });
+        ctx.issue({
+          severity: "error",
+          line,
+          path,
+          message: `\`${field.key}\` expects a size such as 1048576, 64k, 128m or 2g, got \`${text}\``,
+        });
         return undefined;
       }
       if (field.suffixes === "mg-required" && !/[mMgG]$/.test(String(value))) {
-        ctx.issue({ severity: "error", line, path, message: `\`${field.key}\` must end in m or g (e.g. 256m); VCL's early heap reader ignores any other form and uses its 256M default` });
+        ctx.issue({
+          severity: "error",
+          line,
+          path,
+          message: `\`${field.key}\` must end in m or g (e.g. 256m); VCL's early heap reader ignores any other form and uses its 256M default`,
+        });
       }
       if (field.max !== undefined && vppSizeToBytes(value) > field.max) {
-        ctx.issue({ severity: "error", line, path, message: `\`${field.key}\` ${text} is too large (at most ${field.max} bytes)` });
+        ctx.issue({
+          severity: "error",
+          line,
+          path,
+          message: `\`${field.key}\` ${text} is too large (at most ${field.max} bytes)`,
+        });
       }
       return value;
     }
     case "word": {
       if (field.pattern && !field.pattern.test(text)) {
-        ctx.issue({ severity: "error", line, path, message: `\`${field.key}\` got \`${text}\`; expected ${field.hint ?? field.pattern.source}` });
+        ctx.issue({
+          severity: "error",
+          line,
+          path,
+          message: `\`${field.key}\` got \`${text}\`; expected ${field.hint ?? field.pattern.source}`,
+        });
       }
       return text;
     }
     case "enum": {
       if (!field.values.includes(text)) {
-        ctx.issue({ severity: "error", line, path, message: `\`${field.key}\` must be one of ${field.values.join(", ")}, got \`${text}\`` });
+        ctx.issue({
+          severity: "error",
+          line,
+          path,
+          message: `\`${field.key}\` must be one of ${field.values.join(", ")}, got \`${text}\``,
+        });
         return undefined;
       }
       return text;
@@ -242,7 +315,12 @@ function keyWords(field: Field): string[] {
  * Parses the contents of one `name { ... }` block against `schema`. Unknown keywords are errors:
  * VPP's section parsers refuse to start on `unknown input`.
  */
-export function parseSectionBody(nodes: readonly ConfigNode[], schema: Schema, section: string, ctx: ParseContext): Record<string, unknown> {
+export function parseSectionBody(
+  nodes: readonly ConfigNode[],
+  schema: Schema,
+  section: string,
+  ctx: ParseContext,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const entries = Object.entries(schema).sort((a, b) => keyWords(b[1]).length - keyWords(a[1]).length);
   let i = 0;
@@ -253,16 +331,21 @@ export function parseSectionBody(nodes: readonly ConfigNode[], schema: Schema, s
       i++;
       continue;
     }
-    const match = entries.find(([, f]) => keyWords(f).every((w, k) => {
-      const n = nodes[i + k];
-      return n?.kind === "word" && n.text === w;
-    }));
+    const match = entries.find(([, f]) =>
+      keyWords(f).every((w, k) => {
+        const n = nodes[i + k];
+        return n?.kind === "word" && n.text === w;
+      }),
+    );
     if (!match) {
       ctx.issue({
         severity: "error",
         line: node.line,
         path: section,
-        message: `unknown keyword \`${node.text}\` in \`${section}\`${didYouMean(node.text, Object.values(schema).map((f) => f.key))}`,
+        message: `unknown keyword \`${node.text}\` in \`${section}\`${didYouMean(
+          node.text,
+          Object.values(schema).map((f) => f.key),
+        )}`,
       });
       i++;
       continue;
@@ -285,7 +368,13 @@ export function parseSectionBody(nodes: readonly ConfigNode[], schema: Schema, s
         i++;
       }
       const map = (out[prop] as Record<string, unknown> | undefined) ?? {};
-      if (nameNode.text in map) ctx.issue({ severity: "warning", line: nameNode.line, path: itemPath, message: "given twice; the last one wins" });
+      if (nameNode.text in map)
+        ctx.issue({
+          severity: "warning",
+          line: nameNode.line,
+          path: itemPath,
+          message: "given twice; the last one wins",
+        });
       map[nameNode.text] = body;
       out[prop] = map;
       ctx.lines.set(itemPath, nameNode.line);
@@ -301,7 +390,8 @@ export function parseSectionBody(nodes: readonly ConfigNode[], schema: Schema, s
     }
     const value = parseFieldValue(field, valueText, path, node.line, ctx);
     if (value === undefined) continue;
-    if (prop in out && field.kind !== "flag") ctx.issue({ severity: "warning", line: node.line, path, message: "given twice; the last one wins" });
+    if (prop in out && field.kind !== "flag")
+      ctx.issue({ severity: "warning", line: node.line, path, message: "given twice; the last one wins" });
     out[prop] = value;
     ctx.lines.set(path, node.line);
   }
@@ -313,7 +403,11 @@ function renderValue(field: Field, value: unknown): string {
 }
 
 /** Renders the body lines of a section (without braces), in schema order. */
-export function renderSectionBody(value: Readonly<Record<string, unknown>>, schema: Schema, indent: string): string[] {
+export function renderSectionBody(
+  value: Readonly<Record<string, unknown>>,
+  schema: Schema,
+  indent: string,
+): string[] {
   const lines: string[] = [];
   for (const [prop, field] of Object.entries(schema)) {
     const v = value[prop];
@@ -321,7 +415,11 @@ export function renderSectionBody(value: Readonly<Record<string, unknown>>, sche
     if (field.kind === "named") {
       for (const [name, body] of Object.entries(v as Record<string, Record<string, unknown>>)) {
         const inner = renderSectionBody(body, field.body, `${indent}  `);
-        lines.push(inner.length ? `${indent}${field.key} ${name} {\n${inner.join("\n")}\n${indent}}` : `${indent}${field.key} ${name}`);
+        lines.push(
+          inner.length
+            ? `${indent}${field.key} ${name} {\n${inner.join("\n")}\n${indent}}`
+            : `${indent}${field.key} ${name}`,
+        );
       }
       continue;
     }
@@ -331,11 +429,20 @@ export function renderSectionBody(value: Readonly<Record<string, unknown>>, sche
 }
 
 /** Checks a model value (not text) against a schema: unknown properties and bad values. */
-export function checkSectionModel(value: Readonly<Record<string, unknown>>, schema: Schema, section: string, ctx: ParseContext): void {
+export function checkSectionModel(
+  value: Readonly<Record<string, unknown>>,
+  schema: Schema,
+  section: string,
+  ctx: ParseContext,
+): void {
   for (const [prop, v] of Object.entries(value)) {
     const field = schema[prop];
     if (!field) {
-      ctx.issue({ severity: "error", path: `${section}.${prop}`, message: `unknown property \`${prop}\` in \`${section}\`` });
+      ctx.issue({
+        severity: "error",
+        path: `${section}.${prop}`,
+        message: `unknown property \`${prop}\` in \`${section}\``,
+      });
       continue;
     }
     if (v === undefined) continue;
@@ -347,12 +454,21 @@ export function checkSectionModel(value: Readonly<Record<string, unknown>>, sche
       continue;
     }
     if (field.kind === "flag") {
-      if (v !== true) ctx.issue({ severity: "error", path, message: `\`${field.key}\` is a flag: set it to true or leave it out` });
+      if (v !== true)
+        ctx.issue({
+          severity: "error",
+          path,
+          message: `\`${field.key}\` is a flag: set it to true or leave it out`,
+        });
       continue;
     }
     const text = String(v);
     if (/\s/.test(text) || text === "" || text.includes("{") || text.includes("}") || text.startsWith("#")) {
-      ctx.issue({ severity: "error", path, message: `\`${field.key}\` value ${JSON.stringify(text)} cannot be written as one word` });
+      ctx.issue({
+        severity: "error",
+        path,
+        message: `\`${field.key}\` value ${JSON.stringify(text)} cannot be written as one word`,
+      });
       continue;
     }
     parseFieldValue(field, text, path, ctx.lines.get(path) ?? 0, ctx);

@@ -64,7 +64,10 @@ export const CPU_SCHEMA = {
 
 export const BUFFERS_SCHEMA = {
   buffersPerNuma: int("buffers-per-numa", { min: 1 }),
-  pageSize: word("page-size", { pattern: /^(default|default-hugepage|\d+[kKmMgG]?)$/, hint: "4k, 2m, 1g, default or default-hugepage" }),
+  pageSize: word("page-size", {
+    pattern: /^(default|default-hugepage|\d+[kKmMgG]?)$/,
+    hint: "4k, 2m, 1g, default or default-hugepage",
+  }),
   defaultDataSize: int("default data-size"),
 } as const;
 
@@ -101,7 +104,10 @@ export const SESSION_SCHEMA = {
 } as const;
 
 export const TCP_SCHEMA = {
-  ccAlgo: word("cc-algo", { pattern: /^[a-z0-9_-]+$/, hint: "cubic or newreno (or one a plugin registers, e.g. bbr)" }),
+  ccAlgo: word("cc-algo", {
+    pattern: /^[a-z0-9_-]+$/,
+    hint: "cubic or newreno (or one a plugin registers, e.g. bbr)",
+  }),
   maxRxFifo: size("max-rx-fifo", { max: FOUR_GIB_MINUS_ONE }),
   minRxFifo: size("min-rx-fifo", { max: FOUR_GIB_MINUS_ONE }),
   mtu: int("mtu", { min: 68, max: 65535 }),
@@ -148,14 +154,20 @@ export const API_TRACE_SCHEMA = {
 
 export const MEMORY_SCHEMA = {
   mainHeapSize: size("main-heap-size"),
-  mainHeapPageSize: word("main-heap-page-size", { pattern: /^(default|default-hugepage|\d+[kKmMgG]?)$/, hint: "4k, 2m, 1g, default or default-hugepage" }),
+  mainHeapPageSize: word("main-heap-page-size", {
+    pattern: /^(default|default-hugepage|\d+[kKmMgG]?)$/,
+    hint: "4k, 2m, 1g, default or default-hugepage",
+  }),
   defaultHugepage: flag("default-hugepage"),
 } as const;
 
 export const STATSEG_SCHEMA = {
   socketName: word("socket-name"),
   size: size("size"),
-  pageSize: word("page-size", { pattern: /^(default|default-hugepage|\d+[kKmMgG]?)$/, hint: "4k, 2m, 1g, default or default-hugepage" }),
+  pageSize: word("page-size", {
+    pattern: /^(default|default-hugepage|\d+[kKmMgG]?)$/,
+    hint: "4k, 2m, 1g, default or default-hugepage",
+  }),
   perNodeCounters: oneOf("per-node-counters", ["on", "off"]),
   updateInterval: float("update-interval"),
 } as const;
@@ -163,7 +175,11 @@ export const STATSEG_SCHEMA = {
 export const PLUGINS_SCHEMA = {
   path: word("path"),
   addPath: word("add-path"),
-  plugin: named("plugin", { enable: flag("enable"), disable: flag("disable"), skipVersionCheck: flag("skip-version-check") }),
+  plugin: named("plugin", {
+    enable: flag("enable"),
+    disable: flag("disable"),
+    skipVersionCheck: flag("skip-version-check"),
+  }),
 } as const;
 
 export const DPDK_SCHEMA = {
@@ -258,10 +274,15 @@ export interface StartupConfParseResult {
 }
 
 function flattenNodes(nodes: readonly ConfigNode[]): string {
-  return nodes.map((n) => (n.kind === "word" ? n.text : `{ ${flattenNodes(n.children)} }`.replace("{  }", "{ }"))).join(" ");
+  return nodes
+    .map((n) => (n.kind === "word" ? n.text : `{ ${flattenNodes(n.children)} }`.replace("{  }", "{ }")))
+    .join(" ");
 }
 
-export function issueCollector(file: string | undefined): { issues: VppConfigIssue[]; issue: ParseContext["issue"] } {
+export function issueCollector(file: string | undefined): {
+  issues: VppConfigIssue[];
+  issue: ParseContext["issue"];
+} {
   const issues: VppConfigIssue[] = [];
   return {
     issues,
@@ -272,15 +293,28 @@ export function issueCollector(file: string | undefined): { issues: VppConfigIss
   };
 }
 
-export function finishParse<T>(config: T, issues: VppConfigIssue[], options: ParseOptions, what: string): { config: T; issues: VppConfigIssue[]; valid: boolean } {
+export function finishParse<T>(
+  config: T,
+  issues: VppConfigIssue[],
+  options: ParseOptions,
+  what: string,
+): { config: T; issues: VppConfigIssue[]; valid: boolean } {
+  // Report in file order; issues without a line (whole-file findings) go last.
+  issues.sort((a, b) => (a.line ?? Number.POSITIVE_INFINITY) - (b.line ?? Number.POSITIVE_INFINITY));
   const valid = !issues.some((i) => i.severity === "error");
   if (!valid && options.strict) {
     const errors = issues.filter((i) => i.severity === "error");
-    throw new VppError("VPP_CONFIG_INVALID", `${options.file ?? what} is invalid:\n${errors.map(formatConfigIssue).join("\n")}`, {
-      kind: "usage",
-      details: { issues: errors },
-      suggestions: ["Fix the lines listed above; `meshctl vpp config --profile sidecar` renders a known-good pair."],
-    });
+    throw new VppError(
+      "VPP_CONFIG_INVALID",
+      `${options.file ?? what} is invalid:\n${errors.map(formatConfigIssue).join("\n")}`,
+      {
+        kind: "usage",
+        details: { issues: errors },
+        suggestions: [
+          "Fix the lines listed above; `meshctl vpp config --profile sidecar` renders a known-good pair.",
+        ],
+      },
+    );
   }
   return { config, issues, valid };
 }
@@ -309,7 +343,9 @@ export function parseStartupConf(text: string, options: ParseOptions = {}): Star
   const ctx: ParseContext = { lines: new Map(), issue, dialect: "startup" };
   const tree = buildConfigTree(tokenizeVppConfig(text), issue);
   const config: StartupConf = {};
-  const byKeyword = new Map<string, SectionProp>(Object.entries(SECTIONS).map(([prop, [kw]]) => [kw, prop as SectionProp]));
+  const byKeyword = new Map<string, SectionProp>(
+    Object.entries(SECTIONS).map(([prop, [kw]]) => [kw, prop as SectionProp]),
+  );
   let i = 0;
   while (i < tree.length) {
     const node = tree[i]!;
@@ -326,7 +362,13 @@ export function parseStartupConf(text: string, options: ParseOptions = {}): Star
       if (node.text === "heapsize") {
         const v = parseFieldValue(size("heapsize"), value, "heapsize", node.line, ctx);
         if (v !== undefined) config.heapsize = v as VppSize;
-      } else if (value === undefined) issue({ severity: "error", line: node.line, path: "plugin_path", message: "`plugin_path` needs a directory" });
+      } else if (value === undefined)
+        issue({
+          severity: "error",
+          line: node.line,
+          path: "plugin_path",
+          message: "`plugin_path` needs a directory",
+        });
       else config.pluginPath = value;
       ctx.lines.set(node.text, node.line);
       continue;
@@ -339,16 +381,26 @@ export function parseStartupConf(text: string, options: ParseOptions = {}): Star
         path: node.text,
         message: `section \`${node.text}\` is not modelled by meshctl; kept as is (VPP refuses to start if no plugin registers it)`,
       });
-      (config.extraSections ??= []).push({ name: node.text, body: flattenNodes(body) });
+      config.extraSections = [...(config.extraSections ?? []), { name: node.text, body: flattenNodes(body) }];
       continue;
     }
-    if (config[prop] !== undefined) issue({ severity: "warning", line: node.line, path: node.text, message: "section given twice; its keywords are merged" });
+    if (config[prop] !== undefined)
+      issue({
+        severity: "warning",
+        line: node.line,
+        path: node.text,
+        message: "section given twice; its keywords are merged",
+      });
     ctx.lines.set(node.text, node.line);
     const [keyword, schema] = SECTIONS[prop];
     const parsed = parseSectionBody(body, schema, keyword, ctx);
-    (config as Record<string, unknown>)[prop] = { ...((config as Record<string, unknown>)[prop] as object | undefined), ...parsed };
+    (config as Record<string, unknown>)[prop] = {
+      ...((config as Record<string, unknown>)[prop] as object | undefined),
+      ...parsed,
+    };
   }
-  for (const i2 of semanticStartupIssues(config)) issue({ ...i2, ...(ctx.lines.has(i2.path) ? { line: ctx.lines.get(i2.path)! } : {}) });
+  for (const i2 of semanticStartupIssues(config))
+    issue({ ...i2, ...(ctx.lines.has(i2.path) ? { line: ctx.lines.get(i2.path)! } : {}) });
   return finishParse(config, issues, options, "startup.conf");
 }
 
@@ -371,9 +423,11 @@ export function validateStartupConf(config: StartupConf): VppConfigIssue[] {
       issue({ severity: "error", path: key, message: `unknown startup.conf section property \`${key}\`` });
     }
   }
-  if (config.heapsize !== undefined) parseFieldValue(size("heapsize"), String(config.heapsize), "heapsize", 0, ctx);
+  if (config.heapsize !== undefined)
+    parseFieldValue(size("heapsize"), String(config.heapsize), "heapsize", 0, ctx);
   for (const s of config.extraSections ?? []) {
-    if (!/^[A-Za-z0-9_-]+$/.test(s.name)) issue({ severity: "error", path: s.name, message: "a section name is one word" });
+    if (!/^[A-Za-z0-9_-]+$/.test(s.name))
+      issue({ severity: "error", path: s.name, message: "a section name is one word" });
   }
   for (const i of semanticStartupIssues(config)) issue(i);
   return issues;
@@ -383,42 +437,94 @@ function semanticStartupIssues(config: StartupConf): Omit<VppConfigIssue, "file"
   const out: Omit<VppConfigIssue, "file">[] = [];
   const s = config.session;
   if (s) {
-    for (const [prop, key] of [["wrkMqLength", "wrk-mq-length"], ["eventQueueLength", "event-queue-length"]] as const) {
+    for (const [prop, key] of [
+      ["wrkMqLength", "wrk-mq-length"],
+      ["eventQueueLength", "event-queue-length"],
+    ] as const) {
       const v = s[prop];
       if (v !== undefined && v < 2048) {
-        out.push({ severity: "warning", path: `session.${key}`, message: `${v} is below 2048; VPP ignores it ("event queue length too small") and keeps its default` });
+        out.push({
+          severity: "warning",
+          path: `session.${key}`,
+          message: `${v} is below 2048; VPP ignores it ("event queue length too small") and keeps its default`,
+        });
       }
     }
     if (s.wrkMqLength !== undefined && s.eventQueueLength !== undefined) {
-      out.push({ severity: "warning", path: "session.event-queue-length", message: "`event-queue-length` is the deprecated alias of `wrk-mq-length`; set only one" });
+      out.push({
+        severity: "warning",
+        path: "session.event-queue-length",
+        message: "`event-queue-length` is the deprecated alias of `wrk-mq-length`; set only one",
+      });
     }
     if (s.rtBackend !== undefined && !s.enable) {
-      out.push({ severity: "error", path: "session.rt-backend", message: "`rt-backend` is only valid right after `enable`" });
+      out.push({
+        severity: "error",
+        path: "session.rt-backend",
+        message: "`rt-backend` is only valid right after `enable`",
+      });
     }
     if (s.minSrcPort !== undefined && s.maxSrcPort !== undefined && s.minSrcPort > s.maxSrcPort) {
-      out.push({ severity: "error", path: "session.min-src-port", message: `min-src-port ${s.minSrcPort} is above max-src-port ${s.maxSrcPort}` });
+      out.push({
+        severity: "error",
+        path: "session.min-src-port",
+        message: `min-src-port ${s.minSrcPort} is above max-src-port ${s.maxSrcPort}`,
+      });
     }
     if (s.useAppSocketApi && s.useBapiSocketApi) {
-      out.push({ severity: "error", path: "session.use-bapi-socket-api", message: "`use-app-socket-api` and `use-bapi-socket-api` contradict each other" });
+      out.push({
+        severity: "error",
+        path: "session.use-bapi-socket-api",
+        message: "`use-app-socket-api` and `use-bapi-socket-api` contradict each other",
+      });
     }
     if (!s.enable) {
-      out.push({ severity: "warning", path: "session", message: "the session layer is not enabled at startup (`enable`); VCL apps cannot attach until `session enable` is run" });
+      out.push({
+        severity: "warning",
+        path: "session",
+        message:
+          "the session layer is not enabled at startup (`enable`); VCL apps cannot attach until `session enable` is run",
+      });
     }
   }
   const t = config.tcp;
-  if (t?.minRxFifo !== undefined && t.maxRxFifo !== undefined && vppSizeToBytes(t.minRxFifo) > vppSizeToBytes(t.maxRxFifo)) {
-    out.push({ severity: "error", path: "tcp.min-rx-fifo", message: "min-rx-fifo is larger than max-rx-fifo" });
+  if (
+    t?.minRxFifo !== undefined &&
+    t.maxRxFifo !== undefined &&
+    vppSizeToBytes(t.minRxFifo) > vppSizeToBytes(t.maxRxFifo)
+  ) {
+    out.push({
+      severity: "error",
+      path: "tcp.min-rx-fifo",
+      message: "min-rx-fifo is larger than max-rx-fifo",
+    });
   }
   const c = config.cpu;
   if (c) {
     if (c.corelistWorkers !== undefined && c.coremaskWorkers !== undefined) {
-      out.push({ severity: "warning", path: "cpu.coremask-workers", message: "both corelist-workers and coremask-workers are set; use one" });
+      out.push({
+        severity: "warning",
+        path: "cpu.coremask-workers",
+        message: "both corelist-workers and coremask-workers are set; use one",
+      });
     }
     if (c.workers !== undefined && (c.corelistWorkers !== undefined || c.coremaskWorkers !== undefined)) {
-      out.push({ severity: "warning", path: "cpu.workers", message: "`workers` is ignored when worker cores are listed explicitly" });
+      out.push({
+        severity: "warning",
+        path: "cpu.workers",
+        message: "`workers` is ignored when worker cores are listed explicitly",
+      });
     }
-    if (c.mainCore !== undefined && c.corelistWorkers !== undefined && expandCoreList(c.corelistWorkers).includes(c.mainCore)) {
-      out.push({ severity: "error", path: "cpu.corelist-workers", message: `main-core ${c.mainCore} is also in corelist-workers; the main thread and a worker would share a polling core` });
+    if (
+      c.mainCore !== undefined &&
+      c.corelistWorkers !== undefined &&
+      expandCoreList(c.corelistWorkers).includes(c.mainCore)
+    ) {
+      out.push({
+        severity: "error",
+        path: "cpu.corelist-workers",
+        message: `main-core ${c.mainCore} is also in corelist-workers; the main thread and a worker would share a polling core`,
+      });
     }
   }
   return out;
@@ -449,7 +555,13 @@ export function expandCoreList(list: string): number[] {
  */
 export function renderStartupConf(config: StartupConf, options: { header?: string } = {}): string {
   const blocks: string[] = [];
-  if (options.header) blocks.push(options.header.split("\n").map((l) => `# ${l}`.trimEnd()).join("\n"));
+  if (options.header)
+    blocks.push(
+      options.header
+        .split("\n")
+        .map((l) => `# ${l}`.trimEnd())
+        .join("\n"),
+    );
   const render = (prop: SectionProp) => {
     const value = config[prop];
     if (value === undefined) return;
@@ -464,6 +576,7 @@ export function renderStartupConf(config: StartupConf, options: { header?: strin
       if (config.pluginPath !== undefined) blocks.push(`plugin_path ${config.pluginPath}`);
     }
   }
-  for (const raw of config.extraSections ?? []) blocks.push(`${raw.name} { ${raw.body} }`.replace("{  }", "{ }"));
+  for (const raw of config.extraSections ?? [])
+    blocks.push(`${raw.name} { ${raw.body} }`.replace("{  }", "{ }"));
   return `${blocks.join("\n\n")}\n`;
 }

@@ -89,7 +89,10 @@ export function parseVclConf(text: string, options: ParseOptions = {}): VclConfP
   let openedAt = 0;
   text.split(/\r?\n/).forEach((raw, index) => {
     const line = index + 1;
-    const words = raw.trim().split(/[ \t]+/).filter(Boolean);
+    const words = raw
+      .trim()
+      .split(/[ \t]+/)
+      .filter(Boolean);
     const first = words[0];
     if (first === undefined || first.startsWith("#")) return;
     if (state === "before") {
@@ -99,24 +102,40 @@ export function parseVclConf(text: string, options: ParseOptions = {}): VclConfP
       } else if (/^vcl\s*\{/.test(raw.trim())) {
         state = "inside";
         openedAt = line;
-        issue({ severity: "error", line, path: "vcl", message: "VCL reads `vcl {` as a line of its own; options on the same line are ignored" });
+        issue({
+          severity: "error",
+          line,
+          path: "vcl",
+          message: "VCL reads `vcl {` as a line of its own; options on the same line are ignored",
+        });
       } else {
         issue({ severity: "warning", line, path: "vcl", message: "text before `vcl {` is ignored by VCL" });
       }
       return;
     }
     if (state === "after") {
-      issue({ severity: "warning", line, path: "vcl", message: "text after the closing `}` is ignored by VCL" });
+      issue({
+        severity: "warning",
+        line,
+        path: "vcl",
+        message: "text after the closing `}` is ignored by VCL",
+      });
       return;
     }
     if (first === "}") {
       state = "after";
-      if (words.length > 1 && !words[1]!.startsWith("#")) issue({ severity: "warning", line, path: "vcl", message: "text after `}` is ignored by VCL" });
+      if (words.length > 1 && !words[1]!.startsWith("#"))
+        issue({ severity: "warning", line, path: "vcl", message: "text after `}` is ignored by VCL" });
       return;
     }
     const entry = byKey.get(first);
     if (!entry) {
-      issue({ severity: "error", line, path: "vcl", message: `unknown vcl.conf option \`${first}\` (VCL warns "Unknown vppcom config option" and ignores it)` });
+      issue({
+        severity: "error",
+        line,
+        path: "vcl",
+        message: `unknown vcl.conf option \`${first}\` (VCL warns "Unknown vppcom config option" and ignores it)`,
+      });
       return;
     }
     const [prop, field] = entry;
@@ -126,17 +145,31 @@ export function parseVclConf(text: string, options: ParseOptions = {}): VclConfP
     const junkAt = rest.findIndex((w) => w.startsWith("#"));
     const junk = junkAt === -1 ? rest : rest.slice(0, junkAt);
     if (junk.length) {
-      issue({ severity: "error", line, path, message: `VCL reads one option per line; \`${junk.join(" ")}\` after \`${field.key}\` is ignored` });
+      issue({
+        severity: "error",
+        line,
+        path,
+        message: `VCL reads one option per line; \`${junk.join(" ")}\` after \`${field.key}\` is ignored`,
+      });
     }
     const value = parseFieldValue(field, valueText, path, line, ctx);
     if (value === undefined) return;
-    if (prop in config && field.kind !== "flag") issue({ severity: "warning", line, path, message: "given twice; the last one wins" });
+    if (prop in config && field.kind !== "flag")
+      issue({ severity: "warning", line, path, message: "given twice; the last one wins" });
     config[prop] = value;
     ctx.lines.set(path, line);
   });
-  if ((state as string) === "before") issue({ severity: "error", line: 1, path: "vcl", message: "no `vcl {` block: VCL would run with its defaults" });
-  if ((state as string) === "inside") issue({ severity: "warning", line: openedAt, path: "vcl", message: "`vcl {` is never closed" });
-  for (const i of semanticVclIssues(config as VclConf)) issue({ ...i, ...(ctx.lines.has(i.path) ? { line: ctx.lines.get(i.path)! } : {}) });
+  if ((state as string) === "before")
+    issue({
+      severity: "error",
+      line: 1,
+      path: "vcl",
+      message: "no `vcl {` block: VCL would run with its defaults",
+    });
+  if ((state as string) === "inside")
+    issue({ severity: "warning", line: openedAt, path: "vcl", message: "`vcl {` is never closed" });
+  for (const i of semanticVclIssues(config as VclConf))
+    issue({ ...i, ...(ctx.lines.has(i.path) ? { line: ctx.lines.get(i.path)! } : {}) });
   return finishParse(config as VclConf, issues, options, "vcl.conf");
 }
 
@@ -161,19 +194,33 @@ function semanticVclIssues(c: VclConf): Omit<VppConfigIssue, "file">[] {
     out.push({
       severity: "warning",
       path: "vcl",
-      message: "no `use-mq-eventfd`: LDP's epoll_wait then busy-polls (100% CPU per idle thread) and Envoy's VCL socket interface cannot work",
+      message:
+        "no `use-mq-eventfd`: LDP's epoll_wait then busy-polls (100% CPU per idle thread) and Envoy's VCL socket interface cannot work",
     });
   }
   if (c.appSocketApi === undefined && c.apiSocketName === undefined) {
-    out.push({ severity: "warning", path: "vcl", message: "neither `app-socket-api` nor `api-socket-name` is set; VCL falls back to its built-in defaults" });
+    out.push({
+      severity: "warning",
+      path: "vcl",
+      message:
+        "neither `app-socket-api` nor `api-socket-name` is set; VCL falls back to its built-in defaults",
+    });
   }
   if (c.namespaceId !== undefined && c.namespaceSecret === undefined) {
-    out.push({ severity: "warning", path: "vcl.namespace-id", message: "`namespace-id` without `namespace-secret`: attaching fails if the namespace has a secret" });
+    out.push({
+      severity: "warning",
+      path: "vcl.namespace-id",
+      message: "`namespace-id` without `namespace-secret`: attaching fails if the namespace has a secret",
+    });
   }
   const fifo = (c.rxFifoSize ?? 2 ** 20) + (c.txFifoSize ?? 2 ** 20);
   const segment = c.segmentSize ?? 256 * 2 ** 20;
   if (fifo * (c.preallocatedFifoPairs ?? 8) > segment) {
-    out.push({ severity: "warning", path: "vcl.segment-size", message: `preallocated fifo pairs need ${fifo * (c.preallocatedFifoPairs ?? 8)} bytes, more than segment-size ${segment}` });
+    out.push({
+      severity: "warning",
+      path: "vcl.segment-size",
+      message: `preallocated fifo pairs need ${fifo * (c.preallocatedFifoPairs ?? 8)} bytes, more than segment-size ${segment}`,
+    });
   }
   return out;
 }
@@ -186,7 +233,12 @@ function semanticVclIssues(c: VclConf): Omit<VppConfigIssue, "file">[] {
  * renderVclConf({ useMqEventfd: true, appSocketApi: "/var/run/vpp/app_ns_sockets/default" });
  */
 export function renderVclConf(config: VclConf, options: { header?: string } = {}): string {
-  const head = options.header ? `${options.header.split("\n").map((l) => `# ${l}`.trimEnd()).join("\n")}\n` : "";
+  const head = options.header
+    ? `${options.header
+        .split("\n")
+        .map((l) => `# ${l}`.trimEnd())
+        .join("\n")}\n`
+    : "";
   const body = renderSectionBody(config as Record<string, unknown>, VCL_SCHEMA, "  ");
   return `${head}vcl {\n${body.map((l) => `${l}\n`).join("")}}\n`;
 }

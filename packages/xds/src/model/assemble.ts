@@ -1,5 +1,11 @@
 /** Joins per-file items into one MeshModel: services with their endpoints, routing, scopes. */
-import type { EndpointSliceItem, MeshItem, ServiceEntryItem, ServiceItem, WorkloadEntryItem } from "./parse-documents.js";
+import type {
+  EndpointSliceItem,
+  MeshItem,
+  ServiceEntryItem,
+  ServiceItem,
+  WorkloadEntryItem,
+} from "./parse-documents.js";
 import type { ConfigDiagnostic, Labels, MeshEndpoint, MeshModel, MeshService } from "./types.js";
 import { DEFAULT_DOMAIN_SUFFIX, DEFAULT_ROOT_NAMESPACE } from "./types.js";
 
@@ -25,7 +31,8 @@ export function assembleMeshModel(
 ): { model: MeshModel; diagnostics: ConfigDiagnostic[] } {
   const suffix = opts.domainSuffix ?? DEFAULT_DOMAIN_SUFFIX;
   const diagnostics: ConfigDiagnostic[] = [];
-  const byKind = <K extends MeshItem["kind"]>(kind: K) => items.filter((i): i is Extract<MeshItem, { kind: K }> => i.kind === kind);
+  const byKind = <K extends MeshItem["kind"]>(kind: K) =>
+    items.filter((i): i is Extract<MeshItem, { kind: K }> => i.kind === kind);
   const slices = byKind("EndpointSlice");
   const workloads = byKind("WorkloadEntry");
   const services = new Map<string, MeshService>();
@@ -33,7 +40,12 @@ export function assembleMeshModel(
   const add = (svc: MeshService) => {
     const existing = services.get(svc.hostname);
     if (existing) {
-      diagnostics.push(warn(svc.source, `host ${svc.hostname} is already defined by ${existing.source.kind} ${existing.source.namespace}/${existing.source.name} (${existing.source.file}); ignored`));
+      diagnostics.push(
+        warn(
+          svc.source,
+          `host ${svc.hostname} is already defined by ${existing.source.kind} ${existing.source.namespace}/${existing.source.name} (${existing.source.file}); ignored`,
+        ),
+      );
       return;
     }
     services.set(svc.hostname, svc);
@@ -49,13 +61,22 @@ export function assembleMeshModel(
       namespace: svc.namespace,
       origin: "kubernetes",
       ports: svc.ports,
-      endpoints: [...own.flatMap(sliceEndpoints), ...selectWorkloads(workloads, svc.namespace, svc.selector, svc)],
+      endpoints: [
+        ...own.flatMap(sliceEndpoints),
+        ...selectWorkloads(workloads, svc.namespace, svc.selector, svc),
+      ],
       exportTo: svc.exportTo,
       source: svc.source,
     });
   }
   for (const s of slices) {
-    if (!usedSlices.has(s)) diagnostics.push(warn(s.source, `EndpointSlice ${s.namespace}/${s.source.name} refers to Service ${s.serviceName}, which does not exist`));
+    if (!usedSlices.has(s))
+      diagnostics.push(
+        warn(
+          s.source,
+          `EndpointSlice ${s.namespace}/${s.source.name} refers to Service ${s.serviceName}, which does not exist`,
+        ),
+      );
   }
   for (const se of byKind("ServiceEntry")) {
     for (const host of se.hosts) add(serviceEntryService(se, host, workloads));
@@ -70,7 +91,10 @@ export function assembleMeshModel(
   for (const vs of model.virtualServices) {
     for (const route of vs.http) {
       for (const d of route.destinations) {
-        if (!services.has(d.host)) diagnostics.push(warn(vs.source, `VirtualService ${vs.namespace}/${vs.name} routes to unknown host ${d.host}`));
+        if (!services.has(d.host))
+          diagnostics.push(
+            warn(vs.source, `VirtualService ${vs.namespace}/${vs.name} routes to unknown host ${d.host}`),
+          );
       }
     }
   }
@@ -81,19 +105,52 @@ function sliceEndpoints(slice: EndpointSliceItem): MeshEndpoint[] {
   const ports: Record<string, number> = {};
   for (const p of slice.ports) ports[p.name] = p.port;
   return slice.endpoints.flatMap((e) =>
-    e.addresses.map((address) => ({ address, ports, labels: slice.labels, locality: e.locality, weight: 1, healthy: e.ready, source: slice.source })),
+    e.addresses.map((address) => ({
+      address,
+      ports,
+      labels: slice.labels,
+      locality: e.locality,
+      weight: 1,
+      healthy: e.ready,
+      source: slice.source,
+    })),
   );
 }
 
-function selectWorkloads(workloads: readonly WorkloadEntryItem[], namespace: string, selector: Labels | undefined, _owner: ServiceItem | ServiceEntryItem): MeshEndpoint[] {
+function selectWorkloads(
+  workloads: readonly WorkloadEntryItem[],
+  namespace: string,
+  selector: Labels | undefined,
+  _owner: ServiceItem | ServiceEntryItem,
+): MeshEndpoint[] {
   if (!selector || Object.keys(selector).length === 0) return [];
   return workloads
     .filter((w) => w.namespace === namespace && labelsMatch(selector, w.labels))
-    .map((w) => ({ address: w.address, ports: w.ports, labels: w.labels, locality: w.locality, weight: w.weight, healthy: true, source: w.source }));
+    .map((w) => ({
+      address: w.address,
+      ports: w.ports,
+      labels: w.labels,
+      locality: w.locality,
+      weight: w.weight,
+      healthy: true,
+      source: w.source,
+    }));
 }
 
-function serviceEntryService(se: ServiceEntryItem, host: string, workloads: readonly WorkloadEntryItem[]): MeshService {
-  const inline: MeshEndpoint[] = se.endpoints.map((e) => ({ address: e.address, ports: e.ports, labels: e.labels, locality: e.locality, weight: e.weight, healthy: true, source: e.source }));
+function serviceEntryService(
+  se: ServiceEntryItem,
+  host: string,
+  workloads: readonly WorkloadEntryItem[],
+): MeshService {
+  const inline: MeshEndpoint[] = se.endpoints.map((e) => ({
+    address: e.address,
+    ports: e.ports,
+    labels: e.labels,
+    locality: e.locality,
+    weight: e.weight,
+    healthy: true,
+    source: e.source,
+  }));
   return {
     hostname: host,
     name: host,
@@ -107,6 +164,15 @@ function serviceEntryService(se: ServiceEntryItem, host: string, workloads: read
 }
 
 /** The workload port an endpoint serves for a service port. */
-export function endpointPort(endpoint: MeshEndpoint, port: { name: string; port: number; targetPort: number }): number {
-  return endpoint.ports[port.name] ?? (Object.keys(endpoint.ports).length === 1 && port.name === "" ? Object.values(endpoint.ports)[0] : undefined) ?? port.targetPort;
+export function endpointPort(
+  endpoint: MeshEndpoint,
+  port: { name: string; port: number; targetPort: number },
+): number {
+  return (
+    endpoint.ports[port.name] ??
+    (Object.keys(endpoint.ports).length === 1 && port.name === ""
+      ? Object.values(endpoint.ports)[0]
+      : undefined) ??
+    port.targetPort
+  );
 }

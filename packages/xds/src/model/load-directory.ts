@@ -58,13 +58,20 @@ export class MeshDirectoryLoader {
     try {
       st = await stat(this.dir);
     } catch (cause) {
-      throw new MeshctlError("XDS_CONFIG_DIR_MISSING", `The mesh config directory ${this.dir} does not exist.`, {
-        kind: "usage",
-        cause,
-        suggestions: ["Pass --config with a directory of Kubernetes/Istio YAML files, or omit it to use the built-in example mesh."],
-      });
+      throw new MeshctlError(
+        "XDS_CONFIG_DIR_MISSING",
+        `The mesh config directory ${this.dir} does not exist.`,
+        {
+          kind: "usage",
+          cause,
+          suggestions: [
+            "Pass --config with a directory of Kubernetes/Istio YAML files, or omit it to use the built-in example mesh.",
+          ],
+        },
+      );
     }
-    if (!st.isDirectory()) throw new MeshctlError("XDS_CONFIG_DIR_MISSING", `${this.dir} is not a directory.`, { kind: "usage" });
+    if (!st.isDirectory())
+      throw new MeshctlError("XDS_CONFIG_DIR_MISSING", `${this.dir} is not a directory.`, { kind: "usage" });
     const paths = await listYamlFiles(this.dir);
     const seen = new Set<string>();
     for (const path of paths) {
@@ -106,7 +113,13 @@ export class MeshDirectoryLoader {
     }
     const assembled = assembleMeshModel(items);
     diagnostics.push(...assembled.diagnostics);
-    return { model: assembled.model, diagnostics, rejectedFiles: rejected, hash: hash.digest("hex"), files: this.files.size };
+    return {
+      model: assembled.model,
+      diagnostics,
+      rejectedFiles: rejected,
+      hash: hash.digest("hex"),
+      files: this.files.size,
+    };
   }
 }
 

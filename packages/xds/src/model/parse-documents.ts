@@ -42,7 +42,11 @@ export interface EndpointSliceItem {
   readonly namespace: string;
   readonly labels: Labels;
   readonly ports: readonly { readonly name: string; readonly port: number }[];
-  readonly endpoints: readonly { readonly addresses: readonly string[]; readonly ready: boolean; readonly locality: Locality }[];
+  readonly endpoints: readonly {
+    readonly addresses: readonly string[];
+    readonly ready: boolean;
+    readonly locality: Locality;
+  }[];
   readonly source: SourceRef;
 }
 
@@ -130,13 +134,27 @@ export function parseMeshFile(file: string, text: string, domainSuffix = DEFAULT
   const diagnostics: ConfigDiagnostic[] = [];
   const list = Array.isArray(docs) ? docs : [];
   if (!Array.isArray(docs)) {
-    diagnostics.push({ severity: "error", file, line: 1, column: 1, path: "", reason: "not a YAML document stream" });
+    diagnostics.push({
+      severity: "error",
+      file,
+      line: 1,
+      column: 1,
+      path: "",
+      reason: "not a YAML document stream",
+    });
   }
   for (const doc of list) {
     if (doc.errors.length > 0) {
       for (const err of doc.errors) {
-        const pos = err.linePos?.[0] ?? { line: 1, col: 1 };
-        diagnostics.push({ severity: "error", file, line: pos.line, column: pos.col, path: "", reason: `YAML syntax: ${err.message.split("\n")[0]}` });
+        const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0]);
+        diagnostics.push({
+          severity: "error",
+          file,
+          line: pos.line,
+          column: pos.col,
+          path: "",
+          reason: `YAML syntax: ${err.message.split("\n")[0]}`,
+        });
       }
       continue;
     }
@@ -165,7 +183,10 @@ function parseDocument(r: YamlReader, suffix: string): MeshItem | undefined {
     return undefined;
   }
   if (!versions.includes(apiVersion)) {
-    r.error(["apiVersion"], `unsupported apiVersion ${apiVersion} for ${kind}; expected ${versions.join(" or ")}`);
+    r.error(
+      ["apiVersion"],
+      `unsupported apiVersion ${apiVersion} for ${kind}; expected ${versions.join(" or ")}`,
+    );
     return undefined;
   }
   const source: SourceRef = { file: r.file, line: r.position([]).line, kind, name, namespace };
@@ -202,11 +223,13 @@ function parseService(r: YamlReader, name: string, namespace: string, source: So
     const p = ["spec", "ports", i];
     const port = r.port([...p, "port"], { required: true });
     const portName = r.str([...p, "name"]) ?? "";
-    if (n > 1 && portName === "") r.error([...p, "name"], "every port needs a name when a Service has more than one port");
+    if (n > 1 && portName === "")
+      r.error([...p, "name"], "every port needs a name when a Service has more than one port");
     const targetRaw = r.raw([...p, "targetPort"]);
     let targetPort = port;
     if (typeof targetRaw === "number") targetPort = r.port([...p, "targetPort"]) ?? port ?? 0;
-    else if (typeof targetRaw === "string") r.warn([...p, "targetPort"], "named targetPort is resolved from EndpointSlice ports only");
+    else if (typeof targetRaw === "string")
+      r.warn([...p, "targetPort"], "named targetPort is resolved from EndpointSlice ports only");
     const protocol = (r.str([...p, "appProtocol"]) ?? r.str([...p, "protocol"]) ?? "TCP").toUpperCase();
     if (port === undefined) continue;
     if (seen.has(port)) r.error([...p, "port"], `duplicate port ${port}`);
@@ -215,11 +238,28 @@ function parseService(r: YamlReader, name: string, namespace: string, source: So
   }
   const selectorKeys = r.keys(["spec", "selector"]);
   const annotation = r.str(["metadata", "annotations", "networking.istio.io/exportTo"]);
-  const exportTo = annotation ? annotation.split(",").map((s) => s.trim()).filter(Boolean) : ["*"];
-  return { kind: "Service", name, namespace, ports, selector: selectorKeys.length > 0 ? r.labels(["spec", "selector"]) : undefined, exportTo, source };
+  const exportTo = annotation
+    ? annotation
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : ["*"];
+  return {
+    kind: "Service",
+    name,
+    namespace,
+    ports,
+    selector: selectorKeys.length > 0 ? r.labels(["spec", "selector"]) : undefined,
+    exportTo,
+    source,
+  };
 }
 
-function localityOf(region: string | undefined, zone: string | undefined, subzone: string | undefined): Locality {
+function localityOf(
+  region: string | undefined,
+  zone: string | undefined,
+  subzone: string | undefined,
+): Locality {
   return { region: region ?? "", zone: zone ?? "", subzone: subzone ?? "" };
 }
 
@@ -236,10 +276,15 @@ function isIpLiteral(text: string): boolean {
   return IPV4.test(text) || (text.includes(":") && /^[0-9a-fA-F:.]+$/.test(text));
 }
 
-function parseEndpointSlice(r: YamlReader, namespace: string, source: SourceRef): EndpointSliceItem | undefined {
+function parseEndpointSlice(
+  r: YamlReader,
+  namespace: string,
+  source: SourceRef,
+): EndpointSliceItem | undefined {
   const labels = r.labels(["metadata", "labels"]);
   const serviceName = labels["kubernetes.io/service-name"];
-  if (!serviceName) r.error(["metadata", "labels"], "EndpointSlice needs the label kubernetes.io/service-name");
+  if (!serviceName)
+    r.error(["metadata", "labels"], "EndpointSlice needs the label kubernetes.io/service-name");
   const addressType = r.str(["addressType"]) ?? "IPv4";
   if (addressType === "FQDN") r.error(["addressType"], "addressType FQDN is not supported; use IPv4 or IPv6");
   const ports: { name: string; port: number }[] = [];
@@ -260,20 +305,40 @@ function parseEndpointSlice(r: YamlReader, namespace: string, source: SourceRef)
     const ready = r.bool([...e, "conditions", "ready"]) ?? true;
     endpoints.push({ addresses, ready, locality: localityOf(region, r.str([...e, "zone"]), undefined) });
   }
-  const { "kubernetes.io/service-name": _svc, "endpointslice.kubernetes.io/managed-by": _mgr, ...subsetLabels } = labels;
-  return { kind: "EndpointSlice", serviceName: serviceName ?? "", namespace, labels: subsetLabels, ports, endpoints, source };
+  const {
+    "kubernetes.io/service-name": _svc,
+    "endpointslice.kubernetes.io/managed-by": _mgr,
+    ...subsetLabels
+  } = labels;
+  return {
+    kind: "EndpointSlice",
+    serviceName: serviceName ?? "",
+    namespace,
+    labels: subsetLabels,
+    ports,
+    endpoints,
+    source,
+  };
 }
 
 function parseWorkloadFields(r: YamlReader, base: FieldPath, source: SourceRef) {
   const address = r.str([...base, "address"], { required: true }) ?? "";
-  if (address && !isIpLiteral(address)) r.error([...base, "address"], `"${address}" is not an IP address (DNS endpoints are not supported yet)`);
+  if (address && !isIpLiteral(address))
+    r.error([...base, "address"], `"${address}" is not an IP address (DNS endpoints are not supported yet)`);
   const ports: Record<string, number> = {};
   for (const key of r.keys([...base, "ports"])) {
     const p = r.port([...base, "ports", key]);
     if (p !== undefined) ports[key] = p;
   }
   const weight = r.num([...base, "weight"], { integer: true, min: 1, max: 1_000_000 }) ?? 1;
-  return { address, ports, labels: r.labels([...base, "labels"]), locality: parseLocalityString(r, [...base, "locality"]), weight, source };
+  return {
+    address,
+    ports,
+    labels: r.labels([...base, "labels"]),
+    locality: parseLocalityString(r, [...base, "locality"]),
+    weight,
+    source,
+  };
 }
 
 function parseWorkloadEntry(r: YamlReader, namespace: string, source: SourceRef): WorkloadEntryItem {
@@ -296,8 +361,10 @@ function parseServiceEntry(r: YamlReader, namespace: string, source: SourceRef):
     if (port !== undefined) ports.push({ name, port, targetPort: targetPort ?? port, protocol });
   }
   const resolution = r.str(["spec", "resolution"]) ?? "NONE";
-  if (!["STATIC", "NONE", "DNS"].includes(resolution)) r.error(["spec", "resolution"], `unsupported resolution ${resolution}; expected STATIC, NONE or DNS`);
-  if (resolution === "DNS") r.warn(["spec", "resolution"], "DNS resolution is treated as STATIC: endpoints must be IP addresses");
+  if (!["STATIC", "NONE", "DNS"].includes(resolution))
+    r.error(["spec", "resolution"], `unsupported resolution ${resolution}; expected STATIC, NONE or DNS`);
+  if (resolution === "DNS")
+    r.warn(["spec", "resolution"], "DNS resolution is treated as STATIC: endpoints must be IP addresses");
   const endpoints = [];
   const en = r.list(["spec", "endpoints"]);
   for (let i = 0; i < en; i++) endpoints.push(parseWorkloadFields(r, ["spec", "endpoints", i], source));
@@ -344,10 +411,22 @@ function parseStringMatch(r: YamlReader, path: FieldPath): StringMatch | undefin
   return key === "exact" ? { exact: value } : key === "prefix" ? { prefix: value } : { regex: value };
 }
 
-function parseVirtualService(r: YamlReader, name: string, namespace: string, source: SourceRef, suffix: string): VirtualServiceModel {
-  const hosts = r.strings(["spec", "hosts"], { required: true }).map((h) => resolveHost(h, namespace, suffix));
+function parseVirtualService(
+  r: YamlReader,
+  name: string,
+  namespace: string,
+  source: SourceRef,
+  suffix: string,
+): VirtualServiceModel {
+  const hosts = r
+    .strings(["spec", "hosts"], { required: true })
+    .map((h) => resolveHost(h, namespace, suffix));
   const gateways = r.strings(["spec", "gateways"]);
-  if (gateways.length > 0 && !gateways.includes("mesh")) r.warn(["spec", "gateways"], "only the mesh gateway is supported; this VirtualService is ignored for gateways");
+  if (gateways.length > 0 && !gateways.includes("mesh"))
+    r.warn(
+      ["spec", "gateways"],
+      "only the mesh gateway is supported; this VirtualService is ignored for gateways",
+    );
   if (r.has(["spec", "tcp"])) r.warn(["spec", "tcp"], "tcp routes are not supported yet; ignored");
   if (r.has(["spec", "tls"])) r.warn(["spec", "tls"], "tls routes are not supported yet; ignored");
   const http: HttpRoute[] = [];
@@ -359,7 +438,8 @@ function parseVirtualService(r: YamlReader, name: string, namespace: string, sou
     for (let j = 0; j < mn; j++) {
       const m = [...base, "match", j];
       for (const key of r.keys(m)) {
-        if (!["uri", "headers", "name"].includes(key)) r.error([...m, key], `match field ${key} is not supported yet`);
+        if (!["uri", "headers", "name"].includes(key))
+          r.error([...m, key], `match field ${key} is not supported yet`);
       }
       const uri = r.has([...m, "uri"]) ? parseStringMatch(r, [...m, "uri"]) : undefined;
       const headers: Record<string, StringMatch> = {};
@@ -376,10 +456,17 @@ function parseVirtualService(r: YamlReader, name: string, namespace: string, sou
       const host = r.str([...d, "destination", "host"], { required: true });
       const subset = r.str([...d, "destination", "subset"]);
       const port = r.port([...d, "destination", "port", "number"]);
-      const weight = r.num([...d, "weight"], { integer: true, min: 0, max: 100 }) ?? (rn === 1 ? 100 : undefined);
-      if (weight === undefined && rn > 1 && !r.has([...d, "weight"])) r.error([...d, "weight"], "weight is required when a route has several destinations");
+      const weight =
+        r.num([...d, "weight"], { integer: true, min: 0, max: 100 }) ?? (rn === 1 ? 100 : undefined);
+      if (weight === undefined && rn > 1 && !r.has([...d, "weight"]))
+        r.error([...d, "weight"], "weight is required when a route has several destinations");
       if (host === undefined) continue;
-      destinations.push({ host: resolveHost(host, namespace, suffix), weight: weight ?? 0, ...(subset ? { subset } : {}), ...(port ? { port } : {}) });
+      destinations.push({
+        host: resolveHost(host, namespace, suffix),
+        weight: weight ?? 0,
+        ...(subset ? { subset } : {}),
+        ...(port ? { port } : {}),
+      });
     }
     if (rn > 1) {
       const sum = destinations.reduce((s, d) => s + d.weight, 0);
@@ -387,15 +474,27 @@ function parseVirtualService(r: YamlReader, name: string, namespace: string, sou
     }
     let retries: HttpRetry | undefined;
     if (r.has([...base, "retries"])) {
-      const attempts = r.num([...base, "retries", "attempts"], { integer: true, min: 0, max: 10, required: true }) ?? 0;
+      const attempts =
+        r.num([...base, "retries", "attempts"], { integer: true, min: 0, max: 10, required: true }) ?? 0;
       const perTry = r.durationMs([...base, "retries", "perTryTimeout"]);
-      const retryOn = (r.str([...base, "retries", "retryOn"]) ?? "unavailable").split(",").map((s) => s.trim()).filter(Boolean);
+      const retryOn = (r.str([...base, "retries", "retryOn"]) ?? "unavailable")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
       retries = { attempts, retryOn, ...(perTry !== undefined ? { perTryTimeoutMs: perTry } : {}) };
     }
     let fault: HttpFault | undefined;
     if (r.has([...base, "fault"])) fault = parseFault(r, [...base, "fault"]);
     const timeoutMs = r.durationMs([...base, "timeout"]);
-    for (const key of ["rewrite", "redirect", "mirror", "corsPolicy", "headers", "delegate", "directResponse"]) {
+    for (const key of [
+      "rewrite",
+      "redirect",
+      "mirror",
+      "corsPolicy",
+      "headers",
+      "delegate",
+      "directResponse",
+    ]) {
       if (r.has([...base, key])) r.warn([...base, key], `${key} is not supported yet; ignored`);
     }
     http.push({
@@ -411,7 +510,8 @@ function parseVirtualService(r: YamlReader, name: string, namespace: string, sou
 }
 
 function percentOf(r: YamlReader, path: FieldPath): number {
-  if (r.has([...path, "percentage"])) return r.num([...path, "percentage", "value"], { min: 0, max: 100, required: true }) ?? 0;
+  if (r.has([...path, "percentage"]))
+    return r.num([...path, "percentage", "value"], { min: 0, max: 100, required: true }) ?? 0;
   if (r.has([...path, "percent"])) return r.num([...path, "percent"], { min: 0, max: 100 }) ?? 0;
   return 100;
 }
@@ -429,8 +529,13 @@ function parseFault(r: YamlReader, path: FieldPath): HttpFault {
       grpcStatus = GRPC_STATUS_CODES[grpcName.toUpperCase()];
       if (grpcStatus === undefined) r.error([...a, "grpcStatus"], `unknown gRPC status ${grpcName}`);
     }
-    if (httpStatus === undefined && grpcStatus === undefined) r.error(a, "abort needs httpStatus or grpcStatus");
-    abort = { percent, ...(httpStatus !== undefined ? { httpStatus } : {}), ...(grpcStatus !== undefined ? { grpcStatus } : {}) };
+    if (httpStatus === undefined && grpcStatus === undefined)
+      r.error(a, "abort needs httpStatus or grpcStatus");
+    abort = {
+      percent,
+      ...(httpStatus !== undefined ? { httpStatus } : {}),
+      ...(grpcStatus !== undefined ? { grpcStatus } : {}),
+    };
   }
   if (r.has([...path, "delay"])) {
     const d = [...path, "delay"];
@@ -447,18 +552,33 @@ function parseTrafficPolicy(r: YamlReader, path: FieldPath): TrafficPolicy | und
   const lb = [...path, "loadBalancer"];
   if (r.has([...lb, "simple"])) {
     const simple = r.str([...lb, "simple"]) ?? "";
-    const map: Record<string, "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM"> = { ROUND_ROBIN: "ROUND_ROBIN", LEAST_REQUEST: "LEAST_REQUEST", LEAST_CONN: "LEAST_REQUEST", RANDOM: "RANDOM", UNSPECIFIED: "ROUND_ROBIN" };
+    const map: Record<string, "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM"> = {
+      ROUND_ROBIN: "ROUND_ROBIN",
+      LEAST_REQUEST: "LEAST_REQUEST",
+      LEAST_CONN: "LEAST_REQUEST",
+      RANDOM: "RANDOM",
+      UNSPECIFIED: "ROUND_ROBIN",
+    };
     const kind = map[simple];
-    if (!kind) r.error([...lb, "simple"], `unsupported load balancer ${simple}; expected ROUND_ROBIN, LEAST_REQUEST or RANDOM`);
+    if (!kind)
+      r.error(
+        [...lb, "simple"],
+        `unsupported load balancer ${simple}; expected ROUND_ROBIN, LEAST_REQUEST or RANDOM`,
+      );
     else loadBalancer = { kind };
   } else if (r.has([...lb, "consistentHash"])) {
     const ch = [...lb, "consistentHash"];
     const header = r.str([...ch, "httpHeaderName"]);
     const minimumRingSize = r.num([...ch, "minimumRingSize"], { integer: true, min: 1, max: 8_388_608 });
     for (const key of ["httpCookie", "useSourceIp", "httpQueryParameterName", "maglev"]) {
-      if (r.has([...ch, key])) r.warn([...ch, key], `${key} is not supported yet; using ring hash without it`);
+      if (r.has([...ch, key]))
+        r.warn([...ch, key], `${key} is not supported yet; using ring hash without it`);
     }
-    loadBalancer = { kind: "RING_HASH", ...(header ? { httpHeaderName: header.toLowerCase() } : {}), ...(minimumRingSize ? { minimumRingSize } : {}) };
+    loadBalancer = {
+      kind: "RING_HASH",
+      ...(header ? { httpHeaderName: header.toLowerCase() } : {}),
+      ...(minimumRingSize ? { minimumRingSize } : {}),
+    };
   }
   let outlierDetection: OutlierDetection | undefined;
   const od = [...path, "outlierDetection"];
@@ -476,11 +596,24 @@ function parseTrafficPolicy(r: YamlReader, path: FieldPath): TrafficPolicy | und
       ...(maxPct !== undefined ? { maxEjectionPercent: maxPct } : {}),
     };
   }
-  const maxRequests = r.num([...path, "connectionPool", "http", "http2MaxRequests"], { integer: true, min: 1 });
-  return { ...(loadBalancer ? { loadBalancer } : {}), ...(outlierDetection ? { outlierDetection } : {}), ...(maxRequests ? { maxRequests } : {}) };
+  const maxRequests = r.num([...path, "connectionPool", "http", "http2MaxRequests"], {
+    integer: true,
+    min: 1,
+  });
+  return {
+    ...(loadBalancer ? { loadBalancer } : {}),
+    ...(outlierDetection ? { outlierDetection } : {}),
+    ...(maxRequests ? { maxRequests } : {}),
+  };
 }
 
-function parseDestinationRule(r: YamlReader, name: string, namespace: string, source: SourceRef, suffix: string): DestinationRuleModel {
+function parseDestinationRule(
+  r: YamlReader,
+  name: string,
+  namespace: string,
+  source: SourceRef,
+  suffix: string,
+): DestinationRuleModel {
   const host = resolveHost(r.str(["spec", "host"], { required: true }) ?? "", namespace, suffix);
   const subsets: SubsetModel[] = [];
   const n = r.list(["spec", "subsets"]);
@@ -492,10 +625,22 @@ function parseDestinationRule(r: YamlReader, name: string, namespace: string, so
     if (sname.includes("|")) r.error([...s, "name"], "subset names must not contain |");
     names.add(sname);
     const trafficPolicy = parseTrafficPolicy(r, [...s, "trafficPolicy"]);
-    subsets.push({ name: sname, labels: r.labels([...s, "labels"]), ...(trafficPolicy ? { trafficPolicy } : {}) });
+    subsets.push({
+      name: sname,
+      labels: r.labels([...s, "labels"]),
+      ...(trafficPolicy ? { trafficPolicy } : {}),
+    });
   }
   const trafficPolicy = parseTrafficPolicy(r, ["spec", "trafficPolicy"]);
-  return { name, namespace, host, subsets, exportTo: exportToOf(r, ["spec", "exportTo"]), source, ...(trafficPolicy ? { trafficPolicy } : {}) };
+  return {
+    name,
+    namespace,
+    host,
+    subsets,
+    exportTo: exportToOf(r, ["spec", "exportTo"]),
+    source,
+    ...(trafficPolicy ? { trafficPolicy } : {}),
+  };
 }
 
 function parseSidecar(r: YamlReader, name: string, namespace: string, source: SourceRef): SidecarModel {
@@ -504,12 +649,20 @@ function parseSidecar(r: YamlReader, name: string, namespace: string, source: So
   for (let i = 0; i < n; i++) {
     const hosts = r.strings(["spec", "egress", i, "hosts"], { required: true });
     hosts.forEach((h, j) => {
-      if (!h.includes("/")) r.error(["spec", "egress", i, "hosts", j], `egress host must be namespace/host, got "${h}"`);
+      if (!h.includes("/"))
+        r.error(["spec", "egress", i, "hosts", j], `egress host must be namespace/host, got "${h}"`);
     });
     egressHosts.push(...hosts);
   }
   if (n === 0) egressHosts.push("*/*");
-  if (r.has(["spec", "ingress"])) r.warn(["spec", "ingress"], "Sidecar ingress is not supported yet; ignored");
+  if (r.has(["spec", "ingress"]))
+    r.warn(["spec", "ingress"], "Sidecar ingress is not supported yet; ignored");
   const selKeys = r.keys(["spec", "workloadSelector", "labels"]);
-  return { name, namespace, egressHosts, source, ...(selKeys.length > 0 ? { workloadSelector: r.labels(["spec", "workloadSelector", "labels"]) } : {}) };
+  return {
+    name,
+    namespace,
+    egressHosts,
+    source,
+    ...(selKeys.length > 0 ? { workloadSelector: r.labels(["spec", "workloadSelector", "labels"]) } : {}),
+  };
 }

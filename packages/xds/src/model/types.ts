@@ -53,7 +53,10 @@ export interface MeshService {
   readonly source: SourceRef;
 }
 
-export type StringMatch = { readonly exact: string } | { readonly prefix: string } | { readonly regex: string };
+export type StringMatch =
+  | { readonly exact: string }
+  | { readonly prefix: string }
+  | { readonly regex: string };
 
 export interface HttpMatch {
   readonly uri?: StringMatch;
@@ -166,5 +169,11 @@ export const DEFAULT_DOMAIN_SUFFIX = "cluster.local";
 export const DEFAULT_ROOT_NAMESPACE = "istio-system";
 
 export function emptyMeshModel(): MeshModel {
-  return { services: [], virtualServices: [], destinationRules: [], sidecars: [], rootNamespace: DEFAULT_ROOT_NAMESPACE };
+  return {
+    services: [],
+    virtualServices: [],
+    destinationRules: [],
+    sidecars: [],
+    rootNamespace: DEFAULT_ROOT_NAMESPACE,
+  };
 }

@@ -25,7 +25,10 @@ export class YamlReader {
   /** Line/column of the deepest existing node on `path`. */
   position(path: FieldPath): { line: number; column: number } {
     for (let depth = path.length; depth >= 0; depth--) {
-      const node = (depth === 0 ? this.doc.contents : this.doc.getIn(path.slice(0, depth), true)) as Node | null | undefined;
+      const node = (depth === 0 ? this.doc.contents : this.doc.getIn(path.slice(0, depth), true)) as
+        | Node
+        | null
+        | undefined;
       if (node && typeof node === "object" && "range" in node && node.range) {
         const pos = this.lines.linePos(node.range[0]);
         return { line: pos.line, column: pos.col };
@@ -35,11 +38,23 @@ export class YamlReader {
   }
 
   error(path: FieldPath, reason: string): void {
-    this.diagnostics.push({ severity: "error", file: this.file, ...this.position(path), path: formatPath(path), reason });
+    this.diagnostics.push({
+      severity: "error",
+      file: this.file,
+      ...this.position(path),
+      path: formatPath(path),
+      reason,
+    });
   }
 
   warn(path: FieldPath, reason: string): void {
-    this.diagnostics.push({ severity: "warning", file: this.file, ...this.position(path), path: formatPath(path), reason });
+    this.diagnostics.push({
+      severity: "warning",
+      file: this.file,
+      ...this.position(path),
+      path: formatPath(path),
+      reason,
+    });
   }
 
   get hasErrors(): boolean {
@@ -48,7 +63,8 @@ export class YamlReader {
 
   raw(path: FieldPath): unknown {
     const value = this.doc.getIn(path, false);
-    if (value && typeof value === "object" && ("toJSON" in (value as object))) return (value as { toJSON(): unknown }).toJSON();
+    if (value && typeof value === "object" && "toJSON" in (value as object))
+      return (value as { toJSON(): unknown }).toJSON();
     return value;
   }
 
@@ -71,7 +87,10 @@ export class YamlReader {
     return v;
   }
 
-  num(path: FieldPath, opts: { required?: boolean; min?: number; max?: number; integer?: boolean } = {}): number | undefined {
+  num(
+    path: FieldPath,
+    opts: { required?: boolean; min?: number; max?: number; integer?: boolean } = {},
+  ): number | undefined {
     const v = this.raw(path);
     if (v === undefined || v === null) {
       if (opts.required) this.error(path, "required field is missing");
@@ -176,7 +195,15 @@ function describe(v: unknown): string {
 /** Parses Go/Istio duration strings: `1h2m3.5s`, `250ms`, `10us`. */
 export function parseDurationMs(text: string): number | undefined {
   const re = /(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)/gy;
-  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 0.000001 };
+  const units: Record<string, number> = {
+    h: 3_600_000,
+    m: 60_000,
+    s: 1000,
+    ms: 1,
+    us: 0.001,
+    µs: 0.001,
+    ns: 0.000001,
+  };
   let total = 0;
   let matched = 0;
   re.lastIndex = 0;

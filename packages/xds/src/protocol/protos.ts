@@ -3,13 +3,14 @@
  * Nothing here hand-writes a message shape: encoding goes through protobufjs types resolved
  * from those files, and the gRPC service definition comes from @grpc/proto-loader.
  */
-import { createRequire } from "node:module";
+
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
-import protobuf from "protobufjs";
 import { MeshctlError } from "@meshctl/core";
+import protobuf from "protobufjs";
 
 export const TYPE_URL_PREFIX = "type.googleapis.com/";
 
@@ -47,6 +48,7 @@ const ROOT_FILES = [
   "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
   "envoy/extensions/filters/listener/original_dst/v3/original_dst.proto",
   "envoy/extensions/transport_sockets/tls/v3/tls.proto",
+  "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
 ];
 
 export interface XdsProtos {
@@ -64,14 +66,20 @@ function protoIncludeDirs(): string[] {
   try {
     pkgJson = require.resolve("@grpc/grpc-js-xds/package.json");
   } catch (cause) {
-    throw new MeshctlError("XDS_PROTOS_MISSING", "The Envoy protos could not be found: @grpc/grpc-js-xds is not installed.", {
-      kind: "environment",
-      cause,
-      suggestions: ["Reinstall meshctl (npm install) so that @grpc/grpc-js-xds is present."],
-    });
+    throw new MeshctlError(
+      "XDS_PROTOS_MISSING",
+      "The Envoy protos could not be found: @grpc/grpc-js-xds is not installed.",
+      {
+        kind: "environment",
+        cause,
+        suggestions: ["Reinstall meshctl (npm install) so that @grpc/grpc-js-xds is present."],
+      },
+    );
   }
   const deps = join(dirname(pkgJson), "deps");
-  const dirs = ["envoy-api", "xds", "googleapis", "protoc-gen-validate", "cel-spec/proto"].map((d) => join(deps, d)).filter((d) => existsSync(d));
+  const dirs = ["envoy-api", "xds", "googleapis", "protoc-gen-validate", "cel-spec/proto"]
+    .map((d) => join(deps, d))
+    .filter((d) => existsSync(d));
   return dirs;
 }
 
@@ -97,7 +105,10 @@ export function loadXdsProtos(): XdsProtos {
     root.loadSync(ROOT_FILES, { keepCase: true });
     root.resolveAll();
   } catch (cause) {
-    throw new MeshctlError("XDS_PROTOS_INVALID", `Loading the Envoy protos failed: ${String(cause)}`, { kind: "bug", cause });
+    throw new MeshctlError("XDS_PROTOS_INVALID", `Loading the Envoy protos failed: ${String(cause)}`, {
+      kind: "bug",
+      cause,
+    });
   }
   const pkg = loadSync("envoy/service/discovery/v3/ads.proto", {
     keepCase: true,
@@ -107,7 +118,9 @@ export function loadXdsProtos(): XdsProtos {
     oneofs: true,
     includeDirs: [...includeDirs],
   });
-  const adsService = pkg["envoy.service.discovery.v3.AggregatedDiscoveryService"] as unknown as ServiceDefinition;
+  const adsService = pkg[
+    "envoy.service.discovery.v3.AggregatedDiscoveryService"
+  ] as unknown as ServiceDefinition;
   cached = { root, adsService, includeDirs };
   return cached;
 }
@@ -123,7 +136,10 @@ function lookupType(typeName: string): protobuf.Type {
   try {
     return root.lookupType(typeName);
   } catch (cause) {
-    throw new MeshctlError("XDS_PROTO_TYPE_UNKNOWN", `Unknown proto message ${typeName}.`, { kind: "bug", cause });
+    throw new MeshctlError("XDS_PROTO_TYPE_UNKNOWN", `Unknown proto message ${typeName}.`, {
+      kind: "bug",
+      cause,
+    });
   }
 }
 
@@ -133,16 +149,24 @@ function lookupType(typeName: string): protobuf.Type {
  */
 export function encodeMessage(typeName: string, value: Record<string, unknown>): Uint8Array {
   const type = lookupType(typeName);
-  const problem = type.verify(value);
-  if (problem) throw new MeshctlError("XDS_ENCODE_FAILED", `${typeName}: ${problem}`, { kind: "bug" });
   assertKnownFields(type, value, typeName);
-  return type.encode(type.fromObject(value)).finish();
+  try {
+    return type.encode(type.fromObject(value)).finish();
+  } catch (cause) {
+    throw new MeshctlError("XDS_ENCODE_FAILED", `${typeName}: ${String(cause)}`, { kind: "bug", cause });
+  }
 }
 
 /** Decodes bytes as the named message into a plain object with the proto-loader conventions. */
 export function decodeMessage(typeName: string, bytes: Uint8Array): Record<string, unknown> {
   const type = lookupType(typeName);
-  return type.toObject(type.decode(bytes), { longs: String, enums: String, defaults: false, oneofs: false, bytes: String });
+  return type.toObject(type.decode(bytes), {
+    longs: String,
+    enums: String,
+    defaults: false,
+    oneofs: false,
+    bytes: String,
+  });
 }
 
 /** Wraps a message into an Any, encoding it with the real proto type. */
@@ -154,7 +178,10 @@ export function packAny(typeName: string, value: Record<string, unknown>): Encod
  * Decodes an Any, recursively expanding nested Any fields (`typed_config`, `api_listener`, ...)
  * so a config dump is readable. The result has `@type` like Envoy's JSON config dumps.
  */
-export function decodeAnyDeep(any: { type_url: string; value: Uint8Array | Buffer }): Record<string, unknown> {
+export function decodeAnyDeep(any: {
+  type_url: string;
+  value: Uint8Array | Buffer;
+}): Record<string, unknown> {
   const typeName = any.type_url.slice(any.type_url.lastIndexOf("/") + 1);
   const decoded = decodeMessage(typeName, any.value);
   return { "@type": any.type_url, ...(expandNestedAny(decoded) as Record<string, unknown>) };
@@ -164,7 +191,11 @@ function expandNestedAny(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(expandNestedAny);
   if (value && typeof value === "object") {
     const record = value as Record<string, unknown>;
-    if (typeof record.type_url === "string" && typeof record.value === "string" && Object.keys(record).length === 2) {
+    if (
+      typeof record.type_url === "string" &&
+      typeof record.value === "string" &&
+      Object.keys(record).length === 2
+    ) {
       try {
         return decodeAnyDeep({ type_url: record.type_url, value: Buffer.from(record.value, "base64") });
       } catch {
@@ -180,16 +211,37 @@ function expandNestedAny(value: unknown): unknown {
 
 function assertKnownFields(type: protobuf.Type, value: unknown, path: string): void {
   if (!value || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) return;
-  if (type.fullName === ".google.protobuf.Any" || type.fullName === ".google.protobuf.Struct" || type.fullName === ".google.protobuf.Value") return;
+  if (
+    type.fullName === ".google.protobuf.Any" ||
+    type.fullName === ".google.protobuf.Struct" ||
+    type.fullName === ".google.protobuf.Value"
+  )
+    return;
   for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
     const field = type.fields[key];
-    if (!field) throw new MeshctlError("XDS_ENCODE_FAILED", `${path}: unknown field "${key}" for ${type.fullName}`, { kind: "bug" });
+    if (!field)
+      throw new MeshctlError("XDS_ENCODE_FAILED", `${path}: unknown field "${key}" for ${type.fullName}`, {
+        kind: "bug",
+      });
     const childType = field.resolvedType;
+    if (childType instanceof protobuf.Enum) {
+      const values = Array.isArray(child) ? child : [child];
+      for (const v of values) {
+        if (typeof v === "string" && !(v in childType.values))
+          throw new MeshctlError(
+            "XDS_ENCODE_FAILED",
+            `${path}.${key}: unknown enum value "${v}" for ${childType.fullName}`,
+            { kind: "bug" },
+          );
+      }
+      continue;
+    }
     if (!(childType instanceof protobuf.Type)) continue;
     if (field.map) {
-      for (const [k, v] of Object.entries(child as Record<string, unknown>)) assertKnownFields(childType, v, `${path}.${key}[${k}]`);
+      for (const [k, v] of Object.entries(child as Record<string, unknown>))
+        assertKnownFields(childType, v, `${path}.${key}[${k}]`);
     } else if (field.repeated && Array.isArray(child)) {
-      child.forEach((v, i) => assertKnownFields(childType, v, `${path}.${key}[${i}]`));
+      for (const [i, v] of child.entries()) assertKnownFields(childType, v, `${path}.${key}[${i}]`);
     } else {
       assertKnownFields(childType, child, `${path}.${key}`);
     }

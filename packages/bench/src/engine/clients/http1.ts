@@ -102,13 +102,14 @@ class Http1Connection implements LoadConnection {
       }
       // "HTTP/1.1 200 ..." -> digits at 9..11
       this.status = (data[9]! - 48) * 100 + (data[10]! - 48) * 10 + (data[11]! - 48);
-      const head = data.latin1Slice(0, end + 2);
+      const head = data.toString("latin1", 0, end + 2);
       this.bodyStart = end + 4;
       this.closeAfter = CONNECTION_CLOSE.test(head);
       const cl = CONTENT_LENGTH.exec(head);
       if (cl) this.expected = this.bodyStart + Number(cl[1]);
       else if (CHUNKED.test(head)) this.expected = -2;
-      else if (this.status === 204 || this.status === 304 || (this.status >= 100 && this.status < 200)) this.expected = this.bodyStart;
+      else if (this.status === 204 || this.status === 304 || (this.status >= 100 && this.status < 200))
+        this.expected = this.bodyStart;
       else {
         // Body until close: not a keep-alive response; count it when the socket ends.
         this.expected = Number.MAX_SAFE_INTEGER;

@@ -1,4 +1,5 @@
 import http2 from "node:http2";
+import net from "node:net";
 import type { ConnectOptions, LoadConnection, RequestDone } from "./connection.js";
 import { errorKind } from "./connection.js";
 
@@ -47,9 +48,14 @@ export function connectHttp2(opts: ConnectOptions, grpc: boolean): Promise<LoadC
     ...Object.fromEntries(Object.entries(opts.headers).map(([k, v]) => [k.toLowerCase(), v])),
   };
   return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`, {
-      settings: { enablePush: false, initialWindowSize: 1 << 20 },
-    });
+    const session = http2.connect(
+      `http://${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`,
+      {
+        settings: { enablePush: false, initialWindowSize: 1 << 20 },
+        // Nagle would hold small frames back; node:http2 forbids touching the socket afterwards.
+        createConnection: () => net.connect({ host: target.host, port: target.port, noDelay: true }),
+      },
+    );
     const timer = setTimeout(() => {
       session.destroy();
       reject(Object.assign(new Error("connect timeout"), { code: "connect_timeout" }));
@@ -61,7 +67,6 @@ export function connectHttp2(opts: ConnectOptions, grpc: boolean): Promise<LoadC
     session.once("connect", () => {
       clearTimeout(timer);
       session.removeAllListeners("error");
-      session.socket.setNoDelay(true);
       resolve(new Http2Connection(session, headers, body, grpc));
     });
   });
@@ -110,7 +115,8 @@ class Http2Connection implements LoadConnection {
     stream.on("data", noop);
     stream.on("end", () => {
       if (status < 200 || status >= 400) finish(`http_${status}`);
-      else if (this.grpc && grpcStatus !== "0") finish(grpcStatus === undefined ? "grpc_no_status" : `grpc_${grpcStatus}`);
+      else if (this.grpc && grpcStatus !== "0")
+        finish(grpcStatus === undefined ? "grpc_no_status" : `grpc_${grpcStatus}`);
       else finish(null);
     });
     stream.on("error", (err) => finish(errorKind(err)));

@@ -3,6 +3,7 @@ import { errorMessage } from "@meshctl/core";
 import { evaluateHostChecks } from "./host-checks.js";
 import { collectHostFacts, type HostFacts } from "./host-facts.js";
 import type { Check, CheckGroup, DiagnoseReport } from "./types.js";
+import { vppCheckGroup } from "./vpp-checks.js";
 
 /** The host group: kernel, privileges, filesystems, netfilter, data-plane programs, bench facts. */
 export function hostCheckGroup(collect: () => Promise<HostFacts> = collectHostFacts): CheckGroup {
@@ -13,7 +14,7 @@ export function hostCheckGroup(collect: () => Promise<HostFacts> = collectHostFa
  * Every check group `meshctl diagnose` runs. Features add their group here (eBPF status, VPP, ...).
  */
 export function defaultCheckGroups(): CheckGroup[] {
-  return [hostCheckGroup()];
+  return [hostCheckGroup(), vppCheckGroup()];
 }
 
 export interface DiagnoseOptions {

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Runs the local mesh lab and prints the comparison (text, then the JSON result on the last line
+// with --json). Build first (`npx tsup` in packages/bench). Usage:
+//   flock /tmp/meshctl-bench.lock node packages/bench/scripts/lab.mjs [--scenarios a,b] [--duration s] [--rounds n] [--qps n] [--connections n] [--sidecar-mode http|tcp] [--pin-cpus] [--json]
+import { parseArgs } from "node:util";
+import { cleanupLabLeftovers, parseLabScenarios, renderLabText, runLab } from "../dist/index.js";
+
+const { values } = parseArgs({
+  options: {
+    scenarios: { type: "string" },
+    duration: { type: "string" },
+    warmup: { type: "string" },
+    rounds: { type: "string" },
+    qps: { type: "string" },
+    connections: { type: "string" },
+    payload: { type: "string" },
+    "sidecar-mode": { type: "string" },
+    json: { type: "boolean", default: false },
+    "pin-cpus": { type: "boolean", default: false },
+  },
+});
+const num = (v) => (v === undefined ? undefined : Number(v));
+const controller = new AbortController();
+process.once("SIGINT", () => controller.abort());
+process.once("SIGTERM", () => controller.abort());
+const leftovers = await cleanupLabLeftovers();
+if (leftovers.removed.length) console.error(`removed leftovers: ${leftovers.removed.join(", ")}`);
+const options = {
+  ...(values.scenarios ? { scenarios: parseLabScenarios(values.scenarios) } : {}),
+  ...(values.duration ? { durationSeconds: num(values.duration) } : {}),
+  ...(values.warmup ? { warmupSeconds: num(values.warmup) } : {}),
+  ...(values.rounds ? { rounds: num(values.rounds) } : {}),
+  ...(values.qps ? { qps: num(values.qps) } : {}),
+  ...(values.connections ? { connections: num(values.connections) } : {}),
+  ...(values.payload ? { payloadBytes: num(values.payload) } : {}),
+  ...(values["sidecar-mode"] ? { sidecarMode: values["sidecar-mode"] } : {}),
+  ...(values["pin-cpus"] ? { pinCpus: true } : {}),
+  signal: controller.signal,
+  onProgress: (e) => {
+    if (e.type === "phase") console.error(`[${e.phase}] ${e.message}`);
+    if (e.type === "measurement-done") {
+      const m = e.measurement;
+      console.error(`  ${e.index + 1}/${e.total} ${m.scenario} #${m.round}: p50 ${m.latencyUs.p50} µs p90 ${m.latencyUs.p90} µs p99 ${m.latencyUs.p99} µs, ${m.achievedQps.toFixed(0)} req/s, ${m.errors} errors`);
+    }
+  },
+};
+try {
+  const result = await runLab(options);
+  process.stdout.write(renderLabText(result));
+  if (values.json) process.stdout.write(`${JSON.stringify({ ...result, measurements: result.measurements.map(({ raw, ...m }) => m) })}\n`);
+} catch (error) {
+  console.error(`lab failed: ${error.code ?? ""} ${error.message}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,91 @@
+// The lab's pod agent (dist/lab-agent.js), run inside a pod's network namespace and cgroup:
+//   lab-agent.js echo '<EchoServerOptions JSON>'  serves until SIGTERM; prints {"ready":...} once listening
+//   lab-agent.js load '<LoadOptions JSON>'        runs the load engine; live progress goes to stderr as
+//                                                 "@progress <LoadProgress JSON>" lines, the LoadResult to stdout
+//   lab-agent.js grpc-load '<GrpcXdsLoadOptions>'  the same for proxyless gRPC over an xds:/// target
+//   lab-agent.js xds '{"configDir","port"}'        meshctl's xDS control plane on 127.0.0.1 inside the pod
+// It wraps the engine (runLoad, startEchoServer); it is not a second engine.
+import { isMeshctlError } from "@meshctl/core";
+import { runLoad } from "./engine/run-load.js";
+import type { EchoServerOptions, LoadOptions, LoadProgress } from "./engine/types.js";
+import { type GrpcXdsLoadOptions, runGrpcXdsLoad } from "./lab/grpc-xds-load.js";
+import { startEchoServer } from "./servers/echo-server.js";
+
+function stopSignal(): AbortController {
+  const controller = new AbortController();
+  process.once("SIGINT", () => controller.abort());
+  process.once("SIGTERM", () => controller.abort());
+  return controller;
+}
+
+async function echo(spec: EchoServerOptions): Promise<number> {
+  const controller = stopSignal();
+  const server = await startEchoServer(spec);
+  process.stdout.write(`${JSON.stringify({ ready: true, url: server.url, pid: process.pid })}\n`);
+  await new Promise<void>((resolve) =>
+    controller.signal.addEventListener("abort", () => resolve(), { once: true }),
+  );
+  await server.close();
+  return 0;
+}
+
+async function load(options: LoadOptions): Promise<number> {
+  const controller = stopSignal();
+  const result = await runLoad({
+    ...options,
+    signal: controller.signal,
+    onProgress: reportProgress,
+  });
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  return 0;
+}
+
+function reportProgress(p: LoadProgress): void {
+  process.stderr.write(`@progress ${JSON.stringify(p)}\n`);
+}
+
+async function grpcLoad(options: GrpcXdsLoadOptions): Promise<number> {
+  const controller = stopSignal();
+  const result = await runGrpcXdsLoad(options, { signal: controller.signal, onProgress: reportProgress });
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  return 0;
+}
+
+async function xds(spec: { configDir: string; port: number }): Promise<number> {
+  const controller = stopSignal();
+  const { startXdsServer } = await import("@meshctl/xds");
+  const server = await startXdsServer({
+    configDir: spec.configDir,
+    host: "127.0.0.1",
+    port: spec.port,
+    debugPort: false,
+  });
+  process.stdout.write(`${JSON.stringify({ ready: true, address: server.address, pid: process.pid })}\n`);
+  await new Promise<void>((resolve) =>
+    controller.signal.addEventListener("abort", () => resolve(), { once: true }),
+  );
+  await server.close();
+  return 0;
+}
+
+async function main(): Promise<number> {
+  const [mode, json] = process.argv.slice(2);
+  try {
+    const spec = JSON.parse(json ?? "") as unknown;
+    if (mode === "echo") return await echo(spec as EchoServerOptions);
+    if (mode === "load") return await load(spec as LoadOptions);
+    if (mode === "grpc-load") return await grpcLoad(spec as GrpcXdsLoadOptions);
+    if (mode === "xds") return await xds(spec as { configDir: string; port: number });
+    throw new Error(`unknown mode ${mode ?? "(none)"}: use echo, load, grpc-load or xds`);
+  } catch (err) {
+    const error = isMeshctlError(err)
+      ? { code: err.code, message: err.message, kind: err.kind }
+      : { code: "LAB_AGENT_FAILED", message: err instanceof Error ? err.message : String(err), kind: "bug" };
+    process.stdout.write(`${JSON.stringify({ error })}\n`);
+    return 1;
+  }
+}
+
+main().then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,202 @@
+/**
+ * Load for the grpc-proxyless scenario: a real grpc-js client whose channels resolve an `xds:///`
+ * target through meshctl's xDS control plane (listener → route → cluster → endpoints), with no
+ * proxy on the path. Only the transport is grpc-js; the schedule, the coordinated-omission-correct
+ * histograms and the result are the load engine's.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { registerXdsResolver } from "@meshctl/xds/testing";
+import { LatencyHistogram } from "../engine/histogram.js";
+import { buildResult, resolveLoadOptions } from "../engine/run-load.js";
+import { OpenLoopSchedule } from "../engine/schedule.js";
+import { GRPC_ECHO_METHOD } from "../engine/target.js";
+import type { LoadProgress, LoadResult } from "../engine/types.js";
+
+/** What the lab asks of one proxyless gRPC measurement. */
+export interface GrpcXdsLoadOptions {
+  /** `xds:///<host>:<port>`. */
+  readonly target: string;
+  readonly qps: number;
+  readonly connections: number;
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  readonly payloadBytes: number;
+  readonly timeoutMs?: number;
+  /** grpc-js-xds bootstrap (node identity and the control plane's address). */
+  readonly bootstrap: Record<string, unknown>;
+}
+
+/**
+ * Encodes the echo request: protobuf field 1 (bytes), as the engine's gRPC echo server expects.
+ *
+ * @example
+ * encodeEchoRequest(Buffer.from("hi")); // <0a 02 68 69>
+ */
+export function encodeEchoRequest(payload: Buffer): Buffer {
+  const len: number[] = [];
+  let n = payload.length;
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n > 0) byte |= 0x80;
+    len.push(byte);
+  } while (n > 0);
+  return Buffer.concat([Buffer.from([0x0a, ...len]), payload]);
+}
+
+/**
+ * Runs open-loop unary echo calls over `connections` xDS-routed channels and returns the engine's
+ * LoadResult (target = the xds:/// URI).
+ *
+ * @example
+ * const result = await runGrpcXdsLoad({ target: "xds:///echo.mcl.svc.cluster.local:8080", qps: 1000,
+ *   connections: 4, durationMs: 4000, warmupMs: 1000, payloadBytes: 1024, bootstrap });
+ */
+export async function runGrpcXdsLoad(
+  options: GrpcXdsLoadOptions,
+  hooks: { signal?: AbortSignal; onProgress?: (p: LoadProgress) => void } = {},
+): Promise<LoadResult> {
+  await registerXdsResolver();
+  const authority = options.target.replace(/^xds:\/\/\//, "");
+  const resolved = resolveLoadOptions({
+    target: `grpc://${authority}${GRPC_ECHO_METHOD}`,
+    qps: options.qps,
+    connections: options.connections,
+    durationMs: options.durationMs,
+    warmupMs: options.warmupMs,
+    payloadBytes: options.payloadBytes,
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+  });
+  const request = encodeEchoRequest(Buffer.alloc(options.payloadBytes, 0x61));
+  const channelOptions: grpc.ChannelOptions = {
+    "grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config": JSON.stringify(options.bootstrap),
+    // One connection per client, as the other scenarios have.
+    "grpc.use_local_subchannel_pool": 1,
+  };
+  const clients = Array.from(
+    { length: options.connections },
+    () => new grpc.Client(options.target, grpc.credentials.createInsecure(), channelOptions),
+  );
+  const timeoutMs = resolved.timeoutMs;
+  const call = (client: grpc.Client, done: (err: string | null) => void) => {
+    client.makeUnaryRequest(
+      GRPC_ECHO_METHOD,
+      (b: Buffer) => b,
+      (b: Buffer) => b.length,
+      request,
+      new grpc.Metadata(),
+      { deadline: Date.now() + timeoutMs },
+      (err) => done(err ? `grpc_${grpc.status[err.code] ?? err.code}` : null),
+    );
+  };
+  try {
+    // Resolution through xDS and the first connection happen before the clock starts.
+    await Promise.all(
+      clients.map(
+        (c) =>
+          new Promise<void>((resolve, reject) => {
+            call(c, (err) =>
+              err ? reject(new Error(`first call through ${options.target} failed: ${err}`)) : resolve(),
+            );
+          }),
+      ),
+    );
+    const corrected = new LatencyHistogram();
+    const uncorrected = new LatencyHistogram();
+    const errors: Record<string, number> = {};
+    let requests = 0;
+    let inFlight = 0;
+    let recentDone = 0;
+    const startedWall = Date.now();
+    const start = performance.now() + 5;
+    const measureStart = start + options.warmupMs;
+    const measureEnd = measureStart + options.durationMs;
+    const schedule = new OpenLoopSchedule(start, options.qps);
+    let next = 0;
+    let stopped = false;
+    let unsent = 0;
+    const onAbort = () => {
+      stopped = true;
+    };
+    hooks.signal?.addEventListener("abort", onAbort, { once: true });
+    const progressTimer = hooks.onProgress
+      ? setInterval(() => {
+          const now = performance.now();
+          const measuring = now >= measureStart;
+          hooks.onProgress?.({
+            phase: measuring ? "measure" : "warmup",
+            elapsedMs: measuring ? now - measureStart : now - start,
+            totalMs: options.durationMs,
+            fraction: Math.min(1, Math.max(0, (now - measureStart) / options.durationMs)),
+            requests,
+            errors: Object.values(errors).reduce((a, b) => a + b, 0),
+            currentQps: recentDone * 4,
+            p50Us: corrected.percentile(50),
+            p99Us: corrected.percentile(99),
+          });
+          recentDone = 0;
+        }, 250)
+      : undefined;
+    await new Promise<void>((resolve) => {
+      const finishIfDone = () => {
+        if ((next >= 0 && schedule.intendedAt(next) >= measureEnd) || stopped) {
+          if (inFlight === 0) resolve();
+          return true;
+        }
+        return false;
+      };
+      const tick = () => {
+        const now = performance.now();
+        while (!stopped && schedule.intendedAt(next) <= now && schedule.intendedAt(next) < measureEnd) {
+          const intended = schedule.intendedAt(next);
+          const measured = intended >= measureStart;
+          const client = clients[next % clients.length]!;
+          next++;
+          inFlight++;
+          const sent = performance.now();
+          call(client, (err) => {
+            const end = performance.now();
+            inFlight--;
+            recentDone++;
+            if (measured) {
+              requests++;
+              if (err) errors[err] = (errors[err] ?? 0) + 1;
+              else {
+                corrected.record((end - intended) * 1000);
+                uncorrected.record((end - sent) * 1000);
+              }
+            }
+            if (finishIfDone() && inFlight === 0) resolve();
+          });
+        }
+        if (finishIfDone()) return;
+        const wait = schedule.intendedAt(next) - performance.now();
+        if (wait > 1.5) setTimeout(tick, wait - 1);
+        else setImmediate(tick);
+      };
+      tick();
+    });
+    if (progressTimer) clearInterval(progressTimer);
+    hooks.signal?.removeEventListener("abort", onAbort);
+    if (stopped) unsent = Math.max(0, schedule.firstAtOrAfter(measureEnd) - next);
+    const result = buildResult(
+      resolved,
+      [
+        {
+          corrected,
+          uncorrected,
+          errors,
+          requests,
+          measureStartEpochMs: startedWall + (measureStart - start),
+          durationMs: options.durationMs,
+          unsent,
+        },
+      ],
+      [],
+      startedWall,
+    );
+    return { ...result, target: options.target };
+  } finally {
+    for (const c of clients) c.close();
+  }
+}

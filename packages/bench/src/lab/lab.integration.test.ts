@@ -1,0 +1,151 @@
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { findProgram, isMeshctlError, runCommand } from "@meshctl/core";
+import { beforeAll, describe, expect, test } from "vitest";
+import { findCgroup2Root } from "./cgroup.js";
+import { listNetns } from "./netns.js";
+import { benchPackageDir, spawnInPod } from "./pod-process.js";
+import { cleanupLabLeftovers, LAB_AGENT_SCRIPT, runLab } from "./runner.js";
+import { LAB_SCENARIOS, type LabProgressEvent } from "./types.js";
+
+const isRoot = process.getuid?.() === 0;
+const haproxy = await findProgram("haproxy");
+const reason = !isRoot ? "the lab needs root" : !haproxy ? "haproxy is not installed" : "";
+if (reason) console.log(`skipped lab integration tests: ${reason}`);
+
+const pkgDir = benchPackageDir();
+const agent = join(pkgDir, "dist", LAB_AGENT_SCRIPT);
+
+/** Everything named mcl-lab-<id> / mcl-<id>- on the machine, for "nothing is left" assertions. */
+async function leftoversOf(id: string): Promise<string[]> {
+  const found = (await listNetns()).filter((n) => n.startsWith(`mcl-${id}-`));
+  const cg = await findCgroup2Root();
+  for (const dir of [cg, "/sys/fs/bpf", "/tmp"]) {
+    const entries = await readdir(dir).catch(() => [] as string[]);
+    found.push(...entries.filter((e) => e === `mcl-lab-${id}`).map((e) => join(dir, e)));
+  }
+  return found;
+}
+
+function labIdOf(events: readonly LabProgressEvent[]): string {
+  const setup = events.find((e) => e.type === "phase" && e.phase === "setup");
+  const id = setup && setup.type === "phase" ? /lab ([0-9a-f]{4})/.exec(setup.message)?.[1] : undefined;
+  if (!id) throw new Error("no lab id in the progress events");
+  return id;
+}
+
+describe.skipIf(Boolean(reason))("mesh lab (real namespaces, iptables, haproxy, load engine)", () => {
+  beforeAll(async () => {
+    // The pod agent is a built script (it runs in other namespaces, outside vitest).
+    if (!existsSync(agent)) await runCommand("npx", ["tsup"], { cwd: pkgDir, timeoutMs: 180_000 });
+  }, 200_000);
+
+  test("a short run builds, measures and tears down every scenario", { timeout: 120_000 }, async () => {
+    const events: LabProgressEvent[] = [];
+    const result = await runLab({
+      scenarios: LAB_SCENARIOS,
+      durationSeconds: 1,
+      warmupSeconds: 0.5,
+      rounds: 2,
+      qps: 200,
+      connections: 2,
+      onProgress: (e) => events.push(e),
+    });
+    for (const s of result.skipped) console.log(`skipped scenario ${s.scenario}: ${s.reason}`);
+    const measured = LAB_SCENARIOS.filter((s) => !result.skipped.some((k) => k.scenario === s));
+    expect(measured).toContain("direct");
+    expect(measured).toContain("sidecar");
+    // Interleaved: A B C A B C.
+    expect(result.measurements.map((m) => `${m.scenario}#${m.round}`)).toEqual([
+      ...measured.map((s) => `${s}#1`),
+      ...measured.map((s) => `${s}#2`),
+    ]);
+    for (const m of result.measurements) {
+      expect(m.requests, m.scenario).toBeGreaterThan(100);
+      expect(m.errors, m.scenario).toBe(0);
+      expect(m.latencyUs.p50).toBeGreaterThan(0);
+      expect(m.latencyUs.p99).toBeGreaterThanOrEqual(m.latencyUs.p50);
+    }
+    expect(result.summaries.map((s) => s.scenario)).toEqual(measured);
+    const overhead = result.comparisons.find((c) => c.id === "sidecar-overhead");
+    expect(overhead?.deltas.map((d) => d.percentile)).toEqual(["p50", "p90", "p99"]);
+    if (measured.includes("sidecar-ebpf"))
+      expect(result.comparisons.some((c) => c.id === "ebpf-gain")).toBe(true);
+    expect(events.filter((e) => e.type === "measurement-done")).toHaveLength(result.measurements.length);
+    expect(events.at(-1)).toMatchObject({ type: "phase", phase: "teardown" });
+    expect(await leftoversOf(labIdOf(events))).toEqual([]);
+  });
+
+  test("aborting mid-run tears everything down and says so", { timeout: 60_000 }, async () => {
+    const controller = new AbortController();
+    const events: LabProgressEvent[] = [];
+    const run = runLab({
+      scenarios: ["direct", "sidecar"],
+      durationSeconds: 5,
+      rounds: 1,
+      qps: 100,
+      signal: controller.signal,
+      onProgress: (e) => {
+        events.push(e);
+        if (e.type === "measurement-tick" && e.elapsedSeconds > 0.5) controller.abort();
+      },
+    });
+    const error = await run.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isMeshctlError(error) && error.code).toBe("LAB_ABORTED");
+    expect(await leftoversOf(labIdOf(events))).toEqual([]);
+  });
+
+  test("cleanupLabLeftovers removes what a crashed run left and spares live labs", {
+    timeout: 30_000,
+  }, async () => {
+    const id = randomBytes(2).toString("hex");
+    const netns = `mcl-${id}-direct-client`;
+    const cgroup = join(await findCgroup2Root(), `mcl-lab-${id}`, "direct", "client");
+    await runCommand("ip", ["netns", "add", netns]);
+    await mkdir(cgroup, { recursive: true });
+    await mkdir(`/tmp/mcl-lab-${id}`, { recursive: true });
+    // A process of the crashed run still sitting in its pod.
+    const orphan = spawnInPod({ netns, cgroup }, ["sleep", "60"]);
+    // Owner pid 2^22+1 cannot exist (pid_max is at most 2^22): the owner is dead.
+    await writeFile(`/tmp/mcl-lab-${id}/owner.pid`, "4194305\n");
+
+    const live = randomBytes(2).toString("hex");
+    await mkdir(`/tmp/mcl-lab-${live}`, { recursive: true });
+    await writeFile(`/tmp/mcl-lab-${live}/owner.pid`, `${process.pid}\n`);
+    try {
+      const report = await cleanupLabLeftovers();
+      expect(report.removed).toEqual(
+        expect.arrayContaining([`netns ${netns}`, `workdir /tmp/mcl-lab-${id}`]),
+      );
+      expect(report.active).toContain(live);
+      expect(await leftoversOf(id)).toEqual([]);
+      expect((await orphan.exited).signal).toBe("SIGKILL");
+      expect(existsSync(`/tmp/mcl-lab-${live}`)).toBe(true);
+    } finally {
+      await rm(`/tmp/mcl-lab-${live}`, { recursive: true, force: true });
+    }
+  });
+
+  test("without root the lab refuses with LAB_REQUIRES_ROOT and says what it needs", {
+    timeout: 30_000,
+  }, async () => {
+    const script = `import(${JSON.stringify(join(pkgDir, "dist", "index.js"))}).then((m) => m.runLab()).then(() => console.log("RAN"), (e) => console.log(JSON.stringify({ code: e.code, message: e.message, suggestions: e.suggestions })))`;
+    const r = await runCommand("setpriv", [
+      "--reuid=65534",
+      "--regid=65534",
+      "--clear-groups",
+      process.execPath,
+      "-e",
+      script,
+    ]);
+    const out = JSON.parse(r.stdout) as { code: string; message: string; suggestions: string[] };
+    expect(out.code).toBe("LAB_REQUIRES_ROOT");
+    expect(out.message).toMatch(/network namespaces/);
+    expect(out.suggestions.join(" ")).toMatch(/sudo/);
+  });
+});

@@ -1,0 +1,92 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, rm } from "node:fs/promises";
+import { findProgram, runCommand } from "@meshctl/core";
+import { afterAll, describe, expect, test } from "vitest";
+import { createCgroup, findCgroup2Root, removeCgroupTree } from "./cgroup.js";
+import { buildLabNetwork, destroyLabNetwork, listNetns } from "./netns.js";
+import { type LabPlan, planLab, podOf } from "./plan.js";
+import { spawnInPod, waitForListening } from "./pod-process.js";
+import { startHaproxySidecar } from "./sidecar.js";
+
+const isRoot = process.getuid?.() === 0;
+const haproxy = await findProgram("haproxy");
+const curl = await findProgram("curl");
+const reason = !isRoot
+  ? "needs root"
+  : !haproxy
+    ? "haproxy is not installed"
+    : !curl
+      ? "curl is not installed"
+      : "";
+if (reason) console.log(`skipped lab network test: ${reason}`);
+
+// A peer-reporting HTTP server: it answers with the address the request came from, which tells
+// whether the request went through the inbound sidecar (127.0.0.6) or straight from the client pod.
+const PEER_SERVER = `require("node:http").createServer((q, r) => r.end(q.socket.remoteAddress.replace("::ffff:", ""))).listen(8080, "0.0.0.0")`;
+
+describe.skipIf(Boolean(reason))("lab network (namespaces, bridge, capture, haproxy sidecars)", () => {
+  let plan: LabPlan | undefined;
+
+  afterAll(async () => {
+    if (!plan) return;
+    await removeCgroupTree(plan.cgroupBase);
+    await destroyLabNetwork(plan);
+    await rm(plan.workDir, { recursive: true, force: true });
+    const left = (await listNetns()).filter((n) => n.startsWith(`mcl-${plan!.id}-`));
+    expect(left).toEqual([]);
+  });
+
+  test("direct traffic reaches the app from the client pod; meshed traffic passes both sidecars", {
+    timeout: 60_000,
+  }, async () => {
+    const id = randomBytes(2).toString("hex");
+    plan = planLab({ id, scenarios: ["direct", "sidecar"], cgroupRoot: await findCgroup2Root() });
+    await mkdir(plan.workDir, { recursive: true, mode: 0o755 });
+    for (const pod of plan.pods) await createCgroup(pod.cgroup);
+    await buildLabNetwork(plan);
+    for (const scenario of ["direct", "sidecar"] as const) {
+      const server = podOf(plan, scenario, "server");
+      spawnInPod(server, [process.execPath, "-e", PEER_SERVER]);
+      expect(await waitForListening(server.netns, [8080], 10_000)).toBe(true);
+    }
+    for (const pod of plan.pods.filter((p) => p.sidecar)) await startHaproxySidecar(pod, plan.workDir);
+
+    const get = async (scenario: "direct" | "sidecar") => {
+      const client = podOf(plan!, scenario, "client");
+      const server = podOf(plan!, scenario, "server");
+      const r = await runCommand("ip", [
+        "netns",
+        "exec",
+        client.netns,
+        "curl",
+        "-sS",
+        "-m",
+        "5",
+        `http://${server.ip}:8080/`,
+      ]);
+      return { peer: r.stdout.trim(), client };
+    };
+    const direct = await get("direct");
+    expect(direct.peer).toBe(direct.client.ip);
+    const meshed = await get("sidecar");
+    expect(meshed.peer).toBe("127.0.0.6");
+
+    // The capture rules really counted the redirected connection on the client's outbound chain.
+    const client = podOf(plan, "sidecar", "client");
+    const counters = await runCommand("ip", [
+      "netns",
+      "exec",
+      client.netns,
+      "iptables",
+      "-t",
+      "nat",
+      "-L",
+      "MCL_REDIRECT",
+      "-v",
+      "-n",
+      "-x",
+    ]);
+    const packets = Number(counters.stdout.split("\n")[2]?.trim().split(/\s+/)[0]);
+    expect(packets).toBeGreaterThan(0);
+  });
+});

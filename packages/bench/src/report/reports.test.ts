@@ -1,0 +1,235 @@
+import Ajv from "ajv";
+import { beforeAll, describe, expect, test } from "vitest";
+import { LatencyHistogram } from "../engine/histogram.js";
+import { buildResult, resolveLoadOptions } from "../engine/run-load.js";
+import type { ShardResult } from "../engine/shard.js";
+import type { LoadResult } from "../engine/types.js";
+import { compareLatency, toReportEntries } from "./compare.js";
+import { formatDelta, formatUs } from "./format.js";
+import { toFortioJson } from "./fortio.js";
+import { HTML_CHART_IDS, renderHtmlReport } from "./html.js";
+import { LOAD_RESULT_JSON_SCHEMA } from "./schema.js";
+import { renderTextReport } from "./text.js";
+
+/** A result built from known latencies (µs): corrected = value, uncorrected = value / 2. */
+function resultOf(
+  values: number[],
+  opts: { qps?: number; errors?: Record<string, number>; target?: string } = {},
+): LoadResult {
+  const corrected = new LatencyHistogram();
+  const uncorrected = new LatencyHistogram();
+  for (const v of values) {
+    corrected.record(v);
+    uncorrected.record(v / 2);
+  }
+  const errs = Object.values(opts.errors ?? {}).reduce((a, b) => a + b, 0);
+  const shard: ShardResult = {
+    corrected,
+    uncorrected,
+    errors: opts.errors ?? {},
+    requests: values.length + errs,
+    measureStartEpochMs: Date.parse("2026-11-23T04:00:00Z"),
+    durationMs: 1000,
+    unsent: 0,
+  };
+  const resolved = resolveLoadOptions({
+    target: opts.target ?? "http://127.0.0.1:8080/",
+    qps: opts.qps ?? values.length + errs,
+    connections: 4,
+    durationMs: 1000,
+    payloadBytes: 1024,
+    warmupMs: 500,
+  });
+  return buildResult(resolved, [shard], [], 0);
+}
+
+const ramp = (n: number, scale = 1): number[] => Array.from({ length: n }, (_, i) => (i + 1) * scale);
+
+let direct: LoadResult;
+let sidecar: LoadResult;
+beforeAll(() => {
+  direct = resultOf(ramp(1000)); // 1..1000 µs
+  sidecar = resultOf(ramp(1000, 2), { errors: { http_503: 3 } }); // 2..2000 µs
+});
+
+describe("JSON schema", () => {
+  test("a result validates against LOAD_RESULT_JSON_SCHEMA", () => {
+    const ajv = new Ajv({ strict: false });
+    const validate = ajv.compile(LOAD_RESULT_JSON_SCHEMA);
+    const ok = validate(JSON.parse(JSON.stringify(direct)));
+    expect(validate.errors ?? []).toEqual([]);
+    expect(ok).toBe(true);
+  });
+
+  test("the schema rejects a wrong version", () => {
+    const validate = new Ajv({ strict: false }).compile(LOAD_RESULT_JSON_SCHEMA);
+    expect(validate({ ...JSON.parse(JSON.stringify(direct)), schema: "meshctl.bench.load/v0" })).toBe(false);
+  });
+});
+
+describe("comparison", () => {
+  test("absolute and relative deltas per percentile", () => {
+    const d = compareLatency(direct.corrected, sidecar.corrected);
+    expect(d.find((x) => x.metric === "p50")).toEqual({
+      metric: "p50",
+      baselineUs: 500,
+      valueUs: 1000,
+      deltaUs: 500,
+      deltaPct: 100,
+    });
+    expect(d.find((x) => x.metric === "p99")).toMatchObject({
+      baselineUs: 990,
+      valueUs: 1980,
+      deltaPct: 100,
+    });
+  });
+
+  test("unlabelled results are named by target, or run N when targets repeat", () => {
+    expect(toReportEntries([direct]).map((e) => e.label)).toEqual(["http://127.0.0.1:8080/"]);
+    expect(toReportEntries([direct, sidecar]).map((e) => e.label)).toEqual(["run 1", "run 2"]);
+  });
+
+  test("formatting", () => {
+    expect(formatUs(850)).toBe("850µs");
+    expect(formatUs(1234)).toBe("1.23ms");
+    expect(formatUs(2_050_000)).toBe("2.05s");
+    expect(formatDelta(500, 100)).toBe("+500µs (+100.0%)");
+    expect(formatDelta(-1500, -12.5)).toBe("-1.5ms (-12.5%)");
+  });
+});
+
+describe("text report", () => {
+  test("one table per result with corrected and uncorrected rows", () => {
+    const text = renderTextReport(direct);
+    expect(text).toContain(
+      "http1 · open loop at 1000.0 req/s · 4 connections · 1s · payload 1 KiB · warm-up 500ms",
+    );
+    expect(text).toMatch(/corrected\s+1µs\s+500µs\s+750µs\s+900µs\s+990µs\s+999µs\s+1ms\s+1ms/);
+    expect(text).toMatch(/uncorrected\s+1µs\s+250µs/);
+    expect(text).not.toContain("Comparison");
+  });
+
+  test("several results get a comparison with deltas against the baseline", () => {
+    const text = renderTextReport([
+      { label: "direct", result: direct },
+      { label: "sidecar", result: sidecar },
+    ]);
+    expect(text).toContain("Comparison (corrected latency)");
+    expect(text).toContain("Change vs direct");
+    expect(text).toMatch(/sidecar\s+\+0\.3%\s+\+500µs \(\+100\.0%\)/);
+    expect(text).toContain("errors: http_503 3");
+  });
+
+  test("a baseline from another run is compared too", () => {
+    const text = renderTextReport(sidecar, { baseline: direct });
+    expect(text).toContain("Change vs baseline");
+  });
+
+  test("a run that fell behind says so", () => {
+    const slow = resultOf(ramp(500), { qps: 1000 });
+    expect(slow.fellBehind).toBe(true);
+    expect(renderTextReport(slow)).toMatch(
+      /WARNING: achieved 500\.0 req\/s, 50\.0% of the 1000 req\/s target/,
+    );
+  });
+});
+
+describe("fortio JSON", () => {
+  test("has fortio's result shape with durations in seconds", () => {
+    const f = toFortioJson(sidecar, { labels: "sidecar" });
+    expect(f).toMatchObject({
+      RunType: "HTTP",
+      Labels: "sidecar",
+      RequestedQPS: "1003",
+      RequestedDuration: "1s",
+      NumThreads: 4,
+      URL: "http://127.0.0.1:8080/",
+      RetCodes: { "200": 1000, "503": 3 },
+      ActualDuration: 1_000_000_000,
+    });
+    expect(f.StartTime).toBe("2026-11-23T04:00:00.000Z");
+    const h = f.DurationHistogram;
+    expect(h.Count).toBe(1000);
+    expect(h.Min).toBeCloseTo(2e-6, 9);
+    expect(h.Max).toBeCloseTo(0.002, 5);
+    expect(h.Avg).toBeCloseTo(0.001001, 5);
+    expect(h.Percentiles.map((p) => p.Percentile)).toEqual([50, 75, 90, 99, 99.9, 99.99]);
+    expect(h.Percentiles[0]?.Value).toBeCloseTo(0.001, 5);
+    // Buckets: contiguous counts adding up, cumulative percent rising to 100.
+    expect(h.Data.reduce((a, d) => a + d.Count, 0)).toBe(1000);
+    expect(h.Data.at(-1)?.Percent).toBe(100);
+    for (let i = 1; i < h.Data.length; i++)
+      expect(h.Data[i]?.Percent).toBeGreaterThan(h.Data[i - 1]?.Percent as number);
+    for (const d of h.Data) expect(d.End).toBeGreaterThan(d.Start);
+    expect(f.ErrorsDurationHistogram.Count).toBe(0);
+    expect(Object.keys(f)).toEqual(
+      expect.arrayContaining([
+        "RunType",
+        "Labels",
+        "StartTime",
+        "RequestedQPS",
+        "RequestedDuration",
+        "ActualQPS",
+        "ActualDuration",
+        "NumThreads",
+        "Version",
+        "DurationHistogram",
+        "ErrorsDurationHistogram",
+        "Exactly",
+        "Jitter",
+        "Uniform",
+        "NoCatchUp",
+        "RunID",
+        "AccessLoggerInfo",
+        "ID",
+        "RetCodes",
+      ]),
+    );
+  });
+
+  test("tcp and grpc results use fortio's TCP/GRPC run types", () => {
+    const tcp = resultOf(ramp(10), { target: "tcp://127.0.0.1:7000" });
+    expect(toFortioJson(tcp)).toMatchObject({
+      RunType: "TCP",
+      Destination: "tcp://127.0.0.1:7000",
+      RetCodes: { OK: 10 },
+    });
+    const grpc = resultOf(ramp(10), { target: "grpc://127.0.0.1:50051" });
+    expect(toFortioJson(grpc)).toMatchObject({ RunType: "GRPC", RetCodes: { SERVING: 10 } });
+  });
+});
+
+describe("HTML report", () => {
+  test("is one self-contained page with the charts and the data", () => {
+    const html = renderHtmlReport(
+      [
+        { label: "direct", result: direct },
+        { label: "sidecar", result: sidecar },
+      ],
+      { environment: { sidecar: "haproxy 2.6" }, generatedAt: new Date("2026-11-23T04:00:00Z") },
+    );
+    expect(html.startsWith("<!doctype html>")).toBe(true);
+    for (const id of HTML_CHART_IDS) expect(html).toMatch(new RegExp(`<section id="${id}">[\\s\\S]*?<svg `));
+    // Spectrum and histogram draw one series per scenario; the comparison one bar per percentile and scenario.
+    expect((html.match(/<polyline /g) ?? []).length).toBe(4);
+    expect(html).toContain("Change vs direct");
+    expect(html).toContain("+500µs (+100.0%)");
+    expect(html).toContain("haproxy 2.6");
+    expect(html).toContain(direct.environment.kernel);
+    // No external resources: nothing fetched, no scripts executed.
+    expect(html).not.toMatch(/<script(?![^>]*application\/json)/);
+    expect(html).not.toMatch(/(src|href)="https?:/);
+    const data = JSON.parse(
+      /<script type="application\/json" id="meshctl-bench-data">([\s\S]*?)<\/script>/.exec(html)?.[1] ??
+        "null",
+    );
+    expect(data.entries.map((e: { label: string }) => e.label)).toEqual(["direct", "sidecar"]);
+    expect(data.entries[0].result.corrected).toEqual(direct.corrected);
+  });
+
+  test("labels are escaped", () => {
+    const html = renderHtmlReport([{ label: "<b>x</b>", result: direct }]);
+    expect(html).not.toContain("<b>x</b>");
+    expect(html).toContain("&lt;b&gt;x&lt;/b&gt;");
+  });
+});

@@ -1,0 +1,78 @@
+import { Box, Text } from "ink";
+import type { LabProgressState, LabProgressStore } from "./lab-progress-store.js";
+import { useLabProgress } from "./use-lab-progress.js";
+
+function micros(us: number): string {
+  if (!Number.isFinite(us) || us <= 0) return "-";
+  return us < 1000 ? `${Math.round(us)} µs` : `${(us / 1000).toFixed(2)} ms`;
+}
+
+function bar(fraction: number, width: number): string {
+  const filled = Math.max(0, Math.min(width, Math.round(fraction * width)));
+  return `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
+}
+
+function clock(seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds)) return "--:--";
+  const s = Math.max(0, Math.round(seconds));
+  return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+}
+
+export interface LabProgressFrameProps {
+  readonly state: LabProgressState;
+  /** Wall clock, injectable for tests. */
+  readonly now: number;
+}
+
+/** One frame of the live lab view: phase, current measurement with a bar and live figures, finished rows. */
+export function LabProgressFrame({ state, now }: LabProgressFrameProps) {
+  const c = state.current;
+  const fraction = c ? Math.min(1, c.elapsedSeconds / Math.max(c.seconds, 0.001)) : 0;
+  return (
+    <Box flexDirection="column">
+      <Text>
+        <Text bold>meshctl bench lab</Text>
+        <Text
+          dimColor
+        >{`  ${state.phase} · elapsed ${clock((now - state.startedAt) / 1000)} · ETA ${clock(state.etaSeconds)}`}</Text>
+      </Text>
+      {!c && <Text dimColor>{state.message}</Text>}
+      {c && (
+        <Box flexDirection="column">
+          <Text>
+            <Text color="cyan">{`[${c.index + 1}/${c.total}] ${c.scenario} · round ${c.round}  `}</Text>
+            <Text>{bar(fraction, 24)}</Text>
+            <Text dimColor>{` ${Math.round(fraction * 100)}%`}</Text>
+          </Text>
+          <Text dimColor>
+            {c.live
+              ? `${c.live.phase === "warmup" ? "warming up · " : ""}${Math.round(c.live.currentQps)} req/s · p50 ${micros(c.live.p50Us)} · p99 ${micros(c.live.p99Us)} · ${c.live.errors} errors`
+              : "starting the load generator"}
+          </Text>
+        </Box>
+      )}
+      {state.done.length > 0 && (
+        <Box flexDirection="column" marginTop={1}>
+          {state.done.map((m) => (
+            <Text key={`${m.scenario}-${m.round}`}>
+              <Text color="green">{"✔ "}</Text>
+              <Text>{`${m.scenario.padEnd(14)} #${m.round}  p50 ${micros(m.latencyUs.p50).padStart(9)}  p90 ${micros(m.latencyUs.p90).padStart(9)}  p99 ${micros(m.latencyUs.p99).padStart(9)}`}</Text>
+              {m.errors > 0 && <Text color="red">{`  ${m.errors} errors`}</Text>}
+              {!m.rateReached && <Text color="yellow">{"  rate not reached"}</Text>}
+            </Text>
+          ))}
+        </Box>
+      )}
+    </Box>
+  );
+}
+
+export interface LabProgressViewProps {
+  readonly store: LabProgressStore;
+}
+
+/** `meshctl bench` on a terminal while the lab runs. */
+export function LabProgressView({ store }: LabProgressViewProps) {
+  const state = useLabProgress(store);
+  return <LabProgressFrame state={state} now={Date.now()} />;
+}

@@ -1,0 +1,27 @@
+import { describe, expect, test } from "vitest";
+import { parseKernelRelease, parseMounts } from "./environment.js";
+
+describe("parseMounts", () => {
+  test("finds cgroup2 and bpffs on a hybrid host, decoding octal escapes", () => {
+    const text = [
+      "tmpfs /sys/fs/cgroup tmpfs ro,nosuid 0 0",
+      "cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0",
+      "bpf /sys/fs/bpf bpf rw 0 0",
+      "none /mnt/with\\040space ext4 rw 0 0",
+    ].join("\n");
+    const mounts = parseMounts(text);
+    expect(mounts.filter((m) => m.type === "cgroup2").map((m) => m.target)).toEqual(["/sys/fs/cgroup/unified"]);
+    expect(mounts.find((m) => m.type === "bpf")?.target).toBe("/sys/fs/bpf");
+    expect(mounts.at(-1)?.target).toBe("/mnt/with space");
+  });
+});
+
+describe("parseKernelRelease", () => {
+  test.each([
+    ["6.18.44-fc-v782", [6, 18]],
+    ["5.4.0-74-generic", [5, 4]],
+    ["nonsense", undefined],
+  ] as const)("%s", (text, expected) => {
+    expect(parseKernelRelease(text)).toEqual(expected);
+  });
+});

@@ -1,0 +1,563 @@
+import { access, mkdir, readdir, rmdir, unlink } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createTracer, isMeshctlError } from "@meshctl/core";
+import { runBpftool, runBpftoolJson, tryBpftool } from "./bpftool.js";
+import { assertEbpfSupported, ensureBpffsFor, findCgroup2Mount, resolveCgroup } from "./environment.js";
+import { ebpfError } from "./errors.js";
+import {
+  type AccelerationConfig,
+  decodeConfig,
+  decodeCounters,
+  type EbpfCounters,
+  encodeConfig,
+  MAP_NAMES,
+  MAX_PORTS,
+  type MapName,
+  PROGRAM_NAMES,
+} from "./maps.js";
+
+const trace = createTracer("ebpf");
+
+/** Where production pins live. Tests and the bench lab pass their own. */
+export const DEFAULT_PIN_DIR = "/sys/fs/bpf/meshctl";
+
+/** No per-message limit by default: the stream policy below covers bulk transfers. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 0;
+
+/**
+ * The bulk policy enabled by default: a direction of a connection that sends more than this many
+ * bytes without the other side sending anything goes to plain TCP for good. The kernel's sk_msg
+ * ingress path loses to TCP on bulk transfers, request/response wins (docs/ebpf.md "Policy").
+ */
+export const DEFAULT_MAX_STREAM_BYTES = 256 * 1024;
+
+/** The compiled programs shipped in the package (built by scripts/build-bpf.mjs). */
+export function defaultObjectPath(): string {
+  return fileURLToPath(new URL("../obj/mc-accel.bpf.o", import.meta.url));
+}
+
+export interface EnableEbpfOptions {
+  /** cgroup v2 directory to attach to; default: the cgroup v2 root (every process on the node). */
+  readonly cgroupPath?: string;
+  /** bpffs directory for pins; default /sys/fs/bpf/meshctl. */
+  readonly pinDir?: string;
+  /** Only connections with one of these ports on either end are redirected (max 16); default: all. */
+  readonly ports?: readonly number[];
+  /** Directions writing larger messages fall back to TCP for good; 0 = no limit (default). */
+  readonly maxMessageBytes?: number;
+  /** Directions sending more than this without a reply fall back to TCP for good; 0 = no limit; default 256 KiB. */
+  readonly maxStreamBytes?: number;
+  /** Path of the BPF object; default: the one shipped in the package. */
+  readonly objectPath?: string;
+}
+
+export interface ProgramInfo {
+  readonly name: string;
+  readonly id: number;
+  readonly pin: string;
+}
+
+export interface MapInfo {
+  readonly name: string;
+  readonly id: number;
+  readonly type: string;
+  readonly maxEntries: number;
+  readonly pin: string;
+  /** Current entries (sockhash, pairs, original destinations); undefined where not countable. */
+  readonly entries?: number;
+}
+
+export interface Attachment {
+  readonly cgroupPath: string;
+  readonly attachType: string;
+  readonly programId: number;
+  readonly programName: string;
+  readonly flags: string;
+}
+
+export interface EnableEbpfResult {
+  /** False when everything already was as requested (idempotent enable). */
+  readonly changed: boolean;
+  readonly pinDir: string;
+  readonly cgroupPath: string;
+  readonly programs: { readonly sockops: ProgramInfo; readonly skMsg: ProgramInfo };
+  readonly config: AccelerationConfig;
+}
+
+interface PinState {
+  readonly sockops?: ProgramInfo;
+  readonly skMsg?: ProgramInfo;
+  readonly maps: Partial<Record<MapName, MapInfo>>;
+  readonly complete: boolean;
+  readonly empty: boolean;
+}
+
+function progPin(pinDir: string, name: string): string {
+  return join(pinDir, "progs", name);
+}
+function mapPin(pinDir: string, name: string): string {
+  return join(pinDir, "maps", name);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readProgram(pinDir: string, name: string): Promise<ProgramInfo | undefined> {
+  const pin = progPin(pinDir, name);
+  if (!(await exists(pin))) return undefined;
+  const info = await runBpftoolJson<{ id: number; name: string }>(["prog", "show", "pinned", pin], `reading ${pin}`);
+  return { name: info.name, id: info.id, pin };
+}
+
+async function readMap(pinDir: string, name: MapName): Promise<MapInfo | undefined> {
+  const pin = mapPin(pinDir, name);
+  if (!(await exists(pin))) return undefined;
+  const info = await runBpftoolJson<{ id: number; name: string; type: string; max_entries: number }>(
+    ["map", "show", "pinned", pin],
+    `reading ${pin}`,
+  );
+  return { name: info.name, id: info.id, type: info.type, maxEntries: info.max_entries, pin };
+}
+
+async function readPins(pinDir: string): Promise<PinState> {
+  const sockops = await readProgram(pinDir, PROGRAM_NAMES.sockops);
+  const skMsg = await readProgram(pinDir, PROGRAM_NAMES.skMsg);
+  const maps: Partial<Record<MapName, MapInfo>> = {};
+  for (const name of MAP_NAMES) {
+    const map = await readMap(pinDir, name);
+    if (map) maps[name] = map;
+  }
+  const mapCount = Object.keys(maps).length;
+  const leftovers = (await readdir(pinDir).catch(() => [])).length;
+  return {
+    ...(sockops ? { sockops } : {}),
+    ...(skMsg ? { skMsg } : {}),
+    maps,
+    complete: Boolean(sockops && skMsg) && mapCount === MAP_NAMES.length,
+    empty: !sockops && !skMsg && mapCount === 0 && leftovers === 0,
+  };
+}
+
+interface CgroupTreeEntry {
+  cgroup: string;
+  programs: Array<{ id: number; attach_type: string; attach_flags?: string; name: string }>;
+}
+
+/** Every sock_ops attachment under the cgroup v2 mount. */
+async function listSockOpsAttachments(mount: string): Promise<Attachment[]> {
+  const tree = (await runBpftoolJson<CgroupTreeEntry[]>(["cgroup", "tree", mount], "listing cgroup attachments")) ?? [];
+  return tree.flatMap((entry) =>
+    entry.programs
+      .filter((p) => p.attach_type === "cgroup_sock_ops" || p.attach_type === "sock_ops")
+      .map((p) => ({
+        cgroupPath: entry.cgroup,
+        attachType: p.attach_type,
+        programId: p.id,
+        programName: p.name,
+        flags: p.attach_flags ?? "",
+      })),
+  );
+}
+
+/** sock_ops programs that run for sockets of `cgroupPath`, including ones inherited from ancestors. */
+async function effectiveSockOps(cgroupPath: string): Promise<Attachment[]> {
+  const programs =
+    (await runBpftoolJson<CgroupTreeEntry["programs"]>(["cgroup", "show", cgroupPath, "effective"], `reading programs of ${cgroupPath}`)) ?? [];
+  return programs
+    .filter((p) => p.attach_type === "cgroup_sock_ops" || p.attach_type === "sock_ops")
+    .map((p) => ({ cgroupPath, attachType: p.attach_type, programId: p.id, programName: p.name, flags: p.attach_flags ?? "" }));
+}
+
+function validateOptions(options: EnableEbpfOptions): AccelerationConfig {
+  const ports = [...new Set(options.ports ?? [])];
+  if (ports.length > MAX_PORTS) {
+    throw ebpfError("EBPF_INVALID_OPTIONS", `At most ${MAX_PORTS} ports can be listed (got ${ports.length}).`, { kind: "usage" });
+  }
+  for (const port of ports) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw ebpfError("EBPF_INVALID_OPTIONS", `ports: ${port} is not a TCP port (1-65535).`, { kind: "usage" });
+    }
+  }
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const maxStreamBytes = options.maxStreamBytes ?? DEFAULT_MAX_STREAM_BYTES;
+  for (const [name, value] of [
+    ["maxMessageBytes", maxMessageBytes],
+    ["maxStreamBytes", maxStreamBytes],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+      throw ebpfError("EBPF_INVALID_OPTIONS", `${name}: ${value} must be an integer from 0 to 4294967295.`, { kind: "usage" });
+    }
+  }
+  return { enabled: true, maxMessageBytes, maxStreamBytes, ports };
+}
+
+async function writeConfig(pinDir: string, config: AccelerationConfig): Promise<void> {
+  await runBpftool(
+    ["map", "update", "pinned", mapPin(pinDir, "mc_config"), "key", "0", "0", "0", "0", "value", ...encodeConfig(config)],
+    "writing the acceleration config",
+  );
+}
+
+async function readConfig(pinDir: string): Promise<AccelerationConfig | undefined> {
+  const dump = await runBpftoolJson<Array<{ formatted?: { value: Parameters<typeof decodeConfig>[0] } }>>(
+    ["map", "dump", "pinned", mapPin(pinDir, "mc_config")],
+    "reading the acceleration config",
+  ).catch(() => undefined);
+  const formatted = dump?.[0]?.formatted?.value;
+  return formatted ? decodeConfig(formatted) : undefined;
+}
+
+function sameConfig(a: AccelerationConfig, b: AccelerationConfig): boolean {
+  return (
+    a.enabled === b.enabled &&
+    a.maxMessageBytes === b.maxMessageBytes &&
+    a.maxStreamBytes === b.maxStreamBytes &&
+    a.ports.join(",") === b.ports.join(",")
+  );
+}
+
+/**
+ * Loads the sockops + sk_msg programs, pins them under `pinDir` and attaches them to a cgroup.
+ * Idempotent: a second call with the same cgroup changes nothing (or only the config).
+ * Refuses to attach where another sock_ops program already runs (EBPF_FOREIGN_PROGRAM).
+ *
+ * @example
+ * const result = await enableEbpfAcceleration({ cgroupPath: "/sys/fs/cgroup/unified/mypod" });
+ * console.log(result.changed, result.programs.sockops.id);
+ */
+export async function enableEbpfAcceleration(options: EnableEbpfOptions = {}): Promise<EnableEbpfResult> {
+  const config = validateOptions(options);
+  const pinDir = options.pinDir ?? DEFAULT_PIN_DIR;
+  const objectPath = options.objectPath ?? defaultObjectPath();
+  assertPinDir(pinDir);
+  await assertEbpfSupported();
+  if (!(await exists(objectPath))) {
+    throw ebpfError("EBPF_OBJECT_MISSING", `The BPF object ${objectPath} is missing.`, {
+      kind: "bug",
+      suggestions: ["Build the package (`npm run build -w packages/ebpf`), which compiles bpf/*.bpf.c with clang."],
+    });
+  }
+  const { mount, path: cgroupPath } = await resolveCgroup(options.cgroupPath);
+  await ensureBpffsFor(pinDir);
+
+  let pins = await readPins(pinDir);
+  if (!pins.empty && !pins.complete) {
+    trace(`incomplete pins in ${pinDir}; removing them before a fresh load`);
+    await disableEbpfAcceleration({ pinDir, drainTimeoutMs: 0 });
+    pins = await readPins(pinDir);
+  }
+
+  if (pins.complete && pins.sockops && pins.skMsg) {
+    const ours = pins.sockops.id;
+    const attachments = await listSockOpsAttachments(mount);
+    const mine = attachments.filter((a) => a.programId === ours);
+    const elsewhere = mine.filter((a) => a.cgroupPath !== cgroupPath);
+    if (elsewhere.length > 0) {
+      throw ebpfError(
+        "EBPF_ALREADY_ENABLED_ELSEWHERE",
+        `Acceleration from ${pinDir} is already attached to ${elsewhere.map((a) => a.cgroupPath).join(", ")}.`,
+        {
+          kind: "usage",
+          details: { pinDir, attachedTo: elsewhere.map((a) => a.cgroupPath), requested: cgroupPath },
+          suggestions: ["Run `meshctl disable ebpf` first, or use another pin directory for a second cgroup."],
+        },
+      );
+    }
+    const current = await readConfig(pinDir);
+    const configChanged = !current || !sameConfig(current, config);
+    if (configChanged) await writeConfig(pinDir, config);
+    if (mine.length > 0) {
+      return { changed: configChanged, pinDir, cgroupPath, programs: { sockops: pins.sockops, skMsg: pins.skMsg }, config };
+    }
+    await assertNoForeignPrograms(cgroupPath, ours);
+    await attachAll(pinDir, cgroupPath, { skMsgAttached: true });
+    return { changed: true, pinDir, cgroupPath, programs: { sockops: pins.sockops, skMsg: pins.skMsg }, config };
+  }
+
+  await assertNoForeignPrograms(cgroupPath, undefined);
+  await mkdir(pinDir, { recursive: true });
+  try {
+    await runBpftool(
+      ["prog", "loadall", objectPath, join(pinDir, "progs"), "pinmaps", join(pinDir, "maps")],
+      "loading the BPF programs",
+    );
+    await writeConfig(pinDir, config);
+    await attachAll(pinDir, cgroupPath, { skMsgAttached: false });
+  } catch (error) {
+    await disableEbpfAcceleration({ pinDir, cgroupPath, drainTimeoutMs: 0 }).catch((cleanup: unknown) =>
+      trace(`rollback after a failed enable failed too: ${String(cleanup)}`),
+    );
+    throw error;
+  }
+  const loaded = await readPins(pinDir);
+  if (!loaded.sockops || !loaded.skMsg) {
+    throw ebpfError("EBPF_OPERATION_FAILED", `bpftool loaded the object but ${pinDir}/progs lacks the programs.`, { kind: "bug" });
+  }
+  return { changed: true, pinDir, cgroupPath, programs: { sockops: loaded.sockops, skMsg: loaded.skMsg }, config };
+}
+
+async function attachAll(pinDir: string, cgroupPath: string, state: { skMsgAttached: boolean }): Promise<void> {
+  // The verdict program goes on the map before sockops fills it: sockets inherit the map's programs
+  // when they are inserted, never afterwards.
+  if (!state.skMsgAttached) {
+    await runBpftool(
+      ["prog", "attach", "pinned", progPin(pinDir, PROGRAM_NAMES.skMsg), "msg_verdict", "pinned", mapPin(pinDir, "mc_socks")],
+      "attaching the sk_msg program to the sockhash",
+    );
+  }
+  // `multi` never replaces a program someone else attached, and lets others attach after us.
+  await runBpftool(
+    ["cgroup", "attach", cgroupPath, "sock_ops", "pinned", progPin(pinDir, PROGRAM_NAMES.sockops), "multi"],
+    `attaching the sockops program to ${cgroupPath}`,
+  );
+}
+
+async function assertNoForeignPrograms(cgroupPath: string, ours: number | undefined): Promise<void> {
+  const foreign = (await effectiveSockOps(cgroupPath)).filter((a) => a.programId !== ours);
+  if (foreign.length === 0) return;
+  throw ebpfError(
+    "EBPF_FOREIGN_PROGRAM",
+    `Another sock_ops program already runs for ${cgroupPath}: ${foreign.map((f) => `${f.programName || "?"} (id ${f.programId})`).join(", ")}. meshctl does not attach beside it.`,
+    {
+      kind: "environment",
+      details: { cgroupPath, foreign },
+      suggestions: [
+        "Find its owner with `bpftool cgroup tree` and `bpftool prog show id <id>` (Cilium, Merbridge, another meshctl pin dir?).",
+        "Two socket accelerators fight over the same sockets (EBUSY); disable the other one first.",
+      ],
+    },
+  );
+}
+
+export interface DisableEbpfOptions {
+  readonly pinDir?: string;
+  /** Also detach from this cgroup (found automatically otherwise). */
+  readonly cgroupPath?: string;
+  /**
+   * Remove accelerated sockets from the sockhash right away. Bytes already redirected but not yet
+   * read by the receiving application are then lost; by default meshctl lets open connections finish.
+   */
+  readonly force?: boolean;
+  /** How long to wait for the kernel to free programs and maps; default 2000 ms. */
+  readonly drainTimeoutMs?: number;
+}
+
+export interface DisableEbpfResult {
+  readonly changed: boolean;
+  readonly pinDir: string;
+  readonly detached: readonly Attachment[];
+  readonly removedPins: readonly string[];
+  /** Accelerated sockets still open at disable; they keep the programs alive until they close. */
+  readonly openSockets: number;
+  /** Kernel objects still alive after the drain timeout (only while such sockets are open). */
+  readonly lingering: { readonly programIds: readonly number[]; readonly mapIds: readonly number[] };
+}
+
+/**
+ * Stops redirecting, detaches everything and removes every pin. Open accelerated connections
+ * switch to plain TCP without losing bytes; the kernel frees programs and maps when they close.
+ *
+ * @example
+ * const result = await disableEbpfAcceleration({ pinDir: "/sys/fs/bpf/meshctl" });
+ * console.log(result.detached.length, result.lingering);
+ */
+export async function disableEbpfAcceleration(options: DisableEbpfOptions = {}): Promise<DisableEbpfResult> {
+  const pinDir = options.pinDir ?? DEFAULT_PIN_DIR;
+  if (process.getuid?.() !== 0) {
+    throw ebpfError("EBPF_PERMISSION_DENIED", "Disabling eBPF acceleration needs root.", {
+      kind: "environment",
+      suggestions: ["Run with sudo."],
+    });
+  }
+  assertPinDir(pinDir);
+  const pins = await readPins(pinDir);
+  if (pins.empty) {
+    await rmdir(pinDir).catch(() => undefined);
+    return { changed: false, pinDir, detached: [], removedPins: [], openSockets: 0, lingering: { programIds: [], mapIds: [] } };
+  }
+  const programIds = [pins.sockops?.id, pins.skMsg?.id].filter((id): id is number => id !== undefined);
+  const mapIds = Object.values(pins.maps).map((m) => m.id);
+
+  // 1. Every direction falls back to TCP; going from redirect to TCP keeps byte order.
+  if (pins.maps.mc_config) await writeConfig(pinDir, { enabled: false, maxMessageBytes: 0, maxStreamBytes: 0, ports: [] }).catch(() => undefined);
+
+  // 2. No new sockets get in.
+  const detached: Attachment[] = [];
+  if (pins.sockops) {
+    const mount = await findCgroup2Mount();
+    const attachments = mount ? await listSockOpsAttachments(mount) : [];
+    const targets = attachments.filter((a) => a.programId === pins.sockops?.id);
+    if (options.cgroupPath && !targets.some((t) => t.cgroupPath === options.cgroupPath)) {
+      const direct = await effectiveSockOps(options.cgroupPath).catch(() => []);
+      targets.push(...direct.filter((a) => a.programId === pins.sockops?.id));
+    }
+    for (const target of targets) {
+      const result = await tryBpftool(["cgroup", "detach", target.cgroupPath, "sock_ops", "id", String(target.programId)]);
+      if (result.ok) detached.push(target);
+      else trace(`detach from ${target.cgroupPath} failed: ${result.errorText}`);
+    }
+  }
+
+  // 3. The map stops handing its verdict program to sockets.
+  let openSockets = 0;
+  if (pins.skMsg && pins.maps.mc_socks) {
+    await tryBpftool(["prog", "detach", "pinned", pins.skMsg.pin, "msg_verdict", "pinned", pins.maps.mc_socks.pin]);
+  }
+  if (pins.maps.mc_socks) {
+    const keys = await sockhashKeys(pins.maps.mc_socks.pin);
+    openSockets = keys.length;
+    if (options.force) {
+      for (const key of keys) await tryBpftool(["map", "delete", "pinned", pins.maps.mc_socks.pin, "key", "hex", ...key]);
+    }
+  }
+
+  // 4. Unpin. Programs and maps die with their last reference.
+  const removedPins = await removePins(pinDir);
+
+  const lingering = await waitForRelease(programIds, mapIds, options.drainTimeoutMs ?? 2000);
+  return { changed: true, pinDir, detached, removedPins, openSockets, lingering };
+}
+
+/** Removes only the pins meshctl creates, never anything else someone put in the directory. */
+async function removePins(pinDir: string): Promise<string[]> {
+  const removed: string[] = [];
+  const known = [
+    ...Object.values(PROGRAM_NAMES).map((name) => progPin(pinDir, name)),
+    ...MAP_NAMES.map((name) => mapPin(pinDir, name)),
+  ];
+  for (const pin of known) {
+    if (await unlink(pin).then(() => true, () => false)) removed.push(pin);
+  }
+  for (const dir of [join(pinDir, "progs"), join(pinDir, "maps"), pinDir]) {
+    await rmdir(dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") trace(`kept ${dir}: ${error.code}`);
+    });
+  }
+  return removed;
+}
+
+/** A pin dir must be a directory of its own, never a bpffs root shared with other software. */
+function assertPinDir(pinDir: string): void {
+  if (!isAbsolute(pinDir) || ["/sys/fs/bpf", "/sys/fs/bpf/", "/"].includes(pinDir)) {
+    throw ebpfError("EBPF_INVALID_OPTIONS", `pinDir ${pinDir} must be an absolute directory below a bpffs mount, e.g. ${DEFAULT_PIN_DIR}.`, {
+      kind: "usage",
+    });
+  }
+}
+
+async function sockhashKeys(pin: string): Promise<string[][]> {
+  const dump = await runBpftoolJson<Array<{ key: string[] }>>(["map", "dump", "pinned", pin], "reading the sockhash").catch(() => []);
+  return (dump ?? []).map((e) => e.key.map((b) => b.replace(/^0x/, "")));
+}
+
+async function objectAlive(kind: "prog" | "map", id: number): Promise<boolean> {
+  return (await tryBpftool(["-j", kind, "show", "id", String(id)])).ok;
+}
+
+async function waitForRelease(
+  programIds: readonly number[],
+  mapIds: readonly number[],
+  timeoutMs: number,
+): Promise<{ programIds: number[]; mapIds: number[] }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const progs: number[] = [];
+    const maps: number[] = [];
+    for (const id of programIds) if (await objectAlive("prog", id)) progs.push(id);
+    for (const id of mapIds) if (await objectAlive("map", id)) maps.push(id);
+    if ((progs.length === 0 && maps.length === 0) || Date.now() >= deadline) return { programIds: progs, mapIds: maps };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface GetEbpfStatusOptions {
+  readonly pinDir?: string;
+}
+
+export interface EbpfStatus {
+  /** Loaded, attached somewhere and redirecting. */
+  readonly enabled: boolean;
+  readonly state: "disabled" | "enabled" | "loaded-not-attached" | "paused" | "broken";
+  readonly pinDir: string;
+  readonly programs: readonly ProgramInfo[];
+  readonly attachments: readonly Attachment[];
+  /** Other sock_ops programs running for the attached cgroups. */
+  readonly foreignPrograms: readonly Attachment[];
+  readonly maps: readonly MapInfo[];
+  readonly config?: AccelerationConfig;
+  readonly counters?: EbpfCounters;
+}
+
+const COUNTED_MAPS: ReadonlySet<MapName> = new Set(["mc_socks", "mc_pairs", "mc_orig", "mc_flows"]);
+
+/**
+ * What is loaded from `pinDir`, where it is attached, map sizes and the counters.
+ *
+ * @example
+ * const status = await getEbpfStatus({ pinDir: "/sys/fs/bpf/meshctl" });
+ * if (status.enabled) console.log(status.counters?.ingress.messages);
+ */
+export async function getEbpfStatus(options: GetEbpfStatusOptions = {}): Promise<EbpfStatus> {
+  const pinDir = options.pinDir ?? DEFAULT_PIN_DIR;
+  if (process.getuid?.() !== 0) {
+    throw ebpfError("EBPF_PERMISSION_DENIED", "Reading BPF programs and maps needs root.", {
+      kind: "environment",
+      suggestions: ["Run with sudo."],
+    });
+  }
+  const pins = await readPins(pinDir);
+  if (pins.empty) return { enabled: false, state: "disabled", pinDir, programs: [], attachments: [], foreignPrograms: [], maps: [] };
+
+  const programs = [pins.sockops, pins.skMsg].filter((p): p is ProgramInfo => p !== undefined);
+  const mount = await findCgroup2Mount();
+  const attachments = pins.sockops && mount ? (await listSockOpsAttachments(mount)).filter((a) => a.programId === pins.sockops?.id) : [];
+  const foreign: Attachment[] = [];
+  for (const attachment of attachments) {
+    for (const other of await effectiveSockOps(attachment.cgroupPath).catch(() => [])) {
+      if (other.programId !== pins.sockops?.id && !foreign.some((f) => f.programId === other.programId)) foreign.push(other);
+    }
+  }
+  const maps: MapInfo[] = [];
+  for (const name of MAP_NAMES) {
+    const map = pins.maps[name];
+    if (!map) continue;
+    if (COUNTED_MAPS.has(name)) {
+      const dump = await runBpftoolJson<unknown[]>(["map", "dump", "pinned", map.pin], `reading ${name}`).catch(() => undefined);
+      maps.push(dump ? { ...map, entries: dump.length } : map);
+    } else maps.push(map);
+  }
+  const config = pins.maps.mc_config ? await readConfig(pinDir) : undefined;
+  let counters: EbpfCounters | undefined;
+  if (pins.maps.mc_counters) {
+    const dump = await runBpftoolJson<Parameters<typeof decodeCounters>[0]>(["map", "dump", "pinned", pins.maps.mc_counters.pin], "reading counters").catch(
+      (error: unknown) => {
+        if (isMeshctlError(error)) trace(error.message);
+        return undefined;
+      },
+    );
+    if (dump) counters = decodeCounters(dump);
+  }
+  const state: EbpfStatus["state"] = !pins.complete
+    ? "broken"
+    : attachments.length === 0
+      ? "loaded-not-attached"
+      : config?.enabled
+        ? "enabled"
+        : "paused";
+  return {
+    enabled: state === "enabled",
+    state,
+    pinDir,
+    programs,
+    attachments,
+    foreignPrograms: foreign,
+    maps,
+    ...(config ? { config } : {}),
+    ...(counters ? { counters } : {}),
+  };
+}

@@ -1,0 +1,392 @@
+/**
+ * tstats benchmark: the per-request cost of telemetry in the gRPC path, three ways in one run
+ * (no telemetry, tstats with cached peers, decode-every-request as the Wasm path did), on a
+ * grpc-js echo (client and server in this process, so each request pays both reporters).
+ * Rounds interleave the modes; CPU per request comes from process.cpuUsage(), latency is measured
+ * open-loop at a fixed rate. Also: memory per 1,000 cached peers and exposition time for 10,000 series.
+ *
+ *   flock /tmp/meshctl-bench.lock npx tsx --conditions=@meshctl/source packages/tstats/scripts/bench.ts \
+ *     [--rate 300] [--seconds 3] [--rounds 5] [--json out.json]
+ */
+import { writeFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { type Interceptor, Metadata, type ServerInterceptor } from "@grpc/grpc-js";
+import {
+  createTstatsClientInterceptor,
+  createTstatsServerInterceptor,
+  encodePeerMetadataHeader,
+  ISTIO_HTTP_LABELS,
+  localWorkload,
+  MetricRegistry,
+  renderLabelText,
+  TstatsRecorder,
+  withMessageSizes,
+  workloadLabelValues,
+  workloadMetadata,
+} from "../src/index.js";
+import { ECHO_SERVICE, type EchoClient, echoClient, startEchoServer } from "../test/echo-service.js";
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: "string", default: "300" },
+    seconds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "5" },
+    json: { type: "string" },
+  },
+});
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
+const ROUNDS = Number(values.rounds);
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+
+type Mode = "none" | "tstats" | "decode-every-request";
+const MODES: Mode[] = ["none", "tstats", "decode-every-request"];
+
+function workload(name: string) {
+  return localWorkload({
+    instanceName: `${name}-5f7d-x2k9`,
+    namespace: "default",
+    workloadName: `${name}-v1`,
+    clusterId: "Kubernetes",
+    app: name,
+    version: "v1",
+    identity: `spiffe://cluster.local/ns/default/sa/${name}`,
+    owner: `kubernetes://apis/apps/v1/namespaces/default/deployments/${name}-v1`,
+    nodeId: `sidecar~10.0.0.1~${name}-5f7d-x2k9.default~default.svc.cluster.local`,
+    istioVersion: "1.24.0",
+  });
+}
+
+interface Target {
+  readonly client: EchoClient;
+  close(): Promise<void>;
+}
+
+async function startTarget(mode: Mode): Promise<Target> {
+  const service = withMessageSizes(ECHO_SERVICE);
+  let serverInterceptors: ServerInterceptor[] = [];
+  let clientInterceptors: Interceptor[] = [];
+  if (mode !== "none") {
+    const recorderMode = mode === "tstats" ? "cached" : "decode-every-request";
+    const registry = new MetricRegistry({ istioVersion: "1.24.0" });
+    const server = new TstatsRecorder({ local: workload("echo"), registry, mode: recorderMode });
+    const client = new TstatsRecorder({ local: workload("frontend"), registry, mode: recorderMode });
+    serverInterceptors = [createTstatsServerInterceptor(server)];
+    clientInterceptors = [
+      createTstatsClientInterceptor(client, { target: "echo.default.svc.cluster.local:8080" }),
+    ];
+  }
+  const server = await startEchoServer({ service, interceptors: serverInterceptors });
+  const client = echoClient(server.port, { service, interceptors: clientInterceptors });
+  return {
+    client,
+    close: async () => {
+      client.close();
+      await server.close();
+    },
+  };
+}
+
+function call(client: EchoClient): Promise<void> {
+  return new Promise((resolve, reject) => {
+    client.echo({ text: "hello, mesh" }, new Metadata(), (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+interface Phase {
+  mode: Mode;
+  requests: number;
+  cpuUsPerRequest: number;
+  p50Us: number;
+  p99Us: number;
+  achievedRps: number;
+}
+
+/**
+ * Open loop: calls are started on a fixed schedule, whatever the previous ones are doing. A timer
+ * wakes up about every millisecond and starts every call that is due (no busy-wait, which would
+ * show up in the CPU figure); latency is measured from each call's actual start.
+ */
+async function runPhase(mode: Mode, target: Target): Promise<Phase> {
+  for (let i = 0; i < 300; i++) await call(target.client); // warm-up (JIT, connection)
+  const total = Math.round(RATE * SECONDS);
+  const intervalMs = 1000 / RATE;
+  const latencies: number[] = [];
+  let started = 0;
+  let done = 0;
+  const startWall = performance.now();
+  const cpu0 = process.cpuUsage();
+  await new Promise<void>((resolve, reject) => {
+    const tick = (): void => {
+      const due = Math.min(total, Math.floor((performance.now() - startWall) / intervalMs) + 1);
+      while (started < due) {
+        started++;
+        const t0 = performance.now();
+        call(target.client).then(() => {
+          latencies.push((performance.now() - t0) * 1000);
+          if (++done === total) resolve();
+        }, reject);
+      }
+      if (started < total) setTimeout(tick, 1);
+    };
+    tick();
+  });
+  const cpu = process.cpuUsage(cpu0);
+  const elapsed = (performance.now() - startWall) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    mode,
+    requests: total,
+    cpuUsPerRequest: (cpu.user + cpu.system) / total,
+    p50Us: percentile(latencies, 50),
+    p99Us: percentile(latencies, 99),
+    achievedRps: total / elapsed,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** The telemetry work alone, without gRPC: resolve the peer and record one call, per request. */
+function microbench(mode: "cached" | "decode-every-request"): number {
+  const recorder = new TstatsRecorder({ local: workload("echo"), mode });
+  const site = recorder.callSite({ reporter: "destination" });
+  const header = encodePeerMetadataHeader(workload("frontend"));
+  const id = workload("frontend").nodeId;
+  const n = 200_000;
+  const run = () => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      recorder.recordHttp(site, recorder.resolvePeer(header, id), {
+        protocol: "grpc",
+        responseCode: 200,
+        grpcStatus: 0,
+        durationMs: 0.4,
+        requestBytes: 32,
+        responseBytes: 32,
+        requestMessages: 1,
+        responseMessages: 1,
+      });
+    }
+    return Number(process.hrtime.bigint() - t0) / n;
+  };
+  run();
+  return median([run(), run(), run()]);
+}
+
+function peers(count: number) {
+  return Array.from({ length: count }, (_, i) => {
+    const w = workloadMetadata({
+      instanceName: `svc${i}-5f7d-x2k9`,
+      namespace: `ns${i % 50}`,
+      workloadName: `svc${i}-v1`,
+      clusterId: "Kubernetes",
+      canonicalService: `svc${i}`,
+      canonicalRevision: "v1",
+      app: `svc${i}`,
+      version: "v1",
+      owner: `kubernetes://apis/apps/v1/namespaces/ns${i % 50}/deployments/svc${i}-v1`,
+    });
+    return {
+      header: encodePeerMetadataHeader(w),
+      id: `sidecar~10.1.${i >> 8}.${i & 255}~svc${i}-5f7d-x2k9.ns${i % 50}~ns${i % 50}.svc.cluster.local`,
+    };
+  });
+}
+
+function memoryPer1000Peers(): { cacheOnlyKiB: number; withSeriesKiB: number } {
+  const N = 10_000;
+  const list = peers(N);
+  const measure = (withSeries: boolean) => {
+    gc();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const recorder = new TstatsRecorder({ local: workload("echo"), peerCacheSize: N });
+    const site = recorder.callSite({ reporter: "destination" });
+    for (const p of list) {
+      const peer = recorder.resolvePeer(p.header, p.id);
+      if (withSeries) {
+        recorder.recordHttp(site, peer, {
+          protocol: "grpc",
+          responseCode: 200,
+          grpcStatus: 0,
+          durationMs: 1,
+          requestBytes: 10,
+          responseBytes: 10,
+        });
+      }
+    }
+    gc();
+    gc();
+    const after = process.memoryUsage().heapUsed;
+    if (recorder.peerCacheStats().size !== N) throw new Error("cache did not hold every peer");
+    return (after - before) / (N / 1000) / 1024;
+  };
+  return { cacheOnlyKiB: measure(false), withSeriesKiB: measure(true) };
+}
+
+interface ExpositionFigure {
+  readonly what: string;
+  readonly series: number;
+  readonly ms: number;
+  readonly bytes: number;
+}
+
+function timeRender(what: string, registry: MetricRegistry): ExpositionFigure {
+  registry.renderPrometheus();
+  const runs: number[] = [];
+  let text = "";
+  for (let i = 0; i < 9; i++) {
+    const t0 = performance.now();
+    text = registry.renderPrometheus();
+    runs.push(performance.now() - t0);
+  }
+  const series = text.split("\n").filter((l) => l !== "" && !l.startsWith("#")).length;
+  return { what, series, ms: median(runs), bytes: text.length };
+}
+
+/** Prometheus counts a series per exposition line (each histogram bucket is one). */
+function expositionTimes(): ExpositionFigure[] {
+  const list = peers(10_000);
+  const out: ExpositionFigure[] = [];
+  // 10,000 istio_requests_total series with Istio's full 25-label set (label sets that only counted).
+  const counters = new TstatsRecorder({ local: workload("echo"), peerCacheSize: list.length });
+  const site = counters.callSite({ reporter: "destination" });
+  for (const p of list) {
+    const peer = counters.resolvePeer(p.header, p.id);
+    const values = [
+      ...workloadLabelValues(counters.local, site, peer.workload),
+      "http",
+      "200",
+      "",
+      "-",
+      "none",
+    ];
+    counters.registry.httpSeries(renderLabelText(ISTIO_HTTP_LABELS, values), false).requests++;
+  }
+  out.push(timeRender("10,000 istio_requests_total series", counters.registry));
+  // The full HTTP family (counter + 3 histograms of 22 lines + 2 gRPC counters = 69 series per label set).
+  const grpc = new TstatsRecorder({ local: workload("echo"), peerCacheSize: list.length });
+  const gsite = grpc.callSite({ reporter: "destination" });
+  for (const p of list.slice(0, 145)) {
+    grpc.recordHttp(gsite, grpc.resolvePeer(p.header, p.id), {
+      protocol: "grpc",
+      responseCode: 200,
+      grpcStatus: 0,
+      durationMs: 3,
+      requestBytes: 100,
+      responseBytes: 800,
+      requestMessages: 1,
+      responseMessages: 1,
+    });
+  }
+  out.push(timeRender("145 gRPC label sets x full family", grpc.registry));
+  // TCP: 2,500 label sets x 4 counters.
+  const tcp = new TstatsRecorder({ local: workload("echo"), peerCacheSize: list.length });
+  const tsite = tcp.callSite({ reporter: "destination" });
+  for (const p of list.slice(0, 2500)) {
+    const s = tcp.tcpSeries(tsite, tcp.resolvePeer(p.header, p.id));
+    s.opened++;
+    s.sentBytes += 1000;
+  }
+  out.push(timeRender("2,500 TCP label sets x 4 counters", tcp.registry));
+  return out;
+}
+
+async function main() {
+  process.stdout.write(
+    `tstats benchmark: ${RATE} rps open loop, ${SECONDS}s per phase, ${ROUNDS} interleaved rounds\n`,
+  );
+  const phases: Phase[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? MODES : [...MODES].reverse();
+    for (const mode of order) {
+      const target = await startTarget(mode);
+      try {
+        const p = await runPhase(mode, target);
+        phases.push(p);
+        process.stdout.write(
+          `  round ${round + 1} ${mode.padEnd(21)} cpu ${p.cpuUsPerRequest.toFixed(1)} us/req  p50 ${p.p50Us.toFixed(0)} us  p99 ${p.p99Us.toFixed(0)} us  ${p.achievedRps.toFixed(0)} rps\n`,
+        );
+      } finally {
+        await target.close();
+      }
+    }
+  }
+  const summary = Object.fromEntries(
+    MODES.map((mode) => {
+      const ps = phases.filter((p) => p.mode === mode);
+      return [
+        mode,
+        {
+          cpuUsPerRequest: median(ps.map((p) => p.cpuUsPerRequest)),
+          p50Us: median(ps.map((p) => p.p50Us)),
+          p99Us: median(ps.map((p) => p.p99Us)),
+        },
+      ];
+    }),
+  ) as Record<Mode, { cpuUsPerRequest: number; p50Us: number; p99Us: number }>;
+  const addedTstats = summary.tstats.cpuUsPerRequest - summary.none.cpuUsPerRequest;
+  const addedDecode = summary["decode-every-request"].cpuUsPerRequest - summary.none.cpuUsPerRequest;
+  const p50Overhead = (summary.tstats.p50Us / summary.none.p50Us - 1) * 100;
+
+  const microCached = microbench("cached");
+  const microDecode = microbench("decode-every-request");
+  const memory = memoryPer1000Peers();
+  const exposition = expositionTimes();
+
+  const result = {
+    config: { rate: RATE, seconds: SECONDS, rounds: ROUNDS, node: process.version },
+    grpc: summary,
+    addedCpuUsPerRequest: {
+      tstats: addedTstats,
+      decodeEveryRequest: addedDecode,
+      ratio: addedDecode / addedTstats,
+    },
+    p50OverheadPercent: p50Overhead,
+    telemetryOnlyNsPerRequest: {
+      cached: microCached,
+      decodeEveryRequest: microDecode,
+      ratio: microDecode / microCached,
+    },
+    memoryPer1000PeersKiB: memory,
+    exposition,
+    phases,
+  };
+
+  const f = (n: number, d = 1) => n.toFixed(d);
+  process.stdout.write(
+    [
+      "",
+      "gRPC echo (client + server in one process; both reporters per request), medians of rounds:",
+      `  none                  cpu ${f(summary.none.cpuUsPerRequest)} us/req   p50 ${f(summary.none.p50Us, 0)} us   p99 ${f(summary.none.p99Us, 0)} us`,
+      `  tstats (cached)       cpu ${f(summary.tstats.cpuUsPerRequest)} us/req   p50 ${f(summary.tstats.p50Us, 0)} us   p99 ${f(summary.tstats.p99Us, 0)} us`,
+      `  decode-every-request  cpu ${f(summary["decode-every-request"].cpuUsPerRequest)} us/req   p50 ${f(summary["decode-every-request"].p50Us, 0)} us   p99 ${f(summary["decode-every-request"].p99Us, 0)} us`,
+      `  added CPU per request: tstats ${f(addedTstats, 2)} us, decode-every-request ${f(addedDecode, 2)} us (${f(addedDecode / addedTstats)}x)`,
+      `  tstats p50 overhead vs none: ${f(p50Overhead)} %`,
+      `telemetry path alone (resolve peer + record, one reporter): cached ${f(microCached, 0)} ns/req, decode-every-request ${f(microDecode, 0)} ns/req (${f(microDecode / microCached)}x)`,
+      `memory per 1,000 cached peers: ${f(memory.cacheOnlyKiB)} KiB (cache only), ${f(memory.withSeriesKiB)} KiB (with one HTTP series each)`,
+      ...exposition.map(
+        (e) =>
+          `exposition: ${e.what}: ${e.series} series, ${(e.bytes / 1e6).toFixed(2)} MB, ${f(e.ms, 2)} ms`,
+      ),
+      "",
+      `JSON ${JSON.stringify(result)}`,
+      "",
+    ].join("\n"),
+  );
+  if (values.json) await writeFile(values.json, `${JSON.stringify(result, null, 2)}\n`);
+}
+
+await main();

@@ -1,0 +1,324 @@
+/**
+ * Proxyless gRPC integration for `@grpc/grpc-js`: a client and a server interceptor that exchange
+ * Istio peer metadata (`x-envoy-peer-metadata[-id]` request and response headers, stripped when
+ * read) and record Istio's metrics with `reporter="source"` and `reporter="destination"`.
+ *
+ * Wire bytes are not visible to interceptors; `istio_request_bytes`/`istio_response_bytes` count
+ * gRPC frames (5-byte prefix + serialized message). Sizes come for free when messages are Buffers
+ * or when the service definition is wrapped with `withMessageSizes`; otherwise the interceptor
+ * serializes the message once more to measure it, where a serializer is at hand.
+ */
+import {
+  status as GrpcStatus,
+  InterceptingCall,
+  type Interceptor,
+  type InterceptorOptions,
+  Metadata,
+  type MetadataValue,
+  type Responder,
+  ServerInterceptingCall,
+  type ServerInterceptingCallInterface,
+  type ServerInterceptor,
+  type ServiceDefinition,
+  type StatusObject,
+} from "@grpc/grpc-js";
+import { PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER } from "./peer-metadata.js";
+import {
+  type CallSite,
+  type DestinationService,
+  destinationServiceFromTarget,
+  type PeerHandle,
+  type TstatsRecorder,
+} from "./recorder.js";
+
+type PartialStatusObject = Parameters<NonNullable<Responder["sendStatus"]>>[0];
+
+const GRPC_FRAME_PREFIX_BYTES = 5;
+const sizes = new WeakMap<object, number>();
+
+type Serialize = (value: unknown) => Buffer;
+type Deserialize = (bytes: Buffer) => unknown;
+
+function rememberSerialize(fn: Serialize): Serialize {
+  return (value) => {
+    const bytes = fn(value);
+    if (value !== null && typeof value === "object") sizes.set(value, bytes.length);
+    return bytes;
+  };
+}
+
+function rememberDeserialize(fn: Deserialize): Deserialize {
+  return (bytes) => {
+    const value = fn(bytes);
+    if (value !== null && typeof value === "object") sizes.set(value as object, bytes.length);
+    return value;
+  };
+}
+
+/**
+ * Wraps a service definition's (de)serializers so the interceptors learn message sizes without
+ * serializing twice. Use the result for both `server.addService` and `makeGenericClientConstructor`.
+ *
+ * @example
+ * server.addService(withMessageSizes(EchoService), impl);
+ */
+export function withMessageSizes<T extends ServiceDefinition>(definition: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(definition)) {
+    out[name] = {
+      ...method,
+      requestSerialize: rememberSerialize(method.requestSerialize as Serialize),
+      responseSerialize: rememberSerialize(method.responseSerialize as Serialize),
+      requestDeserialize: rememberDeserialize(method.requestDeserialize as Deserialize),
+      responseDeserialize: rememberDeserialize(method.responseDeserialize as Deserialize),
+    };
+  }
+  return out as T;
+}
+
+function messageSize(message: unknown, serialize: Serialize | undefined): number {
+  if (message instanceof Uint8Array) return message.length + GRPC_FRAME_PREFIX_BYTES;
+  if (message !== null && typeof message === "object") {
+    const known = sizes.get(message);
+    if (known !== undefined) return known + GRPC_FRAME_PREFIX_BYTES;
+  }
+  if (serialize) {
+    try {
+      return serialize(message).length + GRPC_FRAME_PREFIX_BYTES;
+    } catch {
+      return GRPC_FRAME_PREFIX_BYTES;
+    }
+  }
+  return GRPC_FRAME_PREFIX_BYTES;
+}
+
+function firstString(values: MetadataValue[]): string | undefined {
+  const v = values[0];
+  return typeof v === "string" ? v : undefined;
+}
+
+/** Reads and strips the metadata-exchange headers; `undefined` when the peer sent none. */
+function takePeer(recorder: TstatsRecorder, metadata: Metadata | undefined): PeerHandle | undefined {
+  if (!metadata) return undefined;
+  const header = firstString(metadata.get(PEER_METADATA_HEADER));
+  if (header === undefined) return undefined;
+  const id = firstString(metadata.get(PEER_METADATA_ID_HEADER));
+  metadata.remove(PEER_METADATA_HEADER);
+  metadata.remove(PEER_METADATA_ID_HEADER);
+  return recorder.resolvePeer(header, id);
+}
+
+export interface TstatsClientInterceptorOptions {
+  /** The channel target (`xds:///echo.default.svc.cluster.local:8080`), for `destination_service*`. */
+  readonly target?: string;
+  /** Overrides what `target` derives. */
+  readonly service?: DestinationService;
+  /** This workload's SPIFFE id, when the channel uses mTLS. */
+  readonly localPrincipal?: string;
+  /** Send our metadata to the server (default true). */
+  readonly propagate?: boolean;
+}
+
+/**
+ * A grpc-js client interceptor that sends this workload's peer metadata and records
+ * `reporter="source"` metrics when each call ends.
+ *
+ * @example
+ * const client = new EchoClient(target, credentials.createInsecure(), {
+ *   interceptors: [createTstatsClientInterceptor(recorder, { target })],
+ * });
+ */
+export function createTstatsClientInterceptor(
+  recorder: TstatsRecorder,
+  options: TstatsClientInterceptorOptions = {},
+): Interceptor {
+  const service =
+    options.service ?? (options.target ? destinationServiceFromTarget(options.target) : undefined);
+  const site = recorder.callSite({
+    reporter: "source",
+    ...(service ? { service } : {}),
+    ...(options.localPrincipal ? { localPrincipal: options.localPrincipal } : {}),
+  });
+  const header = recorder.localMetadataHeader;
+  const nodeId = recorder.local.nodeId;
+  const propagate = options.propagate ?? true;
+
+  return (callOptions: InterceptorOptions, nextCall) => {
+    const def = callOptions.method_definition;
+    const started = performance.now();
+    let peer: PeerHandle | undefined;
+    let gotHeaders = false;
+    let requestMessages = 0;
+    let responseMessages = 0;
+    let requestBytes = 0;
+    let responseBytes = 0;
+    return new InterceptingCall(nextCall(callOptions), {
+      start(metadata, _listener, next) {
+        if (propagate) {
+          metadata.set(PEER_METADATA_HEADER, header);
+          if (nodeId) metadata.set(PEER_METADATA_ID_HEADER, nodeId);
+        }
+        next(metadata, {
+          onReceiveMetadata(md, nextMd) {
+            gotHeaders = true;
+            peer = takePeer(recorder, md);
+            nextMd(md);
+          },
+          onReceiveMessage(message, nextMessage) {
+            responseMessages++;
+            responseBytes += messageSize(message, undefined);
+            nextMessage(message);
+          },
+          onReceiveStatus(status: StatusObject, nextStatus) {
+            // A trailers-only response carries the headers in the trailers.
+            peer ??= takePeer(recorder, status.metadata);
+            const noResponse = !gotHeaders && status.code === GrpcStatus.UNAVAILABLE && peer === undefined;
+            recorder.recordHttp(site, peer ?? recorder.resolvePeer(undefined), {
+              protocol: "grpc",
+              responseCode: noResponse ? 0 : 200,
+              grpcStatus: status.code,
+              ...(noResponse ? { responseFlags: "UF" } : {}),
+              durationMs: performance.now() - started,
+              requestBytes,
+              responseBytes,
+              requestMessages,
+              responseMessages,
+            });
+            nextStatus(status);
+          },
+        });
+      },
+      sendMessage(message, next) {
+        requestMessages++;
+        next(message);
+        // grpc-js serializes synchronously below the interceptors, so a wrapped serializer has run.
+        requestBytes += messageSize(message, def.requestSerialize as Serialize | undefined);
+      },
+    });
+  };
+}
+
+export interface TstatsServerInterceptorOptions {
+  /** The service this server implements; default: derived from each call's `:authority`. */
+  readonly service?: DestinationService;
+  /** This workload's SPIFFE id, when the server uses mTLS. */
+  readonly localPrincipal?: string;
+}
+
+function peerPrincipalOf(call: ServerInterceptingCallInterface): { principal: string; mtls: boolean } {
+  const auth = call.getAuthContext();
+  const cert = auth.sslPeerCertificate;
+  if (!cert?.subjectaltname) return { principal: "", mtls: false };
+  const uri = cert.subjectaltname.split(", ").find((s) => s.startsWith("URI:"));
+  return { principal: uri ? uri.slice(4) : "", mtls: true };
+}
+
+/**
+ * A grpc-js server interceptor that reads (and strips) the client's peer metadata, answers with
+ * this workload's when the client sent some, and records `reporter="destination"` metrics.
+ *
+ * @example
+ * const server = new Server({ interceptors: [createTstatsServerInterceptor(recorder)] });
+ */
+export function createTstatsServerInterceptor(
+  recorder: TstatsRecorder,
+  options: TstatsServerInterceptorOptions = {},
+): ServerInterceptor {
+  const header = recorder.localMetadataHeader;
+  const nodeId = recorder.local.nodeId;
+  const sitesByHost = new Map<string, CallSite>();
+  const siteFor = (call: ServerInterceptingCallInterface): CallSite => {
+    const host = call.getHost();
+    const tls = call.getAuthContext().transportSecurityType === "ssl";
+    if (!tls) {
+      let site = sitesByHost.get(host);
+      if (site === undefined) {
+        site = recorder.callSite({
+          reporter: "destination",
+          service: options.service ?? destinationServiceFromTarget(host),
+          mutualTls: false,
+        });
+        sitesByHost.set(host, site);
+      }
+      return site;
+    }
+    const { principal, mtls } = peerPrincipalOf(call);
+    return recorder.callSite({
+      reporter: "destination",
+      service: options.service ?? destinationServiceFromTarget(host),
+      ...(options.localPrincipal ? { localPrincipal: options.localPrincipal } : {}),
+      ...(principal ? { peerPrincipal: principal } : {}),
+      mutualTls: mtls && principal !== "" && (options.localPrincipal ?? "") !== "",
+    });
+  };
+
+  return (method, call) => {
+    const started = performance.now();
+    const site = siteFor(call);
+    let peer: PeerHandle | undefined;
+    let sentMetadata = false;
+    let recorded = false;
+    let requestMessages = 0;
+    let responseMessages = 0;
+    let requestBytes = 0;
+    let responseBytes = 0;
+    const addOurs = (md: Metadata): void => {
+      md.set(PEER_METADATA_HEADER, header);
+      if (nodeId) md.set(PEER_METADATA_ID_HEADER, nodeId);
+    };
+    const record = (responseCode: number, grpcStatus: number, responseFlags?: string): void => {
+      if (recorded) return;
+      recorded = true;
+      recorder.recordHttp(site, peer ?? recorder.resolvePeer(undefined), {
+        protocol: "grpc",
+        responseCode,
+        grpcStatus,
+        ...(responseFlags ? { responseFlags } : {}),
+        durationMs: performance.now() - started,
+        requestBytes,
+        responseBytes,
+        requestMessages,
+        responseMessages,
+      });
+    };
+    return new ServerInterceptingCall(call, {
+      start(next) {
+        next({
+          onReceiveMetadata(metadata, nextMd) {
+            peer = takePeer(recorder, metadata);
+            nextMd(metadata);
+          },
+          onReceiveMessage(message, nextMessage) {
+            requestMessages++;
+            requestBytes += messageSize(message, undefined);
+            nextMessage(message);
+          },
+          onCancel() {
+            // Envoy: "DC", downstream connection termination.
+            record(0, GrpcStatus.CANCELLED, "DC");
+          },
+        });
+      },
+      sendMetadata(metadata, next) {
+        sentMetadata = true;
+        if (peer !== undefined) addOurs(metadata);
+        next(metadata);
+      },
+      sendMessage(message, next) {
+        responseMessages++;
+        next(message);
+        responseBytes += messageSize(message, method.responseSerialize as Serialize | undefined);
+      },
+      sendStatus(status: PartialStatusObject, next) {
+        if (!sentMetadata && peer !== undefined) {
+          // Trailers-only response: our headers travel in the trailers.
+          const md = status.metadata ?? new Metadata();
+          addOurs(md);
+          status = { ...status, metadata: md };
+        }
+        record(200, status.code);
+        next(status);
+      },
+    });
+  };
+}

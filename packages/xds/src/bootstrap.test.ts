@@ -1,0 +1,53 @@
+import { createRequire } from "node:module";
+import { describe, expect, test } from "vitest";
+import { nodeIdFor, renderBootstrap } from "./bootstrap.js";
+import { proxyFromNode } from "./generate/proxy.js";
+
+const require = createRequire(import.meta.url);
+// grpc-js-xds's own validator: the bootstrap must pass what real gRPC clients check.
+const { validateBootstrapConfig } = require("@grpc/grpc-js-xds/build/src/xds-bootstrap.js") as {
+  validateBootstrapConfig: (o: unknown) => { node: { id: string }; xdsServers: { server_uri: string }[] };
+};
+
+describe("renderBootstrap", () => {
+  test("grpc: accepted by grpc-js-xds, with an Istio-style node id and a locality", () => {
+    const b = renderBootstrap({
+      kind: "grpc",
+      name: "app-1",
+      namespace: "shop",
+      server: "127.0.0.1:15010",
+      ip: "10.1.2.3",
+    });
+    const validated = validateBootstrapConfig(b);
+    expect(validated.node.id).toBe("grpc~10.1.2.3~app-1.shop~shop.svc.cluster.local");
+    expect(validated.xdsServers[0]?.server_uri).toBe("127.0.0.1:15010");
+    expect((b.node as { locality: unknown }).locality).toEqual({});
+  });
+
+  test("envoy: ADS over gRPC to a static xds-grpc cluster; delta switches api_type", () => {
+    const b = renderBootstrap({
+      kind: "envoy",
+      name: "web-1",
+      namespace: "shop",
+      server: "xds.internal:15010",
+    }) as {
+      dynamic_resources: { ads_config: { api_type: string } };
+      static_resources: { clusters: { type: string; load_assignment: unknown }[] };
+    };
+    expect(b.dynamic_resources.ads_config.api_type).toBe("GRPC");
+    expect(b.static_resources.clusters[0]?.type).toBe("STRICT_DNS");
+    const d = renderBootstrap({ kind: "envoy", name: "web-1", namespace: "shop", delta: true }) as typeof b;
+    expect(d.dynamic_resources.ads_config.api_type).toBe("DELTA_GRPC");
+  });
+
+  test("the node id round-trips through proxyFromNode", () => {
+    const p = proxyFromNode({ id: nodeIdFor("envoy", "web-1", "shop", "10.0.0.7") });
+    expect(p).toMatchObject({ type: "sidecar", name: "web-1", namespace: "shop", ip: "10.0.0.7" });
+  });
+
+  test("rejects a malformed server address", () => {
+    expect(() => renderBootstrap({ kind: "grpc", name: "a", namespace: "b", server: "nope" })).toThrow(
+      /HOST:PORT/,
+    );
+  });
+});

@@ -1,0 +1,108 @@
+/** Bootstrap files for proxyless gRPC (GRPC_XDS_BOOTSTRAP) and Envoy sidecars. */
+import { MeshctlError } from "@meshctl/core";
+import { DEFAULT_DOMAIN_SUFFIX } from "./model/types.js";
+
+export interface BootstrapOptions {
+  readonly kind: "grpc" | "envoy";
+  /** Pod (workload) name. */
+  readonly name: string;
+  readonly namespace: string;
+  /** Control plane `host:port`. Default `127.0.0.1:15010`. */
+  readonly server?: string;
+  /** The workload's IP (inbound listeners for Envoy are built for endpoints with this IP). Default 127.0.0.1. */
+  readonly ip?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Envoy only: use Delta (incremental) ADS instead of state of the world. */
+  readonly delta?: boolean;
+  /** Envoy only: admin port. Default 15000. */
+  readonly adminPort?: number;
+}
+
+/** The Istio-style node id: `<type>~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`. */
+export function nodeIdFor(kind: "grpc" | "envoy", name: string, namespace: string, ip = "127.0.0.1"): string {
+  return `${kind === "grpc" ? "grpc" : "sidecar"}~${ip}~${name}.${namespace}~${namespace}.svc.${DEFAULT_DOMAIN_SUFFIX}`;
+}
+
+function splitServer(server: string): { host: string; port: number } {
+  const m = /^(?:\[(.+)\]|([^:]+)):(\d+)$/.exec(server);
+  if (!m)
+    throw new MeshctlError("XDS_BOOTSTRAP_INVALID", `--server must be HOST:PORT, got "${server}".`, {
+      kind: "usage",
+    });
+  return { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
+}
+
+/**
+ * Renders a bootstrap JSON object. For `grpc`, write it to a file named by GRPC_XDS_BOOTSTRAP
+ * (or put the JSON in GRPC_XDS_BOOTSTRAP_CONFIG); for `envoy`, pass it with `envoy -c`.
+ *
+ * @example
+ * const bootstrap = renderBootstrap({ kind: "grpc", name: "client-1", namespace: "demo", server: "127.0.0.1:15010" });
+ * process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify(bootstrap);
+ */
+export function renderBootstrap(options: BootstrapOptions): Record<string, unknown> {
+  if (!options.name || !options.namespace)
+    throw new MeshctlError("XDS_BOOTSTRAP_INVALID", "A bootstrap needs a name and a namespace.", {
+      kind: "usage",
+    });
+  const server = options.server ?? "127.0.0.1:15010";
+  const { host, port } = splitServer(server);
+  const ip = options.ip ?? "127.0.0.1";
+  const id = nodeIdFor(options.kind, options.name, options.namespace, ip);
+  const metadata: Record<string, unknown> = {
+    NAMESPACE: options.namespace,
+    NAME: options.name,
+    INSTANCE_IPS: ip,
+    GENERATOR: options.kind === "grpc" ? "grpc" : "sidecar",
+    ...(options.labels ? { LABELS: options.labels } : {}),
+  };
+  if (options.kind === "grpc") {
+    return {
+      xds_servers: [
+        { server_uri: server, channel_creds: [{ type: "insecure" }], server_features: ["xds_v3"] },
+      ],
+      node: { id, cluster: `${options.name}.${options.namespace}`, locality: {}, metadata },
+      server_listener_resource_name_template: "xds.istio.io/grpc/lds/inbound/%s",
+    };
+  }
+  const ads = { ads: {}, resource_api_version: "V3" };
+  return {
+    node: { id, cluster: `${options.name}.${options.namespace}`, metadata },
+    admin: { address: { socket_address: { address: "127.0.0.1", port_value: options.adminPort ?? 15000 } } },
+    dynamic_resources: {
+      ads_config: {
+        api_type: options.delta ? "DELTA_GRPC" : "GRPC",
+        transport_api_version: "V3",
+        grpc_services: [{ envoy_grpc: { cluster_name: "xds-grpc" } }],
+        set_node_on_first_message_only: true,
+      },
+      cds_config: ads,
+      lds_config: ads,
+    },
+    static_resources: {
+      clusters: [
+        {
+          name: "xds-grpc",
+          type: /^[\d.]+$|:/.test(host) ? "STATIC" : "STRICT_DNS",
+          connect_timeout: "1s",
+          load_assignment: {
+            cluster_name: "xds-grpc",
+            endpoints: [
+              {
+                lb_endpoints: [
+                  { endpoint: { address: { socket_address: { address: host, port_value: port } } } },
+                ],
+              },
+            ],
+          },
+          typed_extension_protocol_options: {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+              "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+              explicit_http_config: { http2_protocol_options: {} },
+            },
+          },
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * Proxyless gRPC: one ApiListener per `host:port` alias a client may dial (gRPC subscribes by
+ * the target's path), one RouteConfiguration per service port, EDS clusters and CLAs.
+ */
+import { packAny } from "../protocol/protos.js";
+import {
+  ADS_SOURCE,
+  addServiceClusters,
+  buildRoutes,
+  clusterName,
+  emptyResources,
+  type GeneratedResources,
+  HCM_TYPE,
+  hostAliases,
+  httpFilters,
+} from "./common.js";
+import type { ProxyInfo } from "./proxy.js";
+import type { PushContext } from "./push-context.js";
+
+export function generateGrpcResources(ctx: PushContext, proxy: ProxyInfo): GeneratedResources {
+  const out = emptyResources();
+  for (const service of ctx.visibleServices(proxy)) {
+    addServiceClusters(out, ctx, proxy, service);
+    const aliases = hostAliases(service, proxy);
+    for (const port of service.ports) {
+      const routeName = clusterName("outbound", port.port, "", service.hostname);
+      const hcm = packAny(HCM_TYPE, {
+        rds: { route_config_name: routeName, config_source: ADS_SOURCE },
+        http_filters: httpFilters(),
+      });
+      for (const alias of aliases) {
+        const name = `${alias}:${port.port}`;
+        out.lds.set(name, { name, api_listener: { api_listener: hcm } });
+      }
+      out.rds.set(routeName, {
+        name: routeName,
+        virtual_hosts: [
+          {
+            name: `${service.hostname}:${port.port}`,
+            domains: aliases.flatMap((a) => [`${a}:${port.port}`, a]),
+            routes: buildRoutes(ctx, proxy, service, port),
+          },
+        ],
+      });
+    }
+  }
+  return out;
+}

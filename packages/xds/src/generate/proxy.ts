@@ -1,0 +1,68 @@
+/** Who is asking: a proxy's identity, parsed from the xDS `Node` it sends. */
+import type { Labels } from "../model/types.js";
+
+export type ProxyType = "grpc" | "sidecar";
+
+export interface ProxyInfo {
+  readonly id: string;
+  readonly type: ProxyType;
+  readonly namespace: string;
+  readonly name: string;
+  readonly ip: string | undefined;
+  readonly labels: Labels;
+}
+
+/** The subset of envoy.config.core.v3.Node this server reads (as decoded by proto-loader). */
+export interface NodeLike {
+  readonly id?: string;
+  readonly cluster?: string;
+  readonly metadata?: { readonly fields?: Readonly<Record<string, unknown>> } | null;
+  readonly user_agent_name?: string;
+}
+
+function structString(
+  fields: Readonly<Record<string, unknown>> | undefined,
+  key: string,
+): string | undefined {
+  const v = fields?.[key] as { string_value?: string; kind?: string } | undefined;
+  return typeof v?.string_value === "string" && v.string_value !== "" ? v.string_value : undefined;
+}
+
+function structLabels(
+  fields: Readonly<Record<string, unknown>> | undefined,
+  key: string,
+): Record<string, string> {
+  const v = fields?.[key] as { struct_value?: { fields?: Record<string, unknown> } } | undefined;
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v?.struct_value?.fields ?? {})) {
+    const s = (val as { string_value?: string }).string_value;
+    if (typeof s === "string") out[k] = s;
+  }
+  return out;
+}
+
+/**
+ * Parses Istio-style node ids (`<type>~<ip>~<pod>.<namespace>~<namespace>.svc.cluster.local`)
+ * and metadata (`NAMESPACE`, `NAME`, `INSTANCE_IPS`, `LABELS`, `GENERATOR`).
+ *
+ * @example
+ * proxyFromNode({ id: "grpc~10.0.0.5~app-1.shop~shop.svc.cluster.local" }).namespace; // "shop"
+ */
+export function proxyFromNode(node: NodeLike | undefined | null): ProxyInfo {
+  const id = node?.id ?? "";
+  const fields = node?.metadata?.fields;
+  const parts = id.split("~");
+  const idType = parts.length === 4 ? parts[0] : undefined;
+  const idIp = parts.length === 4 ? parts[1] : undefined;
+  const podDotNs = parts.length === 4 ? (parts[2] ?? "") : "";
+  const dot = podDotNs.lastIndexOf(".");
+  const generator = structString(fields, "GENERATOR");
+  const grpcAgent = (node?.user_agent_name ?? "").startsWith("grpc");
+  const type: ProxyType =
+    idType === "grpc" || generator === "grpc" || (idType === undefined && grpcAgent) ? "grpc" : "sidecar";
+  const namespace =
+    structString(fields, "NAMESPACE") ?? (dot > 0 ? podDotNs.slice(dot + 1) : undefined) ?? "default";
+  const name = structString(fields, "NAME") ?? (dot > 0 ? podDotNs.slice(0, dot) : podDotNs || id);
+  const ip = structString(fields, "INSTANCE_IPS")?.split(",")[0] ?? (idIp || undefined);
+  return { id, type, namespace, name, ip, labels: structLabels(fields, "LABELS") };
+}

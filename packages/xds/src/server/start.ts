@@ -1,0 +1,268 @@
+/** `startXdsServer`: mesh directory watcher + ADS gRPC server + debug HTTP, wired together. */
+import { readFile } from "node:fs/promises";
+import * as grpc from "@grpc/grpc-js";
+import { MeshctlError } from "@meshctl/core";
+import { defaultMeshDirectory } from "../default-mesh.js";
+import type { ResourceTransform } from "../generate/proxy-config.js";
+import { PushContext } from "../generate/push-context.js";
+import { type MeshSnapshot, type MeshWatcher, watchMeshDirectory } from "../model/load-directory.js";
+import type { ConfigDiagnostic } from "../model/types.js";
+import { loadXdsProtos } from "../protocol/protos.js";
+import { AdsServer, type XdsEvent } from "./ads-server.js";
+import type { ClientStatus } from "./connection.js";
+import { startDebugServer } from "./debug-http.js";
+import { XdsMetrics } from "./metrics.js";
+
+export const DEFAULT_XDS_PORT = 15010;
+export const DEFAULT_DEBUG_PORT = 15014;
+
+export interface XdsTlsOptions {
+  /** PEM server certificate chain file. */
+  readonly certFile: string;
+  /** PEM private key file. */
+  readonly keyFile: string;
+  /** PEM CA bundle: when set, clients must present a certificate signed by it (mTLS). */
+  readonly clientCaFile?: string;
+}
+
+export type XdsServerEvent =
+  | XdsEvent
+  | {
+      readonly type: "config-applied";
+      readonly version: string;
+      readonly services: number;
+      readonly rejectedFiles: readonly string[];
+      readonly diagnostics: readonly ConfigDiagnostic[];
+    }
+  | {
+      readonly type: "config-rejected";
+      readonly rejectedFiles: readonly string[];
+      readonly diagnostics: readonly ConfigDiagnostic[];
+    };
+
+export interface XdsServerOptions {
+  /** Directory of Kubernetes/Istio YAML (watched). Defaults to the embedded example mesh. */
+  readonly configDir?: string;
+  /** ADS port; 0 picks a free one. Default 15010. */
+  readonly port?: number;
+  /** Debug HTTP port; 0 picks a free one, `false` disables it. Default 15014. */
+  readonly debugPort?: number | false;
+  /** Listen address for ADS. Default 127.0.0.1. */
+  readonly host?: string;
+  /** Listen address for debug HTTP. Default 127.0.0.1. */
+  readonly debugHost?: string;
+  readonly tls?: XdsTlsOptions;
+  /** Called for every connect, push, ACK, NACK and config change (for logs). */
+  readonly onEvent?: (event: XdsServerEvent) => void;
+  /** Minimum delay between a NACK and the next response of that type on that stream (ms). Default 1000. */
+  readonly nackBackoffMs?: number;
+  /** Rescan interval backing up fs.watch (ms). Default 2000. */
+  readonly pollMs?: number;
+  /** For tests only. */
+  readonly testHooks?: { readonly transformResource?: ResourceTransform };
+}
+
+export interface XdsServerHandle {
+  readonly host: string;
+  readonly port: number;
+  /** `host:port`, ready for a bootstrap's server_uri. */
+  readonly address: string;
+  /** Debug HTTP port, or undefined when disabled. */
+  readonly debugPort: number | undefined;
+  readonly configDir: string;
+  /** Connected clients with per-type ACK/NACK state. */
+  clients(): ClientStatus[];
+  /** The mesh currently served, with diagnostics. */
+  mesh(): MeshSnapshot;
+  /** Prometheus text of the server's metrics. */
+  metrics(): string;
+  close(): Promise<void>;
+}
+
+async function serverCredentials(tls: XdsTlsOptions | undefined): Promise<grpc.ServerCredentials> {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  try {
+    const [cert, key, ca] = await Promise.all([
+      readFile(tls.certFile),
+      readFile(tls.keyFile),
+      tls.clientCaFile ? readFile(tls.clientCaFile) : Promise.resolve(null),
+    ]);
+    return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], ca !== null);
+  } catch (cause) {
+    throw new MeshctlError(
+      "XDS_TLS_INVALID",
+      `Could not load the TLS files: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        kind: "usage",
+        cause,
+        suggestions: ["Check --tls-cert, --tls-key and --tls-client-ca point at readable PEM files."],
+      },
+    );
+  }
+}
+
+/**
+ * Starts the control plane: watches `configDir`, serves ADS (SotW and Delta) over gRPC and a
+ * debug HTTP endpoint. Resolves once both listeners are bound.
+ *
+ * @example
+ * const xds = await startXdsServer({ configDir: "./mesh", port: 0, debugPort: 0 });
+ * const bootstrap = renderBootstrap({ kind: "grpc", name: "client", namespace: "demo", server: xds.address });
+ * // ... GRPC_XDS_BOOTSTRAP_CONFIG=JSON.stringify(bootstrap), dial xds:///echo.demo.svc.cluster.local:7070
+ * await xds.close();
+ */
+export async function startXdsServer(options: XdsServerOptions = {}): Promise<XdsServerHandle> {
+  const configDir = options.configDir ?? defaultMeshDirectory();
+  const host = options.host ?? "127.0.0.1";
+  const metrics = new XdsMetrics();
+  const emit = (event: XdsServerEvent) => {
+    try {
+      options.onEvent?.(event);
+    } catch {
+      // never let a logger break the server
+    }
+  };
+  const protos = loadXdsProtos();
+  let counter = 0;
+  const nextVersion = () => `${new Date().toISOString()}/${++counter}`;
+
+  let ads: AdsServer | undefined;
+  let lastHash = "";
+  const apply = (snapshot: MeshSnapshot, reason: string) => {
+    metrics.configErrors.set(snapshot.rejectedFiles.length);
+    metrics.services.set(snapshot.model.services.length);
+    if (snapshot.hash === lastHash && ads) {
+      emit({
+        type: "config-rejected",
+        rejectedFiles: snapshot.rejectedFiles,
+        diagnostics: snapshot.diagnostics,
+      });
+      return;
+    }
+    lastHash = snapshot.hash;
+    const ctx = new PushContext(snapshot.model, nextVersion());
+    metrics.modelUpdates.inc();
+    emit({
+      type: "config-applied",
+      version: ctx.version,
+      services: snapshot.model.services.length,
+      rejectedFiles: snapshot.rejectedFiles,
+      diagnostics: snapshot.diagnostics,
+    });
+    if (ads) ads.push(ctx, { reason, startedAt: Date.now() });
+    return ctx;
+  };
+
+  let watcher: MeshWatcher | undefined;
+  watcher = await watchMeshDirectory(configDir, (snapshot) => apply(snapshot, "config change"), {
+    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+    onError: (error) =>
+      emit({
+        type: "error",
+        message: `watching ${configDir}: ${error instanceof Error ? error.message : String(error)}`,
+      }),
+  });
+  const initial = apply(watcher.current, "startup") as PushContext;
+  ads = new AdsServer(initial, {
+    metrics,
+    onEvent: emit,
+    ...(options.nackBackoffMs !== undefined ? { nackBackoffMs: options.nackBackoffMs } : {}),
+    ...(options.testHooks?.transformResource
+      ? { transformResource: options.testHooks.transformResource }
+      : {}),
+  });
+
+  const server = new grpc.Server({
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+  });
+  server.addService(protos.adsService, ads.handlers());
+  let port: number;
+  try {
+    const creds = await serverCredentials(options.tls);
+    port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(
+        `${host.includes(":") ? `[${host}]` : host}:${options.port ?? DEFAULT_XDS_PORT}`,
+        creds,
+        (err, p) => (err ? reject(err) : resolve(p)),
+      ),
+    );
+  } catch (cause) {
+    watcher.close();
+    server.forceShutdown();
+    if (cause instanceof MeshctlError) throw cause;
+    throw new MeshctlError(
+      "XDS_PORT_IN_USE",
+      `Could not listen on ${host}:${options.port ?? DEFAULT_XDS_PORT}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        kind: "environment",
+        cause,
+        suggestions: ["Pick another port with --port (0 picks a free one)."],
+      },
+    );
+  }
+
+  const adsRef = ads;
+  const watcherRef = watcher;
+  let debug: Awaited<ReturnType<typeof startDebugServer>> | undefined;
+  if (options.debugPort !== false) {
+    try {
+      debug = await startDebugServer(
+        {
+          clients: () => adsRef.clients(),
+          configForNode: (id) => adsRef.configForNode(id),
+          mesh: () => watcherRef.current,
+          metrics: () => metrics.render(),
+        },
+        options.debugHost ?? "127.0.0.1",
+        options.debugPort ?? DEFAULT_DEBUG_PORT,
+      );
+    } catch (cause) {
+      watcher.close();
+      server.forceShutdown();
+      throw new MeshctlError(
+        "XDS_PORT_IN_USE",
+        `Could not listen on debug port ${options.debugPort ?? DEFAULT_DEBUG_PORT}: ${cause instanceof Error ? cause.message : String(cause)}`,
+        {
+          kind: "environment",
+          cause,
+          suggestions: ["Pick another port with --debug-port (0 picks a free one)."],
+        },
+      );
+    }
+  }
+
+  let closed = false;
+  return {
+    host,
+    port,
+    address: `${host.includes(":") ? `[${host}]` : host}:${port}`,
+    debugPort: debug?.port,
+    configDir,
+    clients: () => adsRef.clients(),
+    mesh: () => watcherRef.current,
+    metrics: () => metrics.render(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      watcherRef.close();
+      adsRef.closeAll();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      if (debug) {
+        debug.server.closeAllConnections();
+        await new Promise<void>((resolve) => debug?.server.close(() => resolve()));
+      }
+    },
+  };
+}
