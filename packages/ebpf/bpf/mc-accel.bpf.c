@@ -57,6 +57,12 @@ static __always_inline void mc_established(struct bpf_sock_ops *skops, int activ
 		return;
 	if (mc_sockops_key(skops, &key))
 		return;
+	/* Payload already went through TCP (TCP Fast Open data in the SYN): redirecting later bytes
+	 * could overtake it in the receiver, so this connection stays on TCP. */
+	if (skops->data_segs_in > 0 || skops->data_segs_out > 0) {
+		mc_count(MC_SOCKETS_SKIPPED, 1);
+		return;
+	}
 
 	if (bpf_sock_hash_update(skops, &mc_socks, &key, BPF_ANY) != 0) {
 		/* EBUSY: another sk_msg program already owns this socket; leave it to TCP. */

@@ -12,11 +12,18 @@ import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import { parseArgs } from "node:util";
+import { parseArgs, promisify } from "node:util";
 import { findProgram } from "@meshctl/core";
-import { DEFAULT_MAX_STREAM_BYTES, disableEbpfAcceleration, enableEbpfAcceleration, getEbpfStatus } from "../src/index.js";
+import {
+  DEFAULT_MAX_STREAM_BYTES,
+  disableEbpfAcceleration,
+  enableEbpfAcceleration,
+  getEbpfStatus,
+} from "../src/index.js";
 import { Lab, labPrerequisites, type Proc } from "../test/lab.js";
+
+const say = (text: string) => process.stdout.write(`${text}\n`);
+const sayErr = (text: string) => process.stderr.write(`${text}\n`);
 
 const { values } = parseArgs({
   options: {
@@ -61,7 +68,7 @@ async function main(): Promise<void> {
   const missing = await labPrerequisites();
   const cc = (await findProgram("cc")) ?? (await findProgram("clang"));
   if (missing || !cc) {
-    console.error(`bench:ebpf cannot run: ${missing ?? "no C compiler (cc/clang)"}`);
+    sayErr(`bench:ebpf cannot run: ${missing ?? "no C compiler (cc/clang)"}`);
     process.exit(2);
   }
   const lab = new Lab(`bn${process.pid % 100}`);
@@ -69,7 +76,12 @@ async function main(): Promise<void> {
   try {
     const dir = await lab.tempDir("bench");
     const binary = join(dir, "rr-bench");
-    await promisify(execFile)(cc, ["-O2", "-o", binary, join(dirname(fileURLToPath(import.meta.url)), "rr-bench.c")]);
+    await promisify(execFile)(cc, [
+      "-O2",
+      "-o",
+      binary,
+      join(dirname(fileURLToPath(import.meta.url)), "rr-bench.c"),
+    ]);
     const pod = await lab.pod("b");
     const cgroups: Record<Mode, string> = {
       accel: await lab.cgroup("accel"),
@@ -82,10 +94,20 @@ async function main(): Promise<void> {
       await server.next();
     }
     // Phase 1: every message redirected (no bulk policy), to see the raw sk_msg path.
-    await enableEbpfAcceleration({ cgroupPath: cgroups.accel, pinDir, maxMessageBytes: 0, maxStreamBytes: 0 });
+    await enableEbpfAcceleration({
+      cgroupPath: cgroups.accel,
+      pinDir,
+      maxMessageBytes: 0,
+      maxStreamBytes: 0,
+    });
 
     const run = async (mode: Mode, args: string[]): Promise<Record<string, number>> => {
-      const proc: Proc = lab.spawnIn(pod.netns, cgroups[mode], binary, [args[0]!, "127.0.0.1", String(ports[mode]), ...args.slice(1)]);
+      const proc: Proc = lab.spawnIn(pod.netns, cgroups[mode], binary, [
+        args[0]!,
+        "127.0.0.1",
+        String(ports[mode]),
+        ...args.slice(1),
+      ]);
       const result = (await proc.next(120_000)) as Record<string, number>;
       await proc.wait(10_000);
       return result;
@@ -94,15 +116,23 @@ async function main(): Promise<void> {
     const rr: Record<string, Record<Mode, RrResult[]>> = {};
     const bulk: Record<string, Record<Mode, BulkResult[]>> = {};
     const order = (r: number): Mode[] => (r % 2 ? ["accel", "base"] : ["base", "accel"]);
-    console.log(`bench:ebpf  ${rounds} interleaved rounds, ${seconds}s per request/response run, ${bulkSeconds}s per bulk run`);
+    say(
+      `bench:ebpf  ${rounds} interleaved rounds, ${seconds}s per request/response run, ${bulkSeconds}s per bulk run`,
+    );
     for (let r = 0; r < rounds; r++) {
       for (const size of sizes) {
         rr[size] ??= { base: [], accel: [], policy: [] };
-        for (const mode of order(r)) rr[size]![mode].push((await run(mode, ["rr", String(size), String(seconds)])) as unknown as RrResult);
+        for (const mode of order(r))
+          rr[size]![mode].push(
+            (await run(mode, ["rr", String(size), String(seconds)])) as unknown as RrResult,
+          );
       }
       for (const chunk of bulkChunks) {
         bulk[chunk] ??= { base: [], accel: [], policy: [] };
-        for (const mode of order(r)) bulk[chunk]![mode].push((await run(mode, ["bulk", String(chunk), String(bulkSeconds)])) as unknown as BulkResult);
+        for (const mode of order(r))
+          bulk[chunk]![mode].push(
+            (await run(mode, ["bulk", String(chunk), String(bulkSeconds)])) as unknown as BulkResult,
+          );
       }
       process.stdout.write(`  round ${r + 1}/${rounds} done\n`);
     }
@@ -110,7 +140,12 @@ async function main(): Promise<void> {
 
     // Phase 2: the default policy, a direction streaming more than policyMax bytes without a reply
     // goes to TCP for good. Measured the same way, against fresh baseline runs.
-    await enableEbpfAcceleration({ cgroupPath: cgroups.accel, pinDir, maxMessageBytes: 0, maxStreamBytes: policyMax });
+    await enableEbpfAcceleration({
+      cgroupPath: cgroups.accel,
+      pinDir,
+      maxMessageBytes: 0,
+      maxStreamBytes: policyMax,
+    });
     for (let r = 0; r < rounds; r++) {
       for (const size of sizes) {
         for (const mode of (r % 2 ? ["policy", "base"] : ["base", "policy"]) as Mode[]) {
@@ -120,7 +155,11 @@ async function main(): Promise<void> {
       }
       for (const chunk of bulkChunks) {
         for (const mode of (r % 2 ? ["policy", "base"] : ["base", "policy"]) as Mode[]) {
-          const result = (await run(mode, ["bulk", String(chunk), String(bulkSeconds)])) as unknown as BulkResult;
+          const result = (await run(mode, [
+            "bulk",
+            String(chunk),
+            String(bulkSeconds),
+          ])) as unknown as BulkResult;
           bulk[chunk]![mode === "policy" ? "policy" : "base"].push(result);
         }
       }
@@ -139,8 +178,16 @@ async function main(): Promise<void> {
         return {
           size,
           base: { p50Us: m("base", "p50Us"), p99Us: m("base", "p99Us"), reqPerSec: m("base", "reqPerSec") },
-          accel: { p50Us: m("accel", "p50Us"), p99Us: m("accel", "p99Us"), reqPerSec: m("accel", "reqPerSec") },
-          policy: { p50Us: m("policy", "p50Us"), p99Us: m("policy", "p99Us"), reqPerSec: m("policy", "reqPerSec") },
+          accel: {
+            p50Us: m("accel", "p50Us"),
+            p99Us: m("accel", "p99Us"),
+            reqPerSec: m("accel", "reqPerSec"),
+          },
+          policy: {
+            p50Us: m("policy", "p50Us"),
+            p99Us: m("policy", "p99Us"),
+            reqPerSec: m("policy", "reqPerSec"),
+          },
         };
       }),
       bulk: bulkChunks.map((chunk) => ({
@@ -154,23 +201,23 @@ async function main(): Promise<void> {
       countersAfterPolicyRuns: policyCounters,
     };
 
-    console.log("\nrequest/response (medians over rounds)     p50 µs            p99 µs            req/s");
+    say("\nrequest/response (medians over rounds)     p50 µs            p99 µs            req/s");
     for (const row of summary.requestResponse) {
-      console.log(
+      say(
         `  ${String(row.size).padStart(6)} B  base ${row.base.p50Us.toFixed(1).padStart(7)}  accel ${row.accel.p50Us.toFixed(1).padStart(7)} (${pct(row.base.p50Us, row.accel.p50Us)})` +
           `  p99 ${row.base.p99Us.toFixed(1)} -> ${row.accel.p99Us.toFixed(1)} (${pct(row.base.p99Us, row.accel.p99Us)})` +
           `  req/s ${row.base.reqPerSec.toFixed(0)} -> ${row.accel.reqPerSec.toFixed(0)} (${pct(row.base.reqPerSec, row.accel.reqPerSec)})` +
           `  | policy p50 ${row.policy.p50Us.toFixed(1)} req/s ${row.policy.reqPerSec.toFixed(0)}`,
       );
     }
-    console.log("\nbulk throughput (medians)");
+    say("\nbulk throughput (medians)");
     for (const row of summary.bulk) {
-      console.log(
+      say(
         `  writes of ${String(row.chunk).padStart(8)} B  base ${row.baseGbit.toFixed(2)} Gbit/s  accel ${row.accelGbit.toFixed(2)} (${pct(row.baseGbit, row.accelGbit)})  policy ${row.policyGbit.toFixed(2)} (${pct(row.baseGbit, row.policyGbit)})`,
       );
     }
-    console.log(`\ncounters after accelerated runs: ${JSON.stringify(accelCounters)}`);
-    console.log(`\n${JSON.stringify(summary)}`);
+    say(`\ncounters after accelerated runs: ${JSON.stringify(accelCounters)}`);
+    say(`\n${JSON.stringify(summary)}`);
     if (values.json) await writeFile(values.json, `${JSON.stringify(summary, null, 2)}\n`);
   } finally {
     await disableEbpfAcceleration({ pinDir, force: true, drainTimeoutMs: 0 }).catch(() => undefined);

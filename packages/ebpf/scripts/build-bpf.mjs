@@ -6,6 +6,9 @@ import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+const say = (text) => process.stdout.write(`${text}\n`);
+const sayErr = (text) => process.stderr.write(`${text}\n`);
+
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const srcDir = join(root, "bpf");
 const outDir = join(root, "obj");
@@ -34,13 +37,25 @@ for (const source of sources) {
   const newest = Math.max(statSync(input).mtimeMs, ...headers.map((h) => statSync(join(srcDir, h)).mtimeMs));
   if (existsSync(output) && statSync(output).mtimeMs >= newest) continue;
   if (!clangAvailable) {
-    console.error(
+    sayErr(
       `build-bpf: ${source} needs compiling but \`${clang}\` was not found. Install clang, llvm and libbpf-dev ` +
         "(node scripts/setup.mjs does) or set CLANG=/path/to/clang.",
     );
     process.exit(1);
   }
-  const args = ["-O2", "-g", "-target", "bpf", "-Wall", "-Werror", ...includeDirs.map((d) => `-I${d}`), "-c", input, "-o", output];
+  const args = [
+    "-O2",
+    "-g",
+    "-target",
+    "bpf",
+    "-Wall",
+    "-Werror",
+    ...includeDirs.map((d) => `-I${d}`),
+    "-c",
+    input,
+    "-o",
+    output,
+  ];
   execFileSync(clang, args, { stdio: "inherit" });
-  console.log(`build-bpf: ${source} -> obj/${source.replace(/\.c$/, ".o")}`);
+  say(`build-bpf: ${source} -> obj/${source.replace(/\.c$/, ".o")}`);
 }

@@ -27,7 +27,8 @@ export async function tryBpftool(args: readonly string[]): Promise<BpftoolResult
     }
   }
   const errorText = [result.stderr, jsonError].filter(Boolean).join("\n");
-  if (result.exitCode !== 0) trace(() => `bpftool exit ${result.exitCode}: ${errorText.split("\n").slice(-3).join(" | ")}`);
+  if (result.exitCode !== 0)
+    trace(() => `bpftool exit ${result.exitCode}: ${errorText.split("\n").slice(-3).join(" | ")}`);
   return { ok: result.exitCode === 0, stdout: result.stdout, errorText, exitCode: result.exitCode };
 }
 
@@ -38,7 +39,10 @@ export async function tryBpftool(args: readonly string[]): Promise<BpftoolResult
 export async function runBpftool(args: readonly string[], action: string): Promise<string> {
   const result = await tryBpftool(args);
   if (!result.ok) {
-    throw classifyBpftoolFailure({ args, exitCode: result.exitCode, output: result.errorText, notFound: result.exitCode === 127 }, action);
+    throw classifyBpftoolFailure(
+      { args, exitCode: result.exitCode, output: result.errorText, notFound: result.exitCode === 127 },
+      action,
+    );
   }
   return result.stdout;
 }

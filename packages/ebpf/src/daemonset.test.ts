@@ -4,7 +4,9 @@ import { renderEbpfDaemonSet } from "./daemonset.js";
 
 describe("renderEbpfDaemonSet", () => {
   test("renders a privileged DaemonSet with bpffs and cgroup mounts", () => {
-    const manifest = parse(renderEbpfDaemonSet({ image: "example/meshctl:1", ports: [15001, 15006], maxMessageBytes: 0 }));
+    const manifest = parse(
+      renderEbpfDaemonSet({ image: "example/meshctl:1", ports: [15001, 15006], maxMessageBytes: 0 }),
+    );
     expect(manifest.kind).toBe("DaemonSet");
     const pod = manifest.spec.template.spec;
     const container = pod.containers[0];
@@ -17,12 +19,20 @@ describe("renderEbpfDaemonSet", () => {
       ]),
     );
     expect(container.command.at(-1)).toContain('"--ports" "15001,15006"');
-    expect(container.lifecycle.preStop.exec.command).toEqual(["meshctl", "disable", "ebpf", "--pin-dir", "/sys/fs/bpf/meshctl"]);
+    expect(container.lifecycle.preStop.exec.command).toEqual([
+      "meshctl",
+      "disable",
+      "ebpf",
+      "--pin-dir",
+      "/sys/fs/bpf/meshctl",
+    ]);
     expect(manifest.spec.selector.matchLabels).toEqual({ "app.kubernetes.io/name": "meshctl-ebpf" });
     expect(manifest.spec.template.metadata.labels).toMatchObject(manifest.spec.selector.matchLabels);
   });
 
   test("requires an image", () => {
-    expect(() => renderEbpfDaemonSet({ image: "" })).toThrow(expect.objectContaining({ code: "EBPF_INVALID_OPTIONS" }));
+    expect(() => renderEbpfDaemonSet({ image: "" })).toThrow(
+      expect.objectContaining({ code: "EBPF_INVALID_OPTIONS" }),
+    );
   });
 });

@@ -26,15 +26,18 @@ export interface EbpfDaemonSetOptions {
  * const yaml = renderEbpfDaemonSet({ image: "ghcr.io/example/meshctl:0.1.0" });
  */
 export function renderEbpfDaemonSet(options: EbpfDaemonSetOptions): string {
-  if (!options.image) throw ebpfError("EBPF_INVALID_OPTIONS", "renderEbpfDaemonSet: image is required.", { kind: "usage" });
+  if (!options.image)
+    throw ebpfError("EBPF_INVALID_OPTIONS", "renderEbpfDaemonSet: image is required.", { kind: "usage" });
   const name = options.name ?? "meshctl-ebpf";
   const namespace = options.namespace ?? "meshctl-system";
   const pinDir = options.pinDir ?? DEFAULT_PIN_DIR;
   const enableArgs = ["meshctl", "enable", "ebpf", "--pin-dir", pinDir];
   if (options.cgroupPath) enableArgs.push("--cgroup", options.cgroupPath);
   if (options.ports?.length) enableArgs.push("--ports", options.ports.join(","));
-  if (options.maxMessageBytes !== undefined) enableArgs.push("--max-message-bytes", String(options.maxMessageBytes));
-  if (options.maxStreamBytes !== undefined) enableArgs.push("--max-stream-bytes", String(options.maxStreamBytes));
+  if (options.maxMessageBytes !== undefined)
+    enableArgs.push("--max-message-bytes", String(options.maxMessageBytes));
+  if (options.maxStreamBytes !== undefined)
+    enableArgs.push("--max-stream-bytes", String(options.maxStreamBytes));
   const labels = { "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "meshctl" };
   const manifest = {
     apiVersion: "apps/v1",
@@ -56,8 +59,14 @@ export function renderEbpfDaemonSet(options: EbpfDaemonSetOptions): string {
             {
               name: "ebpf",
               image: options.image,
-              command: ["/bin/sh", "-c", `${enableArgs.map((a) => JSON.stringify(a)).join(" ")} && exec sleep infinity`],
-              lifecycle: { preStop: { exec: { command: ["meshctl", "disable", "ebpf", "--pin-dir", pinDir] } } },
+              command: [
+                "/bin/sh",
+                "-c",
+                `${enableArgs.map((a) => JSON.stringify(a)).join(" ")} && exec sleep infinity`,
+              ],
+              lifecycle: {
+                preStop: { exec: { command: ["meshctl", "disable", "ebpf", "--pin-dir", pinDir] } },
+              },
               securityContext: { privileged: true },
               resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
               volumeMounts: [

@@ -10,7 +10,9 @@ describe("parseMounts", () => {
       "none /mnt/with\\040space ext4 rw 0 0",
     ].join("\n");
     const mounts = parseMounts(text);
-    expect(mounts.filter((m) => m.type === "cgroup2").map((m) => m.target)).toEqual(["/sys/fs/cgroup/unified"]);
+    expect(mounts.filter((m) => m.type === "cgroup2").map((m) => m.target)).toEqual([
+      "/sys/fs/cgroup/unified",
+    ]);
     expect(mounts.find((m) => m.type === "bpf")?.target).toBe("/sys/fs/bpf");
     expect(mounts.at(-1)?.target).toBe("/mnt/with space");
   });
@@ -23,5 +25,25 @@ describe("parseKernelRelease", () => {
     ["nonsense", undefined],
   ] as const)("%s", (text, expected) => {
     expect(parseKernelRelease(text)).toEqual(expected);
+  });
+});
+
+describe("privileges", () => {
+  test("a non-root user gets EBPF_PERMISSION_DENIED before anything touches the kernel", async () => {
+    const { vi } = await import("vitest");
+    const { enableEbpfAcceleration, disableEbpfAcceleration, getEbpfStatus } = await import("./loader.js");
+    const spy = vi.spyOn(process as { getuid(): number }, "getuid").mockReturnValue(1000);
+    try {
+      for (const call of [
+        () =>
+          enableEbpfAcceleration({ cgroupPath: "/sys/fs/cgroup/x", pinDir: "/sys/fs/bpf/mce-test-nonroot" }),
+        () => disableEbpfAcceleration({ pinDir: "/sys/fs/bpf/mce-test-nonroot" }),
+        () => getEbpfStatus({ pinDir: "/sys/fs/bpf/mce-test-nonroot" }),
+      ]) {
+        await expect(call()).rejects.toMatchObject({ code: "EBPF_PERMISSION_DENIED", kind: "environment" });
+      }
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

@@ -21,12 +21,13 @@ export interface MountEntry {
  * parseMounts("cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n")[0]?.target; // "/sys/fs/cgroup"
  */
 export function parseMounts(text: string): MountEntry[] {
-  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+  const decode = (s: string) =>
+    s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
   return text
     .split("\n")
     .map((line) => line.split(" "))
     .filter((f) => f.length >= 3)
-    .map(([source, target, type]) => ({ source: unescape(source!), target: unescape(target!), type: type! }));
+    .map(([source, target, type]) => ({ source: decode(source!), target: decode(target!), type: type! }));
 }
 
 async function readMounts(): Promise<MountEntry[]> {
@@ -65,7 +66,9 @@ export async function ensureCgroup2Mount(): Promise<string> {
     throw ebpfError("EBPF_NOT_SUPPORTED", "cgroup v2 is not mounted and could not be mounted.", {
       kind: "environment",
       cause,
-      suggestions: ["Mount it: `mount -t cgroup2 none /sys/fs/cgroup/unified` (needs root and CONFIG_CGROUP_BPF)."],
+      suggestions: [
+        "Mount it: `mount -t cgroup2 none /sys/fs/cgroup/unified` (needs root and CONFIG_CGROUP_BPF).",
+      ],
     });
   }
   return FALLBACK_CGROUP2;
@@ -97,9 +100,16 @@ export async function ensureBpffsFor(pinDir: string): Promise<void> {
  * Resolves the cgroup to attach to: the cgroup v2 root by default, else `cgroupPath`, which must be a
  * directory inside the cgroup v2 mount.
  */
-export async function resolveCgroup(cgroupPath: string | undefined): Promise<{ mount: string; path: string }> {
+export async function resolveCgroup(
+  cgroupPath: string | undefined,
+): Promise<{ mount: string; path: string }> {
   const mount = await ensureCgroup2Mount();
-  const path = cgroupPath === undefined ? mount : isAbsolute(cgroupPath) ? resolve(cgroupPath) : resolve(mount, cgroupPath);
+  const path =
+    cgroupPath === undefined
+      ? mount
+      : isAbsolute(cgroupPath)
+        ? resolve(cgroupPath)
+        : resolve(mount, cgroupPath);
   if (path !== mount && !path.startsWith(`${mount}/`)) {
     throw ebpfError("EBPF_CGROUP_INVALID", `${path} is not inside the cgroup v2 mount ${mount}.`, {
       kind: "usage",
@@ -166,10 +176,15 @@ export async function probeEbpfSupport(): Promise<EbpfSupport> {
   const present: string[] = [];
   const missing: string[] = [];
   const version = parseKernelRelease(kernelRelease);
-  const oldKernel = version !== undefined && (version[0] < MIN_KERNEL[0] || (version[0] === MIN_KERNEL[0] && version[1] < MIN_KERNEL[1]));
+  const oldKernel =
+    version !== undefined &&
+    (version[0] < MIN_KERNEL[0] || (version[0] === MIN_KERNEL[0] && version[1] < MIN_KERNEL[1]));
   if (oldKernel) missing.push(`Linux >= ${MIN_KERNEL.join(".")} (running ${kernelRelease})`);
   if (root) {
-    const probe = await runBpftoolJson<FeatureProbe>(["feature", "probe", "kernel"], "probing kernel BPF features");
+    const probe = await runBpftoolJson<FeatureProbe>(
+      ["feature", "probe", "kernel"],
+      "probing kernel BPF features",
+    );
     const check = (ok: boolean | undefined, name: string) => (ok ? present : missing).push(name);
     check(probe?.program_types?.have_sock_ops_prog_type, "sock_ops program");
     check(probe?.program_types?.have_sk_msg_prog_type, "sk_msg program");
@@ -191,18 +206,31 @@ export async function probeEbpfSupport(): Promise<EbpfSupport> {
 /** Throws the right typed error when the kernel or privileges cannot run acceleration. */
 export async function assertEbpfSupported(): Promise<EbpfSupport> {
   if (process.getuid?.() !== 0) {
-    throw ebpfError("EBPF_PERMISSION_DENIED", "Enabling eBPF acceleration needs root: it loads BPF programs and attaches them to a cgroup.", {
-      kind: "environment",
-      suggestions: ["Run with sudo.", "In Kubernetes, run the privileged DaemonSet rendered by `renderEbpfDaemonSet`."],
-    });
+    throw ebpfError(
+      "EBPF_PERMISSION_DENIED",
+      "Enabling eBPF acceleration needs root: it loads BPF programs and attaches them to a cgroup.",
+      {
+        kind: "environment",
+        suggestions: [
+          "Run with sudo.",
+          "In Kubernetes, run the privileged DaemonSet rendered by `renderEbpfDaemonSet`.",
+        ],
+      },
+    );
   }
   const support = await probeEbpfSupport();
   if (!support.supported) {
-    throw ebpfError("EBPF_NOT_SUPPORTED", `This kernel cannot run meshctl's sidecar acceleration; missing: ${support.missing.join(", ")}.`, {
-      kind: "environment",
-      details: { kernelRelease: support.kernelRelease, missing: support.missing },
-      suggestions: [`Use Linux >= ${MIN_KERNEL.join(".")} built with CONFIG_BPF_SYSCALL, CONFIG_CGROUP_BPF and CONFIG_BPF_STREAM_PARSER.`],
-    });
+    throw ebpfError(
+      "EBPF_NOT_SUPPORTED",
+      `This kernel cannot run meshctl's sidecar acceleration; missing: ${support.missing.join(", ")}.`,
+      {
+        kind: "environment",
+        details: { kernelRelease: support.kernelRelease, missing: support.missing },
+        suggestions: [
+          `Use Linux >= ${MIN_KERNEL.join(".")} built with CONFIG_BPF_SYSCALL, CONFIG_CGROUP_BPF and CONFIG_BPF_STREAM_PARSER.`,
+        ],
+      },
+    );
   }
   return support;
 }

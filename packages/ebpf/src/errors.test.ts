@@ -17,18 +17,25 @@ describe("classifyBpftoolFailure", () => {
       "loading",
     );
     expect(error.code).toBe("EBPF_VERIFIER_REJECTED");
-    expect(error.details.verifierLog).toEqual(expect.arrayContaining(["invalid access to map value, value_size=4 off=256 size=4"]));
+    expect(error.details.verifierLog).toEqual(
+      expect.arrayContaining(["invalid access to map value, value_size=4 off=256 size=4"]),
+    );
   });
 
   test("EPERM becomes EBPF_PERMISSION_DENIED with what to do", () => {
-    const error = classifyBpftoolFailure(failure("libbpf: Error in bpf_object__probe_loading():Operation not permitted(1)."), "loading");
+    const error = classifyBpftoolFailure(
+      failure("libbpf: Error in bpf_object__probe_loading():Operation not permitted(1)."),
+      "loading",
+    );
     expect(error.code).toBe("EBPF_PERMISSION_DENIED");
     expect(error.suggestions.join(" ")).toMatch(/root/);
     expect(error.message).not.toMatch(/errno|\(1\)/);
   });
 
   test("an unknown program type becomes EBPF_NOT_SUPPORTED", () => {
-    expect(classifyBpftoolFailure(failure("Error: failed to attach program: Invalid argument"), "attaching").code).toBe("EBPF_NOT_SUPPORTED");
+    expect(
+      classifyBpftoolFailure(failure("Error: failed to attach program: Invalid argument"), "attaching").code,
+    ).toBe("EBPF_NOT_SUPPORTED");
   });
 
   test("a missing bpftool says how to install it", () => {

@@ -19,7 +19,11 @@ export type EbpfErrorCode =
  * @example
  * throw ebpfError("EBPF_CGROUP_INVALID", "/sys/fs/cgroup/x is not a cgroup v2 directory.", { kind: "usage" });
  */
-export function ebpfError(code: EbpfErrorCode, message: string, options: MeshctlErrorOptions = {}): MeshctlError {
+export function ebpfError(
+  code: EbpfErrorCode,
+  message: string,
+  options: MeshctlErrorOptions = {},
+): MeshctlError {
   return new MeshctlError(code, message, options);
 }
 
@@ -33,8 +37,10 @@ export interface BpftoolFailure {
 }
 
 const PERMISSION = /Operation not permitted|EPERM\b|Permission denied \(|must be root|CAP_BPF|CAP_SYS_ADMIN/i;
-const VERIFIER = /BEGIN PROG LOAD LOG|processed \d+ insns|invalid (mem )?access|R\d+ .*(invalid|unbounded)|verifier/i;
-const UNSUPPORTED = /Invalid argument|EINVAL|not supported|unknown func|program of this type cannot use helper|Unknown (map|prog) type|ENOTSUPP|EOPNOTSUPP/i;
+const VERIFIER =
+  /BEGIN PROG LOAD LOG|processed \d+ insns|invalid (mem )?access|R\d+ .*(invalid|unbounded)|verifier/i;
+const UNSUPPORTED =
+  /Invalid argument|EINVAL|not supported|unknown func|program of this type cannot use helper|Unknown (map|prog) type|ENOTSUPP|EOPNOTSUPP/i;
 
 /**
  * Turns a failed bpftool run into a typed error: what happened, in words, and what to do.
@@ -43,14 +49,25 @@ const UNSUPPORTED = /Invalid argument|EINVAL|not supported|unknown func|program 
 export function classifyBpftoolFailure(failure: BpftoolFailure, action: string): MeshctlError {
   const stderr = failure.output;
   const error = failure.cause;
-  const details = { action, command: ["bpftool", ...failure.args].join(" "), exitCode: failure.exitCode, output: stderr.slice(-4000) };
+  const details = {
+    action,
+    command: ["bpftool", ...failure.args].join(" "),
+    exitCode: failure.exitCode,
+    output: stderr.slice(-4000),
+  };
   if (failure.notFound) {
-    return ebpfError("EBPF_BPFTOOL_MISSING", "bpftool is not installed; meshctl loads its BPF programs with it.", {
-      kind: "environment",
-      cause: error,
-      details,
-      suggestions: ["Install bpftool (Debian/Ubuntu: `apt-get install bpftool`; RHEL/Fedora: `dnf install bpftool`)."],
-    });
+    return ebpfError(
+      "EBPF_BPFTOOL_MISSING",
+      "bpftool is not installed; meshctl loads its BPF programs with it.",
+      {
+        kind: "environment",
+        cause: error,
+        details,
+        suggestions: [
+          "Install bpftool (Debian/Ubuntu: `apt-get install bpftool`; RHEL/Fedora: `dnf install bpftool`).",
+        ],
+      },
+    );
   }
   if (VERIFIER.test(stderr)) {
     const log = stderr.split("\n").filter((l) => l.trim() !== "");
@@ -87,12 +104,16 @@ export function classifyBpftoolFailure(failure: BpftoolFailure, action: string):
       suggestions: ["Run `meshctl diagnose` to see which BPF feature is missing (needs Linux >= 5.15)."],
     });
   }
-  return ebpfError("EBPF_OPERATION_FAILED", `bpftool failed while ${action}: ${lastLine(stderr) || `exit code ${failure.exitCode}`}`, {
-    kind: "external",
-    cause: error,
-    details,
-    suggestions: ["Re-run with MESHCTL_TRACE=ebpf to see every bpftool call."],
-  });
+  return ebpfError(
+    "EBPF_OPERATION_FAILED",
+    `bpftool failed while ${action}: ${lastLine(stderr) || `exit code ${failure.exitCode}`}`,
+    {
+      kind: "external",
+      cause: error,
+      details,
+      suggestions: ["Re-run with MESHCTL_TRACE=ebpf to see every bpftool call."],
+    },
+  );
 }
 
 function lastLine(text: string): string {

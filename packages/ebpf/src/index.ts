@@ -1,5 +1,6 @@
 // Public entry of @meshctl/ebpf. Explicit named exports only.
-export { type EbpfErrorCode, ebpfError } from "./errors.js";
+
+export { type EbpfDaemonSetOptions, renderEbpfDaemonSet } from "./daemonset.js";
 export {
   type EbpfSupport,
   findCgroup2Mount,
@@ -9,14 +10,7 @@ export {
   parseMounts,
   probeEbpfSupport,
 } from "./environment.js";
-export {
-  type AccelerationConfig,
-  COUNTER_NAMES,
-  type DirectionCounters,
-  type EbpfCounters,
-  MAP_NAMES,
-  PROGRAM_NAMES,
-} from "./maps.js";
+export { type EbpfErrorCode, ebpfError } from "./errors.js";
 export {
   type Attachment,
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -24,8 +18,8 @@ export {
   DEFAULT_PIN_DIR,
   type DisableEbpfOptions,
   type DisableEbpfResult,
-  disableEbpfAcceleration,
   defaultObjectPath,
+  disableEbpfAcceleration,
   type EbpfStatus,
   type EnableEbpfOptions,
   type EnableEbpfResult,
@@ -35,4 +29,11 @@ export {
   type MapInfo,
   type ProgramInfo,
 } from "./loader.js";
-export { type EbpfDaemonSetOptions, renderEbpfDaemonSet } from "./daemonset.js";
+export {
+  type AccelerationConfig,
+  COUNTER_NAMES,
+  type DirectionCounters,
+  type EbpfCounters,
+  MAP_NAMES,
+  PROGRAM_NAMES,
+} from "./maps.js";

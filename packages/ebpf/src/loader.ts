@@ -110,7 +110,10 @@ async function exists(path: string): Promise<boolean> {
 async function readProgram(pinDir: string, name: string): Promise<ProgramInfo | undefined> {
   const pin = progPin(pinDir, name);
   if (!(await exists(pin))) return undefined;
-  const info = await runBpftoolJson<{ id: number; name: string }>(["prog", "show", "pinned", pin], `reading ${pin}`);
+  const info = await runBpftoolJson<{ id: number; name: string }>(
+    ["prog", "show", "pinned", pin],
+    `reading ${pin}`,
+  );
   return { name: info.name, id: info.id, pin };
 }
 
@@ -150,7 +153,8 @@ interface CgroupTreeEntry {
 
 /** Every sock_ops attachment under the cgroup v2 mount. */
 async function listSockOpsAttachments(mount: string): Promise<Attachment[]> {
-  const tree = (await runBpftoolJson<CgroupTreeEntry[]>(["cgroup", "tree", mount], "listing cgroup attachments")) ?? [];
+  const tree =
+    (await runBpftoolJson<CgroupTreeEntry[]>(["cgroup", "tree", mount], "listing cgroup attachments")) ?? [];
   return tree.flatMap((entry) =>
     entry.programs
       .filter((p) => p.attach_type === "cgroup_sock_ops" || p.attach_type === "sock_ops")
@@ -167,20 +171,35 @@ async function listSockOpsAttachments(mount: string): Promise<Attachment[]> {
 /** sock_ops programs that run for sockets of `cgroupPath`, including ones inherited from ancestors. */
 async function effectiveSockOps(cgroupPath: string): Promise<Attachment[]> {
   const programs =
-    (await runBpftoolJson<CgroupTreeEntry["programs"]>(["cgroup", "show", cgroupPath, "effective"], `reading programs of ${cgroupPath}`)) ?? [];
+    (await runBpftoolJson<CgroupTreeEntry["programs"]>(
+      ["cgroup", "show", cgroupPath, "effective"],
+      `reading programs of ${cgroupPath}`,
+    )) ?? [];
   return programs
     .filter((p) => p.attach_type === "cgroup_sock_ops" || p.attach_type === "sock_ops")
-    .map((p) => ({ cgroupPath, attachType: p.attach_type, programId: p.id, programName: p.name, flags: p.attach_flags ?? "" }));
+    .map((p) => ({
+      cgroupPath,
+      attachType: p.attach_type,
+      programId: p.id,
+      programName: p.name,
+      flags: p.attach_flags ?? "",
+    }));
 }
 
 function validateOptions(options: EnableEbpfOptions): AccelerationConfig {
   const ports = [...new Set(options.ports ?? [])];
   if (ports.length > MAX_PORTS) {
-    throw ebpfError("EBPF_INVALID_OPTIONS", `At most ${MAX_PORTS} ports can be listed (got ${ports.length}).`, { kind: "usage" });
+    throw ebpfError(
+      "EBPF_INVALID_OPTIONS",
+      `At most ${MAX_PORTS} ports can be listed (got ${ports.length}).`,
+      { kind: "usage" },
+    );
   }
   for (const port of ports) {
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw ebpfError("EBPF_INVALID_OPTIONS", `ports: ${port} is not a TCP port (1-65535).`, { kind: "usage" });
+      throw ebpfError("EBPF_INVALID_OPTIONS", `ports: ${port} is not a TCP port (1-65535).`, {
+        kind: "usage",
+      });
     }
   }
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
@@ -190,7 +209,9 @@ function validateOptions(options: EnableEbpfOptions): AccelerationConfig {
     ["maxStreamBytes", maxStreamBytes],
   ] as const) {
     if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-      throw ebpfError("EBPF_INVALID_OPTIONS", `${name}: ${value} must be an integer from 0 to 4294967295.`, { kind: "usage" });
+      throw ebpfError("EBPF_INVALID_OPTIONS", `${name}: ${value} must be an integer from 0 to 4294967295.`, {
+        kind: "usage",
+      });
     }
   }
   return { enabled: true, maxMessageBytes, maxStreamBytes, ports };
@@ -198,7 +219,19 @@ function validateOptions(options: EnableEbpfOptions): AccelerationConfig {
 
 async function writeConfig(pinDir: string, config: AccelerationConfig): Promise<void> {
   await runBpftool(
-    ["map", "update", "pinned", mapPin(pinDir, "mc_config"), "key", "0", "0", "0", "0", "value", ...encodeConfig(config)],
+    [
+      "map",
+      "update",
+      "pinned",
+      mapPin(pinDir, "mc_config"),
+      "key",
+      "0",
+      "0",
+      "0",
+      "0",
+      "value",
+      ...encodeConfig(config),
+    ],
     "writing the acceleration config",
   );
 }
@@ -239,7 +272,9 @@ export async function enableEbpfAcceleration(options: EnableEbpfOptions = {}): P
   if (!(await exists(objectPath))) {
     throw ebpfError("EBPF_OBJECT_MISSING", `The BPF object ${objectPath} is missing.`, {
       kind: "bug",
-      suggestions: ["Build the package (`npm run build -w packages/ebpf`), which compiles bpf/*.bpf.c with clang."],
+      suggestions: [
+        "Build the package (`npm run build -w packages/ebpf`), which compiles bpf/*.bpf.c with clang.",
+      ],
     });
   }
   const { mount, path: cgroupPath } = await resolveCgroup(options.cgroupPath);
@@ -264,7 +299,9 @@ export async function enableEbpfAcceleration(options: EnableEbpfOptions = {}): P
         {
           kind: "usage",
           details: { pinDir, attachedTo: elsewhere.map((a) => a.cgroupPath), requested: cgroupPath },
-          suggestions: ["Run `meshctl disable ebpf` first, or use another pin directory for a second cgroup."],
+          suggestions: [
+            "Run `meshctl disable ebpf` first, or use another pin directory for a second cgroup.",
+          ],
         },
       );
     }
@@ -272,11 +309,23 @@ export async function enableEbpfAcceleration(options: EnableEbpfOptions = {}): P
     const configChanged = !current || !sameConfig(current, config);
     if (configChanged) await writeConfig(pinDir, config);
     if (mine.length > 0) {
-      return { changed: configChanged, pinDir, cgroupPath, programs: { sockops: pins.sockops, skMsg: pins.skMsg }, config };
+      return {
+        changed: configChanged,
+        pinDir,
+        cgroupPath,
+        programs: { sockops: pins.sockops, skMsg: pins.skMsg },
+        config,
+      };
     }
     await assertNoForeignPrograms(cgroupPath, ours);
     await attachAll(pinDir, cgroupPath, { skMsgAttached: true });
-    return { changed: true, pinDir, cgroupPath, programs: { sockops: pins.sockops, skMsg: pins.skMsg }, config };
+    return {
+      changed: true,
+      pinDir,
+      cgroupPath,
+      programs: { sockops: pins.sockops, skMsg: pins.skMsg },
+      config,
+    };
   }
 
   await assertNoForeignPrograms(cgroupPath, undefined);
@@ -296,17 +345,39 @@ export async function enableEbpfAcceleration(options: EnableEbpfOptions = {}): P
   }
   const loaded = await readPins(pinDir);
   if (!loaded.sockops || !loaded.skMsg) {
-    throw ebpfError("EBPF_OPERATION_FAILED", `bpftool loaded the object but ${pinDir}/progs lacks the programs.`, { kind: "bug" });
+    throw ebpfError(
+      "EBPF_OPERATION_FAILED",
+      `bpftool loaded the object but ${pinDir}/progs lacks the programs.`,
+      { kind: "bug" },
+    );
   }
-  return { changed: true, pinDir, cgroupPath, programs: { sockops: loaded.sockops, skMsg: loaded.skMsg }, config };
+  return {
+    changed: true,
+    pinDir,
+    cgroupPath,
+    programs: { sockops: loaded.sockops, skMsg: loaded.skMsg },
+    config,
+  };
 }
 
-async function attachAll(pinDir: string, cgroupPath: string, state: { skMsgAttached: boolean }): Promise<void> {
+async function attachAll(
+  pinDir: string,
+  cgroupPath: string,
+  state: { skMsgAttached: boolean },
+): Promise<void> {
   // The verdict program goes on the map before sockops fills it: sockets inherit the map's programs
   // when they are inserted, never afterwards.
   if (!state.skMsgAttached) {
     await runBpftool(
-      ["prog", "attach", "pinned", progPin(pinDir, PROGRAM_NAMES.skMsg), "msg_verdict", "pinned", mapPin(pinDir, "mc_socks")],
+      [
+        "prog",
+        "attach",
+        "pinned",
+        progPin(pinDir, PROGRAM_NAMES.skMsg),
+        "msg_verdict",
+        "pinned",
+        mapPin(pinDir, "mc_socks"),
+      ],
       "attaching the sk_msg program to the sockhash",
     );
   }
@@ -378,13 +449,23 @@ export async function disableEbpfAcceleration(options: DisableEbpfOptions = {}):
   const pins = await readPins(pinDir);
   if (pins.empty) {
     await rmdir(pinDir).catch(() => undefined);
-    return { changed: false, pinDir, detached: [], removedPins: [], openSockets: 0, lingering: { programIds: [], mapIds: [] } };
+    return {
+      changed: false,
+      pinDir,
+      detached: [],
+      removedPins: [],
+      openSockets: 0,
+      lingering: { programIds: [], mapIds: [] },
+    };
   }
   const programIds = [pins.sockops?.id, pins.skMsg?.id].filter((id): id is number => id !== undefined);
   const mapIds = Object.values(pins.maps).map((m) => m.id);
 
   // 1. Every direction falls back to TCP; going from redirect to TCP keeps byte order.
-  if (pins.maps.mc_config) await writeConfig(pinDir, { enabled: false, maxMessageBytes: 0, maxStreamBytes: 0, ports: [] }).catch(() => undefined);
+  if (pins.maps.mc_config)
+    await writeConfig(pinDir, { enabled: false, maxMessageBytes: 0, maxStreamBytes: 0, ports: [] }).catch(
+      () => undefined,
+    );
 
   // 2. No new sockets get in.
   const detached: Attachment[] = [];
@@ -397,7 +478,14 @@ export async function disableEbpfAcceleration(options: DisableEbpfOptions = {}):
       targets.push(...direct.filter((a) => a.programId === pins.sockops?.id));
     }
     for (const target of targets) {
-      const result = await tryBpftool(["cgroup", "detach", target.cgroupPath, "sock_ops", "id", String(target.programId)]);
+      const result = await tryBpftool([
+        "cgroup",
+        "detach",
+        target.cgroupPath,
+        "sock_ops",
+        "id",
+        String(target.programId),
+      ]);
       if (result.ok) detached.push(target);
       else trace(`detach from ${target.cgroupPath} failed: ${result.errorText}`);
     }
@@ -406,13 +494,22 @@ export async function disableEbpfAcceleration(options: DisableEbpfOptions = {}):
   // 3. The map stops handing its verdict program to sockets.
   let openSockets = 0;
   if (pins.skMsg && pins.maps.mc_socks) {
-    await tryBpftool(["prog", "detach", "pinned", pins.skMsg.pin, "msg_verdict", "pinned", pins.maps.mc_socks.pin]);
+    await tryBpftool([
+      "prog",
+      "detach",
+      "pinned",
+      pins.skMsg.pin,
+      "msg_verdict",
+      "pinned",
+      pins.maps.mc_socks.pin,
+    ]);
   }
   if (pins.maps.mc_socks) {
     const keys = await sockhashKeys(pins.maps.mc_socks.pin);
     openSockets = keys.length;
     if (options.force) {
-      for (const key of keys) await tryBpftool(["map", "delete", "pinned", pins.maps.mc_socks.pin, "key", "hex", ...key]);
+      for (const key of keys)
+        await tryBpftool(["map", "delete", "pinned", pins.maps.mc_socks.pin, "key", "hex", ...key]);
     }
   }
 
@@ -431,7 +528,13 @@ async function removePins(pinDir: string): Promise<string[]> {
     ...MAP_NAMES.map((name) => mapPin(pinDir, name)),
   ];
   for (const pin of known) {
-    if (await unlink(pin).then(() => true, () => false)) removed.push(pin);
+    if (
+      await unlink(pin).then(
+        () => true,
+        () => false,
+      )
+    )
+      removed.push(pin);
   }
   for (const dir of [join(pinDir, "progs"), join(pinDir, "maps"), pinDir]) {
     await rmdir(dir).catch((error: NodeJS.ErrnoException) => {
@@ -444,14 +547,21 @@ async function removePins(pinDir: string): Promise<string[]> {
 /** A pin dir must be a directory of its own, never a bpffs root shared with other software. */
 function assertPinDir(pinDir: string): void {
   if (!isAbsolute(pinDir) || ["/sys/fs/bpf", "/sys/fs/bpf/", "/"].includes(pinDir)) {
-    throw ebpfError("EBPF_INVALID_OPTIONS", `pinDir ${pinDir} must be an absolute directory below a bpffs mount, e.g. ${DEFAULT_PIN_DIR}.`, {
-      kind: "usage",
-    });
+    throw ebpfError(
+      "EBPF_INVALID_OPTIONS",
+      `pinDir ${pinDir} must be an absolute directory below a bpffs mount, e.g. ${DEFAULT_PIN_DIR}.`,
+      {
+        kind: "usage",
+      },
+    );
   }
 }
 
 async function sockhashKeys(pin: string): Promise<string[][]> {
-  const dump = await runBpftoolJson<Array<{ key: string[] }>>(["map", "dump", "pinned", pin], "reading the sockhash").catch(() => []);
+  const dump = await runBpftoolJson<Array<{ key: string[] }>>(
+    ["map", "dump", "pinned", pin],
+    "reading the sockhash",
+  ).catch(() => []);
   return (dump ?? []).map((e) => e.key.map((b) => b.replace(/^0x/, "")));
 }
 
@@ -470,7 +580,8 @@ async function waitForRelease(
     const maps: number[] = [];
     for (const id of programIds) if (await objectAlive("prog", id)) progs.push(id);
     for (const id of mapIds) if (await objectAlive("map", id)) maps.push(id);
-    if ((progs.length === 0 && maps.length === 0) || Date.now() >= deadline) return { programIds: progs, mapIds: maps };
+    if ((progs.length === 0 && maps.length === 0) || Date.now() >= deadline)
+      return { programIds: progs, mapIds: maps };
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -511,15 +622,28 @@ export async function getEbpfStatus(options: GetEbpfStatusOptions = {}): Promise
     });
   }
   const pins = await readPins(pinDir);
-  if (pins.empty) return { enabled: false, state: "disabled", pinDir, programs: [], attachments: [], foreignPrograms: [], maps: [] };
+  if (pins.empty)
+    return {
+      enabled: false,
+      state: "disabled",
+      pinDir,
+      programs: [],
+      attachments: [],
+      foreignPrograms: [],
+      maps: [],
+    };
 
   const programs = [pins.sockops, pins.skMsg].filter((p): p is ProgramInfo => p !== undefined);
   const mount = await findCgroup2Mount();
-  const attachments = pins.sockops && mount ? (await listSockOpsAttachments(mount)).filter((a) => a.programId === pins.sockops?.id) : [];
+  const attachments =
+    pins.sockops && mount
+      ? (await listSockOpsAttachments(mount)).filter((a) => a.programId === pins.sockops?.id)
+      : [];
   const foreign: Attachment[] = [];
   for (const attachment of attachments) {
     for (const other of await effectiveSockOps(attachment.cgroupPath).catch(() => [])) {
-      if (other.programId !== pins.sockops?.id && !foreign.some((f) => f.programId === other.programId)) foreign.push(other);
+      if (other.programId !== pins.sockops?.id && !foreign.some((f) => f.programId === other.programId))
+        foreign.push(other);
     }
   }
   const maps: MapInfo[] = [];
@@ -527,19 +651,23 @@ export async function getEbpfStatus(options: GetEbpfStatusOptions = {}): Promise
     const map = pins.maps[name];
     if (!map) continue;
     if (COUNTED_MAPS.has(name)) {
-      const dump = await runBpftoolJson<unknown[]>(["map", "dump", "pinned", map.pin], `reading ${name}`).catch(() => undefined);
+      const dump = await runBpftoolJson<unknown[]>(
+        ["map", "dump", "pinned", map.pin],
+        `reading ${name}`,
+      ).catch(() => undefined);
       maps.push(dump ? { ...map, entries: dump.length } : map);
     } else maps.push(map);
   }
   const config = pins.maps.mc_config ? await readConfig(pinDir) : undefined;
   let counters: EbpfCounters | undefined;
   if (pins.maps.mc_counters) {
-    const dump = await runBpftoolJson<Parameters<typeof decodeCounters>[0]>(["map", "dump", "pinned", pins.maps.mc_counters.pin], "reading counters").catch(
-      (error: unknown) => {
-        if (isMeshctlError(error)) trace(error.message);
-        return undefined;
-      },
-    );
+    const dump = await runBpftoolJson<Parameters<typeof decodeCounters>[0]>(
+      ["map", "dump", "pinned", pins.maps.mc_counters.pin],
+      "reading counters",
+    ).catch((error: unknown) => {
+      if (isMeshctlError(error)) trace(error.message);
+      return undefined;
+    });
     if (dump) counters = decodeCounters(dump);
   }
   const state: EbpfStatus["state"] = !pins.complete

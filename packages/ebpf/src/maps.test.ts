@@ -3,7 +3,12 @@ import { COUNTER_NAMES, decodeConfig, decodeCounters, encodeConfig } from "./map
 
 describe("mc_config encoding", () => {
   test("matches struct mc_config (little endian, 48 bytes)", () => {
-    const bytes = encodeConfig({ enabled: true, maxMessageBytes: 65_536, maxStreamBytes: 262_144, ports: [15001, 8080] }).map(Number);
+    const bytes = encodeConfig({
+      enabled: true,
+      maxMessageBytes: 65_536,
+      maxStreamBytes: 262_144,
+      ports: [15001, 8080],
+    }).map(Number);
     expect(bytes).toHaveLength(48);
     expect(bytes.slice(0, 4)).toEqual([1, 0, 0, 0]);
     expect(bytes.slice(4, 8)).toEqual([0, 0, 1, 0]);
@@ -14,7 +19,9 @@ describe("mc_config encoding", () => {
   });
 
   test("decodes bpftool's BTF view, ignoring unused port slots", () => {
-    expect(decodeConfig({ enabled: 1, max_msg_bytes: 0, max_stream_bytes: 7, nports: 1, ports: [15006, 0, 0] })).toEqual({
+    expect(
+      decodeConfig({ enabled: 1, max_msg_bytes: 0, max_stream_bytes: 7, nports: 1, ports: [15006, 0, 0] }),
+    ).toEqual({
       enabled: true,
       maxMessageBytes: 0,
       maxStreamBytes: 7,
@@ -26,7 +33,13 @@ describe("mc_config encoding", () => {
 describe("counters", () => {
   test("sum per-CPU values and group them by direction", () => {
     const dump = COUNTER_NAMES.map((_, key) => ({
-      formatted: { key, values: [{ cpu: 0, value: key }, { cpu: 1, value: 100 }] },
+      formatted: {
+        key,
+        values: [
+          { cpu: 0, value: key },
+          { cpu: 1, value: 100 },
+        ],
+      },
     }));
     const counters = decodeCounters(dump);
     expect(counters.ingress).toEqual({ messages: 100, bytes: 101, misses: 102 });

@@ -5,7 +5,15 @@
 
 export const PROGRAM_NAMES = { sockops: "mc_sockops", skMsg: "mc_redir" } as const;
 
-export const MAP_NAMES = ["mc_socks", "mc_pairs", "mc_orig", "mc_flows", "mc_counters", "mc_config", "mc_sk_state"] as const;
+export const MAP_NAMES = [
+  "mc_socks",
+  "mc_pairs",
+  "mc_orig",
+  "mc_flows",
+  "mc_counters",
+  "mc_config",
+  "mc_sk_state",
+] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
 /** Order of `enum mc_counter`. */
@@ -22,6 +30,7 @@ export const COUNTER_NAMES = [
   "passedMessages",
   "passedBytes",
   "policySkips",
+  "socketsSkipped",
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
@@ -51,7 +60,7 @@ export function encodeConfig(config: AccelerationConfig): string[] {
   buf.writeUInt32LE(config.maxMessageBytes, 4);
   buf.writeUInt32LE(config.maxStreamBytes, 8);
   buf.writeUInt32LE(config.ports.length, 12);
-  config.ports.forEach((port, i) => buf.writeUInt16LE(port, 16 + 2 * i));
+  for (const [i, port] of config.ports.entries()) buf.writeUInt16LE(port, 16 + 2 * i);
   return [...buf].map(String);
 }
 
@@ -85,8 +94,10 @@ export interface EbpfCounters {
   /** Messages sent through TCP on sockets that meshctl watches (no peer, policy, or disabled). */
   readonly passedMessages: number;
   readonly passedBytes: number;
-  /** Directions switched to TCP by the port or message-size policy. */
+  /** Directions switched to TCP by the port, message-size or stream policy. */
   readonly policySkips: number;
+  /** Sockets left on TCP because payload had crossed TCP before they were established (TCP Fast Open). */
+  readonly socketsSkipped: number;
 }
 
 export interface DirectionCounters {
@@ -121,5 +132,6 @@ export function decodeCounters(dump: PercpuDump): EbpfCounters {
     passedMessages: raw.passedMessages,
     passedBytes: raw.passedBytes,
     policySkips: raw.policySkips,
+    socketsSkipped: raw.socketsSkipped,
   };
 }

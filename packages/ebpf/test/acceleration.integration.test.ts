@@ -5,7 +5,12 @@
 import { access } from "node:fs/promises";
 import { runCommand } from "@meshctl/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { disableEbpfAcceleration, type EbpfCounters, enableEbpfAcceleration, getEbpfStatus } from "../src/index.js";
+import {
+  disableEbpfAcceleration,
+  type EbpfCounters,
+  enableEbpfAcceleration,
+  getEbpfStatus,
+} from "../src/index.js";
 import { Lab, labPrerequisites, type Pod, runClient, SVC_IP, SVC_PORT } from "./lab.js";
 
 const skipReason = await labPrerequisites();
@@ -43,7 +48,13 @@ describe.skipIf(skipReason)("sidecar pod: egress via REDIRECT to 15001, ingress 
     pod = await lab.pod("p1");
     await lab.istioIptables(pod);
     // The upstream service lives in the "world" netns, outside the cgroup.
-    const upstream = await lab.peer(lab.world, undefined, ["server", "--host", SVC_IP, "--port", String(SVC_PORT)]);
+    const upstream = await lab.peer(lab.world, undefined, [
+      "server",
+      "--host",
+      SVC_IP,
+      "--port",
+      String(SVC_PORT),
+    ]);
     await upstream.next();
     // The app listens on "::": IPv4 peers arrive as IPv4-mapped IPv6 sockets.
     const app = await lab.peer(pod.netns, cgroup, ["server", "--host", "::", "--port", String(APP_PORT)]);
@@ -75,7 +86,14 @@ describe.skipIf(skipReason)("sidecar pod: egress via REDIRECT to 15001, ingress 
     const before = await counters(pinDir);
     const sizes = [1, 1024, 65_536, 1 << 20, 4 << 20];
     for (const size of sizes) {
-      const result = await runClient(lab, pod.netns, cgroup, ["--host", SVC_IP, "--port", String(SVC_PORT), "--size", String(size)]);
+      const result = await runClient(lab, pod.netns, cgroup, [
+        "--host",
+        SVC_IP,
+        "--port",
+        String(SVC_PORT),
+        "--size",
+        String(size),
+      ]);
       expect(result, `size ${size}`).toMatchObject({ ok: true });
     }
     const after = await counters(pinDir);
@@ -90,7 +108,14 @@ describe.skipIf(skipReason)("sidecar pod: egress via REDIRECT to 15001, ingress 
     const before = await counters(pinDir);
     const sizes = [1, 16_384, 1 << 20, 3 << 20];
     for (const size of sizes) {
-      const result = await runClient(lab, lab.world, undefined, ["--host", pod.ip, "--port", String(APP_PORT), "--size", String(size)]);
+      const result = await runClient(lab, lab.world, undefined, [
+        "--host",
+        pod.ip,
+        "--port",
+        String(APP_PORT),
+        "--size",
+        String(size),
+      ]);
       expect(result, `size ${size}`).toMatchObject({ ok: true });
     }
     const after = await counters(pinDir);
@@ -123,7 +148,14 @@ describe.skipIf(skipReason)("sidecar pod: egress via REDIRECT to 15001, ingress 
     expect(reconfigured.config.maxStreamBytes).toBe(256 * 1024);
     const before = await counters(pinDir);
     const size = 4 << 20;
-    const result = await runClient(lab, pod.netns, cgroup, ["--host", SVC_IP, "--port", String(SVC_PORT), "--size", String(size)]);
+    const result = await runClient(lab, pod.netns, cgroup, [
+      "--host",
+      SVC_IP,
+      "--port",
+      String(SVC_PORT),
+      "--size",
+      String(size),
+    ]);
     expect(result).toMatchObject({ ok: true });
     const after = await counters(pinDir);
     expect(after.policySkips - before.policySkips).toBeGreaterThanOrEqual(1);
@@ -138,7 +170,9 @@ describe.skipIf(skipReason)("sidecar pod: egress via REDIRECT to 15001, ingress 
     const drained = await waitFor(async () => {
       const status = await getEbpfStatus({ pinDir });
       const entries = Object.fromEntries(status.maps.map((m) => [m.name, m.entries]));
-      return entries.mc_pairs === 0 && entries.mc_orig === 0 && entries.mc_socks === 0 && entries.mc_flows === 0;
+      return (
+        entries.mc_pairs === 0 && entries.mc_orig === 0 && entries.mc_socks === 0 && entries.mc_flows === 0
+      );
     });
     const status = await getEbpfStatus({ pinDir });
     expect(drained, JSON.stringify(status.maps)).toBe(true);
@@ -165,7 +199,15 @@ describe.skipIf(skipReason)("isolation between pods with identical 127.0.0.1 tup
       [podA, "A"],
       [podB, "B"],
     ] as const) {
-      const server = await lab.peer(pod.netns, cgroup, ["server", "--host", "127.0.0.1", "--port", "9000", "--tag", tag]);
+      const server = await lab.peer(pod.netns, cgroup, [
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "9000",
+        "--tag",
+        tag,
+      ]);
       await server.next();
     }
     await enableEbpfAcceleration({ cgroupPath: cgroup, pinDir });
@@ -174,14 +216,51 @@ describe.skipIf(skipReason)("isolation between pods with identical 127.0.0.1 tup
       // Same source port in both pods: the 4-tuples are byte-identical, only the netns differs.
       const localPort = String(40_000 + round);
       const [a, b] = await Promise.all([
-        runClient(lab, podA.netns, cgroup, ["--port", "9000", "--local-port", localPort, "--size", "65536", "--expect-tag", "A"]),
-        runClient(lab, podB.netns, cgroup, ["--port", "9000", "--local-port", localPort, "--size", "65536", "--expect-tag", "B"]),
+        runClient(lab, podA.netns, cgroup, [
+          "--port",
+          "9000",
+          "--local-port",
+          localPort,
+          "--size",
+          "65536",
+          "--expect-tag",
+          "A",
+        ]),
+        runClient(lab, podB.netns, cgroup, [
+          "--port",
+          "9000",
+          "--local-port",
+          localPort,
+          "--size",
+          "65536",
+          "--expect-tag",
+          "B",
+        ]),
       ]);
       expect(a).toMatchObject({ ok: true });
       expect(b).toMatchObject({ ok: true });
     }
     const after = await counters(pinDir);
     expect(after.ingress.bytes - before.ingress.bytes).toBeGreaterThanOrEqual(2 * 3 * 2 * 65_536);
+  });
+
+  test("IPv6 pairs (::1) are redirected too", async () => {
+    const cgroup = lab.cgroups[0]!;
+    const pod = await lab.pod("p6");
+    const server = await lab.peer(pod.netns, cgroup, ["server", "--host", "::1", "--port", "9001"]);
+    await server.next();
+    const before = await counters(pinDir);
+    const result = await runClient(lab, pod.netns, cgroup, [
+      "--host",
+      "::1",
+      "--port",
+      "9001",
+      "--size",
+      "100000",
+    ]);
+    expect(result).toMatchObject({ ok: true });
+    const after = await counters(pinDir);
+    expect(after.ingress.bytes - before.ingress.bytes).toBeGreaterThanOrEqual(200_000);
   });
 });
 
@@ -200,7 +279,13 @@ describe.skipIf(skipReason)("enable and disable around live connections", () => 
   test("connections opened before enable and open at disable lose nothing; nothing is left after", async () => {
     const cgroup = await lab.cgroup("app");
     const pod = await lab.pod("pc");
-    const server = await lab.peer(pod.netns, cgroup, ["server", "--host", "127.0.0.1", "--port", String(APP_PORT)]);
+    const server = await lab.peer(pod.netns, cgroup, [
+      "server",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(APP_PORT),
+    ]);
     await server.next();
     const sink = await lab.peer(pod.netns, cgroup, ["sink", "--host", "127.0.0.1", "--port", "9100"]);
     await sink.next();

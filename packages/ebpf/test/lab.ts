@@ -52,7 +52,10 @@ function wrapProc(child: ChildProcess): Proc {
       const line = lines.shift();
       if (line !== undefined) return Promise.resolve(JSON.parse(line) as Record<string, unknown>);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no output within ${timeoutMs} ms; stderr: ${stderr.join("").slice(-500)}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no output within ${timeoutMs} ms; stderr: ${stderr.join("").slice(-500)}`)),
+          timeoutMs,
+        );
         const waiter = (l: string) => {
           clearTimeout(timer);
           resolve(JSON.parse(l) as Record<string, unknown>);
@@ -70,7 +73,12 @@ function wrapProc(child: ChildProcess): Proc {
       child.stdin?.write(`${line}\n`);
     },
     wait(timeoutMs = 60_000) {
-      return Promise.race([exited, new Promise<number | null>((_, reject) => setTimeout(() => reject(new Error("process did not exit")), timeoutMs))]);
+      return Promise.race([
+        exited,
+        new Promise<number | null>((_, reject) =>
+          setTimeout(() => reject(new Error("process did not exit")), timeoutMs),
+        ),
+      ]);
     },
   };
 }
@@ -135,7 +143,20 @@ export class Lab {
     this.netns.push(netns);
     const inPod = `mce${this.id}${n}a`.slice(0, 15);
     const inWorld = `mce${this.id}${n}b`.slice(0, 15);
-    await runCommand("ip", ["link", "add", inPod, "netns", netns, "type", "veth", "peer", "name", inWorld, "netns", this.world]);
+    await runCommand("ip", [
+      "link",
+      "add",
+      inPod,
+      "netns",
+      netns,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      inWorld,
+      "netns",
+      this.world,
+    ]);
     await runCommand("ip", ["-n", netns, "link", "set", "lo", "up"]);
     await runCommand("ip", ["-n", netns, "addr", "add", `${ip}/24`, "dev", inPod]);
     await runCommand("ip", ["-n", netns, "link", "set", inPod, "up"]);
@@ -147,7 +168,8 @@ export class Lab {
 
   /** istio-init-style capture: outbound TCP to 15001 except the sidecar uid and loopback, inbound to 15006. */
   async istioIptables(pod: Pod): Promise<void> {
-    const ipt = (...args: string[]) => runCommand("ip", ["netns", "exec", pod.netns, "iptables", "-w", "-t", "nat", ...args]);
+    const ipt = (...args: string[]) =>
+      runCommand("ip", ["netns", "exec", pod.netns, "iptables", "-w", "-t", "nat", ...args]);
     await ipt("-N", "MCE_OUTPUT");
     await ipt("-A", "MCE_OUTPUT", "-m", "owner", "--uid-owner", String(SIDECAR_UID), "-j", "RETURN");
     await ipt("-A", "MCE_OUTPUT", "-d", "127.0.0.1/32", "-j", "RETURN");
@@ -243,7 +265,9 @@ export class Lab {
 export async function waitForListen(netns: string, port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const { stdout } = await runCommand("ip", ["netns", "exec", netns, "ss", "-Htln", `sport = :${port}`], { reject: false });
+    const { stdout } = await runCommand("ip", ["netns", "exec", netns, "ss", "-Htln", `sport = :${port}`], {
+      reject: false,
+    });
     if (stdout.trim()) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -251,7 +275,12 @@ export async function waitForListen(netns: string, port: number, timeoutMs = 10_
 }
 
 /** Runs a verifying client to completion and returns its JSON summary. */
-export async function runClient(lab: Lab, netns: string, cgroup: string | undefined, args: readonly string[]): Promise<Record<string, unknown>> {
+export async function runClient(
+  lab: Lab,
+  netns: string,
+  cgroup: string | undefined,
+  args: readonly string[],
+): Promise<Record<string, unknown>> {
   const proc = await lab.peer(netns, cgroup, ["client", ...args]);
   const result = await proc.next(120_000);
   await proc.wait(10_000);

@@ -12,6 +12,7 @@ import {
   buildTstatsNetworkFilters,
   type EnvoyFilterJson,
   encodeFilterTypedConfig,
+  encodeTstatsFilterSet,
   istioProtoRoot,
   renderEnvoyFilterManifest,
 } from "./envoy-config.js";
@@ -209,6 +210,21 @@ describe("TCP filters", () => {
     expect(cb.filters.map((f) => f.name)).toEqual(["istio.metadata_exchange"]);
   });
 
+  test("the encoded set carries binary Anys of the Istio messages", () => {
+    const enc = encodeTstatsFilterSet(buildTstatsFilterSet({}));
+    const Plugin = istioProtoRoot().lookupType("stats.PluginConfig");
+    const stats = enc.network.outbound[0]!;
+    expect(stats.name).toBe("istio.stats");
+    expect(stats.typed_config.type_url).toBe("type.googleapis.com/stats.PluginConfig");
+    expect(Plugin.toObject(Plugin.decode(stats.typed_config.value), { longs: Number })).toEqual({
+      tcp_reporting_duration: { seconds: 5 },
+    });
+    expect(enc.http.inbound.map((f) => f.name)).toEqual(["istio.metadata_exchange", "istio.stats"]);
+    expect(enc.cluster.outbound[0]!.typed_config.type_url).toBe(
+      "type.googleapis.com/envoy.tcp.metadataexchange.config.MetadataExchange",
+    );
+  });
+
   test("the filter set groups every place", () => {
     const set = buildTstatsFilterSet({ tcpReportingSeconds: 10 });
     expect(set.http.inbound).toHaveLength(2);
@@ -309,5 +325,20 @@ describe("EnvoyFilter manifest", () => {
       spec: { configPatches: Array<{ applyTo: string }> };
     };
     expect(doc.spec.configPatches.every((p) => p.applyTo === "HTTP_FILTER")).toBe(true);
+  });
+});
+
+describe("embedded protos", () => {
+  test("src/generated/istio-protos.ts matches proto/ (run scripts/generate-protos.mjs after editing)", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const { ISTIO_PROTO_SOURCES } = await import("./generated/istio-protos.js");
+    for (const [file, text] of Object.entries(ISTIO_PROTO_SOURCES)) {
+      expect(text, file).toBe(await readFile(new URL(`../proto/${file}`, import.meta.url), "utf8"));
+    }
+    expect(Object.keys(ISTIO_PROTO_SOURCES).sort()).toEqual([
+      "envoy/tcp/metadataexchange/config/metadata_exchange.proto",
+      "io/istio/http/peer_metadata/config.proto",
+      "stats/config.proto",
+    ]);
   });
 });

@@ -222,6 +222,36 @@ export function buildTstatsFilterSet(options: TstatsFilterOptions = {}): TstatsF
   };
 }
 
+/** A filter whose `typed_config` is a binary `google.protobuf.Any`, ready for any xDS encoder. */
+export interface EncodedEnvoyFilter {
+  readonly name: string;
+  readonly typed_config: { readonly type_url: string; readonly value: Uint8Array };
+}
+
+export interface EncodedTstatsFilterSet {
+  readonly http: { readonly inbound: EncodedEnvoyFilter[]; readonly outbound: EncodedEnvoyFilter[] };
+  readonly network: { readonly inbound: EncodedEnvoyFilter[]; readonly outbound: EncodedEnvoyFilter[] };
+  readonly cluster: { readonly outbound: EncodedEnvoyFilter[] };
+}
+
+/**
+ * The filter set with every `typed_config` encoded as a binary `Any` of the Istio message. This is
+ * what a control plane without the Istio protos embeds: it only needs to carry `{type_url, value}`.
+ *
+ * @example
+ * const ext = encodeTstatsFilterSet(buildTstatsFilterSet(settings.filters));
+ * hcm.http_filters = [...ext.http.inbound, router];
+ */
+export function encodeTstatsFilterSet(set: TstatsFilterSet): EncodedTstatsFilterSet {
+  const enc = (filters: readonly EnvoyFilterJson[]): EncodedEnvoyFilter[] =>
+    filters.map((f) => ({ name: f.name, typed_config: encodeFilterTypedConfig(f.typed_config) }));
+  return {
+    http: { inbound: enc(set.http.inbound), outbound: enc(set.http.outbound) },
+    network: { inbound: enc(set.network.inbound), outbound: enc(set.network.outbound) },
+    cluster: { outbound: enc(set.cluster.outbound) },
+  };
+}
+
 export interface EnvoyFilterManifestOptions extends Omit<TstatsFilterOptions, "encoding"> {
   readonly name?: string;
   /** Istio's root namespace for a mesh-wide filter (default `istio-system`). */

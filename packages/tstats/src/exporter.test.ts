@@ -90,3 +90,29 @@ describe("TCP tracking on real sockets", () => {
     });
   });
 });
+
+describe("demo", () => {
+  test("serves Istio-shaped series from demo traffic", async () => {
+    const { startTstatsDemo } = await import("./demo.js");
+    const demo = await startTstatsDemo({
+      local: localFixture("echo"),
+      host: "127.0.0.1",
+      port: 0,
+      rate: 200,
+    });
+    cleanups.push(() => demo.close());
+    const deadline = Date.now() + 10_000;
+    let workloads = new Set<string>();
+    while (Date.now() < deadline && workloads.size < 2) {
+      await new Promise((r) => setTimeout(r, 100));
+      const text = await (await fetch(demo.exporter.url)).text();
+      workloads = new Set(
+        parseExposition(text)
+          .filter((s) => s.name === "istio_requests_total" && labelsOf(s).reporter === "destination")
+          .map((s) => labelsOf(s).source_workload!),
+      );
+    }
+    expect([...workloads].sort()).toEqual(["batch-v1", "frontend-v1"]);
+    expect(demo.calls()).toBeGreaterThan(0);
+  });
+});

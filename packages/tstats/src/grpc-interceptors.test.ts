@@ -163,3 +163,60 @@ describe("proxyless gRPC interceptors", () => {
     expect(s.find((x) => x.name === "istio_response_messages_total")!.value).toBe(1);
   });
 });
+
+describe("proxyless gRPC over mutual TLS", () => {
+  test("principals come from the SPIFFE SANs, the namespace from the principal, policy mutual_tls", async () => {
+    const { createSpiffeCerts } = await import("../test/spiffe-certs.js");
+    const { credentials, makeGenericClientConstructor, Server, ServerCredentials } = await import(
+      "@grpc/grpc-js"
+    );
+    const certs = await createSpiffeCerts();
+    cleanups.push(() => certs.cleanup());
+    const serverId = "spiffe://cluster.local/ns/default/sa/echo";
+    const clientId = "spiffe://cluster.local/ns/frontend/sa/frontend";
+    const [sc, cc] = await Promise.all([certs.issue("echo", serverId), certs.issue("frontend", clientId)]);
+
+    const serverRecorder = new TstatsRecorder({ local: localFixture("echo") });
+    const server = new Server({
+      interceptors: [createTstatsServerInterceptor(serverRecorder, { localPrincipal: serverId })],
+    });
+    server.addService(ECHO_SERVICE, {
+      echo: (call: { request: unknown }, cb: (e: null, r: unknown) => void) => cb(null, call.request),
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(
+        "127.0.0.1:0",
+        ServerCredentials.createSsl(certs.ca, [{ private_key: sc.key, cert_chain: sc.cert }], true),
+        (e, p) => (e ? reject(e) : resolve(p)),
+      ),
+    );
+    cleanups.push(() => new Promise<void>((r) => server.tryShutdown(() => r())));
+
+    // The client's peer metadata claims namespace "default"; its certificate says "frontend".
+    const clientRecorder = new TstatsRecorder({ local: localFixture("frontend") });
+    const Ctor = makeGenericClientConstructor(ECHO_SERVICE, "Echo");
+    const client = new Ctor(`localhost:${port}`, credentials.createSsl(certs.ca, cc.key, cc.cert), {
+      interceptors: [
+        createTstatsClientInterceptor(clientRecorder, {
+          target: "echo.default.svc.cluster.local:8080",
+          localPrincipal: clientId,
+        }),
+      ],
+    }) as unknown as Parameters<typeof callEcho>[0];
+    cleanups.push(() => client.close());
+    expect((await callEcho(client, { text: "tls" })).code).toBe(status.OK);
+
+    expect(labelsOf(totals(serverRecorder)[0]!)).toMatchObject({
+      reporter: "destination",
+      source_principal: clientId,
+      source_workload_namespace: "frontend",
+      destination_principal: serverId,
+      connection_security_policy: "mutual_tls",
+    });
+    expect(labelsOf(totals(clientRecorder)[0]!)).toMatchObject({
+      reporter: "source",
+      source_principal: clientId,
+      connection_security_policy: "unknown",
+    });
+  }, 60_000);
+});

@@ -205,12 +205,12 @@ export interface TstatsServerInterceptorOptions {
   readonly localPrincipal?: string;
 }
 
-function peerPrincipalOf(call: ServerInterceptingCallInterface): { principal: string; mtls: boolean } {
-  const auth = call.getAuthContext();
-  const cert = auth.sslPeerCertificate;
-  if (!cert?.subjectaltname) return { principal: "", mtls: false };
-  const uri = cert.subjectaltname.split(", ").find((s) => s.startsWith("URI:"));
-  return { principal: uri ? uri.slice(4) : "", mtls: true };
+/** The first SPIFFE (URI) SAN of the client's certificate; mTLS means grpc-js verified it. */
+function peerPrincipalOf(auth: ReturnType<ServerInterceptingCallInterface["getAuthContext"]>): string {
+  const san = auth.sslPeerCertificate?.subjectaltname;
+  if (!san) return "";
+  const uri = san.split(", ").find((s) => s.startsWith("URI:"));
+  return uri ? uri.slice(4) : "";
 }
 
 /**
@@ -229,8 +229,9 @@ export function createTstatsServerInterceptor(
   const sitesByHost = new Map<string, CallSite>();
   const siteFor = (call: ServerInterceptingCallInterface): CallSite => {
     const host = call.getHost();
-    const tls = call.getAuthContext().transportSecurityType === "ssl";
-    if (!tls) {
+    // grpc-js reports "ssl" only for a verified client certificate, i.e. mutual TLS.
+    const auth = call.getAuthContext();
+    if (auth.transportSecurityType !== "ssl") {
       let site = sitesByHost.get(host);
       if (site === undefined) {
         site = recorder.callSite({
@@ -242,13 +243,14 @@ export function createTstatsServerInterceptor(
       }
       return site;
     }
-    const { principal, mtls } = peerPrincipalOf(call);
+    const principal = peerPrincipalOf(auth);
     return recorder.callSite({
       reporter: "destination",
       service: options.service ?? destinationServiceFromTarget(host),
       ...(options.localPrincipal ? { localPrincipal: options.localPrincipal } : {}),
       ...(principal ? { peerPrincipal: principal } : {}),
-      mutualTls: mtls && principal !== "" && (options.localPrincipal ?? "") !== "",
+      // Istio: mutual_tls when both sides have a SAN.
+      mutualTls: principal !== "" && (options.localPrincipal ?? "") !== "",
     });
   };
 

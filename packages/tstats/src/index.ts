@@ -1,14 +1,18 @@
 // Public entry of @meshctl/tstats. Explicit named exports only.
 
+export { type RunningTstatsDemo, startTstatsDemo, type TstatsDemoOptions } from "./demo.js";
 export {
   buildEnvoyFilterManifest,
   buildTstatsClusterFilters,
   buildTstatsFilterSet,
   buildTstatsHttpFilters,
   buildTstatsNetworkFilters,
+  type EncodedEnvoyFilter,
+  type EncodedTstatsFilterSet,
   type EnvoyFilterJson,
   type EnvoyFilterManifestOptions,
   encodeFilterTypedConfig,
+  encodeTstatsFilterSet,
   istioProtoRoot,
   MX_FILTER_NAME,
   PEER_METADATA_TYPE_URL,
@@ -108,6 +112,7 @@ export {
 } from "./recorder.js";
 export {
   DEFAULT_TSTATS_SETTINGS,
+  loadTstatsEnvoyFilters,
   meshctlConfigDir,
   readTstatsSettings,
   type TstatsSettings,

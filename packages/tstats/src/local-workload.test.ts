@@ -53,6 +53,36 @@ describe("local workload", () => {
     expect(sent).toMatchObject({ workloadName: "echo-v1", canonicalService: "echo-svc", region: "eu-west" });
   });
 
+  test("reads meshctl's own proxyless bootstrap (`meshctl xds bootstrap --kind grpc`)", () => {
+    // The shape packages/xds renderBootstrap() writes: NAME, NAMESPACE, INSTANCE_IPS, LABELS; no WORKLOAD_NAME.
+    const local = localWorkloadFromBootstrap({
+      xds_servers: [
+        { server_uri: "127.0.0.1:15010", channel_creds: [{ type: "insecure" }], server_features: ["xds_v3"] },
+      ],
+      node: {
+        id: "grpc~10.0.0.4~client-1.demo~demo.svc.cluster.local",
+        cluster: "client-1.demo",
+        locality: {},
+        metadata: {
+          NAMESPACE: "demo",
+          NAME: "client-1",
+          INSTANCE_IPS: "10.0.0.4",
+          GENERATOR: "grpc",
+          LABELS: { app: "client" },
+        },
+      },
+    });
+    expect(local).toMatchObject({
+      nodeId: "grpc~10.0.0.4~client-1.demo~demo.svc.cluster.local",
+      instanceName: "client-1",
+      namespace: "demo",
+      workloadName: "client-1",
+      app: "client",
+      canonicalService: "client",
+      canonicalRevision: "latest",
+    });
+  });
+
   test("fills canonical labels like Istio's injector", () => {
     expect(localWorkload({ workloadName: "w" })).toMatchObject({
       canonicalService: "w",

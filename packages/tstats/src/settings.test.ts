@@ -2,7 +2,13 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { meshctlConfigDir, readTstatsSettings, tstatsSettingsPath, writeTstatsSettings } from "./settings.js";
+import {
+  loadTstatsEnvoyFilters,
+  meshctlConfigDir,
+  readTstatsSettings,
+  tstatsSettingsPath,
+  writeTstatsSettings,
+} from "./settings.js";
 
 let dir = "";
 beforeEach(async () => {
@@ -24,6 +30,17 @@ describe("tstats setting", () => {
     await writeTstatsSettings({ enabled: false }, dir);
     expect((await readTstatsSettings(dir)).enabled).toBe(false);
     expect(JSON.parse(await readFile(path, "utf8")).updatedAt).toMatch(/^\d{4}-/);
+  });
+
+  test("the control plane gets encoded filters only when enabled", async () => {
+    expect(await loadTstatsEnvoyFilters(dir)).toBeUndefined();
+    await writeTstatsSettings({ enabled: true, filters: { tcpReportingSeconds: 9 } }, dir);
+    const filters = await loadTstatsEnvoyFilters(dir);
+    expect(filters?.http.outbound.map((f) => f.name)).toEqual(["istio.metadata_exchange", "istio.stats"]);
+    // stats.PluginConfig{tcp_reporting_duration: 9s} = 3a 02 08 09
+    expect(Buffer.from(filters!.http.outbound[1]!.typed_config.value).toString("hex")).toBe("3a020809");
+    await writeTstatsSettings({ enabled: false }, dir);
+    expect(await loadTstatsEnvoyFilters(dir)).toBeUndefined();
   });
 
   test("a corrupt file is reported with its path", async () => {

@@ -8,7 +8,12 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { MeshctlError } from "@meshctl/core";
-import type { TstatsFilterOptions } from "./envoy-config.js";
+import {
+  buildTstatsFilterSet,
+  type EncodedTstatsFilterSet,
+  encodeTstatsFilterSet,
+  type TstatsFilterOptions,
+} from "./envoy-config.js";
 
 export const TSTATS_SETTINGS_FILE = "tstats.json";
 
@@ -106,4 +111,19 @@ export async function writeTstatsSettings(
     });
   }
   return { path, settings: full };
+}
+
+/**
+ * What the xDS control plane needs from the setting: the encoded filters when tstats is enabled,
+ * `undefined` when it is not. Read it at start and whenever `tstats.json` changes.
+ *
+ * @example
+ * const filters = await loadTstatsEnvoyFilters(); // undefined, or { http, network, cluster }
+ */
+export async function loadTstatsEnvoyFilters(
+  configDir: string = meshctlConfigDir(),
+): Promise<EncodedTstatsFilterSet | undefined> {
+  const settings = await readTstatsSettings(configDir);
+  if (!settings.enabled) return undefined;
+  return encodeTstatsFilterSet(buildTstatsFilterSet(settings.filters));
 }

@@ -52,9 +52,15 @@ describe("proxyless gRPC through xds:/// (round robin)", () => {
 
   test("debug HTTP dumps the config that node received", async () => {
     const nodeId = lab.xds.clients()[0]?.nodeId ?? "";
-    const res = await fetch(`http://127.0.0.1:${lab.xds.debugPort}/debug/config_dump?node=${encodeURIComponent(nodeId)}&type=eds`);
+    const res = await fetch(
+      `http://127.0.0.1:${lab.xds.debugPort}/debug/config_dump?node=${encodeURIComponent(nodeId)}&type=eds`,
+    );
     expect(res.status).toBe(200);
-    const dump = (await res.json()) as { types: { eds: { resources: { name: string; resource: { endpoints: { lb_endpoints: unknown[] }[] } }[] } } };
+    const dump = (await res.json()) as {
+      types: {
+        eds: { resources: { name: string; resource: { endpoints: { lb_endpoints: unknown[] }[] } }[] };
+      };
+    };
     const cla = dump.types.eds.resources.find((r) => r.name === "outbound|7070||echo.demo.svc.cluster.local");
     expect(cla?.resource.endpoints[0]?.lb_endpoints).toHaveLength(3);
     const missing = await fetch(`http://127.0.0.1:${lab.xds.debugPort}/debug/config_dump?node=nobody`);

@@ -1,14 +1,18 @@
 import type { Command } from "@oclif/core";
 import Bench from "./bench/index.js";
 import Diagnose from "./diagnose.js";
-import Disable from "./disable.js";
+import DisableEbpf from "./disable/ebpf.js";
 import DisableTstats from "./disable/tstats.js";
+import Disable from "./disable.js";
+import EbpfStatusCommand from "./ebpf/status.js";
+import EnableEbpf from "./enable/ebpf.js";
 import EnableTstats from "./enable/tstats.js";
 import EnableVpp from "./enable/vpp.js";
 import Enable from "./enable.js";
 import { notYetCommand } from "./not-yet.js";
 import Status from "./status.js";
 import TstatsBuild from "./tstats/build.js";
+import TstatsServe from "./tstats/serve.js";
 import VppCli from "./vpp/cli.js";
 import VppConfig from "./vpp/config.js";
 import VppStatusCommand from "./vpp/status.js";
@@ -24,9 +28,11 @@ export const COMMANDS = {
   diagnose: Diagnose,
   status: Status,
   enable: Enable,
+  "enable:ebpf": EnableEbpf,
   "enable:tstats": EnableTstats,
   "enable:vpp": EnableVpp,
   disable: Disable,
+  "disable:ebpf": DisableEbpf,
   "disable:tstats": DisableTstats,
   install: notYetCommand(
     "install",
@@ -52,13 +58,10 @@ export const COMMANDS = {
   "xds:serve": XdsServe,
   "xds:bootstrap": XdsBootstrap,
   "xds:config-dump": XdsConfigDump,
-  "ebpf:status": notYetCommand(
-    "ebpf status",
-    "Show eBPF acceleration status",
-    "the eBPF loader is being built (eBPF issue)",
-  ),
+  "ebpf:status": EbpfStatusCommand,
   "vpp:status": VppStatusCommand,
   "vpp:cli": VppCli,
   "vpp:config": VppConfig,
   "tstats:build": TstatsBuild,
+  "tstats:serve": TstatsServe,
 } satisfies Record<string, Command.Class>;

@@ -25,6 +25,7 @@ export type FeatureStatusProvider = () => Promise<FeatureStatus>;
 
 /** Status providers of the features that are built; others report "unavailable". */
 export const FEATURE_STATUS_PROVIDERS: Partial<Record<FeatureName, FeatureStatusProvider>> = {
+  ebpf: async () => (await import("./ebpf-feature.js")).ebpfFeatureStatus(),
   tstats: async () => (await import("./tstats-feature.js")).tstatsFeatureStatus(),
   vpp: async () => (await import("./vpp-feature.js")).vppFeatureStatus(),
 };

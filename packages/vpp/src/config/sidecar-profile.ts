@@ -104,10 +104,14 @@ export function renderSidecarProfile(options: SidecarProfileOptions = {}): Sidec
     },
     socksvr: { socketName: `${runtimeDir}/api.sock` },
     memory: { mainHeapSize: "1G" },
-    cpu: {
-      ...(options.mainCore !== undefined ? { mainCore: options.mainCore } : {}),
-      ...(options.workerCores !== undefined ? { corelistWorkers: options.workerCores } : {}),
-    },
+    ...(options.mainCore !== undefined || options.workerCores !== undefined
+      ? {
+          cpu: {
+            ...(options.mainCore !== undefined ? { mainCore: options.mainCore } : {}),
+            ...(options.workerCores !== undefined ? { corelistWorkers: options.workerCores } : {}),
+          },
+        }
+      : {}),
     buffers: { buffersPerNuma: 16_384 },
     session: { enable: true, useAppSocketApi: true, eventQueueLength: 100_000 },
     tcp: { ccAlgo: "cubic" },

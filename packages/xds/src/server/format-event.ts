@@ -25,7 +25,9 @@ export function formatXdsEvent(event: XdsServerEvent): string {
       return `unknown-type ${event.connection} ${event.typeUrl} (ignored)`;
     case "config-applied": {
       const problems = event.diagnostics.length ? `; ${event.diagnostics.length} diagnostics` : "";
-      const rejected = event.rejectedFiles.length ? `; rejected (last good kept): ${event.rejectedFiles.join(", ")}` : "";
+      const rejected = event.rejectedFiles.length
+        ? `; rejected (last good kept): ${event.rejectedFiles.join(", ")}`
+        : "";
       return `config version=${event.version} services=${event.services}${rejected}${problems}`;
     }
     case "config-rejected":
@@ -39,6 +41,13 @@ export function formatXdsEvent(event: XdsServerEvent): string {
 }
 
 /** `file:line:column path: reason`, the one way diagnostics are shown. */
-export function formatDiagnostic(d: { file: string; line: number; column: number; path: string; reason: string; severity: string }): string {
+export function formatDiagnostic(d: {
+  file: string;
+  line: number;
+  column: number;
+  path: string;
+  reason: string;
+  severity: string;
+}): string {
   return `${d.file}:${d.line}:${d.column} ${d.severity}: ${d.path ? `${d.path}: ` : ""}${d.reason}`;
 }

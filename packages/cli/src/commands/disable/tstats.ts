@@ -4,7 +4,8 @@ import { configDirFlag, type TstatsToggleResult } from "../enable/tstats.js";
 
 export default class DisableTstats extends MeshctlCommand<TstatsToggleResult> {
   static override summary = "Stop inserting the tstats filters into sidecars' filter chains";
-  static override description = "Records `enabled: false` in <config-dir>/tstats.json, keeping the filter options for a later enable.";
+  static override description =
+    "Records `enabled: false` in <config-dir>/tstats.json, keeping the filter options for a later enable.";
   static override examples = ["<%= config.bin %> disable tstats"];
   static override flags = { "config-dir": configDirFlag };
 

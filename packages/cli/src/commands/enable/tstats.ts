@@ -18,8 +18,10 @@ export const configDirFlag = Flags.string({
 });
 
 export default class EnableTstats extends MeshctlCommand<TstatsToggleResult> {
-  static override summary = "Put Istio's native stats and metadata-exchange filters into sidecars' filter chains";
-  static override description = `Records the setting in <config-dir>/tstats.json. meshctl's xDS control plane reads it and inserts
+  static override summary =
+    "Put Istio's native stats and metadata-exchange filters into sidecars' filter chains";
+  static override description =
+    `Records the setting in <config-dir>/tstats.json. meshctl's xDS control plane reads it and inserts
 istio.metadata_exchange + istio.stats (HTTP) and the TCP exchange + istio.stats (TCP) into the
 listeners it generates for Envoy sidecars; proxyless gRPC services use @meshctl/tstats'
 interceptors instead. Filters and dimensions: docs/tstats.md.`;
@@ -32,7 +34,10 @@ interceptors instead. Filters and dimensions: docs/tstats.md.`;
   protected async execute(): Promise<TstatsToggleResult> {
     const { flags } = await this.parse(EnableTstats);
     const dir = flags["config-dir"] ?? meshctlConfigDir();
-    const { path, settings } = await writeTstatsSettings({ enabled: true, filters: tstatsFilterOptionsFromFlags(flags) }, dir);
+    const { path, settings } = await writeTstatsSettings(
+      { enabled: true, filters: tstatsFilterOptionsFromFlags(flags) },
+      dir,
+    );
     return {
       feature: "tstats",
       enabled: true,
@@ -46,6 +51,8 @@ interceptors instead. Filters and dimensions: docs/tstats.md.`;
   }
 
   protected renderText(r: TstatsToggleResult): string {
-    return [`tstats enabled (${r.path}).`, "Next:", ...r.nextSteps.map((s, i) => `  ${i + 1}. ${s}`)].join("\n");
+    return [`tstats enabled (${r.path}).`, "Next:", ...r.nextSteps.map((s, i) => `  ${i + 1}. ${s}`)].join(
+      "\n",
+    );
   }
 }

@@ -47,6 +47,11 @@ On a host where \`vpp\` is installed it also writes startup.conf and vcl.conf to
       description: "Container to patch in application pods.",
       default: "istio-proxy",
     }),
+    "vpp-cpu": Flags.string({
+      description: "CPU for the VPP DaemonSet (requests = limits, whole cores for the static CPU manager).",
+      default: "2",
+    }),
+    "vpp-memory": Flags.string({ description: "Memory for the VPP DaemonSet.", default: "2Gi" }),
     host: Flags.boolean({
       description: "Configure the VPP installed on this host (default: when `vpp` is on PATH).",
       allowNo: true,
@@ -70,6 +75,8 @@ On a host where \`vpp\` is installed it also writes startup.conf and vcl.conf to
       image: flags.image,
       namespace: flags.namespace,
       sidecarContainer: flags["sidecar-container"],
+      vppCpu: flags["vpp-cpu"],
+      vppMemory: flags["vpp-memory"],
     });
     const outDir = resolve(flags.out);
     await mkdir(outDir, { recursive: true });

@@ -9,7 +9,8 @@ export type TstatsBuildResult =
 
 export default class TstatsBuild extends MeshctlCommand<TstatsBuildResult> {
   static override summary = "Render Istio's native telemetry filters as an EnvoyFilter manifest or raw xDS";
-  static override description = `The filters are Istio's native (not Wasm) stats and metadata-exchange filters:
+  static override description =
+    `The filters are Istio's native (not Wasm) stats and metadata-exchange filters:
 istio.metadata_exchange (peer_metadata) + istio.stats before the router in HTTP chains, the TCP
 metadata exchange + istio.stats before tcp_proxy, and the upstream exchange as a cluster filter.
 
@@ -23,10 +24,20 @@ for a control plane of your own. See docs/tstats.md.`;
     "<%= config.bin %> tstats build --namespace istio-system --proxy-version '^1\\.2[0-9].*' --no-tcp",
   ];
   static override flags = {
-    format: Flags.string({ description: "Output format.", options: ["envoyfilter", "xds"], default: "envoyfilter" }),
+    format: Flags.string({
+      description: "Output format.",
+      options: ["envoyfilter", "xds"],
+      default: "envoyfilter",
+    }),
     name: Flags.string({ description: "EnvoyFilter name.", default: "meshctl-tstats" }),
-    namespace: Flags.string({ description: "EnvoyFilter namespace (Istio's root namespace applies mesh-wide).", default: "istio-system" }),
-    "proxy-version": Flags.string({ description: "Only patch proxies whose version matches this regex.", helpValue: "REGEX" }),
+    namespace: Flags.string({
+      description: "EnvoyFilter namespace (Istio's root namespace applies mesh-wide).",
+      default: "istio-system",
+    }),
+    "proxy-version": Flags.string({
+      description: "Only patch proxies whose version matches this regex.",
+      helpValue: "REGEX",
+    }),
     tcp: Flags.boolean({ description: "Include the TCP filters.", default: true, allowNo: true }),
     encoding: Flags.string({
       description: "xds format: typed_config as the Istio message (typed) or wrapped in TypedStruct.",
@@ -40,7 +51,13 @@ for a control plane of your own. See docs/tstats.md.`;
     const { flags } = await this.parse(TstatsBuild);
     const filterOptions = tstatsFilterOptionsFromFlags(flags);
     if (flags.format === "xds") {
-      return { format: "xds", filters: buildTstatsFilterSet({ ...filterOptions, encoding: flags.encoding as "typed" | "typed-struct" }) };
+      return {
+        format: "xds",
+        filters: buildTstatsFilterSet({
+          ...filterOptions,
+          encoding: flags.encoding as "typed" | "typed-struct",
+        }),
+      };
     }
     return {
       format: "envoyfilter",
@@ -55,6 +72,8 @@ for a control plane of your own. See docs/tstats.md.`;
   }
 
   protected renderText(result: TstatsBuildResult): string {
-    return result.format === "envoyfilter" ? result.manifest.trimEnd() : JSON.stringify(result.filters, null, 2);
+    return result.format === "envoyfilter"
+      ? result.manifest.trimEnd()
+      : JSON.stringify(result.filters, null, 2);
   }
 }

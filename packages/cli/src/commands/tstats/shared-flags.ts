@@ -3,13 +3,21 @@ import { Flags } from "@oclif/core";
 
 /** Filter options shared by `tstats build` and `enable tstats`. */
 export const tstatsFilterFlags = {
-  "tcp-reporting-seconds": Flags.integer({ description: "TCP metrics reporting interval.", default: 5, min: 1 }),
-  "workload-discovery": Flags.boolean({ description: "Fall back to Istio's workload discovery when no exchange headers arrive." }),
+  "tcp-reporting-seconds": Flags.integer({
+    description: "TCP metrics reporting interval.",
+    default: 5,
+    min: 1,
+  }),
+  "workload-discovery": Flags.boolean({
+    description: "Fall back to Istio's workload discovery when no exchange headers arrive.",
+  }),
   "additional-labels": Flags.string({
     description: "Extra peer labels to exchange (comma-separated).",
     helpValue: "LABEL,...",
   }),
-  "disable-host-header-fallback": Flags.boolean({ description: "Never use the Host header as destination_service." }),
+  "disable-host-header-fallback": Flags.boolean({
+    description: "Never use the Host header as destination_service.",
+  }),
 };
 
 export function tstatsFilterOptionsFromFlags(flags: {

@@ -7,7 +7,8 @@ export type XdsBootstrapResult = Record<string, unknown>;
 
 export default class XdsBootstrap extends MeshctlCommand<XdsBootstrapResult> {
   static override summary = "Print a bootstrap JSON for a proxyless gRPC client or an Envoy sidecar";
-  static override description = `For --kind grpc, save it and point GRPC_XDS_BOOTSTRAP at the file (any gRPC language), or put
+  static override description =
+    `For --kind grpc, save it and point GRPC_XDS_BOOTSTRAP at the file (any gRPC language), or put
 the JSON in GRPC_XDS_BOOTSTRAP_CONFIG; then dial xds:///NAME.NAMESPACE.svc.cluster.local:PORT.
 For --kind envoy, run envoy -c FILE. The node id is Istio-style (grpc~IP~POD.NS~NS.svc.cluster.local
 or sidecar~...), which the control plane reads to scope what the proxy receives.`;
@@ -19,8 +20,16 @@ or sidecar~...), which the control plane reads to scope what the proxy receives.
     kind: Flags.string({ description: "Client kind.", options: ["grpc", "envoy"], required: true }),
     name: Flags.string({ description: "Pod (workload) name.", required: true }),
     namespace: Flags.string({ description: "Namespace of the workload.", default: "default" }),
-    server: Flags.string({ description: "Control plane address.", default: "127.0.0.1:15010", helpValue: "HOST:PORT", env: "MESHCTL_XDS_SERVER" }),
-    ip: Flags.string({ description: "The workload's IP (Envoy inbound listeners are built for it).", default: "127.0.0.1" }),
+    server: Flags.string({
+      description: "Control plane address.",
+      default: "127.0.0.1:15010",
+      helpValue: "HOST:PORT",
+      env: "MESHCTL_XDS_SERVER",
+    }),
+    ip: Flags.string({
+      description: "The workload's IP (Envoy inbound listeners are built for it).",
+      default: "127.0.0.1",
+    }),
     delta: Flags.boolean({ description: "Envoy only: use Delta (incremental) ADS." }),
   };
 

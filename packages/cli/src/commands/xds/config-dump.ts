@@ -1,4 +1,10 @@
-import { type ConfigDump, defaultMeshDirectory, formatDiagnostic, renderConfigDump, type ResourceKind } from "@meshctl/xds";
+import {
+  type ConfigDump,
+  defaultMeshDirectory,
+  formatDiagnostic,
+  type ResourceKind,
+  renderConfigDump,
+} from "@meshctl/xds";
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
 
@@ -11,13 +17,25 @@ function summarize(kind: ResourceKind, r: Res): string {
     case "cds":
       return `${String(r.type ?? "")} ${String(r.lb_policy ?? "ROUND_ROBIN")}`;
     case "eds": {
-      const eps = ((r.endpoints as { lb_endpoints?: { endpoint: { address: { socket_address: { address: string; port_value: number } } } }[] }[]) ?? []).flatMap(
-        (l) => l.lb_endpoints ?? [],
+      const eps = (
+        (r.endpoints as {
+          lb_endpoints?: {
+            endpoint: { address: { socket_address: { address: string; port_value: number } } };
+          }[];
+        }[]) ?? []
+      ).flatMap((l) => l.lb_endpoints ?? []);
+      return (
+        eps
+          .map(
+            (e) =>
+              `${e.endpoint.address.socket_address.address}:${e.endpoint.address.socket_address.port_value}`,
+          )
+          .join(", ") || "(no endpoints)"
       );
-      return eps.map((e) => `${e.endpoint.address.socket_address.address}:${e.endpoint.address.socket_address.port_value}`).join(", ") || "(no endpoints)";
     }
     case "lds": {
-      const sa = (r.address as { socket_address?: { address: string; port_value: number } } | undefined)?.socket_address;
+      const sa = (r.address as { socket_address?: { address: string; port_value: number } } | undefined)
+        ?.socket_address;
       return sa ? `${sa.address}:${sa.port_value}` : "api_listener";
     }
     case "rds":
@@ -26,8 +44,10 @@ function summarize(kind: ResourceKind, r: Res): string {
 }
 
 export default class XdsConfigDump extends MeshctlCommand<XdsConfigDumpResult> {
-  static override summary = "Show what a proxy would receive from a mesh directory (like istioctl proxy-config)";
-  static override description = `Generates the Listeners, Routes, Clusters and Endpoints for a node id offline, encoded with the
+  static override summary =
+    "Show what a proxy would receive from a mesh directory (like istioctl proxy-config)";
+  static override description =
+    `Generates the Listeners, Routes, Clusters and Endpoints for a node id offline, encoded with the
 real Envoy protos and decoded back. Text output is a summary table; --json has every resource in
 full. Node ids: grpc~IP~POD.NS~NS.svc.cluster.local (proxyless gRPC) or sidecar~... (Envoy).`;
   static override examples = [
@@ -35,7 +55,11 @@ full. Node ids: grpc~IP~POD.NS~NS.svc.cluster.local (proxyless gRPC) or sidecar~
     "<%= config.bin %> xds config-dump --config ./mesh --node-id sidecar~10.0.0.7~web-1.demo~demo.svc.cluster.local --type lds --json",
   ];
   static override flags = {
-    config: Flags.string({ description: "Directory of mesh YAML. Default: the embedded example mesh.", helpValue: "DIR", env: "MESHCTL_XDS_CONFIG" }),
+    config: Flags.string({
+      description: "Directory of mesh YAML. Default: the embedded example mesh.",
+      helpValue: "DIR",
+      env: "MESHCTL_XDS_CONFIG",
+    }),
     "node-id": Flags.string({ description: "The proxy's node id.", required: true }),
     type: Flags.string({ description: "Only this resource type.", options: ["lds", "rds", "cds", "eds"] }),
   };
@@ -51,10 +75,14 @@ full. Node ids: grpc~IP~POD.NS~NS.svc.cluster.local (proxyless gRPC) or sidecar~
 
   protected renderText(result: XdsConfigDumpResult): string {
     const out: string[] = [`node ${result.nodeId} (${result.proxyType})`];
-    for (const [kind, section] of Object.entries(result.types) as [ResourceKind, NonNullable<ConfigDump["types"][ResourceKind]>][]) {
+    for (const [kind, section] of Object.entries(result.types) as [
+      ResourceKind,
+      NonNullable<ConfigDump["types"][ResourceKind]>,
+    ][]) {
       out.push("", `${kind.toUpperCase()} (${section.resources.length})`);
       const width = Math.min(60, Math.max(4, ...section.resources.map((r) => r.name.length)));
-      for (const r of section.resources) out.push(`  ${r.name.padEnd(width)}  ${summarize(kind, r.resource)}`);
+      for (const r of section.resources)
+        out.push(`  ${r.name.padEnd(width)}  ${summarize(kind, r.resource)}`);
     }
     for (const d of result.diagnostics ?? []) out.push(`! ${formatDiagnostic(d)}`);
     return out.join("\n");

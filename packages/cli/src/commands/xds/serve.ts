@@ -1,4 +1,10 @@
-import { defaultMeshDirectory, formatDiagnostic, formatXdsEvent, startXdsServer, type XdsServerEvent } from "@meshctl/xds";
+import {
+  defaultMeshDirectory,
+  formatDiagnostic,
+  formatXdsEvent,
+  startXdsServer,
+  type XdsServerEvent,
+} from "@meshctl/xds";
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
 
@@ -13,7 +19,8 @@ export interface XdsServeResult {
 
 export default class XdsServe extends MeshctlCommand<XdsServeResult> {
   static override summary = "Run the xDS control plane (ADS, SotW and Delta) until stopped";
-  static override description = `Serves Listeners, Routes, Clusters and Endpoints built from a directory of Kubernetes/Istio
+  static override description =
+    `Serves Listeners, Routes, Clusters and Endpoints built from a directory of Kubernetes/Istio
 YAML (Service, EndpointSlice, ServiceEntry, WorkloadEntry, VirtualService, DestinationRule,
 Sidecar) to proxyless gRPC clients (xds:///name.namespace.svc.cluster.local:port) and Envoy
 sidecars. The directory is watched: edits apply live; a file that does not parse or validate is
@@ -27,13 +34,45 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
     "<%= config.bin %> xds serve --config ./mesh --host 0.0.0.0 --tls-cert server.pem --tls-key server.key --tls-client-ca ca.pem",
   ];
   static override flags = {
-    config: Flags.string({ description: "Directory of mesh YAML (watched). Default: the embedded example mesh.", helpValue: "DIR", env: "MESHCTL_XDS_CONFIG" }),
-    port: Flags.integer({ description: "ADS gRPC port (0 picks a free one).", default: 15010, min: 0, max: 65535, env: "MESHCTL_XDS_PORT" }),
-    "debug-port": Flags.integer({ description: "Debug HTTP port on 127.0.0.1 (0 picks a free one).", default: 15014, min: 0, max: 65535, env: "MESHCTL_XDS_DEBUG_PORT" }),
-    host: Flags.string({ description: "Address to listen on for ADS.", default: "127.0.0.1", env: "MESHCTL_XDS_HOST" }),
-    "tls-cert": Flags.string({ description: "PEM certificate chain: serve ADS over TLS.", helpValue: "FILE", dependsOn: ["tls-key"] }),
-    "tls-key": Flags.string({ description: "PEM private key for --tls-cert.", helpValue: "FILE", dependsOn: ["tls-cert"] }),
-    "tls-client-ca": Flags.string({ description: "PEM CA bundle: require client certificates (mTLS).", helpValue: "FILE", dependsOn: ["tls-cert"] }),
+    config: Flags.string({
+      description: "Directory of mesh YAML (watched). Default: the embedded example mesh.",
+      helpValue: "DIR",
+      env: "MESHCTL_XDS_CONFIG",
+    }),
+    port: Flags.integer({
+      description: "ADS gRPC port (0 picks a free one).",
+      default: 15010,
+      min: 0,
+      max: 65535,
+      env: "MESHCTL_XDS_PORT",
+    }),
+    "debug-port": Flags.integer({
+      description: "Debug HTTP port on 127.0.0.1 (0 picks a free one).",
+      default: 15014,
+      min: 0,
+      max: 65535,
+      env: "MESHCTL_XDS_DEBUG_PORT",
+    }),
+    host: Flags.string({
+      description: "Address to listen on for ADS.",
+      default: "127.0.0.1",
+      env: "MESHCTL_XDS_HOST",
+    }),
+    "tls-cert": Flags.string({
+      description: "PEM certificate chain: serve ADS over TLS.",
+      helpValue: "FILE",
+      dependsOn: ["tls-key"],
+    }),
+    "tls-key": Flags.string({
+      description: "PEM private key for --tls-cert.",
+      helpValue: "FILE",
+      dependsOn: ["tls-cert"],
+    }),
+    "tls-client-ca": Flags.string({
+      description: "PEM CA bundle: require client certificates (mTLS).",
+      helpValue: "FILE",
+      dependsOn: ["tls-cert"],
+    }),
   };
 
   protected async execute(): Promise<XdsServeResult> {
@@ -52,7 +91,10 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
       if (event.type === "nack") nacks++;
       if (event.type === "ack" && !this.verbose) return;
       log(formatXdsEvent(event));
-      if ((event.type === "config-applied" || event.type === "config-rejected") && event.diagnostics.length > 0) {
+      if (
+        (event.type === "config-applied" || event.type === "config-rejected") &&
+        event.diagnostics.length > 0
+      ) {
         for (const d of event.diagnostics) log(`  ${formatDiagnostic(d)}`);
       }
     };
@@ -65,7 +107,13 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
       host: flags.host,
       onEvent,
       ...(flags["tls-cert"] && flags["tls-key"]
-        ? { tls: { certFile: flags["tls-cert"], keyFile: flags["tls-key"], ...(flags["tls-client-ca"] ? { clientCaFile: flags["tls-client-ca"] } : {}) } }
+        ? {
+            tls: {
+              certFile: flags["tls-cert"],
+              keyFile: flags["tls-key"],
+              ...(flags["tls-client-ca"] ? { clientCaFile: flags["tls-client-ca"] } : {}),
+            },
+          }
         : {}),
     });
     log(

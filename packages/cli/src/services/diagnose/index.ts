@@ -1,5 +1,6 @@
 import os from "node:os";
 import { errorMessage } from "@meshctl/core";
+import { ebpfCheckGroup } from "./ebpf-checks.js";
 import { evaluateHostChecks } from "./host-checks.js";
 import { collectHostFacts, type HostFacts } from "./host-facts.js";
 import type { Check, CheckGroup, DiagnoseReport } from "./types.js";
@@ -14,7 +15,7 @@ export function hostCheckGroup(collect: () => Promise<HostFacts> = collectHostFa
  * Every check group `meshctl diagnose` runs. Features add their group here (eBPF status, VPP, ...).
  */
 export function defaultCheckGroups(): CheckGroup[] {
-  return [hostCheckGroup(), vppCheckGroup()];
+  return [hostCheckGroup(), ebpfCheckGroup(), vppCheckGroup()];
 }
 
 export interface DiagnoseOptions {

@@ -1,0 +1,155 @@
+import { mkdir, readFile, rmdir } from "node:fs/promises";
+import { join } from "node:path";
+import { findProgram } from "@meshctl/core";
+import { disableEbpfAcceleration, findCgroup2Mount } from "@meshctl/ebpf";
+import { settings } from "@oclif/core";
+import { register } from "tsx/esm/api";
+import { afterAll, describe, expect, test, vi } from "vitest";
+import { CLI_ROOT } from "../../../test/helpers.js";
+import { type EbpfFacts, evaluateEbpfChecks } from "../../services/diagnose/ebpf-checks.js";
+import { ebpfFeatureStatus } from "../../services/ebpf-feature.js";
+import DisableEbpf from "../disable/ebpf.js";
+import EnableEbpf, { parsePortList } from "../enable/ebpf.js";
+import EbpfStatusCommand from "./status.js";
+
+const opts = { root: CLI_ROOT };
+settings.enableAutoTranspile = false;
+register();
+
+const mount = await findCgroup2Mount();
+const skipReason =
+  process.getuid?.() !== 0
+    ? "not root"
+    : !mount
+      ? "no cgroup2 mount"
+      : !(await findProgram("bpftool"))
+        ? "bpftool missing"
+        : undefined;
+if (skipReason) console.warn(`skipping meshctl enable/disable ebpf on the real kernel: ${skipReason}`);
+
+describe.skipIf(skipReason)("meshctl enable / ebpf status / disable ebpf on the real kernel", () => {
+  // A dedicated, empty test cgroup: never the cgroup v2 root.
+  const cgroup = join(mount ?? "/nonexistent", `mce-cli-${process.pid}`);
+  const pinDir = `/sys/fs/bpf/mce-test-cli-${process.pid}`;
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    try {
+      await disableEbpfAcceleration({ pinDir, force: true, drainTimeoutMs: 0 });
+    } finally {
+      await rmdir(cgroup).catch(() => undefined);
+    }
+  });
+
+  test("enable is idempotent, status reports it, disable leaves nothing", async () => {
+    await mkdir(cgroup, { recursive: true });
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const first = await EnableEbpf.run(
+      ["--cgroup", cgroup, "--pin-dir", pinDir, "--ports", "15001,15006", "--json"],
+      opts,
+    );
+    expect(first).toMatchObject({
+      changed: true,
+      cgroupPath: cgroup,
+      config: { ports: [15001, 15006], maxStreamBytes: 262_144 },
+    });
+    const second = await EnableEbpf.run(
+      ["--cgroup", cgroup, "--pin-dir", pinDir, "--ports", "15001,15006", "--json"],
+      opts,
+    );
+    expect(second.changed).toBe(false);
+
+    const status = await EbpfStatusCommand.run(["--pin-dir", pinDir, "--json"], opts);
+    expect(status.state).toBe("enabled");
+    expect(status.attachments.map((a) => a.cgroupPath)).toEqual([cgroup]);
+    expect(status.counters?.ingress.messages).toBe(0);
+    expect((await ebpfFeatureStatus(pinDir)).state).toBe("enabled");
+
+    const disabled = await DisableEbpf.run(["--pin-dir", pinDir, "--json"], opts);
+    expect(disabled).toMatchObject({ changed: true, lingering: { programIds: [], mapIds: [] } });
+    expect(disabled.detached.map((d) => d.cgroupPath)).toEqual([cgroup]);
+    expect((await EbpfStatusCommand.run(["--pin-dir", pinDir, "--json"], opts)).state).toBe("disabled");
+    expect((await DisableEbpf.run(["--pin-dir", pinDir, "--json"], opts)).changed).toBe(false);
+    expect(await readFile(join(cgroup, "cgroup.procs"), "utf8")).toBe("");
+  });
+});
+
+describe("eBPF flags and checks", () => {
+  test("--ports must be numbers", () => {
+    expect(parsePortList("15001, 15006")).toEqual([15001, 15006]);
+    expect(parsePortList(undefined)).toBeUndefined();
+    expect(() => parsePortList("15001,http")).toThrow(
+      expect.objectContaining({ code: "EBPF_INVALID_OPTIONS" }),
+    );
+  });
+
+  const base: EbpfFacts = {
+    bpftool: "/usr/sbin/bpftool",
+    cgroup2Mount: "/sys/fs/cgroup",
+    support: {
+      supported: true,
+      kernelRelease: "6.18.0",
+      root: true,
+      btf: true,
+      present: ["sk_msg program"],
+      missing: [],
+    },
+    supportError: null,
+    status: {
+      enabled: false,
+      state: "disabled",
+      pinDir: "/sys/fs/bpf/meshctl",
+      programs: [],
+      attachments: [],
+      foreignPrograms: [],
+      maps: [],
+    },
+    statusError: null,
+  };
+
+  test("a healthy host that has not enabled acceleration is all ok", () => {
+    const checks = evaluateEbpfChecks(base);
+    expect(checks.map((c) => [c.id, c.status])).toEqual([
+      ["ebpf.bpftool", "ok"],
+      ["ebpf.cgroup2", "ok"],
+      ["ebpf.kernel-support", "ok"],
+      ["ebpf.status", "ok"],
+    ]);
+  });
+
+  test("an old kernel, a missing bpftool and a foreign program are reported with what to do", () => {
+    const checks = evaluateEbpfChecks({
+      ...base,
+      bpftool: null,
+      support: { ...base.support!, supported: false, missing: ["Linux >= 5.15 (running 5.4.0)"] },
+      status: {
+        ...base.status!,
+        enabled: true,
+        state: "enabled",
+        attachments: [
+          {
+            cgroupPath: "/sys/fs/cgroup",
+            attachType: "cgroup_sock_ops",
+            programId: 7,
+            programName: "mc_sockops",
+            flags: "multi",
+          },
+        ],
+        foreignPrograms: [
+          {
+            cgroupPath: "/sys/fs/cgroup",
+            attachType: "cgroup_sock_ops",
+            programId: 9,
+            programName: "bpf_sockmap",
+            flags: "multi",
+          },
+        ],
+      },
+    });
+    const byId = Object.fromEntries(checks.map((c) => [c.id, c]));
+    expect(byId["ebpf.bpftool"]?.status).toBe("fail");
+    expect(byId["ebpf.kernel-support"]).toMatchObject({ status: "fail" });
+    expect(byId["ebpf.kernel-support"]?.summary).toContain("5.15");
+    expect(byId["ebpf.foreign-programs"]).toMatchObject({ status: "warn" });
+    expect(byId["ebpf.foreign-programs"]?.evidence[0]).toContain("bpf_sockmap id 9");
+  });
+});
