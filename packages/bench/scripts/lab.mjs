@@ -40,14 +40,19 @@ const options = {
     if (e.type === "phase") console.error(`[${e.phase}] ${e.message}`);
     if (e.type === "measurement-done") {
       const m = e.measurement;
-      console.error(`  ${e.index + 1}/${e.total} ${m.scenario} #${m.round}: p50 ${m.latencyUs.p50} µs p90 ${m.latencyUs.p90} µs p99 ${m.latencyUs.p99} µs, ${m.achievedQps.toFixed(0)} req/s, ${m.errors} errors`);
+      console.error(
+        `  ${e.index + 1}/${e.total} ${m.scenario} #${m.round}: p50 ${m.latencyUs.p50} µs p90 ${m.latencyUs.p90} µs p99 ${m.latencyUs.p99} µs, ${m.achievedQps.toFixed(0)} req/s, ${m.errors} errors`,
+      );
     }
   },
 };
 try {
   const result = await runLab(options);
   process.stdout.write(renderLabText(result));
-  if (values.json) process.stdout.write(`${JSON.stringify({ ...result, measurements: result.measurements.map(({ raw, ...m }) => m) })}\n`);
+  if (values.json)
+    process.stdout.write(
+      `${JSON.stringify({ ...result, measurements: result.measurements.map(({ raw, ...m }) => m) })}\n`,
+    );
 } catch (error) {
   console.error(`lab failed: ${error.code ?? ""} ${error.message}`);
   process.exitCode = 1;

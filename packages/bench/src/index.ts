@@ -1,6 +1,7 @@
 // Public entry of @meshctl/bench. Explicit named exports only.
 export { describeEnvironment } from "./engine/environment.js";
 export { LatencyHistogram, logBuckets, spectrumPoints } from "./engine/histogram.js";
+export { parseBytes, parseDurationMs, parseHeaders } from "./engine/parse.js";
 export {
   DEFAULT_DURATION_MS,
   DEFAULT_QPS,
@@ -9,7 +10,12 @@ export {
   resolveLoadOptions,
   runLoad,
 } from "./engine/run-load.js";
-export { latencyPairUs, OpenLoopSchedule } from "./engine/schedule.js";
+export {
+  latencyPairUs,
+  OpenLoopSchedule,
+  type SimulatedRequest,
+  simulateOpenLoop,
+} from "./engine/schedule.js";
 export { GRPC_ECHO_METHOD, type ParsedTarget, parseLoadTarget } from "./engine/target.js";
 export type {
   BenchEnvironment,

@@ -50,7 +50,6 @@ export function renderEbpfDaemonSet(options: EbpfDaemonSetOptions): string {
         metadata: { labels },
         spec: {
           hostNetwork: true,
-          hostPID: true,
           priorityClassName: "system-node-critical",
           tolerations: [{ operator: "Exists" }],
           nodeSelector: options.nodeSelector ?? { "kubernetes.io/os": "linux" },

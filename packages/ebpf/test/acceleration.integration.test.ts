@@ -244,6 +244,27 @@ describe.skipIf(skipReason)("isolation between pods with identical 127.0.0.1 tup
     expect(after.ingress.bytes - before.ingress.bytes).toBeGreaterThanOrEqual(2 * 3 * 2 * 65_536);
   });
 
+  test("request/response with 64 KiB messages stays redirected under the default stream policy", async () => {
+    const cgroup = lab.cgroups[0]!;
+    const pod = await lab.pod("pr");
+    const server = await lab.peer(pod.netns, cgroup, ["server", "--host", "127.0.0.1", "--port", "9002"]);
+    await server.next();
+    const client = await lab.peer(pod.netns, cgroup, ["hold", "--port", "9002"]);
+    expect(await client.next()).toMatchObject({ connected: true });
+    const before = await counters(pinDir);
+    for (let i = 0; i < 50; i++) {
+      client.send("send 65536");
+      expect(await client.next()).toMatchObject({ ok: true, received: 65_536 });
+    }
+    const after = await counters(pinDir);
+    // 50 x 64 KiB each way = 6.4 MiB on one connection, far above the 256 KiB stream limit, but
+    // every reply resets the one-way run.
+    expect(after.policySkips - before.policySkips).toBe(0);
+    expect(after.ingress.bytes - before.ingress.bytes).toBeGreaterThanOrEqual(2 * 50 * 65_536);
+    client.send("close");
+    await client.wait(10_000);
+  });
+
   test("IPv6 pairs (::1) are redirected too", async () => {
     const cgroup = lab.cgroups[0]!;
     const pod = await lab.pod("p6");

@@ -45,13 +45,21 @@ interface Scenario {
 async function measure(s: Scenario, port: number): Promise<SockperfResult> {
   const proto = s.proto === "tcp" ? ["--tcp"] : [];
   const env = (extra?: Record<string, string>) => ({ ...(process.env as Record<string, string>), ...extra });
-  const server: SpawnedProgram = spawnProgram("taskset", ["-c", cpu, "sockperf", "server", "-i", s.host, "-p", String(port), ...proto], { env: env(s.serverEnv) });
+  const server: SpawnedProgram = spawnProgram(
+    "taskset",
+    ["-c", cpu, "sockperf", "server", "-i", s.host, "-p", String(port), ...proto],
+    { env: env(s.serverEnv) },
+  );
   try {
     await sleep(700);
-    const client = await runCommand("taskset", ["-c", cpu, "sockperf", "ping-pong", "-i", s.host, "-p", String(port), "-t", String(seconds), ...proto], {
-      env: env(s.clientEnv),
-      timeoutMs: (seconds + 30) * 1000,
-    });
+    const client = await runCommand(
+      "taskset",
+      ["-c", cpu, "sockperf", "ping-pong", "-i", s.host, "-p", String(port), "-t", String(seconds), ...proto],
+      {
+        env: env(s.clientEnv),
+        timeoutMs: (seconds + 30) * 1000,
+      },
+    );
     return parseSockperfOutput(client.stdout);
   } finally {
     server.kill("SIGTERM");
@@ -63,7 +71,13 @@ async function startVppHostStack(dir: string): Promise<{ vpp: SpawnedProgram; sc
   const vppBin = await findProgram("vpp");
   if (!vppBin) return "no `vpp` binary on PATH";
   const lib = values["vcl-lib"] ?? DEFAULT_LDPRELOAD_PATH;
-  if (!(await access(lib).then(() => true, () => false))) return `${lib} not found (--vcl-lib)`;
+  if (
+    !(await access(lib).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return `${lib} not found (--vcl-lib)`;
   const conf = renderStartupConf({
     unix: { nodaemon: true, cliListen: join(dir, "cli.sock"), runtimeDir: dir, log: join(dir, "vpp.log") },
     socksvr: { socketName: join(dir, "api.sock") },
@@ -76,7 +90,16 @@ async function startVppHostStack(dir: string): Promise<{ vpp: SpawnedProgram; sc
   });
   await writeFile(join(dir, "startup.conf"), conf);
   const vpp = spawnProgram(vppBin, ["-c", join(dir, "startup.conf")]);
-  for (let i = 0; i < 100 && !(await stat(join(dir, "cli.sock")).then(() => true, () => false)); i++) await sleep(100);
+  for (
+    let i = 0;
+    i < 100 &&
+    !(await stat(join(dir, "cli.sock")).then(
+      () => true,
+      () => false,
+    ));
+    i++
+  )
+    await sleep(100);
   const cli = new VppCliClient({ socketPath: join(dir, "cli.sock") });
   // The host-stack setup of the recorded latency runs (fixtures/vpp/config/hoststack.cli).
   for (const line of [
@@ -101,12 +124,29 @@ async function startVppHostStack(dir: string): Promise<{ vpp: SpawnedProgram; sc
   }
   const vcl = async (name: string, ns: string, secret: string) => {
     const path = join(dir, name);
-    await writeFile(path, renderVclConf({ rxFifoSize: 4_000_000, txFifoSize: 4_000_000, appScopeGlobal: true, appSocketApi: join(dir, "app_ns_sockets", ns), namespaceId: ns, namespaceSecret: secret, useMqEventfd: true }));
+    await writeFile(
+      path,
+      renderVclConf({
+        rxFifoSize: 4_000_000,
+        txFifoSize: 4_000_000,
+        appScopeGlobal: true,
+        appSocketApi: join(dir, "app_ns_sockets", ns),
+        namespaceId: ns,
+        namespaceSecret: secret,
+        useMqEventfd: true,
+      }),
+    );
     return { LD_PRELOAD: lib, VCL_CONFIG: path };
   };
   return {
     vpp,
-    scenario: { name: "vpp-hoststack-udp", proto: "udp", host: "127.1.0.1", serverEnv: await vcl("vcl-server.conf", "1", "1234"), clientEnv: await vcl("vcl-client.conf", "2", "5678") },
+    scenario: {
+      name: "vpp-hoststack-udp",
+      proto: "udp",
+      host: "127.1.0.1",
+      serverEnv: await vcl("vcl-server.conf", "1", "1234"),
+      clientEnv: await vcl("vcl-client.conf", "2", "5678"),
+    },
   };
 }
 
@@ -134,7 +174,9 @@ try {
       const port = 13000 + Math.floor(Math.random() * 1000);
       const result = await measure(s, port);
       runs.get(s.name)!.push(result);
-      say(`round ${r} ${s.name.padEnd(18)} avg ${result.avgUs.toFixed(3)} µs  p50 ${result.p50Us.toFixed(3)}  p99 ${result.p99Us.toFixed(3)}`);
+      say(
+        `round ${r} ${s.name.padEnd(18)} avg ${result.avgUs.toFixed(3)} µs  p50 ${result.p50Us.toFixed(3)}  p99 ${result.p99Us.toFixed(3)}`,
+      );
     }
   }
   const summary = scenarios.map((s) => {
@@ -148,7 +190,10 @@ try {
     };
   });
   say("\nscenario            runs  median avg µs  median p50 µs  median p99 µs");
-  for (const s of summary) say(`${s.scenario.padEnd(20)}${String(s.runs).padEnd(6)}${s.medianAvgUs.toFixed(3).padStart(13)}${s.medianP50Us.toFixed(3).padStart(15)}${s.medianP99Us.toFixed(3).padStart(15)}`);
+  for (const s of summary)
+    say(
+      `${s.scenario.padEnd(20)}${String(s.runs).padEnd(6)}${s.medianAvgUs.toFixed(3).padStart(13)}${s.medianP50Us.toFixed(3).padStart(15)}${s.medianP99Us.toFixed(3).padStart(15)}`,
+    );
   const json = { tool: "sockperf ping-pong", seconds, rounds, cpu, summary, runs: Object.fromEntries(runs) };
   say(JSON.stringify(json));
   if (values.json) await writeFile(values.json, JSON.stringify(json, null, 2));

@@ -16,7 +16,8 @@ export function parseSockperfOutput(text: string): SockperfResult {
     if (!m) throw new Error(`sockperf output has no ${what}`);
     return Number(m[1]);
   };
-  const pct = (p: string) => num(new RegExp(`percentile ${p.replace(".", "\\.")} =\\s+([\\d.]+)`), `percentile ${p}`);
+  const pct = (p: string) =>
+    num(new RegExp(`percentile ${p.replace(".", "\\.")} =\\s+([\\d.]+)`), `percentile ${p}`);
   return {
     avgUs: num(/avg-latency=([\d.]+)/, "avg-latency"),
     p50Us: pct("50.000"),

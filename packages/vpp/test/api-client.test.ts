@@ -139,3 +139,51 @@ describe("VppApiClient errors", () => {
     await api.close();
   });
 });
+
+describe("framing across read boundaries", () => {
+  test("a reply split into small pieces and two frames in one read are both decoded", async () => {
+    const frames = (await loadApiFrames(fixture("api", "frames_basic"))).flatMap((s) =>
+      "bytes" in s ? [s] : [],
+    );
+    const createReply = frames[1]!.bytes;
+    const versionReply = frames[3]!.bytes;
+    const pingReply = frames[7]!.bytes;
+    const { mkdtemp, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const net = await import("node:net");
+    const dir = await mkdtemp(join(tmpdir(), "mcv-frag-"));
+    const path = join(dir, "api.sock");
+    const srv = net.createServer((sock) => {
+      let step = 0;
+      sock.on("data", async () => {
+        step++;
+        if (step === 1) {
+          for (let i = 0; i < createReply.length; i += 997) {
+            sock.write(createReply.subarray(i, i + 997));
+            await new Promise((r) => setImmediate(r));
+          }
+        } else if (step === 2) {
+          // show_version and control_ping were pipelined: answer both in one write, contexts 2 and 3.
+          const v = Buffer.from(versionReply);
+          v.writeUInt32BE(2, 18);
+          const p = Buffer.from(pingReply);
+          p.writeUInt32BE(3, 18);
+          sock.write(Buffer.concat([v, p]));
+        }
+      });
+    });
+    await new Promise<void>((r) => srv.listen(path, r));
+    try {
+      const api = await VppApiClient.connect({ socketPath: path, timeoutMs: 1000 });
+      const [version, ping] = await Promise.all([api.showVersion(), api.controlPing()]);
+      expect(version.version).toBe("26.10-rc0~374-gb575ec2c56d");
+      expect(ping.vpePid).toBe(32104);
+      // This server never answers sockclnt_delete: close() gives up after the timeout, quietly.
+      await api.close();
+    } finally {
+      srv.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

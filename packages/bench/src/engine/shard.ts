@@ -298,7 +298,7 @@ export class LoadShard {
   private send(id: number, intended: number, now: number, measured: boolean): boolean {
     const slot = this.slots[id] as Slot;
     const conn = this.conns[slot.conn];
-    if (!conn || !conn.alive) {
+    if (!conn?.alive) {
       this.reconnect(slot.conn);
       return false;
     }

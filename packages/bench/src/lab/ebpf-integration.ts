@@ -10,13 +10,17 @@ import {
   defaultObjectPath,
   disableEbpfAcceleration,
   enableEbpfAcceleration,
+  getEbpfStatus,
   probeEbpfSupport,
 } from "@meshctl/ebpf";
+import type { LabEbpfCounters } from "./types.js";
 
 /** Acceleration attached to one cgroup. */
 export interface EbpfAcceleration {
   /** Human description for the report (programs, attach point). */
   readonly description: string;
+  /** What the programs did so far (redirected vs passed to TCP), or undefined if unreadable. */
+  counters(): Promise<LabEbpfCounters | undefined>;
   disable(): Promise<void>;
 }
 
@@ -60,6 +64,19 @@ export async function loadEbpfIntegration(): Promise<EbpfIntegration> {
       const result = await enableEbpfAcceleration({ cgroupPath, pinDir });
       return {
         description: `sockops #${result.programs.sockops.id} + sk_msg #${result.programs.skMsg.id} on ${cgroupPath}`,
+        async counters() {
+          const c = (await getEbpfStatus({ pinDir })).counters;
+          if (!c) return undefined;
+          return {
+            redirectedMessages: c.ingress.messages + c.egress.messages,
+            redirectedBytes: c.ingress.bytes + c.egress.bytes,
+            egressMessages: c.egress.messages,
+            ingressMessages: c.ingress.messages,
+            passedMessages: c.passedMessages,
+            pairsCreated: c.pairsCreated,
+            misses: c.ingress.misses + c.egress.misses,
+          };
+        },
         async disable() {
           // force: the lab's connections are gone or about to be; nothing must outlive the run.
           await disableEbpfAcceleration({ pinDir, cgroupPath, force: true, drainTimeoutMs: 1_000 });

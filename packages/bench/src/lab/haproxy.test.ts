@@ -54,6 +54,11 @@ describe("renderHaproxyConfig", () => {
     expect(renderHaproxyConfig(sidecar())).toContain("option http-keep-alive");
   });
 
+  test("never enables splicing, which cannot see sk_msg-redirected bytes", () => {
+    for (const mode of ["http", "tcp"] as const)
+      expect(renderHaproxyConfig(sidecar({ mode }))).not.toMatch(/^\s*option splice/m);
+  });
+
   test.skipIf(!haproxy)("haproxy itself accepts every rendered variant (haproxy -c)", async () => {
     const dir = await mkdtemp(join(tmpdir(), "mcl-test-"));
     try {

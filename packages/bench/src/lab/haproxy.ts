@@ -42,6 +42,7 @@ export function renderHaproxyConfig(model: SidecarModel): string {
     "  maxconn 4096",
     "  tune.bufsize 32768",
     "",
+    // No `option splice-*`: bytes redirected by sk_msg are invisible to splice(2) (docs/ebpf.md).
     "defaults",
     `  mode ${model.mode}`,
     "  timeout connect 5s",

@@ -1,7 +1,7 @@
 import type { LoadResult } from "../engine/types.js";
 import { renderHtmlReport } from "../report/html.js";
 import { medianOf } from "./rounds.js";
-import { renderComparison, renderSummaryTable } from "./text-report.js";
+import { formatMicros } from "./text-report.js";
 import type { LabMeasurement, LabResult } from "./types.js";
 
 /**
@@ -32,10 +32,22 @@ export function renderLabHtmlReport(result: LabResult): string {
     return m ? [{ label: s.scenario, result: m.raw as LoadResult }] : [];
   });
   const o = result.options;
+  const pct = (f: number) => `${f >= 0 ? "+" : ""}${(f * 100).toFixed(1)}%`;
   const notes = [
-    `Local mesh lab: ${o.rounds} interleaved rounds × ${o.durationSeconds}s per scenario (+${o.warmupSeconds}s warm-up), ${o.qps} req/s open loop, ${o.connections} connections, ${o.payloadBytes} B payload. Charts show each scenario's median round; the table below gives medians across all rounds ± half their range.`,
-    ...renderSummaryTable(result.summaries),
-    ...result.comparisons.flatMap((c) => renderComparison(c)),
+    `Local mesh lab: ${o.rounds} interleaved rounds × ${o.durationSeconds}s per scenario (+${o.warmupSeconds}s warm-up), ${o.qps} req/s open loop, ${o.connections} connections, ${o.payloadBytes} B payload. Charts and tables below show each scenario's median round; these notes give medians across all rounds ± half their range.`,
+    ...result.summaries.map(
+      (s) =>
+        `${s.scenario} (${s.protocol}, ${s.rounds} rounds): p50 ${formatMicros(s.p50.median)} ±${((s.p50.spread / 2) * 100).toFixed(0)}%, p90 ${formatMicros(s.p90.median)} ±${((s.p90.spread / 2) * 100).toFixed(0)}%, p99 ${formatMicros(s.p99.median)} ±${((s.p99.spread / 2) * 100).toFixed(0)}%.`,
+    ),
+    ...result.comparisons.map(
+      (c) =>
+        `${c.title}: ${c.deltas.map((d) => `${d.percentile} ${d.deltaUs >= 0 ? "+" : "-"}${formatMicros(Math.abs(d.deltaUs))} (${pct(d.deltaFraction)})`).join(", ")}.`,
+    ),
+    ...(result.ebpfCounters
+      ? [
+          `eBPF: ${result.ebpfCounters.redirectedMessages} messages redirected socket-to-socket, ${result.ebpfCounters.passedMessages} through TCP.`,
+        ]
+      : []),
     ...result.skipped.map((s) => `Skipped ${s.scenario}: ${s.reason}`),
     ...result.warnings.map((w) => `Warning: ${w}`),
   ];

@@ -4,7 +4,9 @@ import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { findProgram, isMeshctlError, runCommand } from "@meshctl/core";
 import { beforeAll, describe, expect, test } from "vitest";
+import { HTML_CHART_IDS } from "../report/html.js";
 import { findCgroup2Root } from "./cgroup.js";
+import { renderLabHtmlReport } from "./html-report.js";
 import { listNetns } from "./netns.js";
 import { benchPackageDir, spawnInPod } from "./pod-process.js";
 import { cleanupLabLeftovers, LAB_AGENT_SCRIPT, runLab } from "./runner.js";
@@ -74,6 +76,11 @@ describe.skipIf(Boolean(reason))("mesh lab (real namespaces, iptables, haproxy, 
     if (measured.includes("sidecar-ebpf"))
       expect(result.comparisons.some((c) => c.id === "ebpf-gain")).toBe(true);
     expect(events.filter((e) => e.type === "measurement-done")).toHaveLength(result.measurements.length);
+    // The HTML report draws every measured scenario with the engine's charts.
+    const html = renderLabHtmlReport(result);
+    for (const id of HTML_CHART_IDS) expect(html).toContain(`id="${id}"`);
+    for (const s of measured) expect(html).toContain(s);
+    expect(html).toContain("Sidecar overhead over direct");
     expect(events.at(-1)).toMatchObject({ type: "phase", phase: "teardown" });
     expect(await leftoversOf(labIdOf(events))).toEqual([]);
   });

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { findProgram, runCommand } from "@meshctl/core";
 import { afterAll, describe, expect, test } from "vitest";
 import { createCgroup, findCgroup2Root, removeCgroupTree } from "./cgroup.js";
@@ -42,6 +43,8 @@ describe.skipIf(Boolean(reason))("lab network (namespaces, bridge, capture, hapr
     const id = randomBytes(2).toString("hex");
     plan = planLab({ id, scenarios: ["direct", "sidecar"], cgroupRoot: await findCgroup2Root() });
     await mkdir(plan.workDir, { recursive: true, mode: 0o755 });
+    // Marks the lab as live, so a concurrent cleanupLabLeftovers() leaves it alone.
+    await writeFile(join(plan.workDir, "owner.pid"), `${process.pid}\n`);
     for (const pod of plan.pods) await createCgroup(pod.cgroup);
     await buildLabNetwork(plan);
     for (const scenario of ["direct", "sidecar"] as const) {

@@ -7,7 +7,7 @@ import { LAB_SCENARIOS, type LabOptions, type LabScenario, type ResolvedLabOptio
  */
 export const LAB_DEFAULTS = {
   scenarios: LAB_SCENARIOS,
-  durationSeconds: 4,
+  durationSeconds: 3,
   warmupSeconds: 1,
   rounds: 3,
   qps: 1000,

@@ -120,6 +120,11 @@ export function compareScenarios(summaries: readonly LabScenarioSummary[]): LabC
   add("sidecar-overhead", "Sidecar overhead over direct", "direct", "sidecar");
   add("ebpf-gain", "sidecar-ebpf against sidecar", "sidecar", "sidecar-ebpf");
   add("ebpf-overhead", "sidecar-ebpf overhead over direct", "direct", "sidecar-ebpf");
-  add("grpc-proxyless-overhead", "Proxyless gRPC against direct", "direct", "grpc-proxyless");
+  add(
+    "grpc-proxyless-overhead",
+    "Proxyless gRPC (grpc-js, xDS-routed) against direct HTTP/1.1",
+    "direct",
+    "grpc-proxyless",
+  );
   return out;
 }

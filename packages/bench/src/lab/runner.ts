@@ -24,6 +24,7 @@ import { benchPackageDir, spawnInPod, waitForListening } from "./pod-process.js"
 import { compareScenarios, interleaveRounds, type LabSlot, summarizeRounds } from "./rounds.js";
 import { type RunningSidecar, startHaproxySidecar } from "./sidecar.js";
 import type {
+  LabEbpfCounters,
   LabEnvironment,
   LabLiveFigures,
   LabMeasurement,
@@ -448,7 +449,7 @@ export class LabSession {
     this.current = program;
     const started = Date.now();
     const seconds = o.durationSeconds + o.warmupSeconds;
-    const remaining = (total - index) * (seconds + 0.4);
+    const remaining = (total - index) * (seconds + 0.8);
     let stdout = "";
     let stderr = "";
     let pending = "";
@@ -557,7 +558,7 @@ export class LabSession {
         index,
         total: slots.length,
         seconds,
-        etaSeconds: (slots.length - index) * (seconds + 0.4),
+        etaSeconds: (slots.length - index) * (seconds + 0.8),
       });
       const m = await this.measureOnce(slot, index, slots.length, signal);
       if (!m.rateReached) {
@@ -571,6 +572,16 @@ export class LabSession {
       this.emit({ type: "measurement-done", measurement: m, index, total: slots.length });
     }
     return { measurements, warnings };
+  }
+
+  /** The eBPF counters of the sidecar-ebpf scenario, when accelerated. */
+  async ebpfCounters(): Promise<LabEbpfCounters | undefined> {
+    try {
+      return await this.acceleration?.counters();
+    } catch (error) {
+      this.warnings.push(`could not read eBPF counters: ${errorMessage(error)}`);
+      return undefined;
+    }
   }
 
   /** A description of where the lab runs, for the report. */
@@ -657,6 +668,7 @@ export async function runLab(options: LabOptions = {}): Promise<LabResult> {
   try {
     const { measurements, warnings } = await lab.measure(options.signal);
     const summaries = summarizeRounds(measurements, lab.scenarios);
+    const ebpfCounters = await lab.ebpfCounters();
     result = {
       schema: "meshctl.bench.lab/v1",
       startedAt: startedAt.toISOString(),
@@ -667,6 +679,7 @@ export async function runLab(options: LabOptions = {}): Promise<LabResult> {
       measurements,
       summaries,
       comparisons: compareScenarios(summaries),
+      ...(ebpfCounters ? { ebpfCounters } : {}),
       warnings: [...lab.warnings, ...warnings],
     };
   } catch (error) {

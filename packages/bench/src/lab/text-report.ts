@@ -81,6 +81,13 @@ export function renderLabText(result: LabResult): string {
     ...renderSummaryTable(result.summaries),
   ];
   for (const c of result.comparisons) lines.push("", ...renderComparison(c));
+  const k = result.ebpfCounters;
+  if (k) {
+    lines.push(
+      "",
+      `eBPF (sidecar-ebpf): ${k.redirectedMessages} messages redirected socket-to-socket (${k.egressMessages} between the client app and its sidecar after the 15001 REDIRECT, ${k.ingressMessages} between the server sidecar and its app), ${k.passedMessages} sent through TCP, ${k.pairsCreated} REDIRECT pairs.`,
+    );
+  }
   if (result.skipped.length > 0) {
     lines.push("", "Skipped:");
     for (const s of result.skipped) lines.push(`  ${s.scenario}: ${s.reason}`);

@@ -189,6 +189,21 @@ export interface LabEnvironment {
   readonly cpuPinning: string;
 }
 
+/** What the eBPF programs did during the run: proof the sidecar-ebpf scenario was accelerated. */
+export interface LabEbpfCounters {
+  /** sk_msg redirects between paired sockets (app ⇄ sidecar), both directions. */
+  readonly redirectedMessages: number;
+  readonly redirectedBytes: number;
+  /** Of which between an app and its sidecar after the 15001 REDIRECT (both directions; paired by original destination). */
+  readonly egressMessages: number;
+  /** Of which mirror-tuple pairs (inbound sidecar ⇄ app over loopback, both directions). */
+  readonly ingressMessages: number;
+  /** Messages on watched sockets that went through TCP (no peer, e.g. sidecar ⇄ sidecar across pods). */
+  readonly passedMessages: number;
+  readonly pairsCreated: number;
+  readonly misses: number;
+}
+
 /** The result of a lab run, the `--json` payload of `meshctl bench`. */
 export interface LabResult {
   readonly schema: "meshctl.bench.lab/v1";
@@ -201,5 +216,7 @@ export interface LabResult {
   readonly measurements: readonly LabMeasurement[];
   readonly summaries: readonly LabScenarioSummary[];
   readonly comparisons: readonly LabComparison[];
+  /** eBPF counters after the run, when sidecar-ebpf ran. */
+  readonly ebpfCounters?: LabEbpfCounters;
   readonly warnings: readonly string[];
 }

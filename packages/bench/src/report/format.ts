@@ -45,7 +45,11 @@ export function formatDuration(ms: number): string {
 /** Pads cells into aligned columns (first column left, others right). */
 export function table(rows: readonly (readonly string[])[], indent = "  "): string {
   const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, [...c].length)));
+  for (const r of rows) {
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, [...c].length);
+    });
+  }
   return rows
     .map(
       (r) =>

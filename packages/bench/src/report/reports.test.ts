@@ -1,4 +1,4 @@
-import Ajv from "ajv";
+import { Ajv } from "ajv";
 import { beforeAll, describe, expect, test } from "vitest";
 import { LatencyHistogram } from "../engine/histogram.js";
 import { buildResult, resolveLoadOptions } from "../engine/run-load.js";

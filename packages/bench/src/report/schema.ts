@@ -75,7 +75,7 @@ export const LOAD_RESULT_JSON_SCHEMA = {
         timeoutMs: { type: "number" },
       },
     },
-    startedAt: { type: "string", format: "date-time" },
+    startedAt: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}T" },
     durationMs: { type: "number", minimum: 0 },
     requests: { type: "integer", minimum: 0 },
     targetQps: { type: ["number", "null"] },

@@ -1,8 +1,8 @@
-import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { MeshctlError } from "@meshctl/core";
 import { GRPC_ECHO_METHOD } from "../engine/target.js";
+import { createHttp1EchoServer } from "./http1-echo.js";
 import type { EchoServer, EchoServerOptions, LoadProtocol } from "../engine/types.js";
 
 const SCHEME: Record<LoadProtocol, string> = { http1: "http", http2: "h2c", grpc: "grpc", tcp: "tcp" };
@@ -57,7 +57,7 @@ export async function startEchoServer(options: EchoServerOptions): Promise<EchoS
   };
 }
 
-type AnyServer = net.Server | http.Server | http2.Http2Server;
+type AnyServer = net.Server | http2.Http2Server;
 
 function later(delay: (() => number) | undefined, fn: () => void): void {
   const ms = delay ? delay() : 0;
@@ -77,23 +77,8 @@ function createServer(protocol: LoadProtocol, delay: (() => number) | undefined)
         socket.on("data", (chunk) => later(delay, () => socket.write(chunk)));
         socket.on("error", () => socket.destroy());
       });
-    case "http1": {
-      const server = http.createServer((req, res) => {
-        const chunks: Buffer[] = [];
-        req.on("data", (c: Buffer) => chunks.push(c));
-        req.on("end", () => {
-          const body = chunks.length > 0 ? Buffer.concat(chunks) : OK;
-          later(delay, () => {
-            res.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length });
-            res.end(body);
-          });
-        });
-      });
-      server.keepAliveTimeout = 120_000;
-      server.headersTimeout = 125_000;
-      server.on("connection", (s: net.Socket) => s.setNoDelay(true));
-      return server;
-    }
+    case "http1":
+      return createHttp1EchoServer(delay);
     case "http2":
     case "grpc": {
       const server = http2.createServer({

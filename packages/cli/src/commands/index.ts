@@ -1,5 +1,7 @@
 import type { Command } from "@oclif/core";
 import Bench from "./bench/index.js";
+import BenchRun from "./bench/run.js";
+import BenchServer from "./bench/server.js";
 import Diagnose from "./diagnose.js";
 import DisableEbpf from "./disable/ebpf.js";
 import DisableTstats from "./disable/tstats.js";
@@ -45,16 +47,8 @@ export const COMMANDS = {
     "the Kubernetes installer arrives in a later release",
   ),
   bench: Bench,
-  "bench:run": notYetCommand(
-    "bench run",
-    "Measure latency of a target",
-    "the load engine is being built (bench issue)",
-  ),
-  "bench:server": notYetCommand(
-    "bench server",
-    "Start an echo server",
-    "the load engine is being built (bench issue)",
-  ),
+  "bench:run": BenchRun,
+  "bench:server": BenchServer,
   "xds:serve": XdsServe,
   "xds:bootstrap": XdsBootstrap,
   "xds:config-dump": XdsConfigDump,

@@ -1,8 +1,8 @@
 import type { LabMeasurement } from "@meshctl/bench";
 import { render } from "ink-testing-library";
 import { expect, test } from "vitest";
-import { initialLabProgress, LabProgressStore, reduceLabProgress } from "./lab-progress-store.js";
 import { LabProgressFrame, LabProgressView } from "./LabProgressView.js";
+import { initialLabProgress, LabProgressStore, reduceLabProgress } from "./lab-progress-store.js";
 
 const measurement: LabMeasurement = {
   scenario: "direct",
@@ -27,7 +27,15 @@ async function waitFor(check: () => boolean, timeoutMs = 2000): Promise<void> {
 
 test("shows the running measurement with a bar, live rate and percentiles, and finished rows", () => {
   let state = initialLabProgress(0);
-  state = reduceLabProgress(state, { type: "measurement-start", scenario: "sidecar", round: 2, index: 3, total: 6, seconds: 5, etaSeconds: 15 });
+  state = reduceLabProgress(state, {
+    type: "measurement-start",
+    scenario: "sidecar",
+    round: 2,
+    index: 3,
+    total: 6,
+    seconds: 5,
+    etaSeconds: 15,
+  });
   state = reduceLabProgress(state, {
     type: "measurement-tick",
     scenario: "sidecar",
@@ -52,7 +60,15 @@ test("the live view follows the store", async () => {
   const { lastFrame } = render(<LabProgressView store={store} />);
   store.push({ type: "phase", phase: "setup", message: "building lab 1a2b: 6 pods" });
   await waitFor(() => (lastFrame() ?? "").includes("building lab 1a2b"));
-  store.push({ type: "measurement-start", scenario: "direct", round: 1, index: 0, total: 3, seconds: 5, etaSeconds: 15 });
+  store.push({
+    type: "measurement-start",
+    scenario: "direct",
+    round: 1,
+    index: 0,
+    total: 3,
+    seconds: 5,
+    etaSeconds: 15,
+  });
   await waitFor(() => (lastFrame() ?? "").includes("[1/3] direct · round 1"));
   expect(lastFrame()).toContain("starting the load generator");
 });

@@ -110,8 +110,10 @@ export async function getVppStatus(options: VppStatusOptions = {}): Promise<VppS
   let interfaces: VppInterface[] | null = null;
   try {
     if (api) {
-      version = `v${(await api.showVersion()).version}`;
-      pid = (await api.controlPing()).vpePid;
+      // Each call may hit a message whose CRC changed (VPP_VERSION_MISMATCH); keep the rest.
+      const v = await api.showVersion().catch(() => undefined);
+      if (v) version = `v${v.version}`;
+      pid = (await api.controlPing().catch(() => undefined))?.vpePid ?? null;
       interfaces = await api.swInterfaceDump().catch(() => null);
     }
     const sessionText = await run("show session verbose");

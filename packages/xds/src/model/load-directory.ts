@@ -25,6 +25,8 @@ export interface MeshSnapshot {
 
 interface FileState {
   contentHash: string;
+  /** Content seen once but not yet accepted (see `scan({ requireStable })`). */
+  pendingHash?: string;
   parsed: ParsedFile;
   lastGood: readonly MeshItem[] | undefined;
   lastGoodHash: string | undefined;
@@ -50,10 +52,20 @@ async function listYamlFiles(dir: string): Promise<string[]> {
 /** Incremental loader: remembers each file's last good items between scans. */
 export class MeshDirectoryLoader {
   private readonly files = new Map<string, FileState>();
+  private readonly pending = new Map<string, string>();
+  private readonly pendingDeletes = new Set<string>();
+  /** True when the last scan saw content that must be read again before it is accepted. */
+  unstable = false;
 
   constructor(readonly dir: string) {}
 
-  async scan(): Promise<MeshSnapshot> {
+  /**
+   * Reads the directory. With `requireStable`, a file's new content (or its deletion) is
+   * accepted only once two consecutive scans agree: a writer that truncates and then writes
+   * (most non-atomic saves) is never seen half-written, which would briefly drop services.
+   */
+  async scan(opts: { requireStable?: boolean } = {}): Promise<MeshSnapshot> {
+    this.unstable = false;
     let st: Awaited<ReturnType<typeof stat>>;
     try {
       st = await stat(this.dir);
@@ -85,7 +97,16 @@ export class MeshDirectoryLoader {
       }
       const contentHash = createHash("sha256").update(text).digest("hex");
       const prev = this.files.get(rel);
-      if (prev && prev.contentHash === contentHash) continue;
+      if (prev && prev.contentHash === contentHash) {
+        this.pending.delete(rel);
+        continue;
+      }
+      if (opts.requireStable && this.pending.get(rel) !== contentHash) {
+        this.pending.set(rel, contentHash);
+        this.unstable = true;
+        continue;
+      }
+      this.pending.delete(rel);
       const parsed = parseMeshFile(rel, text);
       this.files.set(rel, {
         contentHash,
@@ -94,7 +115,20 @@ export class MeshDirectoryLoader {
         lastGoodHash: parsed.valid ? contentHash : prev?.lastGoodHash,
       });
     }
-    for (const rel of [...this.files.keys()]) if (!seen.has(rel)) this.files.delete(rel);
+    for (const rel of [...this.files.keys()]) {
+      if (seen.has(rel)) {
+        this.pendingDeletes.delete(rel);
+        continue;
+      }
+      if (opts.requireStable && !this.pendingDeletes.has(rel)) {
+        this.pendingDeletes.add(rel);
+        this.unstable = true;
+        continue;
+      }
+      this.pendingDeletes.delete(rel);
+      this.files.delete(rel);
+    }
+    for (const rel of [...this.pending.keys()]) if (!seen.has(rel)) this.pending.delete(rel);
     return this.snapshot();
   }
 
@@ -165,13 +199,15 @@ export async function watchMeshDirectory(
     try {
       do {
         again = false;
-        const next = await loader.scan();
+        const next = await loader.scan({ requireStable: true });
         const nextDiag = JSON.stringify(next.diagnostics);
         if (next.hash !== current.hash || nextDiag !== diagKey) {
           current = next;
           diagKey = nextDiag;
           if (!closed) onChange(next);
         }
+        // Content seen for the first time is confirmed by a second read one settle period later.
+        if (loader.unstable && !closed) schedule();
       } while (again && !closed);
     } catch (error) {
       opts.onError?.(error);

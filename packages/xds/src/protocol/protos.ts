@@ -131,10 +131,16 @@ export interface EncodedAny {
   readonly value: Uint8Array;
 }
 
+const typeCache = new Map<string, protobuf.Type>();
+
 function lookupType(typeName: string): protobuf.Type {
+  const hit = typeCache.get(typeName);
+  if (hit) return hit;
   const { root } = loadXdsProtos();
   try {
-    return root.lookupType(typeName);
+    const type = root.lookupType(typeName);
+    typeCache.set(typeName, type);
+    return type;
   } catch (cause) {
     throw new MeshctlError("XDS_PROTO_TYPE_UNKNOWN", `Unknown proto message ${typeName}.`, {
       kind: "bug",
@@ -207,6 +213,13 @@ function expandNestedAny(value: unknown): unknown {
     return out;
   }
   return value;
+}
+
+let opaque: Set<protobuf.Type> | undefined;
+/** Messages whose plain-object form is not field-by-field (checked by protobufjs itself). */
+function opaqueTypes(): Set<protobuf.Type> {
+  opaque ??= new Set(["google.protobuf.Any", "google.protobuf.Struct", "google.protobuf.Value"].map((n) => lookupType(n)));
+  return opaque;
 }
 
 function assertKnownFields(type: protobuf.Type, value: unknown, path: string): void {

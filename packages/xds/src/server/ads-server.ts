@@ -4,6 +4,7 @@
  * the per-proxy generators. Rules follow the xDS protocol spec (see docs/xds.md).
  */
 import type * as grpc from "@grpc/grpc-js";
+import { createTracer, type Tracer } from "@meshctl/core";
 import { type NodeLike, proxyFromNode } from "../generate/proxy.js";
 import { generateProxyConfig, type ProxyConfig, type ResourceTransform } from "../generate/proxy-config.js";
 import type { PushContext } from "../generate/push-context.js";
@@ -129,6 +130,8 @@ export class AdsServer {
   private ctx: PushContext;
   private readonly connections = new Map<string, XdsConnection & { stream: SotwStream | DeltaStream }>();
   private connCounter = 0;
+  /** `MESHCTL_TRACE=xds` prints every request and response decision. */
+  private readonly trace: Tracer = createTracer("xds");
 
   constructor(
     initial: PushContext,
@@ -181,6 +184,7 @@ export class AdsServer {
   }
 
   private emit(event: XdsEvent): void {
+    this.trace(() => JSON.stringify(event));
     try {
       this.options.onEvent?.(event);
     } catch {

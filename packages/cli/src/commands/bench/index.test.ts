@@ -8,7 +8,13 @@ import { runMeshctl } from "../../../test/helpers.js";
 const isRoot = process.getuid?.() === 0;
 const haproxy = await findProgram("haproxy");
 const built = existsSync(fileURLToPath(new URL("../../../dist/index.js", import.meta.url)));
-const labReason = !built ? "the CLI is not built" : !isRoot ? "the lab needs root" : !haproxy ? "haproxy is not installed" : "";
+const labReason = !built
+  ? "the CLI is not built"
+  : !isRoot
+    ? "the lab needs root"
+    : !haproxy
+      ? "haproxy is not installed"
+      : "";
 if (labReason) console.log(`skipped meshctl bench lab run: ${labReason}`);
 
 async function mclNamespaces(): Promise<string[]> {
@@ -28,7 +34,11 @@ describe.skipIf(!built)("meshctl bench (the lab) through the built binary", () =
   test.skipIf(Boolean(labReason))("--cleanup --json reports what it removed", async () => {
     const { code, stdout } = await runMeshctl(["bench", "--cleanup", "--json"]);
     expect(code).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({ kind: "cleanup", removed: expect.any(Array), active: expect.any(Array) });
+    expect(JSON.parse(stdout)).toMatchObject({
+      kind: "cleanup",
+      removed: expect.any(Array),
+      active: expect.any(Array),
+    });
   });
 
   test.skipIf(Boolean(labReason))(
@@ -36,10 +46,28 @@ describe.skipIf(!built)("meshctl bench (the lab) through the built binary", () =
     { timeout: 90_000 },
     async () => {
       const before = await mclNamespaces();
-      const args = ["bench", "--scenarios", "direct,sidecar", "--duration", "1", "--warmup", "0.5", "--rounds", "1", "--qps", "200", "--json"];
+      const args = [
+        "bench",
+        "--scenarios",
+        "direct,sidecar",
+        "--duration",
+        "1",
+        "--warmup",
+        "0.5",
+        "--rounds",
+        "1",
+        "--qps",
+        "200",
+        "--json",
+      ];
       const { code, stdout, stderr } = await runMeshctl(args, {}, 80_000);
       expect(code, stderr).toBe(0);
-      const result = JSON.parse(stdout) as { kind: string; schema: string; summaries: { scenario: string }[]; comparisons: { id: string }[] };
+      const result = JSON.parse(stdout) as {
+        kind: string;
+        schema: string;
+        summaries: { scenario: string }[];
+        comparisons: { id: string }[];
+      };
       expect(result.kind).toBe("lab");
       expect(result.schema).toBe("meshctl.bench.lab/v1");
       expect(result.summaries.map((s) => s.scenario)).toEqual(["direct", "sidecar"]);

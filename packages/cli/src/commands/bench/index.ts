@@ -82,7 +82,8 @@ creates (all named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs 
       default: "http",
     }),
     "pin-cpus": Flags.boolean({
-      description: "Pin the load generator to the last CPU and the pods to the others (off by default: it hurt on small shared machines).",
+      description:
+        "Pin the load generator to the last CPU and the pods to the others (off by default: it hurt on small shared machines).",
       default: false,
     }),
     html: Flags.string({
@@ -98,7 +99,11 @@ creates (all named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs 
     const { flags } = await this.parse(Bench);
     if (flags.cleanup) return { kind: "cleanup", ...(await cleanupLabLeftovers()) };
     const controller = new AbortController();
-    const onSignal = () => controller.abort();
+    // First Ctrl-C: stop and tear down. Second: give up at once (the next run cleans leftovers).
+    const onSignal = () => {
+      if (controller.signal.aborted) process.exit(130);
+      controller.abort();
+    };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     const live = this.interactive ? await this.startLiveView() : undefined;

@@ -14,8 +14,12 @@ export function hostCheckGroup(collect: () => Promise<HostFacts> = collectHostFa
 /**
  * Every check group `meshctl diagnose` runs. Features add their group here (eBPF status, VPP, ...).
  */
-export function defaultCheckGroups(): CheckGroup[] {
-  return [hostCheckGroup(), ebpfCheckGroup(), vppCheckGroup()];
+export function defaultCheckGroups(options: { readonly vppPid?: number } = {}): CheckGroup[] {
+  return [
+    hostCheckGroup(),
+    ebpfCheckGroup(),
+    vppCheckGroup(options.vppPid !== undefined ? { pid: options.vppPid } : {}),
+  ];
 }
 
 export interface DiagnoseOptions {
