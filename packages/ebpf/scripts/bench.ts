@@ -34,6 +34,7 @@ const { values } = parseArgs({
     "bulk-chunks": { type: "string", default: "16384,65536,1048576" },
     "policy-max-stream-bytes": { type: "string", default: String(DEFAULT_MAX_STREAM_BYTES) },
     json: { type: "string" },
+    "pin-cpus": { type: "boolean", default: true },
   },
 });
 const rounds = Number(values.rounds);
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
   }
   const lab = new Lab(`bn${process.pid % 100}`);
   const pinDir = `/sys/fs/bpf/mce-bench-${process.pid}`;
+  const cleanupPins: string[] = [];
   try {
     const dir = await lab.tempDir("bench");
     const binary = join(dir, "rr-bench");
@@ -83,26 +85,40 @@ async function main(): Promise<void> {
       join(dirname(fileURLToPath(import.meta.url)), "rr-bench.c"),
     ]);
     const pod = await lab.pod("b");
+    // Three sibling cgroups, one server each: nothing attached (base), acceleration without the
+    // bulk policy (accel), acceleration with the default policy (policy). Every round runs all
+    // three back to back in a rotating order, so they share the machine's conditions.
+    const modes: Mode[] = ["base", "accel", "policy"];
     const cgroups: Record<Mode, string> = {
-      accel: await lab.cgroup("accel"),
       base: await lab.cgroup("base"),
-      policy: await lab.cgroup("accel"),
+      accel: await lab.cgroup("accel"),
+      policy: await lab.cgroup("policy"),
     };
-    const ports: Record<Mode, number> = { accel: 7001, base: 7002, policy: 7001 };
-    for (const mode of ["accel", "base"] as const) {
-      const server = lab.spawnIn(pod.netns, cgroups[mode], binary, ["server", String(ports[mode])]);
+    const ports: Record<Mode, number> = { base: 7001, accel: 7002, policy: 7003 };
+    const pinDirs = { accel: `${pinDir}-accel`, policy: `${pinDir}-policy` };
+    cleanupPins.push(pinDirs.accel, pinDirs.policy);
+    const pin = values["pin-cpus"] ? (cpu: number) => ["taskset", "-c", String(cpu)] : () => [];
+    for (const mode of modes) {
+      const [cmd, ...pre] = [...pin(1), binary];
+      const server = lab.spawnIn(pod.netns, cgroups[mode], cmd!, [...pre, "server", String(ports[mode])]);
       await server.next();
     }
-    // Phase 1: every message redirected (no bulk policy), to see the raw sk_msg path.
     await enableEbpfAcceleration({
       cgroupPath: cgroups.accel,
-      pinDir,
+      pinDir: pinDirs.accel,
       maxMessageBytes: 0,
       maxStreamBytes: 0,
     });
+    await enableEbpfAcceleration({
+      cgroupPath: cgroups.policy,
+      pinDir: pinDirs.policy,
+      maxStreamBytes: policyMax,
+    });
 
     const run = async (mode: Mode, args: string[]): Promise<Record<string, number>> => {
-      const proc: Proc = lab.spawnIn(pod.netns, cgroups[mode], binary, [
+      const [cmd, ...pre] = [...pin(0), binary];
+      const proc: Proc = lab.spawnIn(pod.netns, cgroups[mode], cmd!, [
+        ...pre,
         args[0]!,
         "127.0.0.1",
         String(ports[mode]),
@@ -115,9 +131,9 @@ async function main(): Promise<void> {
 
     const rr: Record<string, Record<Mode, RrResult[]>> = {};
     const bulk: Record<string, Record<Mode, BulkResult[]>> = {};
-    const order = (r: number): Mode[] => (r % 2 ? ["accel", "base"] : ["base", "accel"]);
+    const order = (r: number): Mode[] => [...modes.slice(r % 3), ...modes.slice(0, r % 3)];
     say(
-      `bench:ebpf  ${rounds} interleaved rounds, ${seconds}s per request/response run, ${bulkSeconds}s per bulk run`,
+      `bench:ebpf  ${rounds} interleaved rounds, ${seconds}s per request/response run, ${bulkSeconds}s per bulk run${values["pin-cpus"] ? ", client on CPU 0, server on CPU 1" : ""}`,
     );
     for (let r = 0; r < rounds; r++) {
       for (const size of sizes) {
@@ -136,36 +152,8 @@ async function main(): Promise<void> {
       }
       process.stdout.write(`  round ${r + 1}/${rounds} done\n`);
     }
-    const accelCounters = (await getEbpfStatus({ pinDir })).counters;
-
-    // Phase 2: the default policy, a direction streaming more than policyMax bytes without a reply
-    // goes to TCP for good. Measured the same way, against fresh baseline runs.
-    await enableEbpfAcceleration({
-      cgroupPath: cgroups.accel,
-      pinDir,
-      maxMessageBytes: 0,
-      maxStreamBytes: policyMax,
-    });
-    for (let r = 0; r < rounds; r++) {
-      for (const size of sizes) {
-        for (const mode of (r % 2 ? ["policy", "base"] : ["base", "policy"]) as Mode[]) {
-          const result = (await run(mode, ["rr", String(size), String(seconds)])) as unknown as RrResult;
-          if (mode === "policy") rr[size]!.policy.push(result);
-        }
-      }
-      for (const chunk of bulkChunks) {
-        for (const mode of (r % 2 ? ["policy", "base"] : ["base", "policy"]) as Mode[]) {
-          const result = (await run(mode, [
-            "bulk",
-            String(chunk),
-            String(bulkSeconds),
-          ])) as unknown as BulkResult;
-          bulk[chunk]![mode === "policy" ? "policy" : "base"].push(result);
-        }
-      }
-      process.stdout.write(`  policy round ${r + 1}/${rounds} done\n`);
-    }
-    const policyCounters = (await getEbpfStatus({ pinDir })).counters;
+    const accelCounters = (await getEbpfStatus({ pinDir: pinDirs.accel })).counters;
+    const policyCounters = (await getEbpfStatus({ pinDir: pinDirs.policy })).counters;
 
     const summary = {
       kernel: (await import("node:os")).release(),
@@ -190,13 +178,21 @@ async function main(): Promise<void> {
           },
         };
       }),
-      bulk: bulkChunks.map((chunk) => ({
-        chunk,
-        baseGbit: median(bulk[chunk]!.base.map((x) => x.gbitPerSec)),
-        accelGbit: median(bulk[chunk]!.accel.map((x) => x.gbitPerSec)),
-        policyGbit: median(bulk[chunk]!.policy.map((x) => x.gbitPerSec)),
-        runs: bulk[chunk],
-      })),
+      bulk: bulkChunks.map((chunk) => {
+        const runs = bulk[chunk]!;
+        // Per-round ratios against the base run of the same round: robust to load that drifts.
+        const paired = (mode: Mode) =>
+          median(runs[mode].map((x, i) => x.gbitPerSec / runs.base[i]!.gbitPerSec - 1));
+        return {
+          chunk,
+          baseGbit: median(runs.base.map((x) => x.gbitPerSec)),
+          accelGbit: median(runs.accel.map((x) => x.gbitPerSec)),
+          policyGbit: median(runs.policy.map((x) => x.gbitPerSec)),
+          accelVsBasePaired: paired("accel"),
+          policyVsBasePaired: paired("policy"),
+          runs,
+        };
+      }),
       countersAfterAccelRuns: accelCounters,
       countersAfterPolicyRuns: policyCounters,
     };
@@ -207,20 +203,22 @@ async function main(): Promise<void> {
         `  ${String(row.size).padStart(6)} B  base ${row.base.p50Us.toFixed(1).padStart(7)}  accel ${row.accel.p50Us.toFixed(1).padStart(7)} (${pct(row.base.p50Us, row.accel.p50Us)})` +
           `  p99 ${row.base.p99Us.toFixed(1)} -> ${row.accel.p99Us.toFixed(1)} (${pct(row.base.p99Us, row.accel.p99Us)})` +
           `  req/s ${row.base.reqPerSec.toFixed(0)} -> ${row.accel.reqPerSec.toFixed(0)} (${pct(row.base.reqPerSec, row.accel.reqPerSec)})` +
-          `  | policy p50 ${row.policy.p50Us.toFixed(1)} req/s ${row.policy.reqPerSec.toFixed(0)}`,
+          `  | policy p50 ${row.policy.p50Us.toFixed(1)} (${pct(row.base.p50Us, row.policy.p50Us)}) req/s ${row.policy.reqPerSec.toFixed(0)}`,
       );
     }
-    say("\nbulk throughput (medians)");
+    say("\nbulk throughput (medians; in brackets the median of per-round ratios to base)");
+    const ratio = (x: number) => `${(x * 100).toFixed(1)}%`;
     for (const row of summary.bulk) {
       say(
-        `  writes of ${String(row.chunk).padStart(8)} B  base ${row.baseGbit.toFixed(2)} Gbit/s  accel ${row.accelGbit.toFixed(2)} (${pct(row.baseGbit, row.accelGbit)})  policy ${row.policyGbit.toFixed(2)} (${pct(row.baseGbit, row.policyGbit)})`,
+        `  writes of ${String(row.chunk).padStart(8)} B  base ${row.baseGbit.toFixed(2)} Gbit/s  accel ${row.accelGbit.toFixed(2)} [${ratio(row.accelVsBasePaired)}]  policy ${row.policyGbit.toFixed(2)} [${ratio(row.policyVsBasePaired)}]`,
       );
     }
     say(`\ncounters after accelerated runs: ${JSON.stringify(accelCounters)}`);
     say(`\n${JSON.stringify(summary)}`);
     if (values.json) await writeFile(values.json, `${JSON.stringify(summary, null, 2)}\n`);
   } finally {
-    await disableEbpfAcceleration({ pinDir, force: true, drainTimeoutMs: 0 }).catch(() => undefined);
+    for (const dir of cleanupPins)
+      await disableEbpfAcceleration({ pinDir: dir, force: true, drainTimeoutMs: 0 }).catch(() => undefined);
     await lab.cleanup();
   }
 }

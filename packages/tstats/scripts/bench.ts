@@ -6,7 +6,7 @@
  * open-loop at a fixed rate. Also: memory per 1,000 cached peers and exposition time for 10,000 series.
  *
  *   flock /tmp/meshctl-bench.lock npx tsx --conditions=@meshctl/source packages/tstats/scripts/bench.ts \
- *     [--rate 300] [--seconds 3] [--rounds 5] [--json out.json]
+ *     [--rate 300] [--seconds 2] [--rounds 8] [--cpu-calls 3000] [--json out.json]
  */
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
@@ -31,14 +31,16 @@ import { ECHO_SERVICE, type EchoClient, echoClient, startEchoServer } from "../t
 const { values } = parseArgs({
   options: {
     rate: { type: "string", default: "300" },
-    seconds: { type: "string", default: "3" },
-    rounds: { type: "string", default: "5" },
+    seconds: { type: "string", default: "2" },
+    rounds: { type: "string", default: "8" },
+    "cpu-calls": { type: "string", default: "3000" },
     json: { type: "string" },
   },
 });
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
+const CPU_CALLS = Number(values["cpu-calls"]);
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -117,7 +119,6 @@ interface Phase {
  * show up in the CPU figure); latency is measured from each call's actual start.
  */
 async function runPhase(mode: Mode, target: Target): Promise<Phase> {
-  for (let i = 0; i < 300; i++) await call(target.client); // warm-up (JIT, connection)
   const total = Math.round(RATE * SECONDS);
   const intervalMs = 1000 / RATE;
   const latencies: number[] = [];
@@ -153,9 +154,133 @@ async function runPhase(mode: Mode, target: Target): Promise<Phase> {
   };
 }
 
+/** Closed loop, 16 calls in flight: CPU per call from process.cpuUsage(). */
+async function cpuSlice(target: Target, calls: number): Promise<number> {
+  let started = 0;
+  const cpu0 = process.cpuUsage();
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (started++ < calls) await call(target.client);
+    }),
+  );
+  const cpu = process.cpuUsage(cpu0);
+  return (cpu.user + cpu.system) / calls;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
+}
+
+/**
+ * The gRPC interceptor path without the network: the client interceptor chain is wired to the
+ * server interceptor chain in memory (metadata cloned per hop, as a transport would create new
+ * objects), so one "call" runs both tstats interceptors exactly as grpc-js drives them, minus
+ * HTTP/2. This isolates telemetry's per-call cost from the transport's (and this machine's) noise.
+ */
+function interceptorPathNsPerCall(mode: Mode): number {
+  let clientIcs: Interceptor[] = [];
+  let serverIcs: ServerInterceptor[] = [];
+  if (mode !== "none") {
+    const recorderMode = mode === "tstats" ? "cached" : "decode-every-request";
+    const registry = new MetricRegistry();
+    clientIcs = [
+      createTstatsClientInterceptor(
+        new TstatsRecorder({ local: workload("frontend"), registry, mode: recorderMode }),
+        { target: "echo.default.svc.cluster.local:8080" },
+      ),
+    ];
+    serverIcs = [
+      createTstatsServerInterceptor(
+        new TstatsRecorder({ local: workload("echo"), registry, mode: recorderMode }),
+      ),
+    ];
+  }
+  const method = ECHO_SERVICE.echo!;
+  const request = Buffer.from('{"text":"hello, mesh"}');
+  const response = Buffer.from('{"text":"hello, mesh"}');
+  const oneCall = (): void => {
+    // biome-ignore lint/suspicious/noExplicitAny: grpc-js listener types are internal
+    let clientListener: any;
+    // biome-ignore lint/suspicious/noExplicitAny: as above
+    let serverListener: any;
+    const fakeServer = {
+      start(l: unknown) {
+        serverListener = l;
+      },
+      sendMetadata(md: Metadata) {
+        clientListener.onReceiveMetadata(md.clone());
+      },
+      sendMessage(msg: unknown, cb: () => void) {
+        clientListener.onReceiveMessage(msg);
+        cb();
+      },
+      sendStatus(st: { code: number; details?: string; metadata?: Metadata }) {
+        clientListener.onReceiveStatus({
+          code: st.code,
+          details: st.details ?? "",
+          metadata: st.metadata?.clone() ?? new Metadata(),
+        });
+      },
+      startRead() {},
+      getPeer: () => "ipv4:127.0.0.1:40000",
+      getDeadline: () => Number.POSITIVE_INFINITY,
+      getHost: () => "echo.default.svc.cluster.local:8080",
+      getAuthContext: () => ({}),
+      getConnectionInfo: () => ({}),
+      getMetricsRecorder: () => ({}),
+    };
+    // biome-ignore lint/suspicious/noExplicitAny: the fake implements the interface structurally
+    let serverCall: any = fakeServer;
+    for (const ic of [...serverIcs].reverse()) serverCall = ic(method as never, serverCall);
+    serverCall.start({
+      onReceiveMetadata() {},
+      onReceiveMessage() {},
+      onReceiveHalfClose() {
+        serverCall.sendMetadata(new Metadata());
+        serverCall.sendMessage(response, () => undefined);
+        serverCall.sendStatus({ code: 0, details: "OK", metadata: new Metadata() });
+      },
+      onCancel() {},
+    });
+    const fakeClient = {
+      start(md: Metadata, l: unknown) {
+        clientListener = l;
+        serverListener.onReceiveMetadata(md.clone());
+      },
+      sendMessageWithContext(_ctx: unknown, msg: unknown) {
+        serverListener.onReceiveMessage(msg);
+      },
+      sendMessage(msg: unknown) {
+        serverListener.onReceiveMessage(msg);
+      },
+      halfClose() {
+        serverListener.onReceiveHalfClose();
+      },
+      startRead() {},
+      cancelWithStatus() {},
+      getPeer: () => "ipv4:127.0.0.1:8080",
+      getAuthContext: () => ({}),
+    };
+    // biome-ignore lint/suspicious/noExplicitAny: as above
+    let next: any = () => fakeClient;
+    for (const ic of [...clientIcs].reverse()) {
+      const inner = next;
+      next = (opts: never) => ic(opts, inner);
+    }
+    const call = next({ method_definition: method });
+    call.start(new Metadata(), { onReceiveMetadata() {}, onReceiveMessage() {}, onReceiveStatus() {} });
+    call.sendMessage(request);
+    call.halfClose();
+  };
+  const n = 50_000;
+  const run = () => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) oneCall();
+    return Number(process.hrtime.bigint() - t0) / n;
+  };
+  run();
+  return median([run(), run(), run(), run(), run()]);
 }
 
 /** The telemetry work alone, without gRPC: resolve the peer and record one call, per request. */
@@ -306,48 +431,54 @@ function expositionTimes(): ExpositionFigure[] {
 
 async function main() {
   process.stdout.write(
-    `tstats benchmark: ${RATE} rps open loop, ${SECONDS}s per phase, ${ROUNDS} interleaved rounds\n`,
+    `tstats benchmark: ${ROUNDS} interleaved rounds; latency open loop at ${RATE} rps for ${SECONDS}s per mode per round; CPU closed loop ${CPU_CALLS} calls per mode per round\n`,
   );
+  // All three targets stay up for the whole run, so rounds switch modes without setup in between.
+  const targets = Object.fromEntries(
+    await Promise.all(MODES.map(async (m) => [m, await startTarget(m)] as const)),
+  ) as Record<Mode, Target>;
   const phases: Phase[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? MODES : [...MODES].reverse();
-    for (const mode of order) {
-      const target = await startTarget(mode);
-      try {
-        const p = await runPhase(mode, target);
+  const cpu: Record<Mode, number[]> = { none: [], tstats: [], "decode-every-request": [] };
+  try {
+    for (const m of MODES) for (let i = 0; i < 500; i++) await call(targets[m].client);
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
+      for (const mode of order) cpu[mode].push(await cpuSlice(targets[mode], CPU_CALLS));
+      for (const mode of order) {
+        const p = await runPhase(mode, targets[mode]);
         phases.push(p);
-        process.stdout.write(
-          `  round ${round + 1} ${mode.padEnd(21)} cpu ${p.cpuUsPerRequest.toFixed(1)} us/req  p50 ${p.p50Us.toFixed(0)} us  p99 ${p.p99Us.toFixed(0)} us  ${p.achievedRps.toFixed(0)} rps\n`,
-        );
-      } finally {
-        await target.close();
       }
+      process.stdout.write(
+        `  round ${round + 1}: ${MODES.map((m) => `${m} cpu ${cpu[m].at(-1)!.toFixed(1)} us p50 ${phases.findLast((p) => p.mode === m)!.p50Us.toFixed(0)} us`).join(" | ")}\n`,
+      );
     }
+  } finally {
+    for (const t of Object.values(targets)) await t.close();
   }
+  const p50 = (m: Mode) => phases.filter((p) => p.mode === m).map((p) => p.p50Us);
+  const p99 = (m: Mode) => phases.filter((p) => p.mode === m).map((p) => p.p99Us);
   const summary = Object.fromEntries(
-    MODES.map((mode) => {
-      const ps = phases.filter((p) => p.mode === mode);
-      return [
-        mode,
-        {
-          cpuUsPerRequest: median(ps.map((p) => p.cpuUsPerRequest)),
-          p50Us: median(ps.map((p) => p.p50Us)),
-          p99Us: median(ps.map((p) => p.p99Us)),
-        },
-      ];
-    }),
+    MODES.map((mode) => [
+      mode,
+      { cpuUsPerRequest: median(cpu[mode]), p50Us: median(p50(mode)), p99Us: median(p99(mode)) },
+    ]),
   ) as Record<Mode, { cpuUsPerRequest: number; p50Us: number; p99Us: number }>;
-  const addedTstats = summary.tstats.cpuUsPerRequest - summary.none.cpuUsPerRequest;
-  const addedDecode = summary["decode-every-request"].cpuUsPerRequest - summary.none.cpuUsPerRequest;
-  const p50Overhead = (summary.tstats.p50Us / summary.none.p50Us - 1) * 100;
+  // Paired per round: each round's mode against the same round's "none".
+  const pairedCpu = (m: Mode) => median(cpu[m].map((v, i) => v - cpu.none[i]!));
+  const pairedP50 = (m: Mode) => median(p50(m).map((v, i) => (v / p50("none")[i]! - 1) * 100));
+  const addedTstats = pairedCpu("tstats");
+  const addedDecode = pairedCpu("decode-every-request");
+  const p50Overhead = pairedP50("tstats");
+  const p50OverheadDecode = pairedP50("decode-every-request");
 
+  const path = Object.fromEntries(MODES.map((m) => [m, interceptorPathNsPerCall(m)])) as Record<Mode, number>;
   const microCached = microbench("cached");
   const microDecode = microbench("decode-every-request");
   const memory = memoryPer1000Peers();
   const exposition = expositionTimes();
 
   const result = {
-    config: { rate: RATE, seconds: SECONDS, rounds: ROUNDS, node: process.version },
+    config: { rate: RATE, seconds: SECONDS, rounds: ROUNDS, cpuCalls: CPU_CALLS, node: process.version },
     grpc: summary,
     addedCpuUsPerRequest: {
       tstats: addedTstats,
@@ -355,6 +486,12 @@ async function main() {
       ratio: addedDecode / addedTstats,
     },
     p50OverheadPercent: p50Overhead,
+    interceptorPathNsPerCall: {
+      ...path,
+      addedTstats: path.tstats - path.none,
+      addedDecodeEveryRequest: path["decode-every-request"] - path.none,
+      ratio: (path["decode-every-request"] - path.none) / (path.tstats - path.none),
+    },
     telemetryOnlyNsPerRequest: {
       cached: microCached,
       decodeEveryRequest: microDecode,
@@ -369,12 +506,14 @@ async function main() {
   process.stdout.write(
     [
       "",
-      "gRPC echo (client + server in one process; both reporters per request), medians of rounds:",
+      "gRPC echo end to end (client + server in one process; both reporters per call), medians of rounds:",
       `  none                  cpu ${f(summary.none.cpuUsPerRequest)} us/req   p50 ${f(summary.none.p50Us, 0)} us   p99 ${f(summary.none.p99Us, 0)} us`,
       `  tstats (cached)       cpu ${f(summary.tstats.cpuUsPerRequest)} us/req   p50 ${f(summary.tstats.p50Us, 0)} us   p99 ${f(summary.tstats.p99Us, 0)} us`,
       `  decode-every-request  cpu ${f(summary["decode-every-request"].cpuUsPerRequest)} us/req   p50 ${f(summary["decode-every-request"].p50Us, 0)} us   p99 ${f(summary["decode-every-request"].p99Us, 0)} us`,
-      `  added CPU per request: tstats ${f(addedTstats, 2)} us, decode-every-request ${f(addedDecode, 2)} us (${f(addedDecode / addedTstats)}x)`,
-      `  tstats p50 overhead vs none: ${f(p50Overhead)} %`,
+      `  added CPU per request (median of per-round differences): tstats ${f(addedTstats, 2)} us, decode-every-request ${f(addedDecode, 2)} us`,
+      `  p50 vs none (median of per-round ratios): tstats ${f(p50Overhead)} %, decode-every-request ${f(p50OverheadDecode)} %`,
+      `gRPC interceptor path, client + server, no network: none ${f(path.none, 0)} ns/call, tstats ${f(path.tstats, 0)} ns/call, decode-every-request ${f(path["decode-every-request"], 0)} ns/call`,
+      `  added per call: tstats ${f(path.tstats - path.none, 0)} ns, decode-every-request ${f(path["decode-every-request"] - path.none, 0)} ns (${f((path["decode-every-request"] - path.none) / (path.tstats - path.none))}x)`,
       `telemetry path alone (resolve peer + record, one reporter): cached ${f(microCached, 0)} ns/req, decode-every-request ${f(microDecode, 0)} ns/req (${f(microDecode / microCached)}x)`,
       `memory per 1,000 cached peers: ${f(memory.cacheOnlyKiB)} KiB (cache only), ${f(memory.withSeriesKiB)} KiB (with one HTTP series each)`,
       ...exposition.map(

@@ -10,11 +10,28 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { generateProxyConfig, loadMeshDirectory, proxyFromNode, PushContext, startXdsServer, TYPE_URLS } from "../src/index.js";
-import { connectAdsTestClient, endpointSlice, k8sService, type SotwResponse, writeMeshFiles } from "../src/testing/index.js";
+import {
+  generateProxyConfig,
+  loadMeshDirectory,
+  PushContext,
+  proxyFromNode,
+  startXdsServer,
+  TYPE_URLS,
+} from "../src/index.js";
+import {
+  connectAdsTestClient,
+  endpointSlice,
+  k8sService,
+  type SotwResponse,
+  writeMeshFiles,
+} from "../src/testing/index.js";
 
 const { values } = parseArgs({
-  options: { clients: { type: "string", default: "50" }, services: { type: "string", default: "50" }, rounds: { type: "string", default: "10" } },
+  options: {
+    clients: { type: "string", default: "50" },
+    services: { type: "string", default: "50" },
+    rounds: { type: "string", default: "10" },
+  },
 });
 const CLIENTS = Number(values.clients);
 const SERVICES = Number(values.services);
@@ -44,14 +61,14 @@ function percentile(sorted: number[], p: number): number {
 const dir = await mkdtemp(join(tmpdir(), "mcx-xds-bench-"));
 await writeMeshFiles(dir, meshFiles(0));
 
-// 1. Generation cost (no network): one proxy's full config.
+// 1. Generation cost (no network): one proxy's full config, encoded.
 const snap = await loadMeshDirectory(dir);
-const ctx = new PushContext(snap.model, "bench");
 const proxy = proxyFromNode({ id: "grpc~127.0.0.1~b.bench~bench.svc.cluster.local" });
 const genTimes: number[] = [];
 for (let i = 0; i < 20; i++) {
   const t = performance.now();
-  generateProxyConfig(ctx, proxy);
+  // A fresh PushContext each time: the cold cost (proxies with the same view then share it).
+  generateProxyConfig(new PushContext(snap.model, `bench-${i}`), proxy);
   genTimes.push(performance.now() - t);
 }
 genTimes.sort((a, b) => a - b);
@@ -62,11 +79,20 @@ const target = "outbound|7070||svc-0.bench.svc.cluster.local";
 const clients = [];
 const latest: (string | undefined)[] = [];
 for (let c = 0; c < CLIENTS; c++) {
-  const client = await connectAdsTestClient({ address: xds.address, protocol: "sotw", nodeId: `grpc~127.0.0.1~c${c}.bench~bench.svc.cluster.local` });
+  const client = await connectAdsTestClient({
+    address: xds.address,
+    protocol: "sotw",
+    nodeId: `grpc~127.0.0.1~c${c}.bench~bench.svc.cluster.local`,
+  });
   const names = Array.from({ length: SERVICES }, (_, i) => `outbound|7070||svc-${i}.bench.svc.cluster.local`);
   client.send({ type_url: TYPE_URLS.eds, resource_names: names });
   const first = await client.next(10_000);
-  client.send({ type_url: TYPE_URLS.eds, resource_names: names, version_info: first.version_info, response_nonce: first.nonce });
+  client.send({
+    type_url: TYPE_URLS.eds,
+    resource_names: names,
+    version_info: first.version_info,
+    response_nonce: first.nonce,
+  });
   clients.push(client);
 }
 const convergence: number[] = [];
@@ -80,7 +106,12 @@ for (let round = 1; round <= ROUNDS; round++) {
     for (let c = 0; c < CLIENTS; c++) {
       if (done[c]) continue;
       const fresh = (clients[c]?.responses ?? []).slice(marks[c]) as SotwResponse[];
-      if (fresh.some((r) => r.resources.some((x) => x.name === target && JSON.stringify(x.value).includes(want)))) done[c] = performance.now() - start;
+      if (
+        fresh.some((r) =>
+          r.resources.some((x) => x.name === target && JSON.stringify(x.value).includes(want)),
+        )
+      )
+        done[c] = performance.now() - start;
     }
     if (performance.now() - start > 10_000) throw new Error(`round ${round}: not converged after 10 s`);
     await new Promise((r) => setTimeout(r, 1));
@@ -99,7 +130,11 @@ const result = {
   services: SERVICES,
   rounds: ROUNDS,
   generateMsPerProxy: { p50: percentile(genTimes, 50), p90: percentile(genTimes, 90) },
-  convergenceMsAllClients: { p50: percentile(convergence, 50), p90: percentile(convergence, 90), max: convergence.at(-1) },
+  convergenceMsAllClients: {
+    p50: percentile(convergence, 50),
+    p90: percentile(convergence, 90),
+    max: convergence.at(-1),
+  },
   edsPushes: Number(/meshctl_xds_pushes_total\{type="eds"\} (\d+)/.exec(metrics)?.[1] ?? 0),
 };
 process.stdout.write(

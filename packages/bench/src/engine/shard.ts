@@ -88,6 +88,7 @@ export class LoadShard {
   private timers: NodeJS.Timeout[] = [];
   private resolveDone: (() => void) | null = null;
   private measureStartEpoch = 0;
+  private lastProgressAt = performance.now();
 
   private constructor(private readonly opts: ShardOptions) {}
 
@@ -317,6 +318,7 @@ export class LoadShard {
     if (!slot.busy) return;
     slot.busy = false;
     this.inFlight--;
+    this.lastProgressAt = end;
     if (slot.measured) {
       this.completed++;
       this.lastCompletion = end;
@@ -348,6 +350,7 @@ export class LoadShard {
             return;
           }
           this.conns[index] = conn;
+          this.lastProgressAt = performance.now();
           // Slots of this connection that are not in flight go back to the idle stack.
           this.slots.forEach((s, id) => {
             if (s.conn === index && !s.busy && !this.idle.includes(id)) this.idle.push(id);
@@ -376,6 +379,12 @@ export class LoadShard {
   private sweepTimeouts(): void {
     const now = performance.now();
     const limit = this.opts.timeoutMs;
+    // Every connection down and nothing completing for a whole timeout: the target is gone; end
+    // the run (with its connection errors) instead of retrying forever in a request-count run.
+    if (this.inFlight === 0 && now - this.lastProgressAt > limit && this.conns.every((c) => !c?.alive)) {
+      this.stop();
+      return;
+    }
     for (const slot of this.slots) {
       if (slot.busy && now - slot.sent > limit) this.conns[slot.conn]?.destroy("timeout");
     }

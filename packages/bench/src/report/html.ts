@@ -91,6 +91,7 @@ td.label{font-weight:600}
 .warnings{border-color:#fca5a5;background:#fef2f2}.warnings li{color:#991b1b;font-size:13px}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}
 .env h3{font-size:14px;margin:12px 0 6px}
+.kv{width:auto}.kv td{text-align:left;padding-right:24px}.kv td:first-child{color:#4b5563}
 svg{max-width:920px;display:block}svg text{font-family:inherit}
 `;
 

@@ -213,3 +213,23 @@ describe("abort", () => {
     expect(progress.length).toBeGreaterThan(0);
   });
 });
+
+describe("a target that goes away", () => {
+  test("a request-count run ends after the timeout instead of retrying forever", async () => {
+    const s = await startEchoServer({ protocol: "tcp", port: 0 });
+    const r = runLoad({
+      target: s.url,
+      max: true,
+      connections: 1,
+      requests: 1_000_000,
+      payloadBytes: 1,
+      warmupMs: 0,
+      timeoutMs: 500,
+    });
+    setTimeout(() => void s.close(), 300);
+    const result = await r;
+    expect(result.requests).toBeLessThan(1_000_000);
+    expect(result.requests).toBeGreaterThan(0);
+    expect(Object.keys(result.errors).length).toBeGreaterThan(0);
+  }, 15_000);
+});

@@ -70,11 +70,8 @@ function createServer(protocol: LoadProtocol, delay: (() => number) | undefined)
     case "tcp":
       return net.createServer((socket) => {
         socket.setNoDelay(true);
-        if (!delay) {
-          socket.pipe(socket);
-          return;
-        }
-        socket.on("data", (chunk) => later(delay, () => socket.write(chunk)));
+        // Direct writes rather than pipe(): no stream bookkeeping on the round-trip path.
+        socket.on("data", delay ? (chunk) => later(delay, () => socket.write(chunk)) : (chunk) => socket.write(chunk));
         socket.on("error", () => socket.destroy());
       });
     case "http1":

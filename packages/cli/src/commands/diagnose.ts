@@ -2,7 +2,7 @@ import { EXIT_CODES } from "@meshctl/core";
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../base-command.js";
 import { formatDiagnoseText } from "../services/diagnose/format.js";
-import { type DiagnoseReport, runDiagnose } from "../services/diagnose/index.js";
+import { type DiagnoseReport, defaultCheckGroups, runDiagnose } from "../services/diagnose/index.js";
 
 export default class Diagnose extends MeshctlCommand<DiagnoseReport> {
   static override summary = "Check what this host supports and what meshctl found on it";
@@ -23,6 +23,11 @@ Exits 0 when the report was produced; with --strict, exits 5 if any check failed
   ];
   static override flags = {
     strict: Flags.boolean({ description: "Exit with code 5 when any check fails.", env: "MESHCTL_STRICT" }),
+    "vpp-pid": Flags.integer({
+      description: "Also check whether this process runs on VPP's VCL (LD_PRELOAD and a valid VCL_CONFIG).",
+      min: 1,
+      env: "MESHCTL_VPP_PID",
+    }),
   };
 
   private strict = false;
@@ -32,7 +37,8 @@ Exits 0 when the report was produced; with --strict, exits 5 if any check failed
     const { flags } = await this.parse(Diagnose);
     this.strict = flags.strict;
     this.noColor = flags["no-color"] || process.env.NO_COLOR !== undefined;
-    return runDiagnose();
+    const vppPid = flags["vpp-pid"];
+    return runDiagnose({ groups: defaultCheckGroups(vppPid === undefined ? {} : { vppPid }) });
   }
 
   protected renderText(report: DiagnoseReport): string {

@@ -96,12 +96,20 @@ export async function getVppStatus(options: VppStatusOptions = {}): Promise<VppS
   }
 
   const run = async (command: string): Promise<string | undefined> => {
-    try {
-      if (api) return (await api.cliInband(command)).reply;
-      if (!cliError) return (await cli.run(command)).output;
-    } catch {
-      // one failing show command must not hide the others
+    // One failing show command must not hide the others; an API without cli_inband (a changed
+    // CRC) falls back to the CLI socket.
+    if (api) {
+      const reply = await api.cliInband(command).then(
+        (r) => r.reply,
+        () => undefined,
+      );
+      if (reply !== undefined) return reply;
     }
+    if (!cliError)
+      return cli.run(command).then(
+        (r) => r.output,
+        () => undefined,
+      );
     return undefined;
   };
 

@@ -57,6 +57,13 @@ export function generateProxyConfig(
   proxy: ProxyInfo,
   transform?: ResourceTransform,
 ): ProxyConfig {
+  // Proxies with the same view share one generated, encoded config per model version; the
+  // test-only transform sees each proxy, so it opts out of sharing.
+  if (transform) return buildProxyConfig(ctx, proxy, transform);
+  return ctx.memo(`config:${ctx.proxyViewKey(proxy)}`, () => buildProxyConfig(ctx, proxy));
+}
+
+function buildProxyConfig(ctx: PushContext, proxy: ProxyInfo, transform?: ResourceTransform): ProxyConfig {
   const generated =
     proxy.type === "grpc" ? generateGrpcResources(ctx, proxy) : generateEnvoyResources(ctx, proxy);
   const out = {} as Record<ResourceKind, Map<string, EncodedResource>>;

@@ -34,6 +34,8 @@ function hostMatches(pattern: string, host: string): boolean {
 
 export class PushContext {
   readonly servicesByHost: ReadonlyMap<string, MeshService>;
+  /** Generated configs shared by proxies with the same view of the mesh (see proxyViewKey). */
+  private readonly shared = new Map<string, unknown>();
 
   constructor(
     readonly model: MeshModel,
@@ -41,6 +43,28 @@ export class PushContext {
     readonly version: string,
   ) {
     this.servicesByHost = new Map(model.services.map((s) => [s.hostname, s]));
+  }
+
+  /** Builds once per key and model version; every proxy with the same view reuses the result. */
+  memo<T>(key: string, build: () => T): T {
+    if (this.shared.has(key)) return this.shared.get(key) as T;
+    const value = build();
+    this.shared.set(key, value);
+    return value;
+  }
+
+  /**
+   * Everything generation reads from a proxy: its type, namespace (visibility, short names),
+   * the Sidecar that scopes it, and for Envoy its IP (inbound listeners).
+   */
+  proxyViewKey(proxy: ProxyInfo): string {
+    const sidecar = this.sidecarFor(proxy);
+    return [
+      proxy.type,
+      proxy.namespace,
+      sidecar ? `${sidecar.namespace}/${sidecar.name}` : "",
+      proxy.type === "sidecar" ? (proxy.ip ?? "") : "",
+    ].join("|");
   }
 
   /** The Sidecar resource that scopes this proxy, if any (selector match > namespace default > root default). */

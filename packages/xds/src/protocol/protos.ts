@@ -218,18 +218,15 @@ function expandNestedAny(value: unknown): unknown {
 let opaque: Set<protobuf.Type> | undefined;
 /** Messages whose plain-object form is not field-by-field (checked by protobufjs itself). */
 function opaqueTypes(): Set<protobuf.Type> {
-  opaque ??= new Set(["google.protobuf.Any", "google.protobuf.Struct", "google.protobuf.Value"].map((n) => lookupType(n)));
+  opaque ??= new Set(
+    ["google.protobuf.Any", "google.protobuf.Struct", "google.protobuf.Value"].map((n) => lookupType(n)),
+  );
   return opaque;
 }
 
 function assertKnownFields(type: protobuf.Type, value: unknown, path: string): void {
   if (!value || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) return;
-  if (
-    type.fullName === ".google.protobuf.Any" ||
-    type.fullName === ".google.protobuf.Struct" ||
-    type.fullName === ".google.protobuf.Value"
-  )
-    return;
+  if (opaqueTypes().has(type)) return;
   for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
     const field = type.fields[key];
     if (!field)

@@ -252,3 +252,13 @@ describe("diagnose vpp checks", () => {
     });
   });
 });
+
+describe("meshctl status provider for vpp", () => {
+  test("reports unavailable (or disabled) when no VPP answers on the default sockets", async () => {
+    const { vppFeatureStatus } = await import("../../services/vpp-feature.js");
+    const { findProgram } = await import("@meshctl/core");
+    const status = await vppFeatureStatus();
+    expect(status.feature).toBe("vpp");
+    expect(status.state).toBe((await findProgram("vpp")) ? "disabled" : "unavailable");
+  });
+});
