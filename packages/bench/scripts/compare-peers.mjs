@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { $, argv } from "zx";
 
 $.verbose = false;
+$.quiet = true;
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = join(here, "..");
 const repo = join(pkg, "..", "..");

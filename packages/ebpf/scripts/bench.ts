@@ -35,13 +35,14 @@ const { values } = parseArgs({
     "policy-max-stream-bytes": { type: "string", default: String(DEFAULT_MAX_STREAM_BYTES) },
     json: { type: "string" },
     "pin-cpus": { type: "boolean", default: true },
+    only: { type: "string" },
   },
 });
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const bulkSeconds = Number(values["bulk-seconds"]);
-const sizes = values.sizes.split(",").map(Number);
-const bulkChunks = values["bulk-chunks"].split(",").map(Number);
+const sizes = values.only === "bulk" ? [] : values.sizes.split(",").map(Number);
+const bulkChunks = values.only === "rr" ? [] : values["bulk-chunks"].split(",").map(Number);
 const policyMax = Number(values["policy-max-stream-bytes"]);
 
 type Mode = "base" | "accel" | "policy";
@@ -62,6 +63,10 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))]!;
 };
 const pct = (a: number, b: number) => `${(((b - a) / a) * 100).toFixed(1)}%`;
 
@@ -190,6 +195,8 @@ async function main(): Promise<void> {
           policyGbit: median(runs.policy.map((x) => x.gbitPerSec)),
           accelVsBasePaired: paired("accel"),
           policyVsBasePaired: paired("policy"),
+          accelVsBaseQuartiles: spread("accel"),
+          policyVsBaseQuartiles: spread("policy"),
           runs,
         };
       }),
@@ -210,7 +217,7 @@ async function main(): Promise<void> {
     const ratio = (x: number) => `${(x * 100).toFixed(1)}%`;
     for (const row of summary.bulk) {
       say(
-        `  writes of ${String(row.chunk).padStart(8)} B  base ${row.baseGbit.toFixed(2)} Gbit/s  accel ${row.accelGbit.toFixed(2)} [${ratio(row.accelVsBasePaired)}]  policy ${row.policyGbit.toFixed(2)} [${ratio(row.policyVsBasePaired)}]`,
+        `  writes of ${String(row.chunk).padStart(8)} B  base ${row.baseGbit.toFixed(2)} Gbit/s  accel ${row.accelGbit.toFixed(2)} [${ratio(row.accelVsBasePaired)}, IQR ${row.accelVsBaseQuartiles.map(ratio).join("..")}]  policy ${row.policyGbit.toFixed(2)} [${ratio(row.policyVsBasePaired)}, IQR ${row.policyVsBaseQuartiles.map(ratio).join("..")}]`,
       );
     }
     say(`\ncounters after accelerated runs: ${JSON.stringify(accelCounters)}`);

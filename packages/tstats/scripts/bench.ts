@@ -5,7 +5,7 @@
  * Rounds interleave the modes; CPU per request comes from process.cpuUsage(), latency is measured
  * open-loop at a fixed rate. Also: memory per 1,000 cached peers and exposition time for 10,000 series.
  *
- *   flock /tmp/meshctl-bench.lock npx tsx --conditions=@meshctl/source packages/tstats/scripts/bench.ts \
+ *   flock /tmp/meshctl-bench.lock node packages/tstats/scripts/run-bench.mjs \
  *     [--rate 300] [--seconds 2] [--rounds 8] [--cpu-calls 3000] [--json out.json]
  */
 import { writeFile } from "node:fs/promises";
@@ -35,6 +35,8 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "8" },
     "cpu-calls": { type: "string", default: "3000" },
     json: { type: "string" },
+    /** Skip the end-to-end gRPC rounds (quick check of the in-process figures). */
+    "skip-grpc": { type: "boolean", default: false },
   },
 });
 const RATE = Number(values.rate);
@@ -168,6 +170,7 @@ async function cpuSlice(target: Target, calls: number): Promise<number> {
 }
 
 function median(xs: number[]): number {
+  if (xs.length === 0) return Number.NaN;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }
@@ -178,7 +181,7 @@ function median(xs: number[]): number {
  * objects), so one "call" runs both tstats interceptors exactly as grpc-js drives them, minus
  * HTTP/2. This isolates telemetry's per-call cost from the transport's (and this machine's) noise.
  */
-function interceptorPathNsPerCall(mode: Mode): number {
+function interceptorPathCall(mode: Mode): () => void {
   let clientIcs: Interceptor[] = [];
   let serverIcs: ServerInterceptor[] = [];
   if (mode !== "none") {
@@ -273,14 +276,23 @@ function interceptorPathNsPerCall(mode: Mode): number {
     call.sendMessage(request);
     call.halfClose();
   };
-  const n = 50_000;
-  const run = () => {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) oneCall();
-    return Number(process.hrtime.bigint() - t0) / n;
-  };
-  run();
-  return median([run(), run(), run(), run(), run()]);
+  return oneCall;
+}
+
+/** ns per in-memory call for each mode; modes alternate run by run so drift hits all alike. */
+function interceptorPathNsPerCall(): Record<Mode, number> {
+  const calls = Object.fromEntries(MODES.map((m) => [m, interceptorPathCall(m)])) as Record<Mode, () => void>;
+  const samples: Record<Mode, number[]> = { none: [], tstats: [], "decode-every-request": [] };
+  const n = 20_000;
+  for (let r = 0; r < 8; r++) {
+    for (const m of MODES) {
+      const fn = calls[m];
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) fn();
+      if (r > 0) samples[m].push(Number(process.hrtime.bigint() - t0) / n);
+    }
+  }
+  return Object.fromEntries(MODES.map((m) => [m, median(samples[m])])) as Record<Mode, number>;
 }
 
 /** The telemetry work alone, without gRPC: resolve the peer and record one call, per request. */
@@ -441,7 +453,7 @@ async function main() {
   const cpu: Record<Mode, number[]> = { none: [], tstats: [], "decode-every-request": [] };
   try {
     for (const m of MODES) for (let i = 0; i < 500; i++) await call(targets[m].client);
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < (values["skip-grpc"] ? 0 : ROUNDS); round++) {
       const order = MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
       for (const mode of order) cpu[mode].push(await cpuSlice(targets[mode], CPU_CALLS));
       for (const mode of order) {
@@ -471,7 +483,7 @@ async function main() {
   const p50Overhead = pairedP50("tstats");
   const p50OverheadDecode = pairedP50("decode-every-request");
 
-  const path = Object.fromEntries(MODES.map((m) => [m, interceptorPathNsPerCall(m)])) as Record<Mode, number>;
+  const path = interceptorPathNsPerCall();
   const microCached = microbench("cached");
   const microDecode = microbench("decode-every-request");
   const memory = memoryPer1000Peers();

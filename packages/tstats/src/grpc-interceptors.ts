@@ -97,6 +97,17 @@ function firstString(values: MetadataValue[]): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
+/**
+ * Our two exchange headers as a Metadata to merge into each call. `merge` copies the validated
+ * values; `set` would re-run grpc-js's header-value regex over the ~400-byte value every call.
+ */
+function exchangeMetadata(recorder: TstatsRecorder): Metadata {
+  const md = new Metadata();
+  md.set(PEER_METADATA_HEADER, recorder.localMetadataHeader);
+  if (recorder.local.nodeId) md.set(PEER_METADATA_ID_HEADER, recorder.local.nodeId);
+  return md;
+}
+
 /** Reads and strips the metadata-exchange headers; `undefined` when the peer sent none. */
 function takePeer(recorder: TstatsRecorder, metadata: Metadata | undefined): PeerHandle | undefined {
   if (!metadata) return undefined;
@@ -139,8 +150,7 @@ export function createTstatsClientInterceptor(
     ...(service ? { service } : {}),
     ...(options.localPrincipal ? { localPrincipal: options.localPrincipal } : {}),
   });
-  const header = recorder.localMetadataHeader;
-  const nodeId = recorder.local.nodeId;
+  const ours = exchangeMetadata(recorder);
   const propagate = options.propagate ?? true;
 
   return (callOptions: InterceptorOptions, nextCall) => {
@@ -154,10 +164,7 @@ export function createTstatsClientInterceptor(
     let responseBytes = 0;
     return new InterceptingCall(nextCall(callOptions), {
       start(metadata, _listener, next) {
-        if (propagate) {
-          metadata.set(PEER_METADATA_HEADER, header);
-          if (nodeId) metadata.set(PEER_METADATA_ID_HEADER, nodeId);
-        }
+        if (propagate) metadata.merge(ours);
         next(metadata, {
           onReceiveMetadata(md, nextMd) {
             gotHeaders = true;
@@ -224,8 +231,7 @@ export function createTstatsServerInterceptor(
   recorder: TstatsRecorder,
   options: TstatsServerInterceptorOptions = {},
 ): ServerInterceptor {
-  const header = recorder.localMetadataHeader;
-  const nodeId = recorder.local.nodeId;
+  const ours = exchangeMetadata(recorder);
   const sitesByHost = new Map<string, CallSite>();
   const siteFor = (call: ServerInterceptingCallInterface): CallSite => {
     const host = call.getHost();
@@ -264,10 +270,6 @@ export function createTstatsServerInterceptor(
     let responseMessages = 0;
     let requestBytes = 0;
     let responseBytes = 0;
-    const addOurs = (md: Metadata): void => {
-      md.set(PEER_METADATA_HEADER, header);
-      if (nodeId) md.set(PEER_METADATA_ID_HEADER, nodeId);
-    };
     const record = (responseCode: number, grpcStatus: number, responseFlags?: string): void => {
       if (recorded) return;
       recorded = true;
@@ -303,7 +305,7 @@ export function createTstatsServerInterceptor(
       },
       sendMetadata(metadata, next) {
         sentMetadata = true;
-        if (peer !== undefined) addOurs(metadata);
+        if (peer !== undefined) metadata.merge(ours);
         next(metadata);
       },
       sendMessage(message, next) {
@@ -315,7 +317,7 @@ export function createTstatsServerInterceptor(
         if (!sentMetadata && peer !== undefined) {
           // Trailers-only response: our headers travel in the trailers.
           const md = status.metadata ?? new Metadata();
-          addOurs(md);
+          md.merge(ours);
           status = { ...status, metadata: md };
         }
         record(200, status.code);

@@ -1,7 +1,7 @@
 import os from "node:os";
 import type { BenchEnvironment } from "./types.js";
 
-/** Version of @meshctl/bench, injected at build time by tsup when available. */
+/** Version of @meshctl/bench shown in reports; a test keeps it equal to package.json. */
 export const BENCH_VERSION = "0.1.0";
 
 /**

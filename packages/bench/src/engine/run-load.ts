@@ -119,6 +119,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       ? await runInWorkers(workerScript, shards, options.signal, progress)
       : [await runInline(shards[0] as ShardOptions, options.signal, progress)];
   progress.close();
+  if (options.signal?.aborted) warnings.push("stopped early (interrupted): this is a partial result");
   return buildResult(resolved, results, warnings, startedWall);
 }
 

@@ -41,7 +41,7 @@ export function renderLabHtmlReport(result: LabResult): string {
     ),
     ...result.comparisons.map(
       (c) =>
-        `${c.title}: ${c.deltas.map((d) => `${d.percentile} ${d.deltaUs >= 0 ? "+" : "-"}${formatMicros(Math.abs(d.deltaUs))} (${pct(d.deltaFraction)})`).join(", ")}.`,
+        `${c.title}: ${c.deltas.map((d) => `${d.percentile} ${d.deltaUs >= 0 ? "+" : "-"}${formatMicros(Math.abs(d.deltaUs))} (${pct(d.deltaFraction)}${d.pairedFraction !== null && d.perRoundFractions.length > 1 ? `; paired per round ${pct(d.pairedFraction)}` : ""})`).join(", ")}.`,
     ),
     ...(result.ebpfCounters
       ? [

@@ -94,7 +94,12 @@ describe("summaries and comparisons", () => {
     expect(overhead.deltas.map((d) => d.percentile)).toEqual(["p50", "p90", "p99"]);
     expect(overhead.deltas[0]).toMatchObject({ baselineUs: 110, valueUs: 310, deltaUs: 200 });
     expect(overhead.deltas[0]!.deltaFraction).toBeCloseTo(200 / 110, 10);
+    // Paired: per-round (300-100)/100, (320-120)/120, (310-110)/110 -> median 200/110.
+    expect(overhead.deltas[0]!.perRoundFractions).toEqual([2, 200 / 120, 200 / 110]);
+    expect(overhead.deltas[0]!.pairedFraction).toBeCloseTo(200 / 110, 10);
     const gain = comparisons.find((c) => c.id === "ebpf-gain")!;
+    // Paired: (250-300)/300, (260-320)/320, (270-310)/310 -> median -50/300.
+    expect(gain.deltas[0]!.pairedFraction).toBeCloseTo(-50 / 300, 10);
     expect(gain.deltas[0]).toMatchObject({ baselineUs: 310, valueUs: 260, deltaUs: -50 });
     expect(gain.deltas[0]!.deltaFraction).toBeCloseTo(-50 / 310, 10);
   });

@@ -89,7 +89,8 @@ export function summarizeRounds(
 }
 
 /**
- * Deltas of `value` over `baseline` at p50/p90/p99, from the medians across rounds.
+ * Deltas of `value` over `baseline` at p50/p90/p99: the difference of the medians across rounds,
+ * and the median of the per-round (paired) relative differences. Values are in round order.
  *
  * @example
  * deltasOf(direct, sidecar)[0]; // { percentile: "p50", deltaUs: 180, deltaFraction: 1.2, ... }
@@ -98,7 +99,21 @@ export function deltasOf(baseline: LabScenarioSummary, value: LabScenarioSummary
   return (["p50", "p90", "p99"] as const).map((percentile) => {
     const b = baseline[percentile].median;
     const v = value[percentile].median;
-    return { percentile, baselineUs: b, valueUs: v, deltaUs: v - b, deltaFraction: b > 0 ? (v - b) / b : 0 };
+    const bs = baseline[percentile].values;
+    const vs = value[percentile].values;
+    const perRoundFractions =
+      bs.length === vs.length && bs.length > 0 && bs.every((x) => x > 0)
+        ? bs.map((x, i) => (vs[i]! - x) / x)
+        : [];
+    return {
+      percentile,
+      baselineUs: b,
+      valueUs: v,
+      deltaUs: v - b,
+      deltaFraction: b > 0 ? (v - b) / b : 0,
+      pairedFraction: perRoundFractions.length > 0 ? medianOf(perRoundFractions) : null,
+      perRoundFractions,
+    };
   });
 }
 

@@ -57,7 +57,11 @@ export function renderComparison(c: LabComparison): string[] {
       const extra = gain
         ? `  → ${d.deltaFraction <= 0 ? "gain" : "loss"} ${(Math.abs(d.deltaFraction) * 100).toFixed(1)}%`
         : "";
-      return `  ${d.percentile.padEnd(4)} ${formatMicros(d.baselineUs).padStart(9)} → ${formatMicros(d.valueUs).padStart(9)}  ${abs.padStart(10)} (${formatPercent(d.deltaFraction)})${extra}`;
+      const paired =
+        d.pairedFraction === null || d.perRoundFractions.length < 2
+          ? ""
+          : `  [paired per round: ${formatPercent(d.pairedFraction)}]`;
+      return `  ${d.percentile.padEnd(4)} ${formatMicros(d.baselineUs).padStart(9)} → ${formatMicros(d.valueUs).padStart(9)}  ${abs.padStart(10)} (${formatPercent(d.deltaFraction)})${extra}${paired}`;
     }),
   ];
 }
@@ -77,6 +81,7 @@ export function renderLabText(result: LabResult): string {
     `Linux ${e.kernel} · ${e.cpus} CPUs (${e.cpuModel}) · Node ${e.node} · sidecar: ${e.sidecar}${e.sidecarVersion ? ` ${e.sidecarVersion}` : ""} · eBPF: ${e.ebpf}`,
     `CPU pinning: ${e.cpuPinning}`,
     "Latency is measured from each request's intended send time (coordinated-omission corrected); medians across rounds ± half their range.",
+    "Comparisons: difference of the medians; [paired per round] = median of each round's relative difference (same machine conditions).",
     "",
     ...renderSummaryTable(result.summaries),
   ];

@@ -164,6 +164,14 @@ export interface LabDelta {
   readonly deltaUs: number;
   /** (value - baseline) / baseline, as a fraction. */
   readonly deltaFraction: number;
+  /**
+   * Median over rounds of the per-round relative difference (value_r - baseline_r) / baseline_r.
+   * Both scenarios of a round ran back to back under the same machine conditions, so this paired
+   * figure is less sensitive to drift than the difference of medians. Null without paired rounds.
+   */
+  readonly pairedFraction: number | null;
+  /** Per-round relative differences behind `pairedFraction`, in round order. */
+  readonly perRoundFractions: readonly number[];
 }
 
 /** A named comparison, e.g. sidecar overhead over direct. */

@@ -211,6 +211,7 @@ describe("abort", () => {
     expect(r.requests).toBeGreaterThan(0);
     expect(r.requests).toBeLessThan(3000);
     expect(progress.length).toBeGreaterThan(0);
+    expect(r.warnings).toContain("stopped early (interrupted): this is a partial result");
   });
 });
 

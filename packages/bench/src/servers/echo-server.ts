@@ -2,8 +2,8 @@ import http2 from "node:http2";
 import net from "node:net";
 import { MeshctlError } from "@meshctl/core";
 import { GRPC_ECHO_METHOD } from "../engine/target.js";
-import { createHttp1EchoServer } from "./http1-echo.js";
 import type { EchoServer, EchoServerOptions, LoadProtocol } from "../engine/types.js";
+import { createHttp1EchoServer } from "./http1-echo.js";
 
 const SCHEME: Record<LoadProtocol, string> = { http1: "http", http2: "h2c", grpc: "grpc", tcp: "tcp" };
 
@@ -71,7 +71,10 @@ function createServer(protocol: LoadProtocol, delay: (() => number) | undefined)
       return net.createServer((socket) => {
         socket.setNoDelay(true);
         // Direct writes rather than pipe(): no stream bookkeeping on the round-trip path.
-        socket.on("data", delay ? (chunk) => later(delay, () => socket.write(chunk)) : (chunk) => socket.write(chunk));
+        socket.on(
+          "data",
+          delay ? (chunk) => later(delay, () => socket.write(chunk)) : (chunk) => socket.write(chunk),
+        );
         socket.on("error", () => socket.destroy());
       });
     case "http1":

@@ -49,9 +49,12 @@ describe("HTTP/1.1 echo server", () => {
 
   test("pipelined requests, split across writes, are answered in order", async () => {
     const port = await listen();
-    const req = (body: string) => `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const req = (body: string) =>
+      `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
     const all = req("one") + req("two") + req("three");
-    const reply = await exchange(port, [all.slice(0, 30), all.slice(30, 61), all.slice(61)], (t) => t.endsWith("three"));
+    const reply = await exchange(port, [all.slice(0, 30), all.slice(30, 61), all.slice(61)], (t) =>
+      t.endsWith("three"),
+    );
     expect(count(reply, "HTTP/1.1 200 OK")).toBe(3);
     expect(reply.indexOf("one")).toBeLessThan(reply.indexOf("two"));
     expect(reply.indexOf("two")).toBeLessThan(reply.indexOf("three"));
@@ -59,13 +62,24 @@ describe("HTTP/1.1 echo server", () => {
 
   test("chunked request bodies are decoded", async () => {
     const port = await listen();
-    const reply = await exchange(port, ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", "2;ext=1\r\nde\r\n0\r\n\r\n"], (t) => t.endsWith("abcde"));
+    const reply = await exchange(
+      port,
+      [
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+        "2;ext=1\r\nde\r\n0\r\n\r\n",
+      ],
+      (t) => t.endsWith("abcde"),
+    );
     expect(reply).toContain("Content-Length: 5");
   });
 
   test("Expect: 100-continue gets a 100 before the body", async () => {
     const port = await listen();
-    const reply = await exchange(port, ["POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n", "body"], (t) => t.endsWith("body"));
+    const reply = await exchange(
+      port,
+      ["POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n", "body"],
+      (t) => t.endsWith("body"),
+    );
     expect(reply.startsWith("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK")).toBe(true);
   });
 
@@ -73,9 +87,15 @@ describe("HTTP/1.1 echo server", () => {
     const port = await listen();
     const r10 = await exchange(port, ["GET / HTTP/1.0\r\n\r\n"], () => false);
     expect(r10).toMatch(/^HTTP\/1\.0 200 OK[\s\S]*Connection: close[\s\S]*ok$/);
-    const ka = await exchange(port, ["GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"], (t) => t.endsWith("ok"));
+    const ka = await exchange(port, ["GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"], (t) =>
+      t.endsWith("ok"),
+    );
     expect(ka).toContain("Connection: keep-alive");
-    const closed = await exchange(port, ["GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"], () => false);
+    const closed = await exchange(
+      port,
+      ["GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
+      () => false,
+    );
     expect(closed).toContain("Connection: close");
   });
 
@@ -95,7 +115,10 @@ describe("HTTP/1.1 echo server", () => {
 
 describe("decodeChunked", () => {
   test("complete, incomplete and invalid input", () => {
-    expect(decodeChunked(Buffer.from("3\r\nabc\r\n0\r\n\r\n"), 0)).toEqual({ body: Buffer.from("abc"), end: 13 });
+    expect(decodeChunked(Buffer.from("3\r\nabc\r\n0\r\n\r\n"), 0)).toEqual({
+      body: Buffer.from("abc"),
+      end: 13,
+    });
     expect(decodeChunked(Buffer.from("3\r\nab"), 0)).toBeNull();
     expect(decodeChunked(Buffer.from("zz\r\n"), 0)).toBe("invalid");
     expect(decodeChunked(Buffer.from("0\r\nx-t: 1\r\n\r\n"), 0)).toMatchObject({ end: 13 });

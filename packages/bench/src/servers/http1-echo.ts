@@ -52,7 +52,10 @@ class EchoConnection {
     while (data.length > 0 && !this.closed) {
       const end = data.indexOf(HEADER_END);
       if (end < 0) {
-        if (data.length > MAX_HEAD) return this.fail(431);
+        if (data.length > MAX_HEAD) {
+          this.fail(431);
+          return;
+        }
         this.buf = data;
         return;
       }
@@ -60,7 +63,10 @@ class EchoConnection {
       const lineEnd = head.indexOf("\r\n");
       const requestLine = head.slice(0, lineEnd);
       const version = requestLine.slice(requestLine.lastIndexOf(" ") + 1);
-      if (!version.startsWith("HTTP/1.")) return this.fail(400);
+      if (!version.startsWith("HTTP/1.")) {
+        this.fail(400);
+        return;
+      }
       const http10 = version === "HTTP/1.0";
       const close = http10 ? !CONNECTION_KEEPALIVE.test(head) : CONNECTION_CLOSE.test(head);
       const bodyStart = end + 4;
@@ -73,7 +79,10 @@ class EchoConnection {
           this.buf = data;
           return;
         }
-        if (decoded === "invalid") return this.fail(400);
+        if (decoded === "invalid") {
+          this.fail(400);
+          return;
+        }
         body = decoded.body;
         consumed = decoded.end;
       } else {
