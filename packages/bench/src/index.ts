@@ -36,6 +36,7 @@ export { renderHaproxyConfig, type SidecarInboundPort, type SidecarModel } from 
 export { renderLabHtmlReport, representativeRound } from "./lab/html-report.js";
 export { type CaptureRulesOptions, captureChainNames, renderCaptureRules } from "./lab/iptables.js";
 export { LAB_DEFAULTS, parseLabScenarios, resolveLabOptions } from "./lab/options.js";
+export { LAB_RESULT_JSON_SCHEMA } from "./lab/schema.js";
 export { LAB_PREFIX, type LabPlan, type LabPodPlan, planLab } from "./lab/plan.js";
 export {
   compareScenarios,
@@ -58,6 +59,7 @@ export {
   LAB_SCENARIOS,
   type LabComparison,
   type LabDelta,
+  type LabEbpfCounters,
   type LabEnvironment,
   type LabLiveFigures,
   type LabMeasurement,

@@ -156,6 +156,8 @@ async function main(): Promise<void> {
           );
       }
       process.stdout.write(`  round ${r + 1}/${rounds} done\n`);
+      // Raw runs so far, so an interrupted run still leaves its data behind.
+      if (values.json) await writeFile(`${values.json}.partial`, `${JSON.stringify({ rr, bulk })}\n`);
     }
     const accelCounters = (await getEbpfStatus({ pinDir: pinDirs.accel })).counters;
     const policyCounters = (await getEbpfStatus({ pinDir: pinDirs.policy })).counters;
@@ -186,8 +188,9 @@ async function main(): Promise<void> {
       bulk: bulkChunks.map((chunk) => {
         const runs = bulk[chunk]!;
         // Per-round ratios against the base run of the same round: robust to load that drifts.
-        const paired = (mode: Mode) =>
-          median(runs[mode].map((x, i) => x.gbitPerSec / runs.base[i]!.gbitPerSec - 1));
+        const ratios = (mode: Mode) => runs[mode].map((x, i) => x.gbitPerSec / runs.base[i]!.gbitPerSec - 1);
+        const paired = (mode: Mode) => median(ratios(mode));
+        const spread = (mode: Mode) => [quantile(ratios(mode), 0.25), quantile(ratios(mode), 0.75)];
         return {
           chunk,
           baseGbit: median(runs.base.map((x) => x.gbitPerSec)),

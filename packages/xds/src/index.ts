@@ -48,6 +48,7 @@ export {
 export type { XdsEvent } from "./server/ads-server.js";
 export type { ClientStatus } from "./server/connection.js";
 export { formatDiagnostic, formatXdsEvent } from "./server/format-event.js";
+export { probeXdsControlPlane, type XdsProbeResult } from "./server/probe.js";
 export {
   DEFAULT_DEBUG_PORT,
   DEFAULT_XDS_PORT,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { probeXdsControlPlane } from "../src/index.js";
 import { endpointSlice, k8sService, waitFor, writeMeshFiles } from "../src/testing/index.js";
 import { countServers, createLab, type Lab, TARGET } from "./helpers.js";
 
@@ -65,5 +66,14 @@ describe("proxyless gRPC through xds:/// (round robin)", () => {
     expect(cla?.resource.endpoints[0]?.lb_endpoints).toHaveLength(3);
     const missing = await fetch(`http://127.0.0.1:${lab.xds.debugPort}/debug/config_dump?node=nobody`);
     expect(missing.status).toBe(404);
+  });
+
+  test("probeXdsControlPlane reads clients through the debug port, and reports an absent one", async () => {
+    const probe = await probeXdsControlPlane({ url: `http://127.0.0.1:${lab.xds.debugPort}` });
+    expect(probe).toMatchObject({ reachable: true, error: null, rejectedFiles: [] });
+    expect(probe.clients).toHaveLength(1);
+    const absent = await probeXdsControlPlane({ url: "http://127.0.0.1:1", timeoutMs: 500 });
+    expect(absent.reachable).toBe(false);
+    expect(absent.error).toBeTruthy();
   });
 });

@@ -168,6 +168,11 @@ export interface EchoServerOptions {
   readonly host?: string;
   /** Test hook: called per request; may return a delay in ms before answering. */
   readonly delayMs?: () => number;
+  /**
+   * Keep the event loop polling (one busy core) while a client is connected, so answering does
+   * not wait for the thread to wake up: for round-trip floor measurements (tcp ping-pong).
+   */
+  readonly busyPoll?: boolean;
 }
 
 export interface EchoServer {

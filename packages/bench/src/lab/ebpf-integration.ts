@@ -6,13 +6,6 @@
 
 import { existsSync } from "node:fs";
 import { errorMessage } from "@meshctl/core";
-import {
-  defaultObjectPath,
-  disableEbpfAcceleration,
-  enableEbpfAcceleration,
-  getEbpfStatus,
-  probeEbpfSupport,
-} from "@meshctl/ebpf";
 import type { LabEbpfCounters } from "./types.js";
 
 /** Acceleration attached to one cgroup. */
@@ -41,6 +34,20 @@ export type EbpfIntegration =
  * if (ebpf.available) await ebpf.enable({ cgroupPath, pinDir });
  */
 export async function loadEbpfIntegration(): Promise<EbpfIntegration> {
+  // Loaded on use, so runs without sidecar-ebpf never need @meshctl/ebpf's build.
+  let ebpf: typeof import("@meshctl/ebpf");
+  try {
+    ebpf = await import("@meshctl/ebpf");
+  } catch (error) {
+    return { available: false, reason: `@meshctl/ebpf cannot be loaded: ${errorMessage(error)}` };
+  }
+  const {
+    defaultObjectPath,
+    disableEbpfAcceleration,
+    enableEbpfAcceleration,
+    getEbpfStatus,
+    probeEbpfSupport,
+  } = ebpf;
   if (!existsSync(defaultObjectPath())) {
     return {
       available: false,

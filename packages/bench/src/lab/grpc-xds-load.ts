@@ -4,8 +4,7 @@
  * proxy on the path. Only the transport is grpc-js; the schedule, the coordinated-omission-correct
  * histograms and the result are the load engine's.
  */
-import * as grpc from "@grpc/grpc-js";
-import { registerXdsResolver } from "@meshctl/xds/testing";
+import type * as GrpcJs from "@grpc/grpc-js";
 import { LatencyHistogram } from "../engine/histogram.js";
 import { buildResult, resolveLoadOptions } from "../engine/run-load.js";
 import { OpenLoopSchedule } from "../engine/schedule.js";
@@ -56,6 +55,9 @@ export async function runGrpcXdsLoad(
   options: GrpcXdsLoadOptions,
   hooks: { signal?: AbortSignal; onProgress?: (p: LoadProgress) => void } = {},
 ): Promise<LoadResult> {
+  // Loaded on use: the other pod-agent modes must not depend on grpc-js or @meshctl/xds's build.
+  const grpc = await import("@grpc/grpc-js");
+  const { registerXdsResolver } = await import("@meshctl/xds/testing");
   await registerXdsResolver();
   const authority = options.target.replace(/^xds:\/\/\//, "");
   const resolved = resolveLoadOptions({
@@ -68,7 +70,7 @@ export async function runGrpcXdsLoad(
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
   });
   const request = encodeEchoRequest(Buffer.alloc(options.payloadBytes, 0x61));
-  const channelOptions: grpc.ChannelOptions = {
+  const channelOptions: GrpcJs.ChannelOptions = {
     "grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config": JSON.stringify(options.bootstrap),
     // One connection per client, as the other scenarios have.
     "grpc.use_local_subchannel_pool": 1,
@@ -78,7 +80,7 @@ export async function runGrpcXdsLoad(
     () => new grpc.Client(options.target, grpc.credentials.createInsecure(), channelOptions),
   );
   const timeoutMs = resolved.timeoutMs;
-  const call = (client: grpc.Client, done: (err: string | null) => void) => {
+  const call = (client: GrpcJs.Client, done: (err: string | null) => void) => {
     client.makeUnaryRequest(
       GRPC_ECHO_METHOD,
       (b: Buffer) => b,

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { findProgram, isMeshctlError, runCommand } from "@meshctl/core";
+import { Ajv } from "ajv";
 import { beforeAll, describe, expect, test } from "vitest";
 import { HTML_CHART_IDS } from "../report/html.js";
 import { findCgroup2Root } from "./cgroup.js";
@@ -10,6 +11,7 @@ import { renderLabHtmlReport } from "./html-report.js";
 import { listNetns } from "./netns.js";
 import { benchPackageDir, spawnInPod } from "./pod-process.js";
 import { cleanupLabLeftovers, LAB_AGENT_SCRIPT, runLab } from "./runner.js";
+import { LAB_RESULT_JSON_SCHEMA } from "./schema.js";
 import { LAB_SCENARIOS, type LabProgressEvent } from "./types.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -76,6 +78,9 @@ describe.skipIf(Boolean(reason))("mesh lab (real namespaces, iptables, haproxy, 
     if (measured.includes("sidecar-ebpf"))
       expect(result.comparisons.some((c) => c.id === "ebpf-gain")).toBe(true);
     expect(events.filter((e) => e.type === "measurement-done")).toHaveLength(result.measurements.length);
+    // The --json payload is the versioned public shape.
+    const validate = new Ajv({ strict: false }).compile(LAB_RESULT_JSON_SCHEMA);
+    expect(validate(JSON.parse(JSON.stringify(result))), JSON.stringify(validate.errors)).toBe(true);
     // The HTML report draws every measured scenario with the engine's charts.
     const html = renderLabHtmlReport(result);
     for (const id of HTML_CHART_IDS) expect(html).toContain(`id="${id}"`);

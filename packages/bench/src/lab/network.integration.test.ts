@@ -11,14 +11,7 @@ import { startHaproxySidecar } from "./sidecar.js";
 
 const isRoot = process.getuid?.() === 0;
 const haproxy = await findProgram("haproxy");
-const curl = await findProgram("curl");
-const reason = !isRoot
-  ? "needs root"
-  : !haproxy
-    ? "haproxy is not installed"
-    : !curl
-      ? "curl is not installed"
-      : "";
+const reason = !isRoot ? "needs root" : !haproxy ? "haproxy is not installed" : "";
 if (reason) console.log(`skipped lab network test: ${reason}`);
 
 // A peer-reporting HTTP server: it answers with the address the request came from, which tells
@@ -57,16 +50,9 @@ describe.skipIf(Boolean(reason))("lab network (namespaces, bridge, capture, hapr
     const get = async (scenario: "direct" | "sidecar") => {
       const client = podOf(plan!, scenario, "client");
       const server = podOf(plan!, scenario, "server");
-      const r = await runCommand("ip", [
-        "netns",
-        "exec",
-        client.netns,
-        "curl",
-        "-sS",
-        "-m",
-        "5",
-        `http://${server.ip}:8080/`,
-      ]);
+      // A plain GET from inside the client pod (node, so the test needs no curl).
+      const script = `require("node:http").get(${JSON.stringify(`http://${server.ip}:8080/`)}, (r) => r.pipe(process.stdout)).setTimeout(5000, () => process.exit(3))`;
+      const r = await runCommand("ip", ["netns", "exec", client.netns, process.execPath, "-e", script]);
       return { peer: r.stdout.trim(), client };
     };
     const direct = await get("direct");

@@ -13,8 +13,6 @@ import {
   runCommand,
   type SpawnedProgram,
 } from "@meshctl/core";
-import { renderBootstrap } from "@meshctl/xds";
-import { endpointSlice, k8sService, writeMeshFiles } from "@meshctl/xds/testing";
 import { createCgroup, findCgroup2Root, removeCgroupTree } from "./cgroup.js";
 import { type EbpfAcceleration, loadEbpfIntegration } from "./ebpf-integration.js";
 import { buildLabNetwork, destroyLabNetwork, listNetns } from "./netns.js";
@@ -360,6 +358,7 @@ export class LabSession {
     const server = podOf(this.plan, "grpc-proxyless", "server");
     const client = podOf(this.plan, "grpc-proxyless", "client");
     const configDir = join(this.plan.workDir, "mesh");
+    const { endpointSlice, k8sService, writeMeshFiles } = await import("@meshctl/xds/testing");
     await writeMeshFiles(configDir, {
       "echo.yaml": [
         k8sService({
@@ -431,11 +430,12 @@ export class LabSession {
       timeoutMs: 10_000,
     };
     const proxyless = slot.scenario === "grpc-proxyless";
+    const renderBootstrap = proxyless ? (await import("@meshctl/xds")).renderBootstrap : undefined;
     const spec = proxyless
       ? {
           ...load,
           target: `xds:///${GRPC_SERVICE}.${MESH_NAMESPACE}.svc.cluster.local:${APP_PORT}`,
-          bootstrap: renderBootstrap({
+          bootstrap: renderBootstrap!({
             kind: "grpc",
             name: "client",
             namespace: MESH_NAMESPACE,

@@ -114,6 +114,21 @@ describe("echo servers", () => {
     expect(got).toBe("abc");
   });
 
+  test("a busy-polling TCP server echoes and still closes", async () => {
+    const s = await startEchoServer({ protocol: "tcp", port: 0, busyPoll: true });
+    const r = await runLoad({
+      target: s.url,
+      max: true,
+      connections: 1,
+      requests: 200,
+      payloadBytes: 64,
+      warmupMs: 0,
+    });
+    expect(r.errors).toEqual({});
+    expect(r.requests).toBe(200);
+    await s.close();
+  });
+
   test("a busy port is a clear error", async () => {
     const s = await echo("tcp");
     const err = await startEchoServer({ protocol: "tcp", port: s.port }).catch((e: unknown) => e);

@@ -22,9 +22,15 @@ export async function startEchoServer(options: EchoServerOptions): Promise<EchoS
   const delay = options.delayMs;
   const server = createServer(options.protocol, delay);
   const sockets = new Set<net.Socket>();
+  let spinning = false;
+  const spin = (): void => {
+    spinning = sockets.size > 0;
+    if (spinning) setImmediate(spin);
+  };
   server.on("connection", (s: net.Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
+    if (options.busyPoll && !spinning) spin();
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) => {

@@ -28,15 +28,9 @@ export type BenchRunOutput = LoadResult & {
 export default class BenchRun extends MeshctlCommand<BenchRunOutput> {
   static override summary = "Measure the latency of a target (coordinated-omission-correct)";
   static override description =
-    `Sends load to an HTTP/1.1 (http://), HTTP/2 cleartext (h2c://), gRPC unary (grpc://) or TCP
-ping-pong (tcp://) target and reports latency percentiles p50..p99.99 and max from HDR histograms
-at microsecond resolution, errors by kind and the achieved rate.
+    `Sends load to an HTTP/1.1 (http://), HTTP/2 cleartext (h2c://), gRPC unary (grpc://) or TCP ping-pong (tcp://) target and reports latency percentiles p50..p99.99 and max from HDR histograms at microsecond resolution, errors by kind and the achieved rate.
 
-Open loop by default (--qps, default 1000): requests follow a fixed schedule and latency counts
-from each request's intended send time, so a stalled target shows up as latency (wrk2-style
-coordinated-omission correction); the uncorrected service time is reported too. A run that
-achieved less than 99% of the target rate is flagged. --max runs closed loop at full speed.
-meshctl bench server starts matching echo servers.`;
+Open loop by default (--qps, default 1000): requests follow a fixed schedule and latency counts from each request's intended send time, so a stalled target shows up as latency (wrk2-style coordinated-omission correction); the uncorrected service time is reported too. A run that achieved less than 99% of the target rate is flagged. --max runs closed loop at full speed. meshctl bench server starts matching echo servers.`;
   static override examples = [
     "<%= config.bin %> bench run http://127.0.0.1:8080/ --qps 2000 --connections 8 --duration 30s",
     "<%= config.bin %> bench run h2c://127.0.0.1:8080/ --max --connections 16 --duration 10s",

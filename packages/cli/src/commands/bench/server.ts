@@ -36,6 +36,10 @@ Prints the URL to pass to \`meshctl bench run\`.`;
       max: 65535,
     }),
     host: Flags.string({ description: "Address to listen on.", default: "127.0.0.1" }),
+    "busy-poll": Flags.boolean({
+      description:
+        "Poll without sleeping while clients are connected (one busy core; lowest round-trip floor).",
+    }),
   };
 
   protected async execute(): Promise<BenchServerResult> {

@@ -1,4 +1,3 @@
-import { renderBootstrap } from "@meshctl/xds";
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
 
@@ -35,6 +34,7 @@ or sidecar~...), which the control plane reads to scope what the proxy receives.
 
   protected async execute(): Promise<XdsBootstrapResult> {
     const { flags } = await this.parse(XdsBootstrap);
+    const { renderBootstrap } = await import("@meshctl/xds");
     return renderBootstrap({
       kind: flags.kind as "grpc" | "envoy",
       name: flags.name,

@@ -1,10 +1,4 @@
-import {
-  type ConfigDump,
-  defaultMeshDirectory,
-  formatDiagnostic,
-  type ResourceKind,
-  renderConfigDump,
-} from "@meshctl/xds";
+import type { ConfigDump, ResourceKind } from "@meshctl/xds";
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
 
@@ -66,6 +60,7 @@ full. Node ids: grpc~IP~POD.NS~NS.svc.cluster.local (proxyless gRPC) or sidecar~
 
   protected async execute(): Promise<XdsConfigDumpResult> {
     const { flags } = await this.parse(XdsConfigDump);
+    const { defaultMeshDirectory, renderConfigDump } = await import("@meshctl/xds");
     return renderConfigDump({
       configDir: flags.config ?? defaultMeshDirectory(),
       nodeId: flags["node-id"],
@@ -84,7 +79,8 @@ full. Node ids: grpc~IP~POD.NS~NS.svc.cluster.local (proxyless gRPC) or sidecar~
       for (const r of section.resources)
         out.push(`  ${r.name.padEnd(width)}  ${summarize(kind, r.resource)}`);
     }
-    for (const d of result.diagnostics ?? []) out.push(`! ${formatDiagnostic(d)}`);
+    for (const d of result.diagnostics ?? [])
+      out.push(`! ${d.file}:${d.line}:${d.column} ${d.severity}: ${d.path ? `${d.path}: ` : ""}${d.reason}`);
     return out.join("\n");
   }
 }

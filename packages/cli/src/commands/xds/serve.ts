@@ -1,10 +1,4 @@
-import {
-  defaultMeshDirectory,
-  formatDiagnostic,
-  formatXdsEvent,
-  startXdsServer,
-  type XdsServerEvent,
-} from "@meshctl/xds";
+import type { XdsServerEvent } from "@meshctl/xds";
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
 
@@ -77,6 +71,10 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
 
   protected async execute(): Promise<XdsServeResult> {
     const { flags } = await this.parse(XdsServe);
+    // Loaded on use: the xDS stack (gRPC, protobufjs) is heavy and `meshctl --help` stays fast.
+    const { defaultMeshDirectory, formatDiagnostic, formatXdsEvent, startXdsServer } = await import(
+      "@meshctl/xds"
+    );
     const json = this.jsonEnabled();
     let pushes = 0;
     let nacks = 0;

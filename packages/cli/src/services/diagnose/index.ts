@@ -5,6 +5,7 @@ import { evaluateHostChecks } from "./host-checks.js";
 import { collectHostFacts, type HostFacts } from "./host-facts.js";
 import type { Check, CheckGroup, DiagnoseReport } from "./types.js";
 import { vppCheckGroup } from "./vpp-checks.js";
+import { xdsCheckGroup } from "./xds-checks.js";
 
 /** The host group: kernel, privileges, filesystems, netfilter, data-plane programs, bench facts. */
 export function hostCheckGroup(collect: () => Promise<HostFacts> = collectHostFacts): CheckGroup {
@@ -19,6 +20,7 @@ export function defaultCheckGroups(options: { readonly vppPid?: number } = {}): 
     hostCheckGroup(),
     ebpfCheckGroup(),
     vppCheckGroup(options.vppPid !== undefined ? { pid: options.vppPid } : {}),
+    xdsCheckGroup(),
   ];
 }
 
