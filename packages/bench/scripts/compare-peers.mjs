@@ -162,33 +162,52 @@ for (const [name, xs] of Object.entries(samples))
   if (xs.length)
     results.throughput[name] = { medianQps: Math.round(median(xs)), samples: xs.map(Math.round) };
 
-// 2. TCP ping-pong p50 round trip: meshctl against an echo server vs sockperf (its own server).
+// 2. TCP ping-pong p50 round trip: meshctl against an echo server vs sockperf (its own server),
+//    interleaved for the same rounds; medians of the per-round p50s.
 const tcp = await echoProcess("tcp");
-const ours = await runMeshctl({
-  target: tcp.url,
-  max: true,
-  connections: 1,
-  durationMs: seconds * 1000,
-  payloadBytes: 64,
-  warmupMs: 500,
-});
-tcp.stop();
-results.tcp.meshctl = {
-  p50Us: ours.corrected.p50,
-  p99Us: ours.corrected.p99,
-  roundTripsPerSecond: Math.round(ours.achievedQps),
-};
-if (await have("sockperf")) {
-  const port = await freePort();
-  const server = spawnTracked("sockperf", ["sr", "--tcp", "-i", "127.0.0.1", "-p", String(port)], {
-    stdio: "ignore",
+const sockperfPort = await freePort();
+const withSockperf = await have("sockperf");
+const sockperfServer = withSockperf
+  ? spawnTracked("sockperf", ["sr", "--tcp", "-i", "127.0.0.1", "-p", String(sockperfPort)], {
+      stdio: "ignore",
+    })
+  : null;
+await new Promise((r) => setTimeout(r, 500));
+const tcpSamples = { meshctl: [], meshctlP99: [], rate: [], sockperf: [], sockperfAvg: [] };
+for (let r = 0; r < rounds; r++) {
+  const ours = await runMeshctl({
+    target: tcp.url,
+    max: true,
+    connections: 1,
+    durationMs: seconds * 1000,
+    payloadBytes: 64,
+    warmupMs: 500,
   });
-  await new Promise((r) => setTimeout(r, 500));
-  const out = await $`sockperf pp --tcp -i 127.0.0.1 -p ${port} -m 64 -t ${seconds} --full-rtt`.nothrow();
-  server.kill("SIGTERM");
+  tcpSamples.meshctl.push(ours.corrected.p50);
+  tcpSamples.meshctlP99.push(ours.corrected.p99);
+  tcpSamples.rate.push(ours.achievedQps);
+  if (!withSockperf) continue;
+  const out =
+    await $`sockperf pp --tcp -i 127.0.0.1 -p ${sockperfPort} -m 64 -t ${seconds} --full-rtt`.nothrow();
   const p50 = /percentile 50\.000 =\s+([\d.]+)/.exec(out.stdout + out.stderr)?.[1];
   const avg = /avg-rtt=([\d.]+)/.exec(out.stdout + out.stderr)?.[1];
-  results.tcp.sockperf = { p50Us: p50 ? Number(p50) : null, avgUs: avg ? Number(avg) : null };
+  if (p50) tcpSamples.sockperf.push(Number(p50));
+  if (avg) tcpSamples.sockperfAvg.push(Number(avg));
+}
+tcp.stop();
+sockperfServer?.kill("SIGTERM");
+results.tcp.meshctl = {
+  p50Us: median(tcpSamples.meshctl),
+  p99Us: median(tcpSamples.meshctlP99),
+  roundTripsPerSecond: Math.round(median(tcpSamples.rate)),
+  samplesP50Us: tcpSamples.meshctl,
+};
+if (tcpSamples.sockperf.length > 0) {
+  results.tcp.sockperf = {
+    p50Us: median(tcpSamples.sockperf),
+    avgUs: median(tcpSamples.sockperfAvg),
+    samplesP50Us: tcpSamples.sockperf,
+  };
 }
 
 // 3. Stall test: 10 s at 100 req/s; the server stalls once, 5 s in, for 1 s.
@@ -275,7 +294,7 @@ for (const [name, v] of Object.entries(t))
 console.log(
   `  meshctl (best of w1/w${workers}) vs autocannon ${results.targets.vsAutocannon.ratio}x (>= 1.5), vs fortio ${results.targets.vsFortio.ratio}x (>= 0.8), vs wrk ${results.targets.vsWrk.ratio}x (>= 0.5)`,
 );
-console.log(`\nTCP ping-pong round trip, 64 B, 1 connection:`);
+console.log(`\nTCP ping-pong round trip, 64 B, 1 connection (median of ${rounds} interleaved rounds):`);
 console.log(
   `  meshctl  p50 ${results.tcp.meshctl.p50Us} µs, p99 ${results.tcp.meshctl.p99Us} µs, ${results.tcp.meshctl.roundTripsPerSecond} round trips/s`,
 );

@@ -36,7 +36,6 @@ export { renderHaproxyConfig, type SidecarInboundPort, type SidecarModel } from 
 export { renderLabHtmlReport, representativeRound } from "./lab/html-report.js";
 export { type CaptureRulesOptions, captureChainNames, renderCaptureRules } from "./lab/iptables.js";
 export { LAB_DEFAULTS, parseLabScenarios, resolveLabOptions } from "./lab/options.js";
-export { LAB_RESULT_JSON_SCHEMA } from "./lab/schema.js";
 export { LAB_PREFIX, type LabPlan, type LabPodPlan, planLab } from "./lab/plan.js";
 export {
   compareScenarios,
@@ -54,6 +53,7 @@ export {
   LabSession,
   runLab,
 } from "./lab/runner.js";
+export { LAB_RESULT_JSON_SCHEMA } from "./lab/schema.js";
 export { renderLabText } from "./lab/text-report.js";
 export {
   LAB_SCENARIOS,

@@ -64,6 +64,34 @@ static __always_inline void mc_established(struct bpf_sock_ops *skops, int activ
 		return;
 	}
 
+	if (mc_port_excluded(cfg, key.sport) || mc_port_excluded(cfg, key.dport)) {
+		mc_count(MC_SOCKETS_SKIPPED, 1);
+		if (active) {
+			/* Still record where the app meant to go: the sidecar's REDIRECTed socket must see
+			 * that the original destination is excluded, too. Removed on close. */
+			mc_endpoint_of(key.sip, key.sport, key.netns, &ep);
+			bpf_map_update_elem(&mc_orig, &ep, &key, BPF_ANY);
+			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		}
+		return;
+	}
+	struct mc_key app_key = {};
+	int redirected = 0;
+	if (!active) {
+		/* The sidecar's side of a REDIRECT: the app's original destination decides too. */
+		mc_endpoint_of(key.dip, key.dport, key.netns, &ep);
+		struct mc_key *app = bpf_map_lookup_elem(&mc_orig, &ep);
+		if (app) {
+			app_key = *app;
+			bpf_map_delete_elem(&mc_orig, &ep);
+			redirected = !mc_same_endpoint(app_key.dip, app_key.dport, key.sip, key.sport);
+			if (redirected && mc_port_excluded(cfg, app_key.dport)) {
+				mc_count(MC_SOCKETS_SKIPPED, 1);
+				return;
+			}
+		}
+	}
+
 	if (bpf_sock_hash_update(skops, &mc_socks, &key, BPF_ANY) != 0) {
 		/* EBUSY: another sk_msg program already owns this socket; leave it to TCP. */
 		mc_count(MC_SOCKET_ADD_ERRORS, 1);
@@ -80,18 +108,12 @@ static __always_inline void mc_established(struct bpf_sock_ops *skops, int activ
 		return;
 	}
 
-	mc_endpoint_of(key.dip, key.dport, key.netns, &ep);
-	struct mc_key *app = bpf_map_lookup_elem(&mc_orig, &ep);
-	if (!app)
-		return;
-	if (!mc_same_endpoint(app->dip, app->dport, key.sip, key.sport)) {
+	if (redirected) {
 		/* The client dialled somewhere else and landed here: a REDIRECT. Pair both ways. */
-		struct mc_key app_key = *app;
 		bpf_map_update_elem(&mc_pairs, &key, &app_key, BPF_ANY);
 		bpf_map_update_elem(&mc_pairs, &app_key, &key, BPF_ANY);
 		mc_count(MC_PAIRS_CREATED, 1);
 	}
-	bpf_map_delete_elem(&mc_orig, &ep);
 }
 
 static __always_inline void mc_closed(struct bpf_sock_ops *skops)

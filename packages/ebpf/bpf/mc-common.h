@@ -52,6 +52,10 @@ struct mc_config {
 	__u32 max_stream_bytes;
 	__u32 nports;
 	__u16 ports[MC_MAX_PORTS];
+	/* Sockets with one of these ports on either end (or, for a sidecar's REDIRECTed socket, an
+	 * app that dialled one of them) never enter the sockhash: zero sk_msg cost for bulk services. */
+	__u32 nexclude;
+	__u16 exclude[MC_MAX_PORTS];
 };
 
 /* Indices into mc_counters; mirrored by COUNTER_NAMES in src/maps.ts. */
@@ -197,16 +201,26 @@ static __always_inline int mc_key_less(const struct mc_key *a, const struct mc_k
 	return 0;
 }
 
-static __always_inline int mc_port_listed(const struct mc_config *cfg, __u16 port)
+static __always_inline int mc_port_in(const __u16 *list, __u32 n, __u16 port)
 {
-#pragma unroll
+	/* A bounded loop (verifier >= 5.3), not unrolled: the list pointer varies per call site. */
 	for (int i = 0; i < MC_MAX_PORTS; i++) {
-		if (i >= cfg->nports)
+		if (i >= n)
 			break;
-		if (cfg->ports[i] == port)
+		if (list[i] == port)
 			return 1;
 	}
 	return 0;
+}
+
+static __always_inline int mc_port_listed(const struct mc_config *cfg, __u16 port)
+{
+	return mc_port_in(cfg->ports, cfg->nports, port);
+}
+
+static __always_inline int mc_port_excluded(const struct mc_config *cfg, __u16 port)
+{
+	return mc_port_in(cfg->exclude, cfg->nexclude, port);
 }
 
 #endif

@@ -45,7 +45,7 @@ const sizes = values.only === "bulk" ? [] : values.sizes.split(",").map(Number);
 const bulkChunks = values.only === "rr" ? [] : values["bulk-chunks"].split(",").map(Number);
 const policyMax = Number(values["policy-max-stream-bytes"]);
 
-type Mode = "base" | "accel" | "policy";
+type Mode = "base" | "accel" | "policy" | "excluded";
 interface RrResult {
   size: number;
   requests: number;
@@ -93,15 +93,16 @@ async function main(): Promise<void> {
     // Three sibling cgroups, one server each: nothing attached (base), acceleration without the
     // bulk policy (accel), acceleration with the default policy (policy). Every round runs all
     // three back to back in a rotating order, so they share the machine's conditions.
-    const modes: Mode[] = ["base", "accel", "policy"];
+    const modes: Mode[] = ["base", "accel", "policy", "excluded"];
     const cgroups: Record<Mode, string> = {
       base: await lab.cgroup("base"),
       accel: await lab.cgroup("accel"),
       policy: await lab.cgroup("policy"),
+      excluded: await lab.cgroup("excluded"),
     };
-    const ports: Record<Mode, number> = { base: 7001, accel: 7002, policy: 7003 };
-    const pinDirs = { accel: `${pinDir}-accel`, policy: `${pinDir}-policy` };
-    cleanupPins.push(pinDirs.accel, pinDirs.policy);
+    const ports: Record<Mode, number> = { base: 7001, accel: 7002, policy: 7003, excluded: 7004 };
+    const pinDirs = { accel: `${pinDir}-accel`, policy: `${pinDir}-policy`, excluded: `${pinDir}-excluded` };
+    cleanupPins.push(pinDirs.accel, pinDirs.policy, pinDirs.excluded);
     const pin = values["pin-cpus"] ? (cpu: number) => ["taskset", "-c", String(cpu)] : () => [];
     for (const mode of modes) {
       const [cmd, ...pre] = [...pin(1), binary];
@@ -118,6 +119,12 @@ async function main(): Promise<void> {
       cgroupPath: cgroups.policy,
       pinDir: pinDirs.policy,
       maxStreamBytes: policyMax,
+    });
+    // The opt-out for bulk services: the server's port is excluded, its sockets never enter the sockhash.
+    await enableEbpfAcceleration({
+      cgroupPath: cgroups.excluded,
+      pinDir: pinDirs.excluded,
+      excludePorts: [ports.excluded],
     });
 
     const run = async (mode: Mode, args: string[]): Promise<Record<string, number>> => {
@@ -136,20 +143,23 @@ async function main(): Promise<void> {
 
     const rr: Record<string, Record<Mode, RrResult[]>> = {};
     const bulk: Record<string, Record<Mode, BulkResult[]>> = {};
-    const order = (r: number): Mode[] => [...modes.slice(r % 3), ...modes.slice(0, r % 3)];
+    const order = (r: number): Mode[] => [
+      ...modes.slice(r % modes.length),
+      ...modes.slice(0, r % modes.length),
+    ];
     say(
       `bench:ebpf  ${rounds} interleaved rounds, ${seconds}s per request/response run, ${bulkSeconds}s per bulk run${values["pin-cpus"] ? ", client on CPU 0, server on CPU 1" : ""}`,
     );
     for (let r = 0; r < rounds; r++) {
       for (const size of sizes) {
-        rr[size] ??= { base: [], accel: [], policy: [] };
+        rr[size] ??= { base: [], accel: [], policy: [], excluded: [] };
         for (const mode of order(r))
           rr[size]![mode].push(
             (await run(mode, ["rr", String(size), String(seconds)])) as unknown as RrResult,
           );
       }
       for (const chunk of bulkChunks) {
-        bulk[chunk] ??= { base: [], accel: [], policy: [] };
+        bulk[chunk] ??= { base: [], accel: [], policy: [], excluded: [] };
         for (const mode of order(r))
           bulk[chunk]![mode].push(
             (await run(mode, ["bulk", String(chunk), String(bulkSeconds)])) as unknown as BulkResult,
@@ -183,6 +193,11 @@ async function main(): Promise<void> {
             p99Us: m("policy", "p99Us"),
             reqPerSec: m("policy", "reqPerSec"),
           },
+          excluded: {
+            p50Us: m("excluded", "p50Us"),
+            p99Us: m("excluded", "p99Us"),
+            reqPerSec: m("excluded", "reqPerSec"),
+          },
         };
       }),
       bulk: bulkChunks.map((chunk) => {
@@ -200,6 +215,9 @@ async function main(): Promise<void> {
           policyVsBasePaired: paired("policy"),
           accelVsBaseQuartiles: spread("accel"),
           policyVsBaseQuartiles: spread("policy"),
+          excludedGbit: median(runs.excluded.map((x) => x.gbitPerSec)),
+          excludedVsBasePaired: paired("excluded"),
+          excludedVsBaseQuartiles: spread("excluded"),
           runs,
         };
       }),
@@ -220,7 +238,8 @@ async function main(): Promise<void> {
     const ratio = (x: number) => `${(x * 100).toFixed(1)}%`;
     for (const row of summary.bulk) {
       say(
-        `  writes of ${String(row.chunk).padStart(8)} B  base ${row.baseGbit.toFixed(2)} Gbit/s  accel ${row.accelGbit.toFixed(2)} [${ratio(row.accelVsBasePaired)}, IQR ${row.accelVsBaseQuartiles.map(ratio).join("..")}]  policy ${row.policyGbit.toFixed(2)} [${ratio(row.policyVsBasePaired)}, IQR ${row.policyVsBaseQuartiles.map(ratio).join("..")}]`,
+        `  writes of ${String(row.chunk).padStart(8)} B  base ${row.baseGbit.toFixed(2)} Gbit/s  accel ${row.accelGbit.toFixed(2)} [${ratio(row.accelVsBasePaired)}, IQR ${row.accelVsBaseQuartiles.map(ratio).join("..")}]  policy ${row.policyGbit.toFixed(2)} [${ratio(row.policyVsBasePaired)}, IQR ${row.policyVsBaseQuartiles.map(ratio).join("..")}]` +
+          `  excluded ${row.excludedGbit.toFixed(2)} [${ratio(row.excludedVsBasePaired)}, IQR ${row.excludedVsBaseQuartiles.map(ratio).join("..")}]`,
       );
     }
     say(`\ncounters after accelerated runs: ${JSON.stringify(accelCounters)}`);

@@ -11,6 +11,7 @@ export interface EbpfDaemonSetOptions {
   readonly cgroupPath?: string;
   readonly pinDir?: string;
   readonly ports?: readonly number[];
+  readonly excludePorts?: readonly number[];
   readonly maxMessageBytes?: number;
   readonly maxStreamBytes?: number;
   readonly nodeSelector?: Readonly<Record<string, string>>;
@@ -34,6 +35,7 @@ export function renderEbpfDaemonSet(options: EbpfDaemonSetOptions): string {
   const enableArgs = ["meshctl", "enable", "ebpf", "--pin-dir", pinDir];
   if (options.cgroupPath) enableArgs.push("--cgroup", options.cgroupPath);
   if (options.ports?.length) enableArgs.push("--ports", options.ports.join(","));
+  if (options.excludePorts?.length) enableArgs.push("--exclude-ports", options.excludePorts.join(","));
   if (options.maxMessageBytes !== undefined)
     enableArgs.push("--max-message-bytes", String(options.maxMessageBytes));
   if (options.maxStreamBytes !== undefined)

@@ -44,6 +44,12 @@ export interface EnableEbpfOptions {
   readonly pinDir?: string;
   /** Only connections with one of these ports on either end are redirected (max 16); default: all. */
   readonly ports?: readonly number[];
+  /**
+   * Sockets with one of these ports on either end never enter the sockhash (max 16), nor does the
+   * sidecar's socket of a REDIRECTed connection to one of them: bulk services stay on plain TCP
+   * at no cost.
+   */
+  readonly excludePorts?: readonly number[];
   /** Directions writing larger messages fall back to TCP for good; 0 = no limit (default). */
   readonly maxMessageBytes?: number;
   /** Directions sending more than this without a reply fall back to TCP for good; 0 = no limit; default 256 KiB. */
@@ -186,22 +192,26 @@ async function effectiveSockOps(cgroupPath: string): Promise<Attachment[]> {
     }));
 }
 
-function validateOptions(options: EnableEbpfOptions): AccelerationConfig {
-  const ports = [...new Set(options.ports ?? [])];
+function validatePorts(field: string, list: readonly number[] | undefined): number[] {
+  const ports = [...new Set(list ?? [])];
   if (ports.length > MAX_PORTS) {
-    throw ebpfError(
-      "EBPF_INVALID_OPTIONS",
-      `At most ${MAX_PORTS} ports can be listed (got ${ports.length}).`,
-      { kind: "usage" },
-    );
+    throw ebpfError("EBPF_INVALID_OPTIONS", `${field}: at most ${MAX_PORTS} ports (got ${ports.length}).`, {
+      kind: "usage",
+    });
   }
   for (const port of ports) {
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw ebpfError("EBPF_INVALID_OPTIONS", `ports: ${port} is not a TCP port (1-65535).`, {
+      throw ebpfError("EBPF_INVALID_OPTIONS", `${field}: ${port} is not a TCP port (1-65535).`, {
         kind: "usage",
       });
     }
   }
+  return ports;
+}
+
+function validateOptions(options: EnableEbpfOptions): AccelerationConfig {
+  const ports = validatePorts("ports", options.ports);
+  const excludePorts = validatePorts("excludePorts", options.excludePorts);
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const maxStreamBytes = options.maxStreamBytes ?? DEFAULT_MAX_STREAM_BYTES;
   for (const [name, value] of [
@@ -214,7 +224,7 @@ function validateOptions(options: EnableEbpfOptions): AccelerationConfig {
       });
     }
   }
-  return { enabled: true, maxMessageBytes, maxStreamBytes, ports };
+  return { enabled: true, maxMessageBytes, maxStreamBytes, ports, excludePorts };
 }
 
 async function writeConfig(pinDir: string, config: AccelerationConfig): Promise<void> {
@@ -250,7 +260,8 @@ function sameConfig(a: AccelerationConfig, b: AccelerationConfig): boolean {
     a.enabled === b.enabled &&
     a.maxMessageBytes === b.maxMessageBytes &&
     a.maxStreamBytes === b.maxStreamBytes &&
-    a.ports.join(",") === b.ports.join(",")
+    a.ports.join(",") === b.ports.join(",") &&
+    a.excludePorts.join(",") === b.excludePorts.join(",")
   );
 }
 
@@ -463,9 +474,13 @@ export async function disableEbpfAcceleration(options: DisableEbpfOptions = {}):
 
   // 1. Every direction falls back to TCP; going from redirect to TCP keeps byte order.
   if (pins.maps.mc_config)
-    await writeConfig(pinDir, { enabled: false, maxMessageBytes: 0, maxStreamBytes: 0, ports: [] }).catch(
-      () => undefined,
-    );
+    await writeConfig(pinDir, {
+      enabled: false,
+      maxMessageBytes: 0,
+      maxStreamBytes: 0,
+      ports: [],
+      excludePorts: [],
+    }).catch(() => undefined);
 
   // 2. No new sockets get in.
   const detached: Attachment[] = [];

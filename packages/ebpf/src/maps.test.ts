@@ -2,30 +2,43 @@ import { describe, expect, test } from "vitest";
 import { COUNTER_NAMES, decodeConfig, decodeCounters, encodeConfig } from "./maps.js";
 
 describe("mc_config encoding", () => {
-  test("matches struct mc_config (little endian, 48 bytes)", () => {
+  test("matches struct mc_config (little endian, 84 bytes)", () => {
     const bytes = encodeConfig({
       enabled: true,
       maxMessageBytes: 65_536,
       maxStreamBytes: 262_144,
       ports: [15001, 8080],
+      excludePorts: [5432],
     }).map(Number);
-    expect(bytes).toHaveLength(48);
+    expect(bytes).toHaveLength(84);
+    expect(bytes.slice(48, 52)).toEqual([1, 0, 0, 0]);
+    expect(bytes.slice(52, 54)).toEqual([5432 & 0xff, 5432 >> 8]);
     expect(bytes.slice(0, 4)).toEqual([1, 0, 0, 0]);
     expect(bytes.slice(4, 8)).toEqual([0, 0, 1, 0]);
     expect(bytes.slice(8, 12)).toEqual([0, 0, 4, 0]);
     expect(bytes.slice(12, 16)).toEqual([2, 0, 0, 0]);
     expect(bytes.slice(16, 20)).toEqual([15001 & 0xff, 15001 >> 8, 8080 & 0xff, 8080 >> 8]);
-    expect(bytes.slice(20).every((b) => b === 0)).toBe(true);
+    expect(bytes.slice(20, 48).every((b) => b === 0)).toBe(true);
+    expect(bytes.slice(54).every((b) => b === 0)).toBe(true);
   });
 
   test("decodes bpftool's BTF view, ignoring unused port slots", () => {
     expect(
-      decodeConfig({ enabled: 1, max_msg_bytes: 0, max_stream_bytes: 7, nports: 1, ports: [15006, 0, 0] }),
+      decodeConfig({
+        enabled: 1,
+        max_msg_bytes: 0,
+        max_stream_bytes: 7,
+        nports: 1,
+        ports: [15006, 0, 0],
+        nexclude: 1,
+        exclude: [22, 0],
+      }),
     ).toEqual({
       enabled: true,
       maxMessageBytes: 0,
       maxStreamBytes: 7,
       ports: [15006],
+      excludePorts: [22],
     });
   });
 });

@@ -35,7 +35,7 @@ export const COUNTER_NAMES = [
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
 export const MAX_PORTS = 16;
-const CONFIG_SIZE = 16 + 2 * MAX_PORTS;
+const CONFIG_SIZE = 16 + 2 * MAX_PORTS + 4 + 2 * MAX_PORTS;
 
 /** What the programs read from mc_config. */
 export interface AccelerationConfig {
@@ -46,13 +46,15 @@ export interface AccelerationConfig {
   readonly maxStreamBytes: number;
   /** Empty = every port. */
   readonly ports: readonly number[];
+  /** Sockets with these ports (or REDIRECTed to the sidecar from them) never enter the sockhash. */
+  readonly excludePorts: readonly number[];
 }
 
 /**
  * Encodes `struct mc_config` as the byte list `bpftool map update ... value` takes (little endian).
  *
  * @example
- * encodeConfig({ enabled: true, maxMessageBytes: 0, maxStreamBytes: 0, ports: [15001] }).slice(0, 4); // ["1","0","0","0"]
+ * encodeConfig({ enabled: true, maxMessageBytes: 0, maxStreamBytes: 0, ports: [15001], excludePorts: [] }).slice(0, 4); // ["1","0","0","0"]
  */
 export function encodeConfig(config: AccelerationConfig): string[] {
   const buf = Buffer.alloc(CONFIG_SIZE);
@@ -61,6 +63,9 @@ export function encodeConfig(config: AccelerationConfig): string[] {
   buf.writeUInt32LE(config.maxStreamBytes, 8);
   buf.writeUInt32LE(config.ports.length, 12);
   for (const [i, port] of config.ports.entries()) buf.writeUInt16LE(port, 16 + 2 * i);
+  const excludeAt = 16 + 2 * MAX_PORTS;
+  buf.writeUInt32LE(config.excludePorts.length, excludeAt);
+  for (const [i, port] of config.excludePorts.entries()) buf.writeUInt16LE(port, excludeAt + 4 + 2 * i);
   return [...buf].map(String);
 }
 
@@ -71,13 +76,17 @@ export function decodeConfig(formatted: {
   max_stream_bytes?: number;
   nports?: number;
   ports?: number[];
+  nexclude?: number;
+  exclude?: number[];
 }): AccelerationConfig {
   const n = formatted.nports ?? 0;
+  const excluded = formatted.nexclude ?? 0;
   return {
     enabled: (formatted.enabled ?? 0) !== 0,
     maxMessageBytes: formatted.max_msg_bytes ?? 0,
     maxStreamBytes: formatted.max_stream_bytes ?? 0,
     ports: (formatted.ports ?? []).slice(0, n),
+    excludePorts: (formatted.exclude ?? []).slice(0, excluded),
   };
 }
 

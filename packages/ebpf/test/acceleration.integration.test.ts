@@ -166,6 +166,27 @@ describe.skipIf(skipReason)("sidecar pod: egress via REDIRECT to 15001, ingress 
     expect(redirected).toBeLessThan(2 * size);
   });
 
+  test("excluded ports keep both the app's and the sidecar's sockets out of the sockhash", async () => {
+    await enableEbpfAcceleration({ cgroupPath: cgroup, pinDir, excludePorts: [SVC_PORT] });
+    const before = await counters(pinDir);
+    const result = await runClient(lab, pod.netns, cgroup, [
+      "--host",
+      SVC_IP,
+      "--port",
+      String(SVC_PORT),
+      "--size",
+      "100000",
+    ]);
+    expect(result).toMatchObject({ ok: true });
+    const after = await counters(pinDir);
+    // app -> svc:80 (excluded port), the sidecar's socket accepted on 15001 for it (original
+    // destination :80), and the sidecar's upstream socket to :80: none pays the sk_msg cost.
+    expect(after.socketsSkipped - before.socketsSkipped).toBe(3);
+    expect(after.socketsAdded - before.socketsAdded).toBe(0);
+    expect(after.egress.bytes - before.egress.bytes).toBe(0);
+    expect(after.passedBytes - before.passedBytes).toBe(0);
+  });
+
   test("pairing entries and sockets are removed when connections close", async () => {
     const drained = await waitFor(async () => {
       const status = await getEbpfStatus({ pinDir });

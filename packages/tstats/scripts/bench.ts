@@ -454,6 +454,13 @@ async function main() {
   process.stdout.write(
     `tstats benchmark: ${ROUNDS} interleaved rounds; latency open loop at ${RATE} rps for ${SECONDS}s per mode per round; CPU closed loop ${CPU_CALLS} calls per mode per round\n`,
   );
+  // In-process figures first, on a fresh heap and before the real gRPC path has run the
+  // interceptors with other object shapes.
+  const path = interceptorPathNsPerCall();
+  const microCached = microbench("cached");
+  const microDecode = microbench("decode-every-request");
+  const memory = memoryPer1000Peers();
+  const exposition = expositionTimes();
   // All three targets stay up for the whole run, so rounds switch modes without setup in between.
   const targets = Object.fromEntries(
     await Promise.all(MODES.map(async (m) => [m, await startTarget(m)] as const)),
@@ -491,12 +498,6 @@ async function main() {
   const addedDecode = pairedCpu("decode-every-request");
   const p50Overhead = pairedP50("tstats");
   const p50OverheadDecode = pairedP50("decode-every-request");
-
-  const path = interceptorPathNsPerCall();
-  const microCached = microbench("cached");
-  const microDecode = microbench("decode-every-request");
-  const memory = memoryPer1000Peers();
-  const exposition = expositionTimes();
 
   const result = {
     config: { rate: RATE, seconds: SECONDS, rounds: ROUNDS, cpuCalls: CPU_CALLS, node: process.version },

@@ -187,7 +187,6 @@ export class LoadShard {
     }
     const begin = (): void => {
       this.measureStartEpoch = Date.now() + (this.measureStart - performance.now());
-      if (o.mode === "closed" && o.pacing === "precise") this.busyPoll();
       this.pump();
     };
     const delay = startAt - performance.now();
@@ -294,15 +293,6 @@ export class LoadShard {
       }
     }
   }
-
-  /**
-   * Closed loop: keep an immediate queued so the event loop polls sockets without sleeping in
-   * epoll_wait. Waking a sleeping thread costs several µs per response on a VM; a closed-loop run
-   * saturates a core anyway, and TCP ping-pong round trips get close to the kernel's (ADR 0030).
-   */
-  private busyPoll = (): void => {
-    if (!this.sendingDone) setImmediate(this.busyPoll);
-  };
 
   private wake = (): void => {
     this.wakeScheduled = false;

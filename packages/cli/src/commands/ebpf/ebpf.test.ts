@@ -44,16 +44,16 @@ describe.skipIf(skipReason)("meshctl enable / ebpf status / disable ebpf on the 
     await mkdir(cgroup, { recursive: true });
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     const first = await EnableEbpf.run(
-      ["--cgroup", cgroup, "--pin-dir", pinDir, "--ports", "15001,15006", "--json"],
+      ["--cgroup", cgroup, "--pin-dir", pinDir, "--ports", "15001,15006", "--exclude-ports", "5432", "--json"],
       opts,
     );
     expect(first).toMatchObject({
       changed: true,
       cgroupPath: cgroup,
-      config: { ports: [15001, 15006], maxStreamBytes: 262_144 },
+      config: { ports: [15001, 15006], excludePorts: [5432], maxStreamBytes: 262_144 },
     });
     const second = await EnableEbpf.run(
-      ["--cgroup", cgroup, "--pin-dir", pinDir, "--ports", "15001,15006", "--json"],
+      ["--cgroup", cgroup, "--pin-dir", pinDir, "--ports", "15001,15006", "--exclude-ports", "5432", "--json"],
       opts,
     );
     expect(second.changed).toBe(false);

@@ -36,7 +36,7 @@ egress = app -> sidecar after the REDIRECT to 15001). Needs root.`;
     );
     if (s.config) {
       lines.push(
-        `  policy      ${s.config.ports.length ? `ports ${s.config.ports.join(",")}` : "all ports"}; stream limit ${s.config.maxStreamBytes || "none"}; message limit ${s.config.maxMessageBytes || "none"}`,
+        `  policy      ${s.config.ports.length ? `ports ${s.config.ports.join(",")}` : "all ports"}${s.config.excludePorts.length ? ` except ${s.config.excludePorts.join(",")}` : ""}; stream limit ${s.config.maxStreamBytes || "none"}; message limit ${s.config.maxMessageBytes || "none"}`,
       );
     }
     const c = s.counters;

@@ -16,12 +16,12 @@ export const pinDirFlag = Flags.string({
 });
 
 /** Parses "15001,15006" into ports; the library validates the range. */
-export function parsePortList(text: string | undefined): number[] | undefined {
+export function parsePortList(text: string | undefined, flag = "--ports"): number[] | undefined {
   if (text === undefined || text.trim() === "") return undefined;
   return text.split(",").map((part) => {
     const port = Number(part.trim());
     if (!Number.isInteger(port)) {
-      throw new MeshctlError("EBPF_INVALID_OPTIONS", `--ports: "${part}" is not a port number.`, {
+      throw new MeshctlError("EBPF_INVALID_OPTIONS", `${flag}: "${part}" is not a port number.`, {
         kind: "usage",
         suggestions: ["Pass a comma-separated list, e.g. --ports 15001,15006,8080."],
       });
@@ -55,6 +55,11 @@ Needs root and Linux >= 5.15. Design and limits: docs/ebpf.md.`;
       description: "Only redirect connections with one of these ports on either end (max 16).",
       helpValue: "P1,P2",
     }),
+    "exclude-ports": Flags.string({
+      description:
+        "Never accelerate connections with one of these ports (max 16), e.g. bulk services: zero sk_msg cost for them.",
+      helpValue: "P1,P2",
+    }),
     "max-message-bytes": Flags.integer({
       description: "A direction writing a larger single message goes to plain TCP for good (0 = no limit).",
       default: 0,
@@ -71,18 +76,21 @@ Needs root and Linux >= 5.15. Design and limits: docs/ebpf.md.`;
   protected async execute(): Promise<EnableEbpfResult> {
     const { flags } = await this.parse(EnableEbpf);
     const ports = parsePortList(flags.ports);
+    const excludePorts = parsePortList(flags["exclude-ports"], "--exclude-ports");
     return enableEbpfAcceleration({
       pinDir: flags["pin-dir"],
       maxMessageBytes: flags["max-message-bytes"],
       maxStreamBytes: flags["max-stream-bytes"],
       ...(flags.cgroup ? { cgroupPath: flags.cgroup } : {}),
       ...(ports ? { ports } : {}),
+      ...(excludePorts ? { excludePorts } : {}),
     });
   }
 
   protected renderText(r: EnableEbpfResult): string {
     const policy = [
       r.config.ports.length ? `ports ${r.config.ports.join(",")}` : "all ports",
+      r.config.excludePorts.length ? `never ports ${r.config.excludePorts.join(",")}` : "",
       r.config.maxStreamBytes ? `streams over ${r.config.maxStreamBytes} B go to TCP` : "no stream limit",
       r.config.maxMessageBytes ? `messages over ${r.config.maxMessageBytes} B go to TCP` : "",
     ].filter(Boolean);
