@@ -28,6 +28,11 @@ const seconds = Number(argv.seconds ?? 5);
 const rounds = Number(argv.rounds ?? 3);
 const connections = Number(argv.connections ?? 16);
 const workers = Number(argv.workers ?? 2);
+// --pin: target on CPU 0, every generator on CPU 1, so each tool's own efficiency (not how much
+// CPU it takes from the target) decides the rate. --only throughput,tcp,stall,fortio runs a subset.
+const pin = Boolean(argv.pin);
+const pinClient = pin ? ["taskset", "-c", "1"] : [];
+const only = new Set(String(argv.only ?? "throughput,tcp,stall,fortio").split(","));
 const bin = (name) =>
   [join(repo, ".tools", "bin", name), join(repo, "node_modules", ".bin", name)].find((p) => existsSync(p)) ??
   name;
@@ -67,7 +72,8 @@ async function echoProcess(protocol, extra = "") {
     const s = await startEchoServer({ protocol: ${JSON.stringify(protocol)}, port: 0, ...(typeof delayMs === "function" ? { delayMs } : {}) });
     process.stdout.write(s.url + "\\n");
     process.on("SIGTERM", () => s.close().then(() => process.exit(0)));`;
-  const child = spawnTracked(process.execPath, ["--input-type=module", "-e", code], {
+  const argsv = [process.execPath, "--input-type=module", "-e", code];
+  const child = spawnTracked(pin ? "taskset" : argsv[0], pin ? ["-c", "0", ...argsv] : argsv.slice(1), {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const url = await new Promise((resolve, reject) => {
@@ -78,7 +84,7 @@ async function echoProcess(protocol, extra = "") {
 }
 
 async function runMeshctl(options) {
-  const out = await $`${process.execPath} ${loadgen} ${JSON.stringify(options)}`.nothrow();
+  const out = await $`${pinClient} ${process.execPath} ${loadgen} ${JSON.stringify(options)}`.nothrow();
   const parsed = JSON.parse(out.stdout);
   if (parsed.error) throw new Error(`loadgen: ${parsed.error.code} ${parsed.error.message}`);
   return parsed;
@@ -93,190 +99,208 @@ results.machine = {
   kernel: (await import("node:os")).release(),
 };
 
-// 1. Closed-loop throughput against one HTTP/1.1 echo server.
-const http = await echoProcess("http1");
-const tools = {
-  meshctl: async () =>
-    (
-      await runMeshctl({
-        target: http.url,
-        max: true,
-        connections,
-        durationMs: seconds * 1000,
-        payloadBytes: 0,
-        warmupMs: 500,
-        workers: 1,
-      })
-    ).achievedQps,
-  [`meshctl-w${workers}`]: async () =>
-    (
-      await runMeshctl({
-        target: http.url,
-        max: true,
-        connections,
-        durationMs: seconds * 1000,
-        payloadBytes: 0,
-        warmupMs: 500,
-        workers,
-      })
-    ).achievedQps,
-  autocannon: async () => {
-    const j = JSON.parse(
-      (await $`${bin("autocannon")} -c ${connections} -d ${seconds} -j ${http.url}`).stdout,
-    );
-    return j.requests.total / (j.duration || seconds);
-  },
-  fortio: async () =>
-    JSON.parse(
-      (
-        await $`${bin("fortio")} load -qps 0 -c ${connections} -t ${seconds}s -json - -loglevel error ${http.url}`
-      ).stdout.replace(/^[^{]*/, ""),
-    ).ActualQPS,
-  wrk: async () =>
-    Number(
-      /Requests\/sec:\s+([\d.]+)/.exec(
-        (await $`wrk -t2 -c${connections} -d${seconds}s ${http.url}`).stdout,
-      )?.[1],
-    ),
-};
+// Which peers are installed (the fortio report check needs fortio too).
 const available = {};
-for (const name of Object.keys(tools)) {
-  const cmd = { autocannon: bin("autocannon"), fortio: bin("fortio"), wrk: "wrk" }[name];
-  available[name] = !cmd || existsSync(cmd) || (await have(cmd));
-  if (!available[name])
-    console.error(`skipping ${name}: not installed (see packages/bench/scripts/install-peers.sh)`);
+for (const [name, cmd] of Object.entries({
+  autocannon: bin("autocannon"),
+  fortio: bin("fortio"),
+  wrk: "wrk",
+})) {
+  available[name] = existsSync(cmd) || (await have(cmd));
 }
-const samples = Object.fromEntries(Object.keys(tools).map((n) => [n, []]));
-for (let r = 0; r < rounds; r++) {
-  for (const [name, fn] of Object.entries(tools)) {
-    if (!available[name]) continue;
-    try {
-      samples[name].push(await fn());
-    } catch (err) {
-      console.error(`${name} round ${r + 1} failed: ${err.message}`);
+
+if (only.has("throughput")) {
+  // 1. Closed-loop throughput against one HTTP/1.1 echo server.
+  const http = await echoProcess("http1");
+  const tools = {
+    meshctl: async () =>
+      (
+        await runMeshctl({
+          target: http.url,
+          max: true,
+          connections,
+          durationMs: seconds * 1000,
+          payloadBytes: 0,
+          warmupMs: 500,
+          workers: 1,
+        })
+      ).achievedQps,
+    [`meshctl-w${workers}`]: async () =>
+      (
+        await runMeshctl({
+          target: http.url,
+          max: true,
+          connections,
+          durationMs: seconds * 1000,
+          payloadBytes: 0,
+          warmupMs: 500,
+          workers,
+        })
+      ).achievedQps,
+    autocannon: async () => {
+      const j = JSON.parse(
+        (await $`${pinClient} ${bin("autocannon")} -c ${connections} -d ${seconds} -j ${http.url}`).stdout,
+      );
+      return j.requests.total / (j.duration || seconds);
+    },
+    fortio: async () =>
+      JSON.parse(
+        (
+          await $`${pinClient} ${bin("fortio")} load -qps 0 -c ${connections} -t ${seconds}s -json - -loglevel error ${http.url}`
+        ).stdout.replace(/^[^{]*/, ""),
+      ).ActualQPS,
+    wrk: async () =>
+      Number(
+        /Requests\/sec:\s+([\d.]+)/.exec(
+          (await $`${pinClient} wrk -t2 -c${connections} -d${seconds}s ${http.url}`).stdout,
+        )?.[1],
+      ),
+  };
+  for (const name of Object.keys(tools)) {
+    if (!(name in available)) available[name] = true;
+    if (!available[name])
+      console.error(`skipping ${name}: not installed (see packages/bench/scripts/install-peers.sh)`);
+  }
+  const samples = Object.fromEntries(Object.keys(tools).map((n) => [n, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, fn] of Object.entries(tools)) {
+      if (!available[name]) continue;
+      try {
+        samples[name].push(await fn());
+      } catch (err) {
+        console.error(`${name} round ${r + 1} failed: ${err.message}`);
+      }
     }
   }
+  http.stop();
+  for (const [name, xs] of Object.entries(samples))
+    if (xs.length)
+      results.throughput[name] = { medianQps: Math.round(median(xs)), samples: xs.map(Math.round) };
 }
-http.stop();
-for (const [name, xs] of Object.entries(samples))
-  if (xs.length)
-    results.throughput[name] = { medianQps: Math.round(median(xs)), samples: xs.map(Math.round) };
 
-// 2. TCP ping-pong p50 round trip: meshctl against an echo server vs sockperf (its own server),
-//    interleaved for the same rounds; medians of the per-round p50s.
-const tcp = await echoProcess("tcp");
-const sockperfPort = await freePort();
-const withSockperf = await have("sockperf");
-const sockperfServer = withSockperf
-  ? spawnTracked("sockperf", ["sr", "--tcp", "-i", "127.0.0.1", "-p", String(sockperfPort)], {
-      stdio: "ignore",
-    })
-  : null;
-await new Promise((r) => setTimeout(r, 500));
-const tcpSamples = { meshctl: [], meshctlP99: [], rate: [], sockperf: [], sockperfAvg: [] };
-for (let r = 0; r < rounds; r++) {
-  const ours = await runMeshctl({
-    target: tcp.url,
-    max: true,
-    connections: 1,
-    durationMs: seconds * 1000,
-    payloadBytes: 64,
-    warmupMs: 500,
-  });
-  tcpSamples.meshctl.push(ours.corrected.p50);
-  tcpSamples.meshctlP99.push(ours.corrected.p99);
-  tcpSamples.rate.push(ours.achievedQps);
-  if (!withSockperf) continue;
-  const out =
-    await $`sockperf pp --tcp -i 127.0.0.1 -p ${sockperfPort} -m 64 -t ${seconds} --full-rtt`.nothrow();
-  const p50 = /percentile 50\.000 =\s+([\d.]+)/.exec(out.stdout + out.stderr)?.[1];
-  const avg = /avg-rtt=([\d.]+)/.exec(out.stdout + out.stderr)?.[1];
-  if (p50) tcpSamples.sockperf.push(Number(p50));
-  if (avg) tcpSamples.sockperfAvg.push(Number(avg));
+if (only.has("tcp")) {
+  // 2. TCP ping-pong p50 round trip: meshctl against an echo server vs sockperf (its own server),
+  //    interleaved for the same rounds; medians of the per-round p50s.
+  const tcp = await echoProcess("tcp");
+  const sockperfPort = await freePort();
+  const withSockperf = await have("sockperf");
+  const sockperfServer = withSockperf
+    ? spawnTracked("sockperf", ["sr", "--tcp", "-i", "127.0.0.1", "-p", String(sockperfPort)], {
+        stdio: "ignore",
+      })
+    : null;
+  await new Promise((r) => setTimeout(r, 500));
+  const tcpSamples = { meshctl: [], meshctlP99: [], rate: [], sockperf: [], sockperfAvg: [] };
+  for (let r = 0; r < rounds; r++) {
+    const ours = await runMeshctl({
+      target: tcp.url,
+      max: true,
+      connections: 1,
+      durationMs: seconds * 1000,
+      payloadBytes: 64,
+      warmupMs: 500,
+    });
+    tcpSamples.meshctl.push(ours.corrected.p50);
+    tcpSamples.meshctlP99.push(ours.corrected.p99);
+    tcpSamples.rate.push(ours.achievedQps);
+    if (!withSockperf) continue;
+    const out =
+      await $`sockperf pp --tcp -i 127.0.0.1 -p ${sockperfPort} -m 64 -t ${seconds} --full-rtt`.nothrow();
+    const p50 = /percentile 50\.000 =\s+([\d.]+)/.exec(out.stdout + out.stderr)?.[1];
+    const avg = /avg-rtt=([\d.]+)/.exec(out.stdout + out.stderr)?.[1];
+    if (p50) tcpSamples.sockperf.push(Number(p50));
+    if (avg) tcpSamples.sockperfAvg.push(Number(avg));
+  }
+  tcp.stop();
+  sockperfServer?.kill("SIGTERM");
+  results.tcp.meshctl = {
+    p50Us: median(tcpSamples.meshctl),
+    p99Us: median(tcpSamples.meshctlP99),
+    roundTripsPerSecond: Math.round(median(tcpSamples.rate)),
+    samplesP50Us: tcpSamples.meshctl,
+  };
+  if (tcpSamples.sockperf.length > 0) {
+    results.tcp.sockperf = {
+      p50Us: median(tcpSamples.sockperf),
+      avgUs: median(tcpSamples.sockperfAvg),
+      samplesP50Us: tcpSamples.sockperf,
+    };
+  }
 }
-tcp.stop();
-sockperfServer?.kill("SIGTERM");
-results.tcp.meshctl = {
-  p50Us: median(tcpSamples.meshctl),
-  p99Us: median(tcpSamples.meshctlP99),
-  roundTripsPerSecond: Math.round(median(tcpSamples.rate)),
-  samplesP50Us: tcpSamples.meshctl,
-};
-if (tcpSamples.sockperf.length > 0) {
-  results.tcp.sockperf = {
-    p50Us: median(tcpSamples.sockperf),
-    avgUs: median(tcpSamples.sockperfAvg),
-    samplesP50Us: tcpSamples.sockperf,
+
+if (only.has("stall")) {
+  // 3. Stall test: 10 s at 100 req/s; the server stalls once, 5 s in, for 1 s.
+  const stallCode = `let first = 0, until = 0; const delayMs = () => { const now = Date.now(); if (!first) first = now; if (!until && now - first >= 5000) until = now + 1000; return now < until ? until - now : 0; };`;
+  const stall = await echoProcess("http1", stallCode);
+  const s = await runMeshctl({
+    target: stall.url,
+    qps: 100,
+    connections: 4,
+    durationMs: 10_000,
+    payloadBytes: 0,
+    warmupMs: 0,
+  });
+  stall.stop();
+  results.stall = {
+    correctedP99Us: s.corrected.p99,
+    uncorrectedP99Us: s.uncorrected.p99,
+    correctedMaxUs: s.corrected.max,
+    achievedQps: s.achievedQps,
   };
 }
 
-// 3. Stall test: 10 s at 100 req/s; the server stalls once, 5 s in, for 1 s.
-const stallCode = `let first = 0, until = 0; const delayMs = () => { const now = Date.now(); if (!first) first = now; if (!until && now - first >= 5000) until = now + 1000; return now < until ? until - now : 0; };`;
-const stall = await echoProcess("http1", stallCode);
-const s = await runMeshctl({
-  target: stall.url,
-  qps: 100,
-  connections: 4,
-  durationMs: 10_000,
-  payloadBytes: 0,
-  warmupMs: 0,
-});
-stall.stop();
-results.stall = {
-  correctedP99Us: s.corrected.p99,
-  uncorrectedP99Us: s.uncorrected.p99,
-  correctedMaxUs: s.corrected.max,
-  achievedQps: s.achievedQps,
-};
-
-// 4. `fortio report` serves our fortio JSON.
-if (available.fortio) {
-  const dir = await mkdtemp(join(tmpdir(), "mcb-fortio-"));
-  const echoForSample = await echoProcess("http1");
-  const sample = await runMeshctl({
-    target: echoForSample.url,
-    qps: 500,
-    connections: 4,
-    durationMs: 2000,
-    payloadBytes: 1024,
-    warmupMs: 200,
-  });
-  echoForSample.stop();
-  const file = "2026-01-01-000000_meshctl_sample.json";
-  await writeFile(join(dir, file), JSON.stringify(toFortioJson(sample, { labels: "meshctl sample" })));
-  const port = await freePort();
-  const report = spawnTracked(
-    bin("fortio"),
-    ["report", "-data-dir", dir, "-http-port", `127.0.0.1:${port}`, "-redirect-port", "disabled"],
-    { stdio: "ignore" },
-  );
-  let listed = false;
-  let served = false;
-  for (let i = 0; i < 50 && !served; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    try {
-      listed = (await (await fetch(`http://127.0.0.1:${port}/`)).text()).includes(file);
-      const data = await (await fetch(`http://127.0.0.1:${port}/data/${file}`)).json();
-      served = data.DurationHistogram?.Count === sample.corrected.count;
-    } catch {}
+if (only.has("fortio")) {
+  // 4. `fortio report` serves our fortio JSON.
+  if (available.fortio) {
+    const dir = await mkdtemp(join(tmpdir(), "mcb-fortio-"));
+    const echoForSample = await echoProcess("http1");
+    const sample = await runMeshctl({
+      target: echoForSample.url,
+      qps: 500,
+      connections: 4,
+      durationMs: 2000,
+      payloadBytes: 1024,
+      warmupMs: 200,
+    });
+    echoForSample.stop();
+    const file = "2026-01-01-000000_meshctl_sample.json";
+    await writeFile(join(dir, file), JSON.stringify(toFortioJson(sample, { labels: "meshctl sample" })));
+    const port = await freePort();
+    const report = spawnTracked(
+      bin("fortio"),
+      ["report", "-data-dir", dir, "-http-port", `127.0.0.1:${port}`, "-redirect-port", "disabled"],
+      { stdio: "ignore" },
+    );
+    let listed = false;
+    let served = false;
+    for (let i = 0; i < 50 && !served; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      try {
+        listed = (await (await fetch(`http://127.0.0.1:${port}/`)).text()).includes(file);
+        const data = await (await fetch(`http://127.0.0.1:${port}/data/${file}`)).json();
+        served = data.DurationHistogram?.Count === sample.corrected.count;
+      } catch {}
+    }
+    report.kill("SIGTERM");
+    await rm(dir, { recursive: true, force: true });
+    results.fortioReport = { listed, served };
   }
-  report.kill("SIGTERM");
-  await rm(dir, { recursive: true, force: true });
-  results.fortioReport = { listed, served };
 }
 
 // Targets from the issue.
 const t = results.throughput;
 const best = Math.max(t.meshctl?.medianQps ?? 0, t[`meshctl-w${workers}`]?.medianQps ?? 0);
 const ratio = (peer) => (t[peer] ? Math.round((best / t[peer].medianQps) * 100) / 100 : null);
+results.pinned = pin;
 results.targets = {
   vsAutocannon: { ratio: ratio("autocannon"), target: ">= 1.5" },
   vsFortio: { ratio: ratio("fortio"), target: ">= 0.8" },
   vsWrk: { ratio: ratio("wrk"), target: ">= 0.5" },
   tcpP50VsSockperf: {
-    ratio: results.tcp.sockperf?.p50Us
-      ? Math.round((results.tcp.meshctl.p50Us / results.tcp.sockperf.p50Us) * 100) / 100
-      : null,
+    ratio:
+      results.tcp.sockperf?.p50Us && results.tcp.meshctl
+        ? Math.round((results.tcp.meshctl.p50Us / results.tcp.sockperf.p50Us) * 100) / 100
+        : null,
     target: "<= 2",
   },
   stall: {
@@ -286,28 +310,34 @@ results.targets = {
   fortioReport: { ok: Boolean(results.fortioReport.listed && results.fortioReport.served) },
 };
 
-console.log(
-  `\nClosed loop, HTTP/1.1 echo, ${connections} connections, ${seconds}s x ${rounds} rounds (median req/s):`,
-);
-for (const [name, v] of Object.entries(t))
-  console.log(`  ${name.padEnd(14)} ${String(v.medianQps).padStart(8)}   samples ${v.samples.join(", ")}`);
-console.log(
-  `  meshctl (best of w1/w${workers}) vs autocannon ${results.targets.vsAutocannon.ratio}x (>= 1.5), vs fortio ${results.targets.vsFortio.ratio}x (>= 0.8), vs wrk ${results.targets.vsWrk.ratio}x (>= 0.5)`,
-);
-console.log(`\nTCP ping-pong round trip, 64 B, 1 connection (median of ${rounds} interleaved rounds):`);
-console.log(
-  `  meshctl  p50 ${results.tcp.meshctl.p50Us} µs, p99 ${results.tcp.meshctl.p99Us} µs, ${results.tcp.meshctl.roundTripsPerSecond} round trips/s`,
-);
-if (results.tcp.sockperf)
+if (only.has("throughput")) {
   console.log(
-    `  sockperf p50 ${results.tcp.sockperf.p50Us} µs (avg ${results.tcp.sockperf.avgUs} µs), --full-rtt  -> ratio ${results.targets.tcpP50VsSockperf.ratio} (<= 2)`,
+    `\nClosed loop, HTTP/1.1 echo, ${connections} connections, ${seconds}s x ${rounds} rounds${pin ? ", target on CPU 0, generators on CPU 1" : ""} (median req/s):`,
   );
-console.log(
-  `\nStall (100 req/s, 10 s, one 1 s stall): corrected p99 ${(results.stall.correctedP99Us / 1000).toFixed(1)} ms, uncorrected p99 ${(results.stall.uncorrectedP99Us / 1000).toFixed(1)} ms -> ${results.targets.stall.ok ? "OK" : "FAIL"}`,
-);
-console.log(
-  `fortio report lists and serves our fortio JSON: ${results.targets.fortioReport.ok ? "OK" : "FAIL"}`,
-);
+  for (const [name, v] of Object.entries(t))
+    console.log(`  ${name.padEnd(14)} ${String(v.medianQps).padStart(8)}   samples ${v.samples.join(", ")}`);
+  console.log(
+    `  meshctl (best of w1/w${workers}) vs autocannon ${results.targets.vsAutocannon.ratio}x (>= 1.5), vs fortio ${results.targets.vsFortio.ratio}x (>= 0.8), vs wrk ${results.targets.vsWrk.ratio}x (>= 0.5)`,
+  );
+}
+if (only.has("tcp")) {
+  console.log(`\nTCP ping-pong round trip, 64 B, 1 connection (median of ${rounds} interleaved rounds):`);
+  console.log(
+    `  meshctl  p50 ${results.tcp.meshctl.p50Us} µs, p99 ${results.tcp.meshctl.p99Us} µs, ${results.tcp.meshctl.roundTripsPerSecond} round trips/s`,
+  );
+  if (results.tcp.sockperf)
+    console.log(
+      `  sockperf p50 ${results.tcp.sockperf.p50Us} µs (avg ${results.tcp.sockperf.avgUs} µs), --full-rtt  -> ratio ${results.targets.tcpP50VsSockperf.ratio} (<= 2)`,
+    );
+}
+if (only.has("stall"))
+  console.log(
+    `\nStall (100 req/s, 10 s, one 1 s stall): corrected p99 ${(results.stall.correctedP99Us / 1000).toFixed(1)} ms, uncorrected p99 ${(results.stall.uncorrectedP99Us / 1000).toFixed(1)} ms -> ${results.targets.stall.ok ? "OK" : "FAIL"}`,
+  );
+if (only.has("fortio"))
+  console.log(
+    `fortio report lists and serves our fortio JSON: ${results.targets.fortioReport.ok ? "OK" : "FAIL"}`,
+  );
 if (argv.json) await writeFile(argv.json, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`\n${JSON.stringify(results)}`);
 

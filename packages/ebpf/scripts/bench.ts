@@ -34,7 +34,7 @@ const { values } = parseArgs({
     "bulk-chunks": { type: "string", default: "16384,65536,1048576" },
     "policy-max-stream-bytes": { type: "string", default: String(DEFAULT_MAX_STREAM_BYTES) },
     json: { type: "string" },
-    "pin-cpus": { type: "boolean", default: true },
+    "pin-cpus": { type: "boolean", default: false },
     only: { type: "string" },
   },
 });
@@ -180,8 +180,16 @@ async function main(): Promise<void> {
       policyMaxStreamBytes: policyMax,
       requestResponse: sizes.map((size) => {
         const m = (mode: Mode, key: keyof RrResult) => median(rr[size]![mode].map((x) => x[key]));
+        // Median over rounds of (mode p50 / base p50 of the same round - 1).
+        const p50Paired = (mode: Mode) =>
+          median(rr[size]![mode].map((x, i) => x.p50Us / rr[size]!.base[i]!.p50Us - 1));
         return {
           size,
+          p50VsBasePaired: {
+            accel: p50Paired("accel"),
+            policy: p50Paired("policy"),
+            excluded: p50Paired("excluded"),
+          },
           base: { p50Us: m("base", "p50Us"), p99Us: m("base", "p99Us"), reqPerSec: m("base", "reqPerSec") },
           accel: {
             p50Us: m("accel", "p50Us"),

@@ -315,8 +315,24 @@ export class LabSession {
     if (ebpf?.available && this.scenarios.includes("sidecar-ebpf")) {
       const cgroup = plan.scenarioCgroups["sidecar-ebpf"]!;
       this.emit({ type: "phase", phase: "setup", message: `attaching eBPF acceleration to ${cgroup}` });
-      this.acceleration = await ebpf.enable({ cgroupPath: cgroup, pinDir: plan.bpffsPinDir });
-      this.ebpfDescription = this.acceleration.description;
+      try {
+        this.acceleration = await ebpf.enable({ cgroupPath: cgroup, pinDir: plan.bpffsPinDir });
+        this.ebpfDescription = this.acceleration.description;
+      } catch (error) {
+        // The other scenarios are still worth measuring; the report says why this one is missing.
+        const reason = `enabling eBPF acceleration failed: ${isMeshctlError(error) ? `${error.code}: ` : ""}${errorMessage(error)}`;
+        this.skipped.push({ scenario: "sidecar-ebpf", reason });
+        this.warnings.push(`skipped sidecar-ebpf: ${reason}`);
+        this.emit({ type: "warning", message: `skipped sidecar-ebpf: ${reason}` });
+        this.ebpfDescription = "enable failed";
+        if (this.scenarios.length === 0) {
+          throw new MeshctlError(
+            "LAB_NOTHING_TO_RUN",
+            `The only selected scenario could not run: ${reason}`,
+            { kind: "environment", cause: error },
+          );
+        }
+      }
     }
   }
 

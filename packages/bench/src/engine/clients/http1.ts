@@ -32,7 +32,21 @@ export function buildHttp1Request(opts: Pick<ConnectOptions, "target" | "payload
 export function connectHttp1(opts: ConnectOptions): Promise<LoadConnection> {
   const request = buildHttp1Request(opts);
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: opts.target.host, port: opts.target.port, noDelay: true });
+    // onread: responses land in one reused buffer instead of a fresh Buffer per read through the
+    // stream machinery; the parser copies only what it must keep (a partial response).
+    let conn: Http1Connection | null = null;
+    const socket = net.connect({
+      host: opts.target.host,
+      port: opts.target.port,
+      noDelay: true,
+      onread: {
+        buffer: Buffer.allocUnsafe(64 * 1024),
+        callback: (n, buf) => {
+          conn?.onData((buf as Buffer).subarray(0, n));
+          return true;
+        },
+      },
+    });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(Object.assign(new Error("connect timeout"), { code: "connect_timeout" }));
@@ -44,7 +58,8 @@ export function connectHttp1(opts: ConnectOptions): Promise<LoadConnection> {
     socket.once("connect", () => {
       clearTimeout(timer);
       socket.removeAllListeners("error");
-      resolve(new Http1Connection(socket, request));
+      conn = new Http1Connection(socket, request);
+      resolve(conn);
     });
   });
 }
@@ -64,7 +79,6 @@ class Http1Connection implements LoadConnection {
     private readonly socket: net.Socket,
     private readonly requestBytes: Buffer,
   ) {
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", (err) => this.fail(errorKind(err)));
     socket.on("close", () => this.fail("ECONNRESET"));
   }
@@ -91,13 +105,14 @@ class Http1Connection implements LoadConnection {
     if (done) done(kind);
   }
 
-  private onData(chunk: Buffer): void {
+  /** `chunk` is a view of the socket's reused read buffer: valid only during this call. */
+  onData(chunk: Buffer): void {
     const data = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
     this.buf = null;
     if (this.expected === -1) {
       const end = data.indexOf(HEADER_END);
       if (end < 0) {
-        this.buf = data;
+        this.buf = data === chunk ? Buffer.from(data) : data;
         return;
       }
       // "HTTP/1.1 200 ..." -> digits at 9..11
@@ -125,7 +140,7 @@ class Http1Connection implements LoadConnection {
       complete = data.length >= this.expected;
     }
     if (!complete) {
-      this.buf = data;
+      this.buf = data === chunk ? Buffer.from(data) : data;
       return;
     }
     const status = this.status;

@@ -6,7 +6,20 @@ import { errorKind } from "./connection.js";
 export function connectTcp(opts: ConnectOptions): Promise<LoadConnection> {
   const message = opts.payload.length > 0 ? opts.payload : Buffer.from([0x2a]);
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: opts.target.host, port: opts.target.port, noDelay: true });
+    let conn: TcpConnection | null = null;
+    const socket = net.connect({
+      host: opts.target.host,
+      port: opts.target.port,
+      noDelay: true,
+      // Only byte counts matter: read into one reused buffer (no Buffer per read).
+      onread: {
+        buffer: Buffer.allocUnsafe(64 * 1024),
+        callback: (n) => {
+          conn?.onBytes(n);
+          return true;
+        },
+      },
+    });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(Object.assign(new Error("connect timeout"), { code: "connect_timeout" }));
@@ -18,7 +31,8 @@ export function connectTcp(opts: ConnectOptions): Promise<LoadConnection> {
     socket.once("connect", () => {
       clearTimeout(timer);
       socket.removeAllListeners("error");
-      resolve(new TcpConnection(socket, message));
+      conn = new TcpConnection(socket, message);
+      resolve(conn);
     });
   });
 }
@@ -33,17 +47,18 @@ class TcpConnection implements LoadConnection {
     private readonly socket: net.Socket,
     private readonly message: Buffer,
   ) {
-    socket.on("data", (chunk: Buffer) => {
-      this.received += chunk.length;
-      if (this.received >= this.message.length && this.pending) {
-        this.received -= this.message.length;
-        const done = this.pending;
-        this.pending = null;
-        done(null);
-      }
-    });
     socket.on("error", (err) => this.fail(errorKind(err)));
     socket.on("close", () => this.fail("ECONNRESET"));
+  }
+
+  onBytes(n: number): void {
+    this.received += n;
+    if (this.received >= this.message.length && this.pending) {
+      this.received -= this.message.length;
+      const done = this.pending;
+      this.pending = null;
+      done(null);
+    }
   }
 
   request(done: RequestDone): void {

@@ -44,7 +44,17 @@ describe.skipIf(skipReason)("meshctl enable / ebpf status / disable ebpf on the 
     await mkdir(cgroup, { recursive: true });
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     const first = await EnableEbpf.run(
-      ["--cgroup", cgroup, "--pin-dir", pinDir, "--ports", "15001,15006", "--exclude-ports", "5432", "--json"],
+      [
+        "--cgroup",
+        cgroup,
+        "--pin-dir",
+        pinDir,
+        "--ports",
+        "15001,15006",
+        "--exclude-ports",
+        "5432",
+        "--json",
+      ],
       opts,
     );
     expect(first).toMatchObject({
@@ -53,7 +63,17 @@ describe.skipIf(skipReason)("meshctl enable / ebpf status / disable ebpf on the 
       config: { ports: [15001, 15006], excludePorts: [5432], maxStreamBytes: 262_144 },
     });
     const second = await EnableEbpf.run(
-      ["--cgroup", cgroup, "--pin-dir", pinDir, "--ports", "15001,15006", "--exclude-ports", "5432", "--json"],
+      [
+        "--cgroup",
+        cgroup,
+        "--pin-dir",
+        pinDir,
+        "--ports",
+        "15001,15006",
+        "--exclude-ports",
+        "5432",
+        "--json",
+      ],
       opts,
     );
     expect(second.changed).toBe(false);

@@ -1,0 +1,11 @@
+import { Metadata } from "@grpc/grpc-js";
+import { createTstatsClientInterceptor, createTstatsServerInterceptor, localWorkload, TstatsRecorder, withMessageSizes } from "../src/index.js";
+import { ECHO_SERVICE, echoClient, startEchoServer } from "../test/echo-service.js";
+const service = withMessageSizes(ECHO_SERVICE);
+const w = (n: string) => localWorkload({ instanceName: `${n}-5f7d-x2k9`, namespace: "default", workloadName: `${n}-v1`, clusterId: "Kubernetes", app: n, version: "v1", nodeId: `sidecar~10.0.0.1~${n}.default~default.svc.cluster.local` });
+const server = await startEchoServer({ service, interceptors: [createTstatsServerInterceptor(new TstatsRecorder({ local: w("echo") }))] });
+const client = echoClient(server.port, { service, interceptors: [createTstatsClientInterceptor(new TstatsRecorder({ local: w("frontend") }), { target: "echo.default.svc.cluster.local:8080" })] });
+const call = () => new Promise<void>((res, rej) => client.echo({ text: "hello, mesh" }, new Metadata(), (e) => (e ? rej(e) : res())));
+for (let i = 0; i < 1000; i++) await call();
+let s = 0; await Promise.all(Array.from({ length: 16 }, async () => { while (s++ < 15000) await call(); }));
+client.close(); await server.close();
