@@ -8,6 +8,7 @@ export {
   renderConfigDump,
 } from "./config-dump.js";
 export { defaultMeshDirectory } from "./default-mesh.js";
+export type { EncodedFilter, EnvoyFilterExtensions } from "./generate/filter-extensions.js";
 export { type ProxyInfo, type ProxyType, proxyFromNode } from "./generate/proxy.js";
 export {
   type EncodedResource,

@@ -60,9 +60,11 @@ export function hostAliases(service: MeshService, proxy: ProxyInfo): string[] {
   return aliases;
 }
 
-export function httpFilters(): Proto[] {
+/** The HTTP filter chain; `extra` filters (see filter-extensions.ts) go right before the router. */
+export function httpFilters(extra: readonly object[] = []): Proto[] {
   return [
     { name: FAULT_FILTER, typed_config: packAny("envoy.extensions.filters.http.fault.v3.HTTPFault", {}) },
+    ...(extra as Proto[]),
     { name: ROUTER_FILTER, typed_config: packAny("envoy.extensions.filters.http.router.v3.Router", {}) },
   ];
 }

@@ -62,6 +62,7 @@ function inboundPorts(
 
 export function generateEnvoyResources(ctx: PushContext, proxy: ProxyInfo): GeneratedResources {
   const out = emptyResources();
+  const ext = ctx.envoyFilters;
   const visible = ctx.visibleServices(proxy);
   const httpPorts = new Map<number, { service: MeshService; port: ServicePort }[]>();
   const tcpPorts = new Map<number, { service: MeshService; port: ServicePort }>();
@@ -75,6 +76,12 @@ export function generateEnvoyResources(ctx: PushContext, proxy: ProxyInfo): Gene
       } else if (!tcpPorts.has(port.port) && !httpPorts.has(port.port)) {
         tcpPorts.set(port.port, { service, port });
       }
+    }
+  }
+  const clusterFilters = ext.cluster?.outbound ?? [];
+  if (clusterFilters.length > 0) {
+    for (const [name, cluster] of out.cds) {
+      if (name.startsWith("outbound|")) out.cds.set(name, { ...cluster, filters: [...clusterFilters] });
     }
   }
   out.cds.set("PassthroughCluster", {
@@ -112,7 +119,7 @@ export function generateEnvoyResources(ctx: PushContext, proxy: ProxyInfo): Gene
               typed_config: packAny(HCM_TYPE, {
                 stat_prefix: `outbound_0.0.0.0_${portNumber}`,
                 rds: { route_config_name: String(portNumber), config_source: ADS_SOURCE },
-                http_filters: httpFilters(),
+                http_filters: httpFilters(ext.http?.outbound),
               }),
             },
           ],
@@ -157,7 +164,7 @@ export function generateEnvoyResources(ctx: PushContext, proxy: ProxyInfo): Gene
       address: socketAddress("0.0.0.0", portNumber),
       bind_to_port: { value: false },
       traffic_direction: "OUTBOUND",
-      filter_chains: [{ filters: [tcpProxy(cluster, cluster)] }],
+      filter_chains: [{ filters: [...(ext.network?.outbound ?? []), tcpProxy(cluster, cluster)] }],
     });
   }
   out.lds.set("virtualOutbound", {
@@ -215,14 +222,14 @@ export function generateEnvoyResources(ctx: PushContext, proxy: ProxyInfo): Gene
                 },
               ],
             },
-            http_filters: httpFilters(),
+            http_filters: httpFilters(ext.http?.inbound),
           }),
         }
-      : tcpProxy(cluster, cluster);
+      : undefined;
     chains.push({
       name: cluster,
       filter_chain_match: { destination_port: { value: targetPort } },
-      filters: [filter],
+      filters: filter ? [filter] : [...(ext.network?.inbound ?? []), tcpProxy(cluster, cluster)],
     });
   }
   chains.push({

@@ -10,6 +10,7 @@ import type {
   SidecarModel,
   VirtualServiceModel,
 } from "../model/types.js";
+import { type EnvoyFilterExtensions, NO_FILTER_EXTENSIONS } from "./filter-extensions.js";
 import type { ProxyInfo } from "./proxy.js";
 
 export function isVisibleTo(
@@ -41,6 +42,8 @@ export class PushContext {
     readonly model: MeshModel,
     /** Monotonic model version, used as `version_info` (like Istio's PushVersion). */
     readonly version: string,
+    /** Extra filters for Envoy sidecars (e.g. tstats); proxyless gRPC never gets them. */
+    readonly envoyFilters: EnvoyFilterExtensions = NO_FILTER_EXTENSIONS,
   ) {
     this.servicesByHost = new Map(model.services.map((s) => [s.hostname, s]));
   }

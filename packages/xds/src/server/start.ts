@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
 import { MeshctlError } from "@meshctl/core";
 import { defaultMeshDirectory } from "../default-mesh.js";
+import type { EnvoyFilterExtensions } from "../generate/filter-extensions.js";
 import type { ResourceTransform } from "../generate/proxy-config.js";
 import { PushContext } from "../generate/push-context.js";
 import { type MeshSnapshot, type MeshWatcher, watchMeshDirectory } from "../model/load-directory.js";
@@ -58,6 +59,11 @@ export interface XdsServerOptions {
   readonly nackBackoffMs?: number;
   /** Rescan interval backing up fs.watch (ms). Default 2000. */
   readonly pollMs?: number;
+  /**
+   * Extra filters for Envoy sidecars (e.g. tstats' `loadTstatsEnvoyFilters()`), applied to every
+   * generated model version. Proxyless gRPC resources never get them.
+   */
+  readonly envoyFilters?: EnvoyFilterExtensions;
   /** For tests only. */
   readonly testHooks?: { readonly transformResource?: ResourceTransform };
 }
@@ -140,7 +146,7 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
       return;
     }
     lastHash = snapshot.hash;
-    const ctx = new PushContext(snapshot.model, nextVersion());
+    const ctx = new PushContext(snapshot.model, nextVersion(), options.envoyFilters);
     metrics.modelUpdates.inc();
     emit({
       type: "config-applied",
