@@ -502,12 +502,14 @@ async function main() {
   const result = {
     config: { rate: RATE, seconds: SECONDS, rounds: ROUNDS, cpuCalls: CPU_CALLS, node: process.version },
     grpc: summary,
+    /** Medians of per-round differences against the same round's "none". */
     addedCpuUsPerRequest: {
       tstats: addedTstats,
       decodeEveryRequest: addedDecode,
       ratio: addedDecode / addedTstats,
     },
-    p50OverheadPercent: p50Overhead,
+    p50OverheadPercent: { tstats: p50Overhead, decodeEveryRequest: p50OverheadDecode },
+    cpuSamples: cpu,
     interceptorPathNsPerCall: {
       ...path,
       addedTstats: path.tstats - path.none,

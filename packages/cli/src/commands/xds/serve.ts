@@ -97,9 +97,14 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
       }
     };
     const configDir = flags.config ?? defaultMeshDirectory();
+    // `meshctl enable tstats` (tstats.json in meshctl's config dir) adds Istio's native telemetry
+    // filters to the Envoy sidecar listeners; read once at start.
+    const { loadTstatsEnvoyFilters } = await import("@meshctl/tstats");
+    const envoyFilters = await loadTstatsEnvoyFilters();
     const started = Date.now();
     const server = await startXdsServer({
       configDir,
+      ...(envoyFilters ? { envoyFilters } : {}),
       port: flags.port,
       debugPort: flags["debug-port"],
       host: flags.host,
@@ -115,7 +120,7 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
         : {}),
     });
     log(
-      `xDS control plane on ${server.address}${flags["tls-cert"] ? (flags["tls-client-ca"] ? " (mTLS)" : " (TLS)") : ""}, debug http://127.0.0.1:${server.debugPort}/ , mesh ${configDir}${flags.config ? "" : " (embedded example)"}`,
+      `xDS control plane on ${server.address}${flags["tls-cert"] ? (flags["tls-client-ca"] ? " (mTLS)" : " (TLS)") : ""}, debug http://127.0.0.1:${server.debugPort}/ , mesh ${configDir}${flags.config ? "" : " (embedded example)"}${envoyFilters ? ", tstats filters on" : ""}`,
     );
     await new Promise<void>((resolve) => {
       const stop = () => {
