@@ -2,6 +2,7 @@
 // Peer comparison and target checks for the load engine (issue 5). Run it under the shared bench
 // lock, after `npm run build -w @meshctl/bench` and scripts/install-peers.sh:
 //   flock /tmp/meshctl-bench.lock node packages/bench/scripts/compare-peers.mjs [--seconds 5] [--rounds 3] [--json out.json]
+//     [--target-url http://127.0.0.1:18080/]   (throughput against an external HTTP/1.1 target)
 // Measures, in one run and on the same targets:
 //   1. closed-loop req/s against one HTTP/1.1 echo server: meshctl vs autocannon, fortio, wrk
 //      (rounds interleaved, medians reported);
@@ -110,8 +111,10 @@ for (const [name, cmd] of Object.entries({
 }
 
 if (only.has("throughput")) {
-  // 1. Closed-loop throughput against one HTTP/1.1 echo server.
-  const http = await echoProcess("http1");
+  // 1. Closed-loop throughput against one HTTP/1.1 target, the same for every tool: meshctl's
+  // echo server by default, or --target-url (e.g. a C server such as nginx, so the target's own
+  // CPU cost does not cap every generator at the same rate on a 2-core machine).
+  const http = argv["target-url"] ? { url: String(argv["target-url"]) } : await echoProcess("http1");
   const tools = {
     meshctl: async () =>
       (
@@ -172,7 +175,7 @@ if (only.has("throughput")) {
       }
     }
   }
-  http.stop();
+  http.stop?.();
   for (const [name, xs] of Object.entries(samples))
     if (xs.length)
       results.throughput[name] = { medianQps: Math.round(median(xs)), samples: xs.map(Math.round) };

@@ -1,3 +1,4 @@
+import net from "node:net";
 import type { ParsedTarget } from "../target.js";
 
 /** Completion callback: `null` on success, otherwise an error kind (e.g. "http_503", "ECONNRESET"). */
@@ -29,4 +30,49 @@ export function errorKind(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === "string" && code.length > 0) return code;
   return "transport_error";
+}
+
+/** What a raw-socket connection does with the bytes it reads. */
+export interface ByteSink {
+  onData(chunk: Buffer): void;
+}
+
+/**
+ * Connects a raw TCP socket for a load connection, with a connect timeout. Reads land in one
+ * reused buffer (`onread`) instead of a fresh Buffer per read through the stream machinery; the
+ * sink copies only what it must keep. `create` builds the connection once the socket is up.
+ */
+export function connectRawSocket<C extends LoadConnection & ByteSink>(
+  opts: ConnectOptions,
+  create: (socket: net.Socket) => C,
+): Promise<C> {
+  return new Promise((resolve, reject) => {
+    let conn: C | null = null;
+    const socket = net.connect({
+      host: opts.target.host,
+      port: opts.target.port,
+      noDelay: true,
+      onread: {
+        buffer: Buffer.allocUnsafe(64 * 1024),
+        callback: (n, buf) => {
+          conn?.onData((buf as Buffer).subarray(0, n));
+          return true;
+        },
+      },
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(Object.assign(new Error("connect timeout"), { code: "connect_timeout" }));
+    }, opts.connectTimeoutMs);
+    socket.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      socket.removeAllListeners("error");
+      conn = create(socket);
+      resolve(conn);
+    });
+  });
 }

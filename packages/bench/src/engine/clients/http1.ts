@@ -1,6 +1,6 @@
-import net from "node:net";
-import type { ConnectOptions, LoadConnection, RequestDone } from "./connection.js";
-import { errorKind } from "./connection.js";
+import type net from "node:net";
+import type { ByteSink, ConnectOptions, LoadConnection, RequestDone } from "./connection.js";
+import { connectRawSocket, errorKind } from "./connection.js";
 
 const HEADER_END = Buffer.from("\r\n\r\n");
 const CHUNKED_END = Buffer.from("0\r\n\r\n");
@@ -31,40 +31,10 @@ export function buildHttp1Request(opts: Pick<ConnectOptions, "target" | "payload
  */
 export function connectHttp1(opts: ConnectOptions): Promise<LoadConnection> {
   const request = buildHttp1Request(opts);
-  return new Promise((resolve, reject) => {
-    // onread: responses land in one reused buffer instead of a fresh Buffer per read through the
-    // stream machinery; the parser copies only what it must keep (a partial response).
-    let conn: Http1Connection | null = null;
-    const socket = net.connect({
-      host: opts.target.host,
-      port: opts.target.port,
-      noDelay: true,
-      onread: {
-        buffer: Buffer.allocUnsafe(64 * 1024),
-        callback: (n, buf) => {
-          conn?.onData((buf as Buffer).subarray(0, n));
-          return true;
-        },
-      },
-    });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(Object.assign(new Error("connect timeout"), { code: "connect_timeout" }));
-    }, opts.connectTimeoutMs);
-    socket.once("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      socket.removeAllListeners("error");
-      conn = new Http1Connection(socket, request);
-      resolve(conn);
-    });
-  });
+  return connectRawSocket(opts, (socket) => new Http1Connection(socket, request));
 }
 
-class Http1Connection implements LoadConnection {
+class Http1Connection implements LoadConnection, ByteSink {
   readonly capacity = 1;
   alive = true;
   private pending: RequestDone | null = null;

@@ -1,43 +1,14 @@
-import net from "node:net";
-import type { ConnectOptions, LoadConnection, RequestDone } from "./connection.js";
-import { errorKind } from "./connection.js";
+import type net from "node:net";
+import type { ByteSink, ConnectOptions, LoadConnection, RequestDone } from "./connection.js";
+import { connectRawSocket, errorKind } from "./connection.js";
 
 /** TCP ping-pong: write the payload, done when as many bytes came back (an echo server). */
 export function connectTcp(opts: ConnectOptions): Promise<LoadConnection> {
   const message = opts.payload.length > 0 ? opts.payload : Buffer.from([0x2a]);
-  return new Promise((resolve, reject) => {
-    let conn: TcpConnection | null = null;
-    const socket = net.connect({
-      host: opts.target.host,
-      port: opts.target.port,
-      noDelay: true,
-      // Only byte counts matter: read into one reused buffer (no Buffer per read).
-      onread: {
-        buffer: Buffer.allocUnsafe(64 * 1024),
-        callback: (n) => {
-          conn?.onBytes(n);
-          return true;
-        },
-      },
-    });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(Object.assign(new Error("connect timeout"), { code: "connect_timeout" }));
-    }, opts.connectTimeoutMs);
-    socket.once("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      socket.removeAllListeners("error");
-      conn = new TcpConnection(socket, message);
-      resolve(conn);
-    });
-  });
+  return connectRawSocket(opts, (socket) => new TcpConnection(socket, message));
 }
 
-class TcpConnection implements LoadConnection {
+class TcpConnection implements LoadConnection, ByteSink {
   readonly capacity = 1;
   alive = true;
   private pending: RequestDone | null = null;
@@ -51,8 +22,8 @@ class TcpConnection implements LoadConnection {
     socket.on("close", () => this.fail("ECONNRESET"));
   }
 
-  onBytes(n: number): void {
-    this.received += n;
+  onData(chunk: Buffer): void {
+    this.received += chunk.length;
     if (this.received >= this.message.length && this.pending) {
       this.received -= this.message.length;
       const done = this.pending;

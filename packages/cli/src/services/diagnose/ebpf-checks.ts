@@ -6,7 +6,8 @@ import {
   getEbpfStatus,
   probeEbpfSupport,
 } from "@meshctl/ebpf";
-import type { Check, CheckGroup, CheckStatus } from "./types.js";
+import { checkFactory } from "./check.js";
+import type { Check, CheckGroup } from "./types.js";
 
 export interface EbpfFacts {
   readonly bpftool: string | null;
@@ -43,20 +44,7 @@ export async function collectEbpfFacts(pinDir?: string): Promise<EbpfFacts> {
   };
 }
 
-const check = (
-  name: string,
-  status: CheckStatus,
-  summary: string,
-  evidence: string[],
-  recommendation: string | null,
-): Check => ({
-  id: `ebpf.${name}`,
-  group: "ebpf",
-  status,
-  summary,
-  evidence,
-  recommendation,
-});
+const check = checkFactory("ebpf");
 
 /**
  * Turns eBPF facts into checks: tooling, kernel support, cgroup v2, and what is attached.

@@ -8,6 +8,7 @@ import {
   type VppHostFacts,
   type VppStatus,
 } from "@meshctl/vpp";
+import { checkFactory } from "./check.js";
 import type { Check, CheckGroup, CheckStatus } from "./types.js";
 
 export interface VppCheckOptions {
@@ -54,20 +55,7 @@ export async function collectVppFacts(options: VppCheckOptions = {}): Promise<Vp
   return { binary: binary ?? null, status, host, ...(process ? { process } : {}) };
 }
 
-const check = (
-  name: string,
-  status: CheckStatus,
-  summary: string,
-  evidence: string[],
-  recommendation: string | null,
-): Check => ({
-  id: `vpp.${name}`,
-  group: "vpp",
-  status,
-  summary,
-  evidence,
-  recommendation,
-});
+const check = checkFactory("vpp");
 
 /**
  * Turns VPP facts into checks: VPP present, sockets reachable, session layer on, whether VPP is

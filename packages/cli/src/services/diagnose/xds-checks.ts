@@ -1,21 +1,9 @@
 import { errorMessage } from "@meshctl/core";
 import type { XdsProbeResult } from "@meshctl/xds";
-import type { Check, CheckGroup, CheckStatus } from "./types.js";
+import { checkFactory } from "./check.js";
+import type { Check, CheckGroup } from "./types.js";
 
-const check = (
-  name: string,
-  status: CheckStatus,
-  summary: string,
-  evidence: string[],
-  recommendation: string | null,
-): Check => ({
-  id: `xds.${name}`,
-  group: "xds",
-  status,
-  summary,
-  evidence,
-  recommendation,
-});
+const check = checkFactory("xds");
 
 /** Pure evaluation of the xDS facts (unit-testable without a running control plane). */
 export function evaluateXdsChecks(
