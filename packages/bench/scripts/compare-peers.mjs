@@ -2,7 +2,10 @@
 // Peer comparison and target checks for the load engine (issue 5). Run it under the shared bench
 // lock, after `npm run build -w @meshctl/bench` and scripts/install-peers.sh:
 //   flock /tmp/meshctl-bench.lock node packages/bench/scripts/compare-peers.mjs [--seconds 5] [--rounds 3] [--json out.json]
-//     [--target-url http://127.0.0.1:18080/]   (throughput against an external HTTP/1.1 target)
+//     [--target echo|nginx] [--target-url URL]   (the HTTP/1.1 target of the throughput comparison)
+// Why --target nginx: on a 2-core machine the Node echo server saturates first (~55k req/s), so
+// every fast generator measures the server, not itself. nginx (Debian) costs far less CPU per
+// response, which leaves the comparison to the generators. Every tool hits the same target.
 // Measures, in one run and on the same targets:
 //   1. closed-loop req/s against one HTTP/1.1 echo server: meshctl vs autocannon, fortio, wrk
 //      (rounds interleaved, medians reported);
@@ -65,6 +68,48 @@ function spawnTracked(...args) {
   return child;
 }
 
+/** Starts Debian's nginx on a free loopback port with a minimal keep-alive config. */
+async function nginxProcess() {
+  const dir = await mkdtemp(join(tmpdir(), "mcb-nginx-"));
+  const port = await new Promise((resolve) => {
+    const srv = net.createServer().listen(0, "127.0.0.1", () => {
+      const p = srv.address().port;
+      srv.close(() => resolve(p));
+    });
+  });
+  const conf = join(dir, "nginx.conf");
+  await writeFile(
+    conf,
+    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir};
+  uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  server { listen 127.0.0.1:${port}; keepalive_requests 100000000; location / { return 200 "ok"; } } }
+`,
+  );
+  const argsv = ["nginx", "-c", conf, "-e", join(dir, "error.log")];
+  const child = spawnTracked(pin ? "taskset" : argsv[0], pin ? ["-c", "0", ...argsv] : argsv.slice(1), {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}/`;
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise((resolve) => {
+      const s = net
+        .connect(port, "127.0.0.1", () => resolve(s.end() && true))
+        .on("error", () => resolve(false));
+    });
+    if (up) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    stop: () => {
+      child.kill("SIGTERM");
+      rm(dir, { recursive: true, force: true }).catch(() => {});
+    },
+  };
+}
+
 /** Starts an echo server in its own process so it does not share the generator's event loop. */
 async function echoProcess(protocol, extra = "") {
   const code = `
@@ -114,7 +159,17 @@ if (only.has("throughput")) {
   // 1. Closed-loop throughput against one HTTP/1.1 target, the same for every tool: meshctl's
   // echo server by default, or --target-url (e.g. a C server such as nginx, so the target's own
   // CPU cost does not cap every generator at the same rate on a 2-core machine).
-  const http = argv["target-url"] ? { url: String(argv["target-url"]) } : await echoProcess("http1");
+  const targetKind = argv["target-url"] ? "url" : String(argv.target ?? "echo");
+  if (targetKind === "nginx" && !(await have("nginx"))) {
+    console.error("--target nginx needs nginx (apt-get install -y nginx-light)");
+    process.exit(1);
+  }
+  const http = argv["target-url"]
+    ? { url: String(argv["target-url"]) }
+    : targetKind === "nginx"
+      ? await nginxProcess()
+      : await echoProcess("http1");
+  results.throughputTarget = targetKind === "url" ? String(argv["target-url"]) : targetKind;
   const tools = {
     meshctl: async () =>
       (
@@ -315,7 +370,7 @@ results.targets = {
 
 if (only.has("throughput")) {
   console.log(
-    `\nClosed loop, HTTP/1.1 echo, ${connections} connections, ${seconds}s x ${rounds} rounds${pin ? ", target on CPU 0, generators on CPU 1" : ""} (median req/s):`,
+    `\nClosed loop, HTTP/1.1 target ${results.throughputTarget}, ${connections} connections, ${seconds}s x ${rounds} rounds${pin ? ", target on CPU 0, generators on CPU 1" : ""} (median req/s):`,
   );
   for (const [name, v] of Object.entries(t))
     console.log(`  ${name.padEnd(14)} ${String(v.medianQps).padStart(8)}   samples ${v.samples.join(", ")}`);

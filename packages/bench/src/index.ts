@@ -54,6 +54,7 @@ export {
   runLab,
 } from "./lab/runner.js";
 export { LAB_RESULT_JSON_SCHEMA } from "./lab/schema.js";
+export { envoyArgv, labEnvoyBootstrap, selectSidecarKind } from "./lab/sidecar.js";
 export { renderLabText } from "./lab/text-report.js";
 export {
   LAB_SCENARIOS,

@@ -20,7 +20,16 @@ import { resolveLabOptions } from "./options.js";
 import { APP_PORT, LAB_PREFIX, type LabPlan, type LabPodPlan, planLab, podOf } from "./plan.js";
 import { benchPackageDir, spawnInPod, waitForListening } from "./pod-process.js";
 import { compareScenarios, interleaveRounds, type LabSlot, summarizeRounds } from "./rounds.js";
-import { type RunningSidecar, startHaproxySidecar } from "./sidecar.js";
+import {
+  envoyBaseId,
+  LAB_MESH_NAMESPACE,
+  LAB_XDS_PORT,
+  type RunningSidecar,
+  selectSidecarKind,
+  startEnvoySidecar,
+  startHaproxySidecar,
+  writeLabSidecarMesh,
+} from "./sidecar.js";
 import type {
   LabEbpfCounters,
   LabEnvironment,
@@ -32,6 +41,7 @@ import type {
   LabResult,
   LabScenario,
   ResolvedLabOptions,
+  SidecarKind,
 } from "./types.js";
 
 const trace = createTracer("bench");
@@ -43,8 +53,8 @@ const PROGRAMS = ["ip", "iptables-restore", "nsenter", "setpriv", "ss"] as const
 
 /** The proxyless scenario's mesh: Service `echo` in namespace `mcl-lab`, control plane port. */
 const GRPC_SERVICE = "echo";
-const MESH_NAMESPACE = "mcl-lab";
-const XDS_PORT = 15010;
+const MESH_NAMESPACE = LAB_MESH_NAMESPACE;
+const XDS_PORT = LAB_XDS_PORT;
 
 /** Why proxyless gRPC cannot run here, or undefined. The pod agent loads @meshctl/xds's build. */
 function xdsUnavailableReason(): string | undefined {
@@ -98,25 +108,37 @@ export async function checkLabPrerequisites(
   const meshed = options.scenarios.some((s) => s === "sidecar" || s === "sidecar-ebpf");
   let sidecar: "haproxy" | "envoy" | "none" = "none";
   if (meshed) {
-    const envoy = options.sidecar !== "haproxy" ? await findProgram("envoy") : undefined;
-    if (options.sidecar === "envoy") {
+    const found = {
+      envoy: options.sidecar !== "haproxy" ? await findProgram("envoy") : undefined,
+      haproxy: options.sidecar !== "envoy" ? await findProgram("haproxy") : undefined,
+    };
+    let choice = selectSidecarKind(options.sidecar, found);
+    const xdsReason = choice.kind === "envoy" ? xdsUnavailableReason() : undefined;
+    if (xdsReason && options.sidecar === "envoy") {
       throw new MeshctlError(
         "LAB_SIDECAR_UNSUPPORTED",
-        "The Envoy sidecar is not wired into the lab yet; it runs haproxy configured from the same mesh model.",
+        `The Envoy sidecar needs meshctl's xDS control plane, which cannot run here: ${xdsReason}.`,
         {
-          kind: "not-available",
-          suggestions: ["Leave --sidecar unset (haproxy is used)."],
+          kind: "environment",
+          suggestions: ["Build it: `npx nx run @meshctl/xds:build`.", "Or use `--sidecar haproxy`."],
         },
       );
     }
-    if (envoy) trace("envoy found on PATH; the lab still uses haproxy (Envoy sidecar not wired yet)");
-    if (await findProgram("haproxy")) sidecar = "haproxy";
-    else missing.push("haproxy");
+    if (xdsReason) {
+      // auto: an Envoy without its control plane is useless; haproxy needs none.
+      trace(`envoy found on PATH but ${xdsReason}; using haproxy`);
+      choice = selectSidecarKind("haproxy", { ...found, haproxy: await findProgram("haproxy") });
+    }
+    if (choice.missing) missing.push(choice.missing);
+    else sidecar = choice.kind;
   }
   if (missing.length > 0) {
     throw new MeshctlError("LAB_MISSING_PROGRAM", `The mesh lab needs ${missing.join(", ")} on PATH.`, {
       kind: "environment",
-      suggestions: ["On Debian/Ubuntu: `apt-get install -y iproute2 iptables util-linux haproxy`."],
+      suggestions: [
+        "On Debian/Ubuntu: `apt-get install -y iproute2 iptables util-linux haproxy`.",
+        ...(missing.includes("envoy") ? ["Put an `envoy` binary on PATH, or use `--sidecar haproxy`."] : []),
+      ],
       details: { missing },
     });
   }
@@ -182,6 +204,8 @@ export class LabSession {
   readonly plan: LabPlan;
   readonly options: ResolvedLabOptions;
   private readonly agentPath: string;
+  /** The proxy the meshed pods run (haproxy or Envoy), decided by the preflight. */
+  readonly sidecarKind: SidecarKind;
   private readonly emit: (event: LabProgressEvent) => void;
   private readonly processes: SpawnedProgram[] = [];
   private readonly sidecars: RunningSidecar[] = [];
@@ -199,10 +223,12 @@ export class LabSession {
     options: ResolvedLabOptions,
     agentPath: string,
     emit: (e: LabProgressEvent) => void,
+    sidecarKind: SidecarKind,
   ) {
     this.plan = plan;
     this.options = options;
     this.agentPath = agentPath;
+    this.sidecarKind = sidecarKind;
     this.emit = emit;
     const n = cpus().length;
     if (options.pinCpus && n >= 2) {
@@ -266,7 +292,13 @@ export class LabSession {
         break;
     }
     const plan = planLab({ id, scenarios, cgroupRoot: pre.cgroupRoot, sidecarMode: options.sidecarMode });
-    const session = new LabSession(plan, options, pre.agentPath, emit);
+    const session = new LabSession(
+      plan,
+      options,
+      pre.agentPath,
+      emit,
+      pre.sidecar === "envoy" ? "envoy" : "haproxy",
+    );
     session.skipped.push(...skipped);
     for (const s of skipped) session.warnings.push(`skipped ${s.scenario}: ${s.reason}`);
     try {
@@ -304,8 +336,25 @@ export class LabSession {
     this.checkAbort(signal);
     for (const pod of plan.pods.filter((p) => p.role === "server")) await this.startEchoServer(pod);
     this.checkAbort(signal);
-    for (const pod of plan.pods.filter((p) => p.sidecar)) {
-      const sidecar = await startHaproxySidecar(pod, plan.workDir, this.cpuSets.pods);
+    const meshed = plan.pods.filter((p) => p.sidecar);
+    if (this.sidecarKind === "envoy" && meshed.length > 0) {
+      const configDir = await writeLabSidecarMesh(
+        plan,
+        join(plan.workDir, "mesh-sidecars"),
+        this.options.sidecarMode,
+      );
+      for (const pod of meshed) await this.startAgentControlPlane(pod, configDir);
+    }
+    for (const pod of meshed) {
+      const sidecar =
+        this.sidecarKind === "envoy"
+          ? await startEnvoySidecar(
+              pod,
+              plan.workDir,
+              envoyBaseId(plan.id, plan.pods.indexOf(pod)),
+              this.cpuSets.pods,
+            )
+          : await startHaproxySidecar(pod, plan.workDir, this.cpuSets.pods);
       this.sidecars.push(sidecar);
       this.processes.push(sidecar.program);
     }
@@ -393,8 +442,13 @@ export class LabSession {
         }),
       ],
     });
+    await this.startAgentControlPlane(client, configDir);
+  }
+
+  /** Runs meshctl's xDS control plane (the pod agent's `xds` mode) on a pod's 127.0.0.1:15010. */
+  private async startAgentControlPlane(pod: LabPodPlan, configDir: string): Promise<void> {
     const program = spawnInPod(
-      client,
+      pod,
       [process.execPath, this.agentPath, "xds", JSON.stringify({ configDir, port: XDS_PORT })],
       this.pin(this.cpuSets.pods),
     );
@@ -408,13 +462,13 @@ export class LabSession {
     void program.exited.then(() => {
       alive = false;
     });
-    if (!(await waitForListening(client.netns, [XDS_PORT], 20_000, () => alive))) {
+    if (!(await waitForListening(pod.netns, [XDS_PORT], 20_000, () => alive))) {
       throw new MeshctlError(
         "LAB_XDS_FAILED",
         `meshctl's xDS control plane did not start in the lab: ${stderr.trim() || "no output"}`,
         {
           kind: "bug",
-          details: { pod: client.netns },
+          details: { pod: pod.netns },
         },
       );
     }
@@ -603,7 +657,11 @@ export class LabSession {
   /** A description of where the lab runs, for the report. */
   async environment(): Promise<LabEnvironment> {
     let sidecarVersion = "";
-    if (this.sidecars.length > 0) {
+    if (this.sidecars.length > 0 && this.sidecarKind === "envoy") {
+      const v = await runCommand("envoy", ["--version"], { reject: false, timeoutMs: 5_000 });
+      sidecarVersion =
+        /version:\s*\S+?\/([\d.]+)/.exec(v.stdout)?.[1] ?? v.stdout.trim().split("\n")[0] ?? "";
+    } else if (this.sidecars.length > 0) {
       const v = await runCommand("haproxy", ["-v"], { reject: false, timeoutMs: 5_000 });
       sidecarVersion =
         v.stdout
@@ -619,7 +677,12 @@ export class LabSession {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model.trim() ?? "unknown",
       node: process.version,
-      sidecar: this.sidecars.length > 0 ? `haproxy (${this.options.sidecarMode} mode)` : "none",
+      sidecar:
+        this.sidecars.length === 0
+          ? "none"
+          : this.sidecarKind === "envoy"
+            ? "envoy (xDS from meshctl's control plane)"
+            : `haproxy (${this.options.sidecarMode} mode)`,
       sidecarVersion,
       cgroupRoot: this.plan.cgroupBase,
       ebpf: this.ebpfDescription,

@@ -2,8 +2,128 @@ import { chmod, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { MeshctlError, runCommand, type SpawnedProgram } from "@meshctl/core";
 import { renderHaproxyConfig } from "./haproxy.js";
-import type { LabPodPlan } from "./plan.js";
+import { APP_PORT, type LabPlan, type LabPodPlan } from "./plan.js";
 import { spawnInPod, waitForListening } from "./pod-process.js";
+import type { SidecarKind } from "./types.js";
+
+/** Kubernetes namespace of the lab's mesh model (Envoy node ids, Services). */
+export const LAB_MESH_NAMESPACE = "mcl-lab";
+
+/** Port of the per-pod xDS control plane the Envoy sidecar bootstraps to (Istio's istiod port). */
+export const LAB_XDS_PORT = 15010;
+
+/** Envoy's admin port inside each meshed pod (Istio's 15000), on 127.0.0.1 only. */
+export const ENVOY_ADMIN_PORT = 15000;
+
+/**
+ * Picks the sidecar proxy: Envoy when asked for or (with `auto`) when `envoy` is on PATH,
+ * otherwise haproxy. Pure: the caller passes what `findProgram` found. `missing` names the
+ * program the choice needs but that is not installed.
+ *
+ * @example
+ * selectSidecarKind("auto", { envoy: undefined, haproxy: "/usr/sbin/haproxy" }); // { kind: "haproxy" }
+ */
+export function selectSidecarKind(
+  requested: SidecarKind | "auto",
+  found: { readonly envoy: string | undefined; readonly haproxy: string | undefined },
+): { kind: SidecarKind; missing?: SidecarKind } {
+  const kind: SidecarKind = requested === "auto" ? (found.envoy ? "envoy" : "haproxy") : requested;
+  return found[kind] ? { kind } : { kind, missing: kind };
+}
+
+/**
+ * Writes the mesh model the Envoy sidecars get over xDS: per meshed scenario a Service
+ * `echo-<scenario>` on port 8080 whose one endpoint is that scenario's server pod, so the server
+ * sidecar gets an `inbound|8080||` chain to its app. Clients dial the server's IP, which no route
+ * names, so their sidecars forward it through `allow_any` → PassthroughCluster (original
+ * destination), as Istio does for IPs outside the registry. `tcp` mode makes the port opaque TCP
+ * (tcp_proxy), like haproxy's L4 mode. Returns the directory.
+ *
+ * @example
+ * const configDir = await writeLabSidecarMesh(plan, join(plan.workDir, "mesh-sidecars"), "http");
+ */
+export async function writeLabSidecarMesh(
+  plan: Pick<LabPlan, "pods">,
+  configDir: string,
+  mode: "http" | "tcp",
+): Promise<string> {
+  const { endpointSlice, k8sService, writeMeshFiles } = await import("@meshctl/xds/testing");
+  const protocol = mode;
+  const docs = plan.pods
+    .filter((p) => p.sidecar && p.role === "server")
+    .flatMap((server) => {
+      const name = `echo-${server.scenario}`;
+      return [
+        k8sService({ name, namespace: LAB_MESH_NAMESPACE, port: APP_PORT, portName: protocol, protocol }),
+        ...endpointSlice({
+          name,
+          namespace: LAB_MESH_NAMESPACE,
+          service: name,
+          portName: protocol,
+          endpoints: [{ address: server.ip, port: APP_PORT }],
+        }),
+      ];
+    });
+  await writeMeshFiles(configDir, { "echo.yaml": docs });
+  return configDir;
+}
+
+/** The mesh identity of a meshed pod: its Envoy node name (`<scenario>-<role>`) and IP. */
+function meshNameOf(pod: LabPodPlan): string {
+  return pod.sidecar?.pod ?? `${pod.scenario}-${pod.role}`;
+}
+
+/**
+ * The Envoy bootstrap of a meshed pod: node `sidecar~<pod IP>~<scenario>-<role>.mcl-lab~…`, ADS
+ * from the control plane on the pod's 127.0.0.1:15010, admin on 127.0.0.1:15000.
+ *
+ * @example
+ * const bootstrap = labEnvoyBootstrap(pod);
+ * (bootstrap.node as { id: string }).id; // "sidecar~10.213.7.21~sidecar-client.mcl-lab~mcl-lab.svc.cluster.local"
+ */
+export async function labEnvoyBootstrap(pod: LabPodPlan): Promise<Record<string, unknown>> {
+  const { renderBootstrap } = await import("@meshctl/xds");
+  return renderBootstrap({
+    kind: "envoy",
+    name: meshNameOf(pod),
+    namespace: LAB_MESH_NAMESPACE,
+    server: `127.0.0.1:${LAB_XDS_PORT}`,
+    ip: pod.ip,
+    adminPort: ENVOY_ADMIN_PORT,
+  });
+}
+
+/**
+ * The Envoy argv of a meshed pod. `--base-id` keeps the hot-restart shared memory of concurrent
+ * sidecars (and other Envoys on the machine) apart; it is derived from the lab id and pod index.
+ *
+ * @example
+ * envoyArgv("/tmp/mcl-lab-1a2b/sidecar-client.envoy.json", 6699, 1);
+ * // ["envoy", "-c", "/tmp/…/sidecar-client.envoy.json", "--base-id", "6699", "--log-level", "warn", "--concurrency", "1"]
+ */
+export function envoyArgv(configFile: string, baseId: number, threads: number): string[] {
+  return [
+    "envoy",
+    "-c",
+    configFile,
+    "--base-id",
+    String(baseId),
+    "--log-level",
+    "warn",
+    "--concurrency",
+    String(threads),
+  ];
+}
+
+/**
+ * A base id unique per lab and pod: lab ids are 4 hex digits, pods fewer than 16 per lab.
+ *
+ * @example
+ * envoyBaseId("1a2b", 3); // 107188
+ */
+export function envoyBaseId(labId: string, podIndex: number): number {
+  return Number.parseInt(labId, 16) * 16 + (podIndex % 16) + 1;
+}
 
 /** A running sidecar proxy. */
 export interface RunningSidecar {
@@ -20,6 +140,50 @@ function tailOf(program: SpawnedProgram): () => string {
   });
   program.stdout?.on("data", () => {});
   return () => tail;
+}
+
+/**
+ * Starts the Envoy sidecar of a meshed pod as the proxy uid, in the pod's cgroup and namespace,
+ * bootstrapped to the control plane on the pod's 127.0.0.1:15010 (which must already run), and
+ * waits for its admin port and the xDS-delivered listeners 15001/15006.
+ *
+ * @example
+ * const sidecar = await startEnvoySidecar(pod, "/tmp/mcl-lab-1a2b", envoyBaseId("1a2b", 1));
+ */
+export async function startEnvoySidecar(
+  pod: LabPodPlan,
+  workDir: string,
+  baseId: number,
+  cpus?: string,
+): Promise<RunningSidecar> {
+  if (!pod.sidecar) throw new Error(`pod ${pod.netns} has no sidecar`);
+  const file = join(workDir, `${pod.scenario}-${pod.role}.envoy.json`);
+  await writeFile(file, `${JSON.stringify(await labEnvoyBootstrap(pod), null, 2)}\n`);
+  await chmod(file, 0o644);
+  const program = spawnInPod(pod, envoyArgv(file, baseId, pod.sidecar.threads), {
+    asSidecar: true,
+    ...(cpus ? { cpus } : {}),
+  });
+  const stderrTail = tailOf(program);
+  let alive = true;
+  void program.exited.then(() => {
+    alive = false;
+  });
+  // 15001/15006 only appear once LDS arrived: readiness also proves the xDS connection works.
+  const ports = [ENVOY_ADMIN_PORT, pod.sidecar.outboundPort, pod.sidecar.inboundPort];
+  const ready = await waitForListening(pod.netns, ports, 20_000, () => alive);
+  if (!ready) {
+    program.kill("SIGKILL");
+    throw new MeshctlError(
+      "LAB_SIDECAR_FAILED",
+      `Envoy sidecar of ${pod.scenario}/${pod.role} did not start or got no listeners over xDS: ${stderrTail().trim() || "no output"}`,
+      {
+        kind: "external",
+        details: { pod: pod.netns, bootstrap: file },
+      },
+    );
+  }
+  return { pod: pod.netns, program, stderrTail };
 }
 
 /**

@@ -27,7 +27,7 @@ export interface LabOptions {
   readonly payloadBytes?: number;
   /** Force a sidecar proxy; default: Envoy when on PATH, otherwise haproxy. */
   readonly sidecar?: SidecarKind;
-  /** haproxy sidecar mode: L7 (`http`, like Istio's HTTP routing) or L4 (`tcp`). */
+  /** Sidecar mode: L7 (`http`, like Istio's HTTP routing) or L4 (`tcp`; Envoy sees the port as opaque TCP). */
   readonly sidecarMode?: "http" | "tcp";
   /**
    * Pin the load generator to the last CPU and the pods' servers and sidecars to the others

@@ -76,8 +76,14 @@ creates (all named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs 
       min: 0,
       env: "MESHCTL_PAYLOAD",
     }),
+    sidecar: Flags.string({
+      description:
+        "Sidecar proxy of the meshed pods: envoy (bootstrapped to meshctl's xDS control plane), haproxy, or auto (envoy when on PATH).",
+      options: ["auto", "envoy", "haproxy"],
+      default: "auto",
+    }),
     "sidecar-mode": Flags.string({
-      description: "haproxy sidecar mode: http (L7, like Istio) or tcp (L4).",
+      description: "Sidecar mode: http (L7, like Istio) or tcp (L4; Envoy gets the port as opaque TCP).",
       options: ["http", "tcp"],
       default: "http",
     }),
@@ -123,6 +129,7 @@ creates (all named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs 
         qps: flags.qps,
         connections: flags.connections,
         payloadBytes: flags.payload,
+        ...(flags.sidecar === "auto" ? {} : { sidecar: flags.sidecar as "envoy" | "haproxy" }),
         sidecarMode: flags["sidecar-mode"] as "http" | "tcp",
         pinCpus: flags["pin-cpus"],
         signal: controller.signal,
