@@ -123,6 +123,12 @@ describe.skipIf(Boolean(reason))("mesh lab (real namespaces, iptables, haproxy, 
     await mkdir(`/tmp/mcl-lab-${id}`, { recursive: true });
     // A process of the crashed run still sitting in its pod.
     const orphan = spawnInPod({ netns, cgroup }, ["sleep", "60"]);
+    // Wait until the orphan really sits in its pod (netns entered), else cleanup could race it.
+    for (let i = 0; i < 100; i++) {
+      const pids = await runCommand("ip", ["netns", "pids", netns], { reject: false });
+      if (pids.stdout.trim() !== "") break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     // Owner pid 2^22+1 cannot exist (pid_max is at most 2^22): the owner is dead.
     await writeFile(`/tmp/mcl-lab-${id}/owner.pid`, "4194305\n");
 

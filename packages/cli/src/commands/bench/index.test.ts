@@ -7,6 +7,7 @@ import { runMeshctl } from "../../../test/helpers.js";
 
 const isRoot = process.getuid?.() === 0;
 const haproxy = await findProgram("haproxy");
+const envoy = await findProgram("envoy");
 const built = existsSync(fileURLToPath(new URL("../../../dist/index.js", import.meta.url)));
 const labReason = !built
   ? "the CLI is not built"
@@ -30,6 +31,31 @@ describe.skipIf(!built)("meshctl bench (the lab) through the built binary", () =
     expect(error.code).toBe("LAB_OPTION_INVALID");
     expect(error.suggestions.join(" ")).toContain("sidecar-ebpf");
   });
+
+  test("--sidecar accepts only auto, envoy and haproxy", async () => {
+    const { code, stdout, stderr } = await runMeshctl(["bench", "--sidecar", "nginx", "--json"]);
+    expect(code).toBe(2);
+    expect(`${stdout}${stderr}`).toMatch(/auto, envoy, haproxy/);
+  });
+
+  test.skipIf(!isRoot || Boolean(envoy))(
+    "--sidecar envoy without an envoy binary names the missing program",
+    { timeout: 30_000 },
+    async () => {
+      const { code, stdout } = await runMeshctl([
+        "bench",
+        "--sidecar",
+        "envoy",
+        "--scenarios",
+        "sidecar",
+        "--json",
+      ]);
+      expect(code).not.toBe(0);
+      const { error } = JSON.parse(stdout) as { error: { code: string; details: { missing: string[] } } };
+      expect(error.code).toBe("LAB_MISSING_PROGRAM");
+      expect(error.details.missing).toEqual(["envoy"]);
+    },
+  );
 
   test.skipIf(Boolean(labReason))("--cleanup --json reports what it removed", async () => {
     const { code, stdout } = await runMeshctl(["bench", "--cleanup", "--json"]);
