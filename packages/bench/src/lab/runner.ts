@@ -387,9 +387,37 @@ export class LabSession {
 
   private async startEchoServer(pod: LabPodPlan): Promise<void> {
     const spec = { protocol: pod.appProtocol, port: APP_PORT, host: "0.0.0.0" };
+    await this.startAgent(
+      pod,
+      ["echo", JSON.stringify(spec)],
+      APP_PORT,
+      15_000,
+      (stderr) =>
+        new MeshctlError(
+          "LAB_ECHO_FAILED",
+          `The echo server of ${pod.scenario} did not start: ${stderr || "no output"}`,
+          {
+            kind: "bug",
+            details: { pod: pod.netns },
+          },
+        ),
+    );
+  }
+
+  /**
+   * Starts the pod agent in one of its modes inside a pod and waits until it listens on `port`;
+   * `failure` explains a start that never got there (with the agent's last stderr).
+   */
+  private async startAgent(
+    pod: LabPodPlan,
+    agentArgs: readonly string[],
+    port: number,
+    timeoutMs: number,
+    failure: (stderr: string) => MeshctlError,
+  ): Promise<void> {
     const program = spawnInPod(
       pod,
-      [process.execPath, this.agentPath, "echo", JSON.stringify(spec)],
+      [process.execPath, this.agentPath, ...agentArgs],
       this.pin(this.cpuSets.pods),
     );
     this.processes.push(program);
@@ -402,16 +430,7 @@ export class LabSession {
     void program.exited.then(() => {
       alive = false;
     });
-    if (!(await waitForListening(pod.netns, [APP_PORT], 15_000, () => alive))) {
-      throw new MeshctlError(
-        "LAB_ECHO_FAILED",
-        `The echo server of ${pod.scenario} did not start: ${stderr.trim() || "no output"}`,
-        {
-          kind: "bug",
-          details: { pod: pod.netns },
-        },
-      );
-    }
+    if (!(await waitForListening(pod.netns, [port], timeoutMs, () => alive))) throw failure(stderr.trim());
   }
 
   /**
@@ -447,31 +466,21 @@ export class LabSession {
 
   /** Runs meshctl's xDS control plane (the pod agent's `xds` mode) on a pod's 127.0.0.1:15010. */
   private async startAgentControlPlane(pod: LabPodPlan, configDir: string): Promise<void> {
-    const program = spawnInPod(
+    await this.startAgent(
       pod,
-      [process.execPath, this.agentPath, "xds", JSON.stringify({ configDir, port: XDS_PORT })],
-      this.pin(this.cpuSets.pods),
+      ["xds", JSON.stringify({ configDir, port: XDS_PORT })],
+      XDS_PORT,
+      20_000,
+      (stderr) =>
+        new MeshctlError(
+          "LAB_XDS_FAILED",
+          `meshctl's xDS control plane did not start in the lab: ${stderr || "no output"}`,
+          {
+            kind: "bug",
+            details: { pod: pod.netns },
+          },
+        ),
     );
-    this.processes.push(program);
-    let stderr = "";
-    program.stderr?.on("data", (c: Buffer) => {
-      stderr = (stderr + c.toString()).slice(-2000);
-    });
-    program.stdout?.on("data", () => {});
-    let alive = true;
-    void program.exited.then(() => {
-      alive = false;
-    });
-    if (!(await waitForListening(pod.netns, [XDS_PORT], 20_000, () => alive))) {
-      throw new MeshctlError(
-        "LAB_XDS_FAILED",
-        `meshctl's xDS control plane did not start in the lab: ${stderr.trim() || "no output"}`,
-        {
-          kind: "bug",
-          details: { pod: pod.netns },
-        },
-      );
-    }
   }
 
   private targetOf(scenario: LabScenario): string {

@@ -76,3 +76,45 @@ export function connectRawSocket<C extends LoadConnection & ByteSink>(
     });
   });
 }
+
+/**
+ * A load connection with at most one request in flight on a raw socket (HTTP/1.1, TCP): sending,
+ * failing and closing are the same for both; subclasses decide when a response is complete.
+ */
+export abstract class SingleFlightConnection implements LoadConnection, ByteSink {
+  readonly capacity = 1;
+  alive = true;
+  protected pending: RequestDone | null = null;
+
+  constructor(
+    protected readonly socket: net.Socket,
+    private readonly requestBytes: Buffer,
+  ) {
+    socket.on("error", (err) => this.fail(errorKind(err)));
+    socket.on("close", () => this.fail("ECONNRESET"));
+  }
+
+  abstract onData(chunk: Buffer): void;
+
+  request(done: RequestDone): void {
+    if (!this.alive) {
+      done("ECONNRESET");
+      return;
+    }
+    this.pending = done;
+    this.socket.write(this.requestBytes);
+  }
+
+  destroy(reason: string): void {
+    this.fail(reason);
+  }
+
+  protected fail(kind: string): void {
+    if (!this.alive) return;
+    this.alive = false;
+    this.socket.destroy();
+    const done = this.pending;
+    this.pending = null;
+    if (done) done(kind);
+  }
+}

@@ -1,6 +1,5 @@
-import type net from "node:net";
-import type { ByteSink, ConnectOptions, LoadConnection, RequestDone } from "./connection.js";
-import { connectRawSocket, errorKind } from "./connection.js";
+import type { ConnectOptions, LoadConnection } from "./connection.js";
+import { connectRawSocket, SingleFlightConnection } from "./connection.js";
 
 const HEADER_END = Buffer.from("\r\n\r\n");
 const CHUNKED_END = Buffer.from("0\r\n\r\n");
@@ -34,46 +33,13 @@ export function connectHttp1(opts: ConnectOptions): Promise<LoadConnection> {
   return connectRawSocket(opts, (socket) => new Http1Connection(socket, request));
 }
 
-class Http1Connection implements LoadConnection, ByteSink {
-  readonly capacity = 1;
-  alive = true;
-  private pending: RequestDone | null = null;
+class Http1Connection extends SingleFlightConnection {
   private buf: Buffer | null = null;
   /** -1 until headers are parsed; then total response length, or -2 for chunked. */
   private expected = -1;
   private bodyStart = 0;
   private status = 0;
   private closeAfter = false;
-
-  constructor(
-    private readonly socket: net.Socket,
-    private readonly requestBytes: Buffer,
-  ) {
-    socket.on("error", (err) => this.fail(errorKind(err)));
-    socket.on("close", () => this.fail("ECONNRESET"));
-  }
-
-  request(done: RequestDone): void {
-    if (!this.alive) {
-      done("ECONNRESET");
-      return;
-    }
-    this.pending = done;
-    this.socket.write(this.requestBytes);
-  }
-
-  destroy(reason: string): void {
-    this.fail(reason);
-  }
-
-  private fail(kind: string): void {
-    if (!this.alive) return;
-    this.alive = false;
-    this.socket.destroy();
-    const done = this.pending;
-    this.pending = null;
-    if (done) done(kind);
-  }
 
   /** `chunk` is a view of the socket's reused read buffer: valid only during this call. */
   onData(chunk: Buffer): void {

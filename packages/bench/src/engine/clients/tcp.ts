@@ -1,6 +1,6 @@
 import type net from "node:net";
-import type { ByteSink, ConnectOptions, LoadConnection, RequestDone } from "./connection.js";
-import { connectRawSocket, errorKind } from "./connection.js";
+import type { ConnectOptions, LoadConnection } from "./connection.js";
+import { connectRawSocket, SingleFlightConnection } from "./connection.js";
 
 /** TCP ping-pong: write the payload, done when as many bytes came back (an echo server). */
 export function connectTcp(opts: ConnectOptions): Promise<LoadConnection> {
@@ -8,18 +8,14 @@ export function connectTcp(opts: ConnectOptions): Promise<LoadConnection> {
   return connectRawSocket(opts, (socket) => new TcpConnection(socket, message));
 }
 
-class TcpConnection implements LoadConnection, ByteSink {
-  readonly capacity = 1;
-  alive = true;
-  private pending: RequestDone | null = null;
+class TcpConnection extends SingleFlightConnection {
   private received = 0;
 
   constructor(
-    private readonly socket: net.Socket,
+    socket: net.Socket,
     private readonly message: Buffer,
   ) {
-    socket.on("error", (err) => this.fail(errorKind(err)));
-    socket.on("close", () => this.fail("ECONNRESET"));
+    super(socket, message);
   }
 
   onData(chunk: Buffer): void {
@@ -30,27 +26,5 @@ class TcpConnection implements LoadConnection, ByteSink {
       this.pending = null;
       done(null);
     }
-  }
-
-  request(done: RequestDone): void {
-    if (!this.alive) {
-      done("ECONNRESET");
-      return;
-    }
-    this.pending = done;
-    this.socket.write(this.message);
-  }
-
-  destroy(reason: string): void {
-    this.fail(reason);
-  }
-
-  private fail(kind: string): void {
-    if (!this.alive) return;
-    this.alive = false;
-    this.socket.destroy();
-    const done = this.pending;
-    this.pending = null;
-    if (done) done(kind);
   }
 }
