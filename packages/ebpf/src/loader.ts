@@ -319,19 +319,14 @@ export async function enableEbpfAcceleration(options: EnableEbpfOptions = {}): P
     const current = await readConfig(pinDir);
     const configChanged = !current || !sameConfig(current, config);
     if (configChanged) await writeConfig(pinDir, config);
-    if (mine.length > 0) {
-      return {
-        changed: configChanged,
-        pinDir,
-        cgroupPath,
-        programs: { sockops: pins.sockops, skMsg: pins.skMsg },
-        config,
-      };
+    // Pinned but detached (e.g. after a partial disable): attach again.
+    const reattach = mine.length === 0;
+    if (reattach) {
+      await assertNoForeignPrograms(cgroupPath, ours);
+      await attachAll(pinDir, cgroupPath, { skMsgAttached: true });
     }
-    await assertNoForeignPrograms(cgroupPath, ours);
-    await attachAll(pinDir, cgroupPath, { skMsgAttached: true });
     return {
-      changed: true,
+      changed: configChanged || reattach,
       pinDir,
       cgroupPath,
       programs: { sockops: pins.sockops, skMsg: pins.skMsg },

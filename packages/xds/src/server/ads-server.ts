@@ -297,19 +297,27 @@ export class AdsServer {
     });
   }
 
+  /** Records the node of a request and resolves its type; unknown types are reported and ignored. */
+  private requestKind(
+    conn: XdsConnection & { stream: SotwStream | DeltaStream },
+    req: DiscoveryRequestMsg | DeltaDiscoveryRequestMsg,
+  ): ReturnType<typeof kindOfTypeUrl> {
+    this.ensureProxy(conn, req.node);
+    const typeUrl = req.type_url ?? "";
+    const kind = kindOfTypeUrl(typeUrl);
+    if (!kind)
+      this.emit({ type: "unknown-type", connection: conn.id, nodeId: conn.proxy?.id ?? "", typeUrl });
+    return kind;
+  }
+
   // ---------------------------------------------------------------- SotW
 
   private onSotwRequest(
     conn: XdsConnection & { stream: SotwStream | DeltaStream },
     req: DiscoveryRequestMsg,
   ): void {
-    this.ensureProxy(conn, req.node);
-    const typeUrl = req.type_url ?? "";
-    const kind = kindOfTypeUrl(typeUrl);
-    if (!kind) {
-      this.emit({ type: "unknown-type", connection: conn.id, nodeId: conn.proxy?.id ?? "", typeUrl });
-      return;
-    }
+    const kind = this.requestKind(conn, req);
+    if (!kind) return;
     const names = req.resource_names ?? [];
     const nonce = req.response_nonce ?? "";
     let w = conn.watch(kind);
@@ -354,13 +362,8 @@ export class AdsServer {
     conn: XdsConnection & { stream: SotwStream | DeltaStream },
     req: DeltaDiscoveryRequestMsg,
   ): void {
-    this.ensureProxy(conn, req.node);
-    const typeUrl = req.type_url ?? "";
-    const kind = kindOfTypeUrl(typeUrl);
-    if (!kind) {
-      this.emit({ type: "unknown-type", connection: conn.id, nodeId: conn.proxy?.id ?? "", typeUrl });
-      return;
-    }
+    const kind = this.requestKind(conn, req);
+    if (!kind) return;
     const subscribe = req.resource_names_subscribe ?? [];
     const unsubscribe = req.resource_names_unsubscribe ?? [];
     const nonce = req.response_nonce ?? "";
