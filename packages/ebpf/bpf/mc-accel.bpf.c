@@ -47,11 +47,36 @@ static __always_inline int mc_same_endpoint(const __u32 *ip, __u16 port, const _
 	return ip[0] == ip2[0] && ip[1] == ip2[1] && ip[2] == ip2[2] && ip[3] == ip2[3] && port == port2;
 }
 
+/* 1 when the service streamed less than bulk_ttl_s ago (and counts the skip on its entry). */
+static __always_inline int mc_bulk_learned(const struct mc_config *cfg, const struct mc_endpoint *service)
+{
+	struct mc_bulk_entry *entry = bpf_map_lookup_elem(&mc_bulk, service);
+	if (!entry)
+		return 0;
+	__u64 age = bpf_ktime_get_ns() - entry->learned_ns;
+	if (age >= (__u64)cfg->bulk_ttl_s * 1000000000ULL)
+		return 0;
+	__sync_fetch_and_add(&entry->skipped, 1);
+	return 1;
+}
+
+/* Remembers where an active socket meant to go, keyed by its own address, which an outbound
+ * REDIRECT leaves unchanged, so the sidecar's accepted socket can find it. Removed on close. */
+static __always_inline void mc_record_orig(struct bpf_sock_ops *skops, const struct mc_key *key)
+{
+	struct mc_endpoint ep = {};
+
+	mc_endpoint_of(key->sip, key->sport, key->netns, &ep);
+	bpf_map_update_elem(&mc_orig, &ep, key, BPF_ANY);
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
 static __always_inline void mc_established(struct bpf_sock_ops *skops, int active)
 {
 	struct mc_config *cfg = mc_get_config();
 	struct mc_key key = {};
 	struct mc_endpoint ep = {};
+	struct mc_endpoint service = {};
 
 	if (!cfg || !cfg->enabled)
 		return;
@@ -66,13 +91,10 @@ static __always_inline void mc_established(struct bpf_sock_ops *skops, int activ
 
 	if (mc_port_excluded(cfg, key.sport) || mc_port_excluded(cfg, key.dport)) {
 		mc_count(MC_SOCKETS_SKIPPED, 1);
-		if (active) {
-			/* Still record where the app meant to go: the sidecar's REDIRECTed socket must see
-			 * that the original destination is excluded, too. Removed on close. */
-			mc_endpoint_of(key.sip, key.sport, key.netns, &ep);
-			bpf_map_update_elem(&mc_orig, &ep, &key, BPF_ANY);
-			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
-		}
+		/* Still record where the app meant to go: the sidecar's REDIRECTed socket must see that
+		 * the original destination is excluded, too. */
+		if (active)
+			mc_record_orig(skops, &key);
 		return;
 	}
 	struct mc_key app_key = {};
@@ -92,6 +114,47 @@ static __always_inline void mc_established(struct bpf_sock_ops *skops, int activ
 		}
 	}
 
+	/*
+	 * The service this connection talks to, as the client meant it, computed the same way on
+	 * both ends: the active side's remote address (for the app under an outbound REDIRECT that
+	 * is still the original destination: NAT does not rewrite the socket), the passive side's
+	 * local address, or, for the sidecar's REDIRECTed socket, the app's original destination.
+	 */
+	if (active)
+		mc_endpoint_of(key.dip, key.dport, key.netns, &service);
+	else if (redirected)
+		mc_endpoint_of(app_key.dip, app_key.dport, key.netns, &service);
+	else
+		mc_endpoint_of(key.sip, key.sport, key.netns, &service);
+
+	if (cfg->bulk_ttl_s) {
+		/*
+		 * A service that streamed recently keeps its new connections off the sockhash: no
+		 * tcp_bpf send path at all, the same treatment as an excluded port. The decision is made
+		 * here, at establish time, never mid-stream, so no socket ever leaves the sockhash with
+		 * redirected bytes unread. Each end decides on its own, and the entry may appear or
+		 * expire between the two callbacks; a connection with only one end in the sockhash is
+		 * safe: a sender in the map whose receiver is not finds no peer on its first message and
+		 * passes to TCP for good before any byte was redirected; a receiver in the map whose
+		 * sender is not reads the TCP queue (tcp_bpf_recvmsg falls back to it when its sk_msg
+		 * queue is empty, and nothing can ever be redirected to it by a socket outside the map).
+		 */
+		if (mc_bulk_learned(cfg, &service)) {
+			mc_count(MC_BULK_SKIPS, 1);
+			if (active)
+				mc_record_orig(skops, &key);
+			return;
+		}
+		/* Written before the insert: sk_msg may run as soon as the socket is in the map. */
+		struct bpf_sock *sk = skops->sk;
+		struct mc_sk_state *st =
+			sk ? bpf_sk_storage_get(&mc_sk_state, sk, 0, BPF_SK_STORAGE_GET_F_CREATE) : 0;
+		if (st) {
+			st->service = service;
+			st->flags |= MC_SK_HAS_SERVICE;
+		}
+	}
+
 	if (bpf_sock_hash_update(skops, &mc_socks, &key, BPF_ANY) != 0) {
 		/* EBUSY: another sk_msg program already owns this socket; leave it to TCP. */
 		mc_count(MC_SOCKET_ADD_ERRORS, 1);
@@ -101,10 +164,7 @@ static __always_inline void mc_established(struct bpf_sock_ops *skops, int activ
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 
 	if (active) {
-		/* The app side: remember where it meant to go, keyed by its own address, which an
-		 * outbound REDIRECT leaves unchanged, so the sidecar's accepted socket can find it. */
-		mc_endpoint_of(key.sip, key.sport, key.netns, &ep);
-		bpf_map_update_elem(&mc_orig, &ep, &key, BPF_ANY);
+		mc_record_orig(skops, &key);
 		return;
 	}
 
@@ -198,6 +258,23 @@ static __always_inline int mc_pass_for_good(struct mc_sk_state *st, __u32 size)
 	return SK_PASS;
 }
 
+/* This socket keeps the sk_msg send path until it closes; later connections to the same service
+ * skip the sockhash (sockops reads mc_bulk at establish time). */
+static __always_inline void mc_learn_bulk(const struct mc_endpoint *service)
+{
+	struct mc_bulk_entry *entry = bpf_map_lookup_elem(&mc_bulk, service);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (entry) {
+		entry->learned_ns = now;
+		__sync_fetch_and_add(&entry->streams, 1);
+	} else {
+		struct mc_bulk_entry fresh = { .learned_ns = now, .streams = 1, .skipped = 0 };
+		bpf_map_update_elem(&mc_bulk, service, &fresh, BPF_ANY);
+	}
+	mc_count(MC_BULK_LEARNED, 1);
+}
+
 SEC("sk_msg")
 int mc_redir(struct sk_msg_md *msg)
 {
@@ -261,6 +338,8 @@ int mc_redir(struct sk_msg_md *msg)
 			flow->run_bytes += size;
 			if (flow->run_bytes > cfg->max_stream_bytes) {
 				mc_count(MC_POLICY_SKIPS, 1);
+				if (cfg->bulk_ttl_s && (st->flags & MC_SK_HAS_SERVICE))
+					mc_learn_bulk(&st->service);
 				return mc_pass_for_good(st, size);
 			}
 		}

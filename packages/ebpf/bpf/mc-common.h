@@ -33,7 +33,8 @@ struct mc_key {
 	__u32 pad;
 };
 
-/* One end of a connection inside one namespace: the app's local address, as the sidecar sees it. */
+/* One end of a connection inside one namespace: the app's local address as the sidecar sees it
+ * (mc_orig), or a service endpoint (mc_bulk). */
 struct mc_endpoint {
 	__u32 ip[4];
 	__u64 netns;
@@ -56,6 +57,9 @@ struct mc_config {
 	 * app that dialled one of them) never enter the sockhash: zero sk_msg cost for bulk services. */
 	__u32 nexclude;
 	__u16 exclude[MC_MAX_PORTS];
+	/* Learned bulk services: a connection whose service endpoint streamed (crossed
+	 * max_stream_bytes) less than this many seconds ago never enters the sockhash (0 = off). */
+	__u32 bulk_ttl_s;
 };
 
 /* Indices into mc_counters; mirrored by COUNTER_NAMES in src/maps.ts. */
@@ -73,6 +77,8 @@ enum mc_counter {
 	MC_PASSED_BYTES,
 	MC_POLICY_SKIPS,
 	MC_SOCKETS_SKIPPED,
+	MC_BULK_LEARNED,
+	MC_BULK_SKIPS,
 	MC_COUNTER_MAX,
 };
 
@@ -83,8 +89,28 @@ enum mc_state {
 	MC_STATE_PASSING = 2,
 };
 
+#define MC_SK_HAS_SERVICE 1
+
+/*
+ * Per socket. `state` belongs to the sk_msg program (this socket's sending direction); `service`
+ * is written once by sockops at *_ESTABLISHED: the server side of the connection as the client
+ * meant it (netns, IP, port), which the sk_msg program records in mc_bulk when it detects a
+ * bulk stream.
+ */
 struct mc_sk_state {
 	__u32 state;
+	__u32 flags;
+	struct mc_endpoint service;
+};
+
+/* A learned bulk service (value of mc_bulk, keyed by struct mc_endpoint). */
+struct mc_bulk_entry {
+	/* bpf_ktime_get_ns (CLOCK_MONOTONIC) of the last bulk stream detected. */
+	__u64 learned_ns;
+	/* Bulk streams detected for this service (directions that crossed max_stream_bytes). */
+	__u32 streams;
+	/* Sockets of later connections kept out of the sockhash because of this entry. */
+	__u32 skipped;
 };
 
 struct {
@@ -123,6 +149,15 @@ struct {
 	__type(key, struct mc_key);
 	__type(value, struct mc_flow);
 } mc_flows SEC(".maps");
+
+/* Bounded on purpose: an LRU of the services that streamed recently. Losing an entry costs one
+ * more connection on the stream-limit path, never correctness. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct mc_endpoint);
+	__type(value, struct mc_bulk_entry);
+} mc_bulk SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

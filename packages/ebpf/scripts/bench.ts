@@ -1,12 +1,20 @@
 /**
- * Sidecar-hop benchmark: request/response between an "app" and a "sidecar" on 127.0.0.1 in one
- * pod netns, with and without meshctl's acceleration, measured side by side and interleaved
- * (round r runs base/accel for every size, alternating which goes first). Plus bulk throughput.
+ * Sidecar-hop benchmark: request/response and bulk throughput between an "app" and a "sidecar" on
+ * 127.0.0.1 in one pod netns, with and without meshctl's acceleration, measured side by side and
+ * interleaved (each round runs every mode back to back, rotating which goes first).
  *
- *   flock /tmp/meshctl-bench.lock npx tsx --conditions=@meshctl/source packages/ebpf/scripts/bench.ts [--rounds 5] [--seconds 2] [--json out.json]
+ *   flock /tmp/meshctl-bench.lock npm run bench:ebpf -- [--rounds 7] [--seconds 1.5] [--bulk-seconds 2] [--json out.json]
  *
- * Two cgroups share the netns: `accel` (programs attached) and `base` (nothing attached), each with
- * its own server, so no enable/disable churn sits between the measurements.
+ * Four sibling cgroups share the netns, each with its own servers, so no enable/disable churn sits
+ * between the measurements:
+ *   base      nothing attached
+ *   accel     meshctl attached, no bulk policy (maxStreamBytes 0): every byte takes the sk_msg path
+ *   policy    meshctl with the default policy: 256 KiB stream limit + learned bulk services (TTL 600 s)
+ *   excluded  default policy plus the opt-in `excludePorts` listing the bulk service ports
+ * Every mode has an RPC service (request/response) and one bulk service port per write size, as a
+ * user would have them. Round 0 opens the first bulk connection to every bulk service; in the
+ * policy mode that connection still pays the stream-limit path until its service is learned, and
+ * it is reported on its own. Rounds 1..N are the steady state; every bulk run is a new connection.
  */
 import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
@@ -15,8 +23,10 @@ import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
 import { findProgram } from "@meshctl/core";
 import {
+  DEFAULT_BULK_TTL_SECONDS,
   DEFAULT_MAX_STREAM_BYTES,
   disableEbpfAcceleration,
+  type EbpfCounters,
   enableEbpfAcceleration,
   getEbpfStatus,
 } from "../src/index.js";
@@ -45,7 +55,8 @@ const sizes = values.only === "bulk" ? [] : values.sizes.split(",").map(Number);
 const bulkChunks = values.only === "rr" ? [] : values["bulk-chunks"].split(",").map(Number);
 const policyMax = Number(values["policy-max-stream-bytes"]);
 
-type Mode = "base" | "accel" | "policy" | "excluded";
+const MODES = ["base", "accel", "policy", "excluded"] as const;
+type Mode = (typeof MODES)[number];
 interface RrResult {
   size: number;
   requests: number;
@@ -68,7 +79,14 @@ const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))]!;
 };
-const pct = (a: number, b: number) => `${(((b - a) / a) * 100).toFixed(1)}%`;
+const signed = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`;
+const sizeName = (n: number) => (n >= 1 << 20 ? `${n / (1 << 20)} MiB` : `${n / 1024} KiB`);
+const perMode = <T>(make: (mode: Mode) => T): Record<Mode, T> =>
+  Object.fromEntries(MODES.map((m) => [m, make(m)])) as Record<Mode, T>;
+
+/** Ports: RPC service 70m1 (m = mode index), bulk services 7m01.. one per write size. */
+const rpcPort = (mode: Mode) => 7001 + MODES.indexOf(mode);
+const bulkPort = (mode: Mode, chunkIndex: number) => 7100 + 100 * MODES.indexOf(mode) + chunkIndex + 1;
 
 async function main(): Promise<void> {
   const missing = await labPrerequisites();
@@ -79,7 +97,7 @@ async function main(): Promise<void> {
   }
   const lab = new Lab(`bn${process.pid % 100}`);
   const pinDir = `/sys/fs/bpf/mce-bench-${process.pid}`;
-  const cleanupPins: string[] = [];
+  const pinDirs = { accel: `${pinDir}-accel`, policy: `${pinDir}-policy`, excluded: `${pinDir}-excluded` };
   try {
     const dir = await lab.tempDir("bench");
     const binary = join(dir, "rr-bench");
@@ -90,24 +108,19 @@ async function main(): Promise<void> {
       join(dirname(fileURLToPath(import.meta.url)), "rr-bench.c"),
     ]);
     const pod = await lab.pod("b");
-    // Three sibling cgroups, one server each: nothing attached (base), acceleration without the
-    // bulk policy (accel), acceleration with the default policy (policy). Every round runs all
-    // three back to back in a rotating order, so they share the machine's conditions.
-    const modes: Mode[] = ["base", "accel", "policy", "excluded"];
     const cgroups: Record<Mode, string> = {
       base: await lab.cgroup("base"),
       accel: await lab.cgroup("accel"),
       policy: await lab.cgroup("policy"),
       excluded: await lab.cgroup("excluded"),
     };
-    const ports: Record<Mode, number> = { base: 7001, accel: 7002, policy: 7003, excluded: 7004 };
-    const pinDirs = { accel: `${pinDir}-accel`, policy: `${pinDir}-policy`, excluded: `${pinDir}-excluded` };
-    cleanupPins.push(pinDirs.accel, pinDirs.policy, pinDirs.excluded);
     const pin = values["pin-cpus"] ? (cpu: number) => ["taskset", "-c", String(cpu)] : () => [];
-    for (const mode of modes) {
-      const [cmd, ...pre] = [...pin(1), binary];
-      const server = lab.spawnIn(pod.netns, cgroups[mode], cmd!, [...pre, "server", String(ports[mode])]);
-      await server.next();
+    for (const mode of MODES) {
+      for (const port of [rpcPort(mode), ...bulkChunks.map((_, i) => bulkPort(mode, i))]) {
+        const [cmd, ...pre] = [...pin(1), binary];
+        const server = lab.spawnIn(pod.netns, cgroups[mode], cmd!, [...pre, "server", String(port)]);
+        await server.next();
+      }
     }
     await enableEbpfAcceleration({
       cgroupPath: cgroups.accel,
@@ -115,146 +128,218 @@ async function main(): Promise<void> {
       maxMessageBytes: 0,
       maxStreamBytes: 0,
     });
-    await enableEbpfAcceleration({
+    // The default policy, as `meshctl enable ebpf` sets it.
+    const policy = await enableEbpfAcceleration({
       cgroupPath: cgroups.policy,
       pinDir: pinDirs.policy,
       maxStreamBytes: policyMax,
     });
-    // The opt-out for bulk services: the server's port is excluded, its sockets never enter the sockhash.
+    // The opt-in for bulk services known up front: their ports never enter the sockhash.
     await enableEbpfAcceleration({
       cgroupPath: cgroups.excluded,
       pinDir: pinDirs.excluded,
-      excludePorts: [ports.excluded],
+      excludePorts: bulkChunks.map((_, i) => bulkPort("excluded", i)),
     });
 
-    const run = async (mode: Mode, args: string[]): Promise<Record<string, number>> => {
+    const run = async (mode: Mode, port: number, args: string[]): Promise<Record<string, number>> => {
       const [cmd, ...pre] = [...pin(0), binary];
+      // rr-bench dials a new connection on every run.
       const proc: Proc = lab.spawnIn(pod.netns, cgroups[mode], cmd!, [
         ...pre,
         args[0]!,
         "127.0.0.1",
-        String(ports[mode]),
+        String(port),
         ...args.slice(1),
       ]);
       const result = (await proc.next(120_000)) as Record<string, number>;
       await proc.wait(10_000);
       return result;
     };
-
-    const rr: Record<string, Record<Mode, RrResult[]>> = {};
-    const bulk: Record<string, Record<Mode, BulkResult[]>> = {};
+    const counters = async (mode: Exclude<Mode, "base">): Promise<EbpfCounters> => {
+      const c = (await getEbpfStatus({ pinDir: pinDirs[mode] })).counters;
+      if (!c) throw new Error(`no counters for ${mode}`);
+      return c;
+    };
     const order = (r: number): Mode[] => [
-      ...modes.slice(r % modes.length),
-      ...modes.slice(0, r % modes.length),
+      ...MODES.slice(r % MODES.length),
+      ...MODES.slice(0, r % MODES.length),
     ];
+    const bulkRun = async (mode: Mode, chunkIndex: number): Promise<BulkResult> =>
+      (await run(mode, bulkPort(mode, chunkIndex), [
+        "bulk",
+        String(bulkChunks[chunkIndex]),
+        String(bulkSeconds),
+      ])) as unknown as BulkResult;
+
     say(
-      `bench:ebpf  ${rounds} interleaved rounds, ${seconds}s per request/response run, ${bulkSeconds}s per bulk run${values["pin-cpus"] ? ", client on CPU 0, server on CPU 1" : ""}`,
+      `bench:ebpf  kernel ${(await import("node:os")).release()}; round 0 (first bulk connections) + ${rounds} interleaved rounds; ` +
+        `${seconds}s per request/response run, ${bulkSeconds}s per bulk run${values["pin-cpus"] ? "; client on CPU 0, server on CPU 1" : ""}`,
     );
+    say(
+      `  services per mode: an RPC service (127.0.0.1:${rpcPort("policy")} in policy mode) for request/response and one bulk service per write size (${bulkChunks.map((_, i) => bulkPort("policy", i)).join(", ")} in policy mode)`,
+    );
+    say(
+      `  policy = default: stream limit ${policy.config.maxStreamBytes} B, learned bulk services for ${policy.config.bulkTtlSeconds} s (default ${DEFAULT_BULK_TTL_SECONDS}); excluded = default + --exclude-ports for the bulk ports`,
+    );
+
+    // Round 0: the first connection to every bulk service (learning happens here in policy mode).
+    const first: Record<string, Record<Mode, BulkResult>> = {};
+    const policyBeforeFirst = await counters("policy");
+    for (const [i, chunk] of bulkChunks.entries()) {
+      const results: Partial<Record<Mode, BulkResult>> = {};
+      for (const mode of order(i)) results[mode] = await bulkRun(mode, i);
+      first[chunk] = results as Record<Mode, BulkResult>;
+    }
+    const policyAfterFirst = await counters("policy");
+    say(
+      `  round 0 done: policy learned ${policyAfterFirst.bulkLearned - policyBeforeFirst.bulkLearned} bulk stream(s) on ${bulkChunks.length} service(s)`,
+    );
+
+    const rr: Record<number, Record<Mode, RrResult[]>> = {};
+    const bulk: Record<number, Record<Mode, BulkResult[]>> = {};
     for (let r = 0; r < rounds; r++) {
       for (const size of sizes) {
-        rr[size] ??= { base: [], accel: [], policy: [], excluded: [] };
+        rr[size] ??= perMode(() => []);
         for (const mode of order(r))
           rr[size]![mode].push(
-            (await run(mode, ["rr", String(size), String(seconds)])) as unknown as RrResult,
+            (await run(mode, rpcPort(mode), ["rr", String(size), String(seconds)])) as unknown as RrResult,
           );
       }
-      for (const chunk of bulkChunks) {
-        bulk[chunk] ??= { base: [], accel: [], policy: [], excluded: [] };
-        for (const mode of order(r))
-          bulk[chunk]![mode].push(
-            (await run(mode, ["bulk", String(chunk), String(bulkSeconds)])) as unknown as BulkResult,
-          );
+      for (const [i, chunk] of bulkChunks.entries()) {
+        bulk[chunk] ??= perMode(() => []);
+        for (const mode of order(r)) bulk[chunk]![mode].push(await bulkRun(mode, i));
       }
-      process.stdout.write(`  round ${r + 1}/${rounds} done\n`);
+      say(`  round ${r + 1}/${rounds} done`);
       // Raw runs so far, so an interrupted run still leaves its data behind.
-      if (values.json) await writeFile(`${values.json}.partial`, `${JSON.stringify({ rr, bulk })}\n`);
+      if (values.json) await writeFile(`${values.json}.partial`, `${JSON.stringify({ first, rr, bulk })}\n`);
     }
-    const accelCounters = (await getEbpfStatus({ pinDir: pinDirs.accel })).counters;
-    const policyCounters = (await getEbpfStatus({ pinDir: pinDirs.policy })).counters;
+    const policyEnd = await counters("policy");
+    const accelEnd = await counters("accel");
+    const excludedEnd = await counters("excluded");
+
+    const rrSummary = sizes.map((size) => {
+      const runs = rr[size]!;
+      const m = (mode: Mode, key: keyof RrResult) => median(runs[mode].map((x) => x[key]));
+      // Median over rounds of (mode p50 / base p50 of the same round - 1).
+      const p50Paired = (mode: Mode) => median(runs[mode].map((x, i) => x.p50Us / runs.base[i]!.p50Us - 1));
+      return {
+        size,
+        ...perMode((mode) => ({
+          p50Us: m(mode, "p50Us"),
+          p99Us: m(mode, "p99Us"),
+          reqPerSec: m(mode, "reqPerSec"),
+          p50VsBasePaired: mode === "base" ? 0 : p50Paired(mode),
+        })),
+      };
+    });
+    const bulkSummary = bulkChunks.map((chunk) => {
+      const runs = bulk[chunk]!;
+      // Per-round ratios against the base run of the same round: robust to load that drifts.
+      const ratios = (mode: Mode) => runs[mode].map((x, i) => x.gbitPerSec / runs.base[i]!.gbitPerSec - 1);
+      return {
+        chunk,
+        ...perMode((mode) => ({
+          gbit: median(runs[mode].map((x) => x.gbitPerSec)),
+          vsBasePaired: median(ratios(mode)),
+          vsBaseQuartiles: [quantile(ratios(mode), 0.25), quantile(ratios(mode), 0.75)],
+        })),
+        // In steady state a learned service and an excluded port take the same kernel path (no
+        // socket in the sockhash): their paired difference is the noise floor of this machine.
+        policyVsExcludedPaired: median(
+          runs.policy.map((x, i) => x.gbitPerSec / runs.excluded[i]!.gbitPerSec - 1),
+        ),
+        runs,
+      };
+    });
+    const firstSummary = bulkChunks.map((chunk) => {
+      const f = first[chunk]!;
+      return {
+        chunk,
+        ...perMode((mode) => ({
+          gbit: f[mode].gbitPerSec,
+          vsBase: f[mode].gbitPerSec / f.base.gbitPerSec - 1,
+        })),
+      };
+    });
+    // Checks that the policy mode measured what it claims: RPC connections in the sockhash, every
+    // steady-state bulk run a new connection whose two sockets skipped it.
+    const steadyBulkRuns = rounds * bulkChunks.length;
+    const rrRuns = rounds * sizes.length;
+    const checks = {
+      policyBulkSkips: policyEnd.bulkSkips - policyAfterFirst.bulkSkips,
+      policyBulkSkipsExpected: 2 * steadyBulkRuns,
+      policySocketsAdded: policyEnd.socketsAdded - policyAfterFirst.socketsAdded,
+      policySocketsAddedExpected: 2 * rrRuns,
+      policyFirstConnectionsAdded: policyAfterFirst.socketsAdded - policyBeforeFirst.socketsAdded,
+      excludedSocketsSkipped: excludedEnd.socketsSkipped,
+    };
 
     const summary = {
       kernel: (await import("node:os")).release(),
       rounds,
       secondsPerRun: seconds,
       bulkSecondsPerRun: bulkSeconds,
-      policyMaxStreamBytes: policyMax,
-      requestResponse: sizes.map((size) => {
-        const m = (mode: Mode, key: keyof RrResult) => median(rr[size]![mode].map((x) => x[key]));
-        // Median over rounds of (mode p50 / base p50 of the same round - 1).
-        const p50Paired = (mode: Mode) =>
-          median(rr[size]![mode].map((x, i) => x.p50Us / rr[size]!.base[i]!.p50Us - 1));
-        return {
-          size,
-          p50VsBasePaired: {
-            accel: p50Paired("accel"),
-            policy: p50Paired("policy"),
-            excluded: p50Paired("excluded"),
-          },
-          base: { p50Us: m("base", "p50Us"), p99Us: m("base", "p99Us"), reqPerSec: m("base", "reqPerSec") },
-          accel: {
-            p50Us: m("accel", "p50Us"),
-            p99Us: m("accel", "p99Us"),
-            reqPerSec: m("accel", "reqPerSec"),
-          },
-          policy: {
-            p50Us: m("policy", "p50Us"),
-            p99Us: m("policy", "p99Us"),
-            reqPerSec: m("policy", "reqPerSec"),
-          },
-          excluded: {
-            p50Us: m("excluded", "p50Us"),
-            p99Us: m("excluded", "p99Us"),
-            reqPerSec: m("excluded", "reqPerSec"),
-          },
-        };
-      }),
-      bulk: bulkChunks.map((chunk) => {
-        const runs = bulk[chunk]!;
-        // Per-round ratios against the base run of the same round: robust to load that drifts.
-        const ratios = (mode: Mode) => runs[mode].map((x, i) => x.gbitPerSec / runs.base[i]!.gbitPerSec - 1);
-        const paired = (mode: Mode) => median(ratios(mode));
-        const spread = (mode: Mode) => [quantile(ratios(mode), 0.25), quantile(ratios(mode), 0.75)];
-        return {
-          chunk,
-          baseGbit: median(runs.base.map((x) => x.gbitPerSec)),
-          accelGbit: median(runs.accel.map((x) => x.gbitPerSec)),
-          policyGbit: median(runs.policy.map((x) => x.gbitPerSec)),
-          accelVsBasePaired: paired("accel"),
-          policyVsBasePaired: paired("policy"),
-          accelVsBaseQuartiles: spread("accel"),
-          policyVsBaseQuartiles: spread("policy"),
-          excludedGbit: median(runs.excluded.map((x) => x.gbitPerSec)),
-          excludedVsBasePaired: paired("excluded"),
-          excludedVsBaseQuartiles: spread("excluded"),
-          runs,
-        };
-      }),
-      countersAfterAccelRuns: accelCounters,
-      countersAfterPolicyRuns: policyCounters,
+      policy: policy.config,
+      ports: perMode((mode) => ({ rpc: rpcPort(mode), bulk: bulkChunks.map((_, i) => bulkPort(mode, i)) })),
+      requestResponse: rrSummary,
+      bulk: bulkSummary,
+      firstBulkConnection: firstSummary,
+      checks,
+      counters: { accel: accelEnd, policy: policyEnd, excluded: excludedEnd },
     };
 
-    say("\nrequest/response (medians over rounds)     p50 µs            p99 µs            req/s");
-    for (const row of summary.requestResponse) {
+    const us = (x: number) => x.toFixed(1);
+    say("\nrequest/response to the RPC service (medians over rounds): p50 / p99 µs, req/s");
+    say(`  ${"size".padEnd(7)} ${MODES.map((m) => m.padEnd(27)).join(" ")}`);
+    for (const row of rrSummary) {
       say(
-        `  ${String(row.size).padStart(6)} B  base ${row.base.p50Us.toFixed(1).padStart(7)}  accel ${row.accel.p50Us.toFixed(1).padStart(7)} (${pct(row.base.p50Us, row.accel.p50Us)})` +
-          `  p99 ${row.base.p99Us.toFixed(1)} -> ${row.accel.p99Us.toFixed(1)} (${pct(row.base.p99Us, row.accel.p99Us)})` +
-          `  req/s ${row.base.reqPerSec.toFixed(0)} -> ${row.accel.reqPerSec.toFixed(0)} (${pct(row.base.reqPerSec, row.accel.reqPerSec)})` +
-          `  | policy p50 ${row.policy.p50Us.toFixed(1)} (${pct(row.base.p50Us, row.policy.p50Us)}) req/s ${row.policy.reqPerSec.toFixed(0)}`,
+        `  ${sizeName(row.size).padEnd(7)} ${MODES.map((m) => `${us(row[m].p50Us)} / ${us(row[m].p99Us)}, ${row[m].reqPerSec.toFixed(0)}`.padEnd(27)).join(" ")}`,
       );
     }
-    say("\nbulk throughput (medians; in brackets the median of per-round ratios to base)");
-    const ratio = (x: number) => `${(x * 100).toFixed(1)}%`;
-    for (const row of summary.bulk) {
+    say("  p50 vs base, median of per-round ratios:");
+    for (const row of rrSummary) {
       say(
-        `  writes of ${String(row.chunk).padStart(8)} B  base ${row.baseGbit.toFixed(2)} Gbit/s  accel ${row.accelGbit.toFixed(2)} [${ratio(row.accelVsBasePaired)}, IQR ${row.accelVsBaseQuartiles.map(ratio).join("..")}]  policy ${row.policyGbit.toFixed(2)} [${ratio(row.policyVsBasePaired)}, IQR ${row.policyVsBaseQuartiles.map(ratio).join("..")}]` +
-          `  excluded ${row.excludedGbit.toFixed(2)} [${ratio(row.excludedVsBasePaired)}, IQR ${row.excludedVsBaseQuartiles.map(ratio).join("..")}]`,
+        `  ${sizeName(row.size).padEnd(7)} accel ${signed(row.accel.p50VsBasePaired)}  policy ${signed(row.policy.p50VsBasePaired)}  excluded ${signed(row.excluded.p50VsBasePaired)}` +
+          `   (medians: policy p50 ${signed(row.policy.p50Us / row.base.p50Us - 1)}, p99 ${signed(row.policy.p99Us / row.base.p99Us - 1)}, req/s ${signed(row.policy.reqPerSec / row.base.reqPerSec - 1)})`,
       );
     }
-    say(`\ncounters after accelerated runs: ${JSON.stringify(accelCounters)}`);
+    say(
+      "\nbulk, steady state (rounds 1..N, a new connection per run): median Gbit/s [median of per-round ratios to base, IQR]",
+    );
+    for (const row of bulkSummary) {
+      say(
+        `  ${sizeName(row.chunk).padEnd(7)} base ${row.base.gbit.toFixed(2)}` +
+          (["accel", "policy", "excluded"] as const)
+            .map(
+              (m) =>
+                `  ${m} ${row[m].gbit.toFixed(2)} [${signed(row[m].vsBasePaired)}, ${row[m].vsBaseQuartiles.map(signed).join("..")}]`,
+            )
+            .join(""),
+      );
+    }
+    say(
+      `  noise floor (policy vs excluded, the same kernel path in steady state, median of per-round ratios): ${bulkSummary.map((row) => `${sizeName(row.chunk)} ${signed(row.policyVsExcludedPaired)}`).join(", ")}`,
+    );
+    say(
+      "\nfirst bulk connection of each service (round 0; policy still pays the stream-limit path until the service is learned): Gbit/s [vs base run of round 0]",
+    );
+    for (const row of firstSummary) {
+      say(
+        `  ${sizeName(row.chunk).padEnd(7)} base ${row.base.gbit.toFixed(2)}` +
+          (["accel", "policy", "excluded"] as const)
+            .map((m) => `  ${m} ${row[m].gbit.toFixed(2)} [${signed(row[m].vsBase)}]`)
+            .join(""),
+      );
+    }
+    say(
+      `\nchecks: policy steady-state bulk runs ${steadyBulkRuns}, sockets that skipped the sockhash ${checks.policyBulkSkips} (expected ${checks.policyBulkSkipsExpected}); ` +
+        `policy RPC runs ${rrRuns}, sockets added ${checks.policySocketsAdded} (expected ${checks.policySocketsAddedExpected}); ` +
+        `first bulk connections added ${checks.policyFirstConnectionsAdded} sockets (expected ${2 * bulkChunks.length})`,
+    );
     say(`\n${JSON.stringify(summary)}`);
     if (values.json) await writeFile(values.json, `${JSON.stringify(summary, null, 2)}\n`);
   } finally {
-    for (const dir of cleanupPins)
+    for (const dir of Object.values(pinDirs))
       await disableEbpfAcceleration({ pinDir: dir, force: true, drainTimeoutMs: 0 }).catch(() => undefined);
     await lab.cleanup();
   }

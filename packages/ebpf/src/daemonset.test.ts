@@ -5,7 +5,12 @@ import { renderEbpfDaemonSet } from "./daemonset.js";
 describe("renderEbpfDaemonSet", () => {
   test("renders a privileged DaemonSet with bpffs and cgroup mounts", () => {
     const manifest = parse(
-      renderEbpfDaemonSet({ image: "example/meshctl:1", ports: [15001, 15006], maxMessageBytes: 0 }),
+      renderEbpfDaemonSet({
+        image: "example/meshctl:1",
+        ports: [15001, 15006],
+        maxMessageBytes: 0,
+        bulkTtlSeconds: 0,
+      }),
     );
     expect(manifest.kind).toBe("DaemonSet");
     const pod = manifest.spec.template.spec;
@@ -19,6 +24,7 @@ describe("renderEbpfDaemonSet", () => {
       ]),
     );
     expect(container.command.at(-1)).toContain('"--ports" "15001,15006"');
+    expect(container.command.at(-1)).toContain('"--bulk-ttl" "0"');
     expect(container.lifecycle.preStop.exec.command).toEqual([
       "meshctl",
       "disable",

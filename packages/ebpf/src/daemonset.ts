@@ -14,6 +14,8 @@ export interface EbpfDaemonSetOptions {
   readonly excludePorts?: readonly number[];
   readonly maxMessageBytes?: number;
   readonly maxStreamBytes?: number;
+  /** Learned bulk-service TTL in seconds (0 = off); default: the library's (600). */
+  readonly bulkTtlSeconds?: number;
   readonly nodeSelector?: Readonly<Record<string, string>>;
 }
 
@@ -40,6 +42,7 @@ export function renderEbpfDaemonSet(options: EbpfDaemonSetOptions): string {
     enableArgs.push("--max-message-bytes", String(options.maxMessageBytes));
   if (options.maxStreamBytes !== undefined)
     enableArgs.push("--max-stream-bytes", String(options.maxStreamBytes));
+  if (options.bulkTtlSeconds !== undefined) enableArgs.push("--bulk-ttl", String(options.bulkTtlSeconds));
   const labels = { "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "meshctl" };
   const manifest = {
     apiVersion: "apps/v1",

@@ -155,8 +155,20 @@ interface FeatureProbe {
 }
 
 const REQUIRED_HELPERS: Record<string, readonly string[]> = {
-  sock_ops_available_helpers: ["bpf_sock_hash_update", "bpf_get_netns_cookie", "bpf_sock_ops_cb_flags_set"],
-  sk_msg_available_helpers: ["bpf_msg_redirect_hash", "bpf_get_netns_cookie", "bpf_sk_storage_get"],
+  sock_ops_available_helpers: [
+    "bpf_sock_hash_update",
+    "bpf_get_netns_cookie",
+    "bpf_sock_ops_cb_flags_set",
+    // Learned bulk services: the service endpoint per socket, and the age of mc_bulk entries.
+    "bpf_sk_storage_get",
+    "bpf_ktime_get_ns",
+  ],
+  sk_msg_available_helpers: [
+    "bpf_msg_redirect_hash",
+    "bpf_get_netns_cookie",
+    "bpf_sk_storage_get",
+    "bpf_ktime_get_ns",
+  ],
 };
 
 /**

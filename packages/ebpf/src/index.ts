@@ -13,6 +13,7 @@ export {
 export { type EbpfErrorCode, ebpfError } from "./errors.js";
 export {
   type Attachment,
+  DEFAULT_BULK_TTL_SECONDS,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_STREAM_BYTES,
   DEFAULT_PIN_DIR,
@@ -31,6 +32,7 @@ export {
 } from "./loader.js";
 export {
   type AccelerationConfig,
+  type BulkService,
   COUNTER_NAMES,
   type DirectionCounters,
   type EbpfCounters,

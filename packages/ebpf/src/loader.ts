@@ -7,6 +7,8 @@ import { assertEbpfSupported, ensureBpffsFor, findCgroup2Mount, resolveCgroup } 
 import { ebpfError } from "./errors.js";
 import {
   type AccelerationConfig,
+  type BulkService,
+  decodeBulkServices,
   decodeConfig,
   decodeCounters,
   type EbpfCounters,
@@ -32,6 +34,13 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 0;
  */
 export const DEFAULT_MAX_STREAM_BYTES = 256 * 1024;
 
+/**
+ * How long a learned bulk service keeps its new connections off the sockhash (docs/ebpf.md
+ * "Learned bulk services"). A connection that crosses the stream limit marks its service; after
+ * the TTL the next connection to it is accelerated again and re-learns if it still streams.
+ */
+export const DEFAULT_BULK_TTL_SECONDS = 600;
+
 /** The compiled programs shipped in the package (built by scripts/build-bpf.mjs). */
 export function defaultObjectPath(): string {
   return fileURLToPath(new URL("../obj/mc-accel.bpf.o", import.meta.url));
@@ -54,6 +63,12 @@ export interface EnableEbpfOptions {
   readonly maxMessageBytes?: number;
   /** Directions sending more than this without a reply fall back to TCP for good; 0 = no limit; default 256 KiB. */
   readonly maxStreamBytes?: number;
+  /**
+   * Learned bulk services: when a connection crosses `maxStreamBytes`, new connections to the same
+   * service (netns, IP, port as the client dialled it) skip the sockhash for this many seconds.
+   * 0 = learning off; default 600. Needs a stream limit (nothing is learned with `maxStreamBytes` 0).
+   */
+  readonly bulkTtlSeconds?: number;
   /** Path of the BPF object; default: the one shipped in the package. */
   readonly objectPath?: string;
 }
@@ -214,17 +229,22 @@ function validateOptions(options: EnableEbpfOptions): AccelerationConfig {
   const excludePorts = validatePorts("excludePorts", options.excludePorts);
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const maxStreamBytes = options.maxStreamBytes ?? DEFAULT_MAX_STREAM_BYTES;
+  const bulkTtlSeconds = options.bulkTtlSeconds ?? DEFAULT_BULK_TTL_SECONDS;
   for (const [name, value] of [
     ["maxMessageBytes", maxMessageBytes],
     ["maxStreamBytes", maxStreamBytes],
+    ["bulkTtlSeconds", bulkTtlSeconds],
   ] as const) {
     if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
       throw ebpfError("EBPF_INVALID_OPTIONS", `${name}: ${value} must be an integer from 0 to 4294967295.`, {
         kind: "usage",
+        ...(name === "bulkTtlSeconds"
+          ? { suggestions: ["Seconds a learned bulk service stays on plain TCP; 0 turns learning off."] }
+          : {}),
       });
     }
   }
-  return { enabled: true, maxMessageBytes, maxStreamBytes, ports, excludePorts };
+  return { enabled: true, maxMessageBytes, maxStreamBytes, ports, excludePorts, bulkTtlSeconds };
 }
 
 async function writeConfig(pinDir: string, config: AccelerationConfig): Promise<void> {
@@ -260,6 +280,7 @@ function sameConfig(a: AccelerationConfig, b: AccelerationConfig): boolean {
     a.enabled === b.enabled &&
     a.maxMessageBytes === b.maxMessageBytes &&
     a.maxStreamBytes === b.maxStreamBytes &&
+    a.bulkTtlSeconds === b.bulkTtlSeconds &&
     a.ports.join(",") === b.ports.join(",") &&
     a.excludePorts.join(",") === b.excludePorts.join(",")
   );
@@ -475,6 +496,7 @@ export async function disableEbpfAcceleration(options: DisableEbpfOptions = {}):
       maxStreamBytes: 0,
       ports: [],
       excludePorts: [],
+      bulkTtlSeconds: 0,
     }).catch(() => undefined);
 
   // 2. No new sockets get in.
@@ -612,9 +634,17 @@ export interface EbpfStatus {
   readonly maps: readonly MapInfo[];
   readonly config?: AccelerationConfig;
   readonly counters?: EbpfCounters;
+  /** Learned bulk services (mc_bulk), newest first; expired ones stay listed with `active: false` until evicted. */
+  readonly bulkServices?: readonly BulkService[];
 }
 
-const COUNTED_MAPS: ReadonlySet<MapName> = new Set(["mc_socks", "mc_pairs", "mc_orig", "mc_flows"]);
+const COUNTED_MAPS: ReadonlySet<MapName> = new Set([
+  "mc_socks",
+  "mc_pairs",
+  "mc_orig",
+  "mc_flows",
+  "mc_bulk",
+]);
 
 /**
  * What is loaded from `pinDir`, where it is attached, map sizes and the counters.
@@ -657,6 +687,7 @@ export async function getEbpfStatus(options: GetEbpfStatusOptions = {}): Promise
     }
   }
   const maps: MapInfo[] = [];
+  let bulkDump: BulkDump | undefined;
   for (const name of MAP_NAMES) {
     const map = pins.maps[name];
     if (!map) continue;
@@ -665,10 +696,15 @@ export async function getEbpfStatus(options: GetEbpfStatusOptions = {}): Promise
         ["map", "dump", "pinned", map.pin],
         `reading ${name}`,
       ).catch(() => undefined);
+      if (name === "mc_bulk" && dump) bulkDump = dump as BulkDump;
       maps.push(dump ? { ...map, entries: dump.length } : map);
     } else maps.push(map);
   }
   const config = pins.maps.mc_config ? await readConfig(pinDir) : undefined;
+  // Same clock as bpf_ktime_get_ns (CLOCK_MONOTONIC), read right after the dump.
+  const bulkServices = bulkDump
+    ? decodeBulkServices(bulkDump, process.hrtime.bigint(), config?.bulkTtlSeconds ?? 0)
+    : undefined;
   let counters: EbpfCounters | undefined;
   if (pins.maps.mc_counters) {
     const dump = await runBpftoolJson<Parameters<typeof decodeCounters>[0]>(
@@ -697,5 +733,8 @@ export async function getEbpfStatus(options: GetEbpfStatusOptions = {}): Promise
     maps,
     ...(config ? { config } : {}),
     ...(counters ? { counters } : {}),
+    ...(bulkServices ? { bulkServices } : {}),
   };
 }
+
+type BulkDump = Array<{ key: string[]; value: string[] }>;

@@ -1,16 +1,17 @@
 import { describe, expect, test } from "vitest";
-import { COUNTER_NAMES, decodeConfig, decodeCounters, encodeConfig } from "./maps.js";
+import { COUNTER_NAMES, decodeBulkServices, decodeConfig, decodeCounters, encodeConfig } from "./maps.js";
 
 describe("mc_config encoding", () => {
-  test("matches struct mc_config (little endian, 84 bytes)", () => {
+  test("matches struct mc_config (little endian, 88 bytes)", () => {
     const bytes = encodeConfig({
       enabled: true,
       maxMessageBytes: 65_536,
       maxStreamBytes: 262_144,
       ports: [15001, 8080],
       excludePorts: [5432],
+      bulkTtlSeconds: 600,
     }).map(Number);
-    expect(bytes).toHaveLength(84);
+    expect(bytes).toHaveLength(88);
     expect(bytes.slice(48, 52)).toEqual([1, 0, 0, 0]);
     expect(bytes.slice(52, 54)).toEqual([5432 & 0xff, 5432 >> 8]);
     expect(bytes.slice(0, 4)).toEqual([1, 0, 0, 0]);
@@ -19,7 +20,8 @@ describe("mc_config encoding", () => {
     expect(bytes.slice(12, 16)).toEqual([2, 0, 0, 0]);
     expect(bytes.slice(16, 20)).toEqual([15001 & 0xff, 15001 >> 8, 8080 & 0xff, 8080 >> 8]);
     expect(bytes.slice(20, 48).every((b) => b === 0)).toBe(true);
-    expect(bytes.slice(54).every((b) => b === 0)).toBe(true);
+    expect(bytes.slice(54, 84).every((b) => b === 0)).toBe(true);
+    expect(bytes.slice(84, 88)).toEqual([600 & 0xff, 600 >> 8, 0, 0]);
   });
 
   test("decodes bpftool's BTF view, ignoring unused port slots", () => {
@@ -32,6 +34,7 @@ describe("mc_config encoding", () => {
         ports: [15006, 0, 0],
         nexclude: 1,
         exclude: [22, 0],
+        bulk_ttl_s: 600,
       }),
     ).toEqual({
       enabled: true,
@@ -39,7 +42,70 @@ describe("mc_config encoding", () => {
       maxStreamBytes: 7,
       ports: [15006],
       excludePorts: [22],
+      bulkTtlSeconds: 600,
     });
+  });
+});
+
+describe("learned bulk services", () => {
+  const hex = (buf: Buffer) => [...buf].map((b) => `0x${b.toString(16).padStart(2, "0")}`);
+  const entry = (
+    ip: number[],
+    netns: bigint,
+    port: number,
+    learnedNs: bigint,
+    streams: number,
+    skipped: number,
+  ) => {
+    const key = Buffer.alloc(32);
+    Buffer.from(ip).copy(key, 0);
+    key.writeBigUInt64LE(netns, 16);
+    key.writeUInt16LE(port, 24);
+    const value = Buffer.alloc(16);
+    value.writeBigUInt64LE(learnedNs, 0);
+    value.writeUInt32LE(streams, 8);
+    value.writeUInt32LE(skipped, 12);
+    return { key: hex(key), value: hex(value) };
+  };
+  const v4 = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 96, 0, 10];
+  const v6 = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+
+  test("decode struct mc_endpoint -> struct mc_bulk_entry, newest first, with the TTL applied", () => {
+    const now = 1_000_000_000_000n;
+    const services = decodeBulkServices(
+      [
+        entry(v4, 4099n, 9000, now - 700_000_000_000n, 3, 12),
+        entry(v6, 4100n, 80, now - 2_500_000_000n, 1, 0),
+      ],
+      now,
+      600,
+    );
+    expect(services).toEqual([
+      {
+        netnsCookie: 4100,
+        ip: "::1",
+        port: 80,
+        ageSeconds: 2.5,
+        active: true,
+        streams: 1,
+        skippedSockets: 0,
+      },
+      {
+        netnsCookie: 4099,
+        ip: "10.96.0.10",
+        port: 9000,
+        ageSeconds: 700,
+        active: false,
+        streams: 3,
+        skippedSockets: 12,
+      },
+    ]);
+  });
+
+  test("with learning off nothing is active", () => {
+    const now = 5_000_000_000n;
+    const [service] = decodeBulkServices([entry(v4, 1n, 443, now, 1, 0)], now, 0);
+    expect(service).toMatchObject({ ip: "10.96.0.10", port: 443, ageSeconds: 0, active: false });
   });
 });
 
@@ -59,6 +125,8 @@ describe("counters", () => {
     expect(counters.egress).toEqual({ messages: 103, bytes: 104, misses: 105 });
     expect(counters.socketsAdded).toBe(106);
     expect(counters.policySkips).toBe(111);
+    expect(counters.bulkLearned).toBe(113);
+    expect(counters.bulkSkips).toBe(114);
   });
 
   test("the counter list mirrors enum mc_counter in the C header", async () => {

@@ -10,6 +10,7 @@ export const MAP_NAMES = [
   "mc_pairs",
   "mc_orig",
   "mc_flows",
+  "mc_bulk",
   "mc_counters",
   "mc_config",
   "mc_sk_state",
@@ -31,11 +32,15 @@ export const COUNTER_NAMES = [
   "passedBytes",
   "policySkips",
   "socketsSkipped",
+  "bulkLearned",
+  "bulkSkips",
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
 export const MAX_PORTS = 16;
-const CONFIG_SIZE = 16 + 2 * MAX_PORTS + 4 + 2 * MAX_PORTS;
+const EXCLUDE_AT = 16 + 2 * MAX_PORTS;
+const BULK_TTL_AT = EXCLUDE_AT + 4 + 2 * MAX_PORTS;
+const CONFIG_SIZE = BULK_TTL_AT + 4;
 
 /** What the programs read from mc_config. */
 export interface AccelerationConfig {
@@ -48,13 +53,18 @@ export interface AccelerationConfig {
   readonly ports: readonly number[];
   /** Sockets with these ports (or REDIRECTed to the sidecar from them) never enter the sockhash. */
   readonly excludePorts: readonly number[];
+  /**
+   * Seconds a learned bulk service keeps its new connections off the sockhash; 0 = learning off.
+   * A service is learned when one of its connections crosses `maxStreamBytes`.
+   */
+  readonly bulkTtlSeconds: number;
 }
 
 /**
  * Encodes `struct mc_config` as the byte list `bpftool map update ... value` takes (little endian).
  *
  * @example
- * encodeConfig({ enabled: true, maxMessageBytes: 0, maxStreamBytes: 0, ports: [15001], excludePorts: [] }).slice(0, 4); // ["1","0","0","0"]
+ * encodeConfig({ enabled: true, maxMessageBytes: 0, maxStreamBytes: 0, ports: [15001], excludePorts: [], bulkTtlSeconds: 600 }).slice(0, 4); // ["1","0","0","0"]
  */
 export function encodeConfig(config: AccelerationConfig): string[] {
   const buf = Buffer.alloc(CONFIG_SIZE);
@@ -63,9 +73,9 @@ export function encodeConfig(config: AccelerationConfig): string[] {
   buf.writeUInt32LE(config.maxStreamBytes, 8);
   buf.writeUInt32LE(config.ports.length, 12);
   for (const [i, port] of config.ports.entries()) buf.writeUInt16LE(port, 16 + 2 * i);
-  const excludeAt = 16 + 2 * MAX_PORTS;
-  buf.writeUInt32LE(config.excludePorts.length, excludeAt);
-  for (const [i, port] of config.excludePorts.entries()) buf.writeUInt16LE(port, excludeAt + 4 + 2 * i);
+  buf.writeUInt32LE(config.excludePorts.length, EXCLUDE_AT);
+  for (const [i, port] of config.excludePorts.entries()) buf.writeUInt16LE(port, EXCLUDE_AT + 4 + 2 * i);
+  buf.writeUInt32LE(config.bulkTtlSeconds, BULK_TTL_AT);
   return [...buf].map(String);
 }
 
@@ -78,6 +88,7 @@ export function decodeConfig(formatted: {
   ports?: number[];
   nexclude?: number;
   exclude?: number[];
+  bulk_ttl_s?: number;
 }): AccelerationConfig {
   const n = formatted.nports ?? 0;
   const excluded = formatted.nexclude ?? 0;
@@ -87,6 +98,7 @@ export function decodeConfig(formatted: {
     maxStreamBytes: formatted.max_stream_bytes ?? 0,
     ports: (formatted.ports ?? []).slice(0, n),
     excludePorts: (formatted.exclude ?? []).slice(0, excluded),
+    bulkTtlSeconds: formatted.bulk_ttl_s ?? 0,
   };
 }
 
@@ -105,8 +117,12 @@ export interface EbpfCounters {
   readonly passedBytes: number;
   /** Directions switched to TCP by the port, message-size or stream policy. */
   readonly policySkips: number;
-  /** Sockets left on TCP because payload had crossed TCP before they were established (TCP Fast Open). */
+  /** Sockets left on TCP: an excluded port, or payload had crossed TCP before they were established (TCP Fast Open). */
   readonly socketsSkipped: number;
+  /** Bulk streams recorded in mc_bulk (a direction crossed `maxStreamBytes` with learning on). */
+  readonly bulkLearned: number;
+  /** Sockets kept out of the sockhash because their service is a learned bulk service. */
+  readonly bulkSkips: number;
 }
 
 export interface DirectionCounters {
@@ -142,5 +158,79 @@ export function decodeCounters(dump: PercpuDump): EbpfCounters {
     passedBytes: raw.passedBytes,
     policySkips: raw.policySkips,
     socketsSkipped: raw.socketsSkipped,
+    bulkLearned: raw.bulkLearned,
+    bulkSkips: raw.bulkSkips,
   };
+}
+
+/** A service whose connections streamed recently (an entry of mc_bulk). */
+export interface BulkService {
+  /** Network namespace cookie (`bpf_get_netns_cookie`): the same service IP in two pods is two entries. */
+  readonly netnsCookie: number;
+  /** Plain IPv4 for IPv4 and IPv4-mapped addresses, else IPv6. */
+  readonly ip: string;
+  readonly port: number;
+  /** Seconds since the last bulk stream was detected. */
+  readonly ageSeconds: number;
+  /** True while younger than the TTL: new connections to it skip the sockhash. */
+  readonly active: boolean;
+  /** Bulk streams detected for it. */
+  readonly streams: number;
+  /** Sockets of later connections kept out of the sockhash because of it. */
+  readonly skippedSockets: number;
+}
+
+function bytesOf(hex: readonly string[]): Buffer {
+  return Buffer.from(hex.map((b) => Number.parseInt(b, 16)));
+}
+
+function formatIp(ip: Buffer): string {
+  const mapped = ip.subarray(0, 10).every((b) => b === 0) && ip[10] === 0xff && ip[11] === 0xff;
+  if (mapped) return [...ip.subarray(12, 16)].join(".");
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(ip.readUInt16BE(i).toString(16));
+  // Shorten the longest run of zero groups (RFC 5952).
+  let best = { at: -1, len: 0 };
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === "0") j++;
+    if (j - i > best.len && j - i > 1) best = { at: i, len: j - i };
+    i = j === i ? i + 1 : j;
+  }
+  if (best.at < 0) return groups.join(":");
+  return `${groups.slice(0, best.at).join(":")}::${groups.slice(best.at + best.len).join(":")}`;
+}
+
+/**
+ * Decodes bpftool's raw dump of mc_bulk (`struct mc_endpoint` -> `struct mc_bulk_entry`, little
+ * endian) into services, newest first. `nowNs` is CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns`.
+ *
+ * @example
+ * decodeBulkServices([], process.hrtime.bigint(), 600); // []
+ */
+export function decodeBulkServices(
+  dump: ReadonlyArray<{ key: readonly string[]; value: readonly string[] }>,
+  nowNs: bigint,
+  ttlSeconds: number,
+): BulkService[] {
+  const services = dump.flatMap((entry) => {
+    const key = bytesOf(entry.key);
+    const value = bytesOf(entry.value);
+    if (key.length < 32 || value.length < 16) return [];
+    const learned = value.readBigUInt64LE(0);
+    const ageNs = nowNs > learned ? nowNs - learned : 0n;
+    const ageSeconds = Number(ageNs / 1_000_000n) / 1000;
+    return [
+      {
+        netnsCookie: Number(key.readBigUInt64LE(16)),
+        ip: formatIp(key.subarray(0, 16)),
+        port: key.readUInt16LE(24),
+        ageSeconds,
+        active: ttlSeconds > 0 && ageNs < BigInt(ttlSeconds) * 1_000_000_000n,
+        streams: value.readUInt32LE(8),
+        skippedSockets: value.readUInt32LE(12),
+      },
+    ];
+  });
+  return services.sort((a, b) => a.ageSeconds - b.ageSeconds);
 }

@@ -27,9 +27,11 @@ import {
   type CallSite,
   type DestinationService,
   destinationServiceFromTarget,
+  type HttpOutcome,
   type PeerHandle,
   type TstatsRecorder,
 } from "./recorder.js";
+import { PEER_CACHE_TOKEN_HEADER, type ResponseExchangeMode } from "./response-exchange.js";
 
 type PartialStatusObject = Parameters<NonNullable<Responder["sendStatus"]>>[0];
 
@@ -98,25 +100,39 @@ function firstString(values: MetadataValue[]): string | undefined {
 }
 
 /**
- * Our two exchange headers as a Metadata to merge into each call. `merge` copies the validated
+ * Our exchange headers as a Metadata to merge into each call. `merge` copies the validated
  * values; `set` would re-run grpc-js's header-value regex over the ~400-byte value every call.
  */
-function exchangeMetadata(recorder: TstatsRecorder): Metadata {
+function exchangeMetadata(recorder: TstatsRecorder, what: "full" | "id-only", token?: string): Metadata {
   const md = new Metadata();
-  md.set(PEER_METADATA_HEADER, recorder.localMetadataHeader);
+  if (what === "full") md.set(PEER_METADATA_HEADER, recorder.localMetadataHeader);
   if (recorder.local.nodeId) md.set(PEER_METADATA_ID_HEADER, recorder.local.nodeId);
+  if (token !== undefined) md.set(PEER_CACHE_TOKEN_HEADER, token);
   return md;
 }
 
-/** Reads and strips the metadata-exchange headers; `undefined` when the peer sent none. */
-function takePeer(recorder: TstatsRecorder, metadata: Metadata | undefined): PeerHandle | undefined {
+/**
+ * Client: reads and strips the server's exchange headers from response headers or trailers.
+ * `peer` is the resolved server; `missedId` is set when the server sent only its id (it believes
+ * our cache holds it) and the cache does not.
+ */
+function takeServerPeer(
+  recorder: TstatsRecorder,
+  metadata: Metadata | undefined,
+  acceptIdOnly: boolean,
+): { peer: PeerHandle | undefined; missedId: string | undefined } | undefined {
   if (!metadata) return undefined;
   const header = firstString(metadata.get(PEER_METADATA_HEADER));
-  if (header === undefined) return undefined;
   const id = firstString(metadata.get(PEER_METADATA_ID_HEADER));
-  metadata.remove(PEER_METADATA_HEADER);
+  if (header !== undefined) {
+    metadata.remove(PEER_METADATA_HEADER);
+    metadata.remove(PEER_METADATA_ID_HEADER);
+    return { peer: recorder.resolvePeer(header, id), missedId: undefined };
+  }
+  if (id === undefined || !acceptIdOnly) return undefined;
   metadata.remove(PEER_METADATA_ID_HEADER);
-  return recorder.resolvePeer(header, id);
+  const peer = recorder.cachedPeer(id);
+  return { peer, missedId: peer === undefined ? id : undefined };
 }
 
 export interface TstatsClientInterceptorOptions {
@@ -128,6 +144,12 @@ export interface TstatsClientInterceptorOptions {
   readonly localPrincipal?: string;
   /** Send our metadata to the server (default true). */
   readonly propagate?: boolean;
+  /**
+   * `once-per-client` (default): also send `x-meshctl-peer-cache`, so that a tstats server sends
+   * its full metadata once per client cache and afterwards only its id; Envoy sidecars ignore it.
+   * `every-request`: exactly Istio's exchange (see ADR 0053).
+   */
+  readonly exchange?: ResponseExchangeMode;
 }
 
 /**
@@ -150,13 +172,27 @@ export function createTstatsClientInterceptor(
     ...(service ? { service } : {}),
     ...(options.localPrincipal ? { localPrincipal: options.localPrincipal } : {}),
   });
-  const ours = exchangeMetadata(recorder);
   const propagate = options.propagate ?? true;
+  const once = (options.exchange ?? "once-per-client") === "once-per-client";
+  // The request headers, rebuilt only when the token changes (after a cache eviction or a miss).
+  let ours = exchangeMetadata(recorder, "full");
+  let oursToken: string | undefined;
+  const requestMetadata = (): Metadata => {
+    if (!once) return ours;
+    const token = recorder.peerCacheToken();
+    if (token !== oursToken) {
+      ours = exchangeMetadata(recorder, "full", token);
+      oursToken = token;
+    }
+    return ours;
+  };
 
   return (callOptions: InterceptorOptions, nextCall) => {
     const def = callOptions.method_definition;
     const started = performance.now();
     let peer: PeerHandle | undefined;
+    let missedId: string | undefined;
+    let acceptIdOnly = false;
     let gotHeaders = false;
     let requestMessages = 0;
     let responseMessages = 0;
@@ -164,11 +200,20 @@ export function createTstatsClientInterceptor(
     let responseBytes = 0;
     return new InterceptingCall(nextCall(callOptions), {
       start(metadata, _listener, next) {
-        if (propagate) metadata.merge(ours);
+        if (propagate) {
+          const md = requestMetadata();
+          // Only a request that advertised our cache may be answered with an id alone.
+          acceptIdOnly = oursToken !== undefined && once;
+          metadata.merge(md);
+        }
         next(metadata, {
           onReceiveMetadata(md, nextMd) {
             gotHeaders = true;
-            peer = takePeer(recorder, md);
+            const got = takeServerPeer(recorder, md, acceptIdOnly);
+            if (got !== undefined) {
+              peer = got.peer;
+              missedId = got.missedId;
+            }
             nextMd(md);
           },
           onReceiveMessage(message, nextMessage) {
@@ -177,20 +222,32 @@ export function createTstatsClientInterceptor(
             nextMessage(message);
           },
           onReceiveStatus(status: StatusObject, nextStatus) {
-            // A trailers-only response carries the headers in the trailers.
-            peer ??= takePeer(recorder, status.metadata);
-            const noResponse = !gotHeaders && status.code === GrpcStatus.UNAVAILABLE && peer === undefined;
-            recorder.recordHttp(site, peer ?? recorder.resolvePeer(undefined), {
+            if (peer === undefined && missedId === undefined) {
+              // A trailers-only response carries the headers in the trailers.
+              const got = takeServerPeer(recorder, status.metadata, acceptIdOnly);
+              if (got !== undefined) {
+                peer = got.peer;
+                missedId = got.missedId;
+              }
+            }
+            const noResponse =
+              !gotHeaders &&
+              status.code === GrpcStatus.UNAVAILABLE &&
+              peer === undefined &&
+              missedId === undefined;
+            const outcome: HttpOutcome = {
               protocol: "grpc",
               responseCode: noResponse ? 0 : 200,
               grpcStatus: status.code,
-              ...(noResponse ? { responseFlags: "UF" } : {}),
+              responseFlags: noResponse ? "UF" : "-",
               durationMs: performance.now() - started,
               requestBytes,
               responseBytes,
               requestMessages,
               responseMessages,
-            });
+            };
+            if (missedId !== undefined) recorder.recordWhenPeerKnown(missedId, site, outcome);
+            else recorder.recordHttp(site, peer ?? recorder.resolvePeer(undefined), outcome);
             nextStatus(status);
           },
         });
@@ -210,6 +267,13 @@ export interface TstatsServerInterceptorOptions {
   readonly service?: DestinationService;
   /** This workload's SPIFFE id, when the server uses mTLS. */
   readonly localPrincipal?: string;
+  /**
+   * `once-per-client` (default): to a client that advertises its peer cache
+   * (`x-meshctl-peer-cache`, tstats clients), send the full metadata once and then only the id.
+   * Clients without it (Envoy sidecars) get both headers on every response either way.
+   * `every-request`: ignore the advertisement; exactly Istio's exchange (see ADR 0053).
+   */
+  readonly exchange?: ResponseExchangeMode;
 }
 
 /** The first SPIFFE (URI) SAN of the client's certificate; mTLS means grpc-js verified it. */
@@ -231,9 +295,32 @@ export function createTstatsServerInterceptor(
   recorder: TstatsRecorder,
   options: TstatsServerInterceptorOptions = {},
 ): ServerInterceptor {
-  const ours = exchangeMetadata(recorder);
+  const ours = exchangeMetadata(recorder, "full");
+  const oursIdOnly = exchangeMetadata(recorder, "id-only");
+  const once = (options.exchange ?? "once-per-client") === "once-per-client" && recorder.local.nodeId !== "";
   const sitesByHost = new Map<string, CallSite>();
+  // The call site depends on the connection (its TLS peer) and the :authority. A connection's
+  // TLS identity cannot change (HTTP/2 forbids renegotiation), so when the HTTP/2 session is
+  // reachable (this interceptor wraps grpc-js's base call) the site is kept per session; this
+  // skips getAuthContext(), which goes through the session's socket proxy on every call.
+  const sitesBySession = new WeakMap<object, Map<string, CallSite>>();
   const siteFor = (call: ServerInterceptingCallInterface): CallSite => {
+    const session = (call as { stream?: { session?: unknown } }).stream?.session;
+    if (typeof session !== "object" || session === null) return siteOf(call);
+    let byHost = sitesBySession.get(session);
+    if (byHost === undefined) {
+      byHost = new Map();
+      sitesBySession.set(session, byHost);
+    }
+    const host = call.getHost();
+    let site = byHost.get(host);
+    if (site === undefined) {
+      site = siteOf(call);
+      byHost.set(host, site);
+    }
+    return site;
+  };
+  const siteOf = (call: ServerInterceptingCallInterface): CallSite => {
     const host = call.getHost();
     // grpc-js reports "ssl" only for a verified client certificate, i.e. mutual TLS.
     const auth = call.getAuthContext();
@@ -264,20 +351,25 @@ export function createTstatsServerInterceptor(
     const started = performance.now();
     const site = siteFor(call);
     let peer: PeerHandle | undefined;
+    let peerId: string | undefined;
+    let peerToken: string | undefined;
     let sentMetadata = false;
     let recorded = false;
     let requestMessages = 0;
     let responseMessages = 0;
     let requestBytes = 0;
     let responseBytes = 0;
-    const record = (responseCode: number, grpcStatus: number, responseFlags?: string): void => {
+    // Which of our headers this response carries (decided once, when they are sent).
+    const ourHeaders = (): Metadata =>
+      once && !recorder.sentMetadata.needsFullMetadata(peerToken, peerId) ? oursIdOnly : ours;
+    const record = (responseCode: number, grpcStatus: number, responseFlags: string): void => {
       if (recorded) return;
       recorded = true;
       recorder.recordHttp(site, peer ?? recorder.resolvePeer(undefined), {
         protocol: "grpc",
         responseCode,
         grpcStatus,
-        ...(responseFlags ? { responseFlags } : {}),
+        responseFlags,
         durationMs: performance.now() - started,
         requestBytes,
         responseBytes,
@@ -289,7 +381,16 @@ export function createTstatsServerInterceptor(
       start(next) {
         next({
           onReceiveMetadata(metadata, nextMd) {
-            peer = takePeer(recorder, metadata);
+            const header = firstString(metadata.get(PEER_METADATA_HEADER));
+            const token = firstString(metadata.get(PEER_CACHE_TOKEN_HEADER));
+            if (token !== undefined) metadata.remove(PEER_CACHE_TOKEN_HEADER);
+            if (header !== undefined) {
+              peerId = firstString(metadata.get(PEER_METADATA_ID_HEADER));
+              peerToken = token;
+              metadata.remove(PEER_METADATA_HEADER);
+              metadata.remove(PEER_METADATA_ID_HEADER);
+              peer = recorder.resolvePeer(header, peerId);
+            }
             nextMd(metadata);
           },
           onReceiveMessage(message, nextMessage) {
@@ -305,7 +406,7 @@ export function createTstatsServerInterceptor(
       },
       sendMetadata(metadata, next) {
         sentMetadata = true;
-        if (peer !== undefined) metadata.merge(ours);
+        if (peer !== undefined) metadata.merge(ourHeaders());
         next(metadata);
       },
       sendMessage(message, next) {
@@ -317,10 +418,10 @@ export function createTstatsServerInterceptor(
         if (!sentMetadata && peer !== undefined) {
           // Trailers-only response: our headers travel in the trailers.
           const md = status.metadata ?? new Metadata();
-          md.merge(ours);
+          md.merge(ourHeaders());
           status = { ...status, metadata: md };
         }
-        record(200, status.code);
+        record(200, status.code, "-");
         next(status);
       },
     });

@@ -9,6 +9,11 @@ export class PeerCache<V> {
   hits = 0;
   misses = 0;
   evictions = 0;
+  /**
+   * Bumped whenever entries leave the cache (an eviction sweep or `clear`). Anyone who relies on
+   * an entry still being here (the once-per-client response exchange) compares generations.
+   */
+  generation = 0;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1)
@@ -36,11 +41,13 @@ export class PeerCache<V> {
         this.entries.delete(k);
       }
       this.evictions += drop;
+      this.generation++;
     }
     this.entries.set(key, value);
   }
 
   clear(): void {
     this.entries.clear();
+    this.generation++;
   }
 }

@@ -5,6 +5,7 @@
  * `mode: "decode-every-request"` reproduces the Wasm-era cost model (decode the header and build
  * the labels on every request) for the benchmark.
  */
+import { randomBytes } from "node:crypto";
 import {
   ISTIO_TCP_LABELS,
   ISTIO_WORKLOAD_LABELS,
@@ -24,6 +25,7 @@ import {
 } from "./metric-registry.js";
 import { PeerCache } from "./peer-cache.js";
 import { decodePeerMetadataHeader, type WorkloadMetadata } from "./peer-metadata.js";
+import { peerCacheToken, SentMetadataTracker } from "./response-exchange.js";
 
 /** The service a request was addressed to (`destination_service*` labels). Empty = derive. */
 export interface DestinationService {
@@ -136,6 +138,33 @@ export interface TstatsRecorderOptions {
   readonly mode?: "cached" | "decode-every-request";
 }
 
+/** The once-per-client response exchange, as seen by one recorder (ADR 0053). */
+export interface ExchangeStats {
+  /** Server: responses that carried the full `x-envoy-peer-metadata`. */
+  readonly responsesWithFullMetadata: number;
+  /** Server: responses that carried only `x-envoy-peer-metadata-id`. */
+  readonly responsesWithIdOnly: number;
+  /** Client: id-only responses whose id was not in the cache (each also renews the token). */
+  readonly clientMisses: number;
+  /** Client: outcomes waiting for their peer's full metadata. */
+  readonly pending: number;
+  /** Client: outcomes recorded late, with the right peer, after a miss. */
+  readonly recordedLate: number;
+  /** Client: outcomes recorded with the unknown peer because their peer never arrived. */
+  readonly recordedUnknown: number;
+}
+
+interface PendingOutcome {
+  readonly site: CallSite;
+  readonly outcome: HttpOutcome;
+  readonly at: number;
+}
+
+/** How long a call whose peer id missed waits for that peer's full metadata. */
+export const PENDING_MAX_AGE_MS = 10_000;
+/** At most this many such calls wait; more are recorded with the unknown peer at once. */
+const PENDING_MAX = 1024;
+
 export interface PeerCacheStats {
   readonly size: number;
   readonly capacity: number;
@@ -174,6 +203,18 @@ export class TstatsRecorder {
   private readonly sites = new Map<string, CallSite>();
   private readonly unknownPeer = new PeerHandle(null);
   private decodeErrors = 0;
+  /** Server side of the once-per-client response exchange. */
+  readonly sentMetadata = new SentMetadataTracker();
+  private readonly instance = randomBytes(4).toString("hex");
+  private tokenBumps = 0;
+  private tokenGeneration = -1;
+  private token: string | undefined;
+  private readonly pending = new Map<string, PendingOutcome[]>();
+  private pendingCount = 0;
+  private pendingTimer: NodeJS.Timeout | undefined;
+  private clientMisses = 0;
+  private recordedLate = 0;
+  private recordedUnknown = 0;
 
   constructor(options: TstatsRecorderOptions) {
     this.local = options.local;
@@ -211,11 +252,110 @@ export class TstatsRecorder {
     if (!metadataHeader) return this.unknownPeer;
     if (this.mode === "decode-every-request") return this.decodePeer(metadataHeader);
     const key = peerId || metadataHeader;
-    const cached = this.peers.get(key);
-    if (cached !== undefined) return cached;
-    const handle = this.decodePeer(metadataHeader);
-    if (handle !== this.unknownPeer) this.peers.set(key, handle);
+    let handle = this.peers.get(key);
+    if (handle === undefined) {
+      handle = this.decodePeer(metadataHeader);
+      if (handle !== this.unknownPeer) this.peers.set(key, handle);
+    }
+    if (this.pendingCount !== 0 && peerId) this.flushPending(peerId, handle);
     return handle;
+  }
+
+  /**
+   * Client side of the once-per-client exchange: the token to send with requests
+   * (`x-meshctl-peer-cache`), or `undefined` when this recorder cannot resolve peers by id alone
+   * (no node id, or `decode-every-request`). It changes whenever the peer cache drops entries.
+   */
+  peerCacheToken(): string | undefined {
+    if (this.mode !== "cached" || !this.local.nodeId) return undefined;
+    const generation = this.peers.generation + this.tokenBumps;
+    if (generation !== this.tokenGeneration) {
+      this.token = peerCacheToken(this.local.nodeId, this.instance, generation);
+      this.tokenGeneration = generation;
+    }
+    return this.token;
+  }
+
+  /** A peer already decoded under `peerId`, if the cache still holds it. */
+  cachedPeer(peerId: string): PeerHandle | undefined {
+    if (this.mode !== "cached") return undefined;
+    const handle = this.peers.get(peerId);
+    if (handle !== undefined && this.pendingCount !== 0) this.flushPending(peerId, handle);
+    return handle;
+  }
+
+  /**
+   * Records `outcome` once `peerId`'s full metadata arrives (an id-only response whose id missed
+   * the cache). Renews the token so that servers send their full metadata again. Outcomes still
+   * waiting after {@link PENDING_MAX_AGE_MS}, or beyond 1,024 waiting, are recorded with the
+   * unknown peer and counted in `exchangeStats().recordedUnknown`.
+   */
+  recordWhenPeerKnown(peerId: string, site: CallSite, outcome: HttpOutcome): void {
+    this.clientMisses++;
+    this.tokenBumps++;
+    if (this.pendingCount >= PENDING_MAX) {
+      this.recordedUnknown++;
+      this.recordHttp(site, this.unknownPeer, outcome);
+      return;
+    }
+    let list = this.pending.get(peerId);
+    if (list === undefined) {
+      list = [];
+      this.pending.set(peerId, list);
+    }
+    list.push({ site, outcome, at: performance.now() });
+    this.pendingCount++;
+    if (this.pendingTimer === undefined) {
+      this.pendingTimer = setTimeout(() => this.expirePending(PENDING_MAX_AGE_MS), PENDING_MAX_AGE_MS);
+      this.pendingTimer.unref();
+    }
+  }
+
+  /**
+   * Records every waiting outcome older than `maxAgeMs` with the unknown peer (all of them with
+   * the default 0; call it before a final scrape at shutdown).
+   */
+  expirePending(maxAgeMs = 0): void {
+    if (this.pendingTimer !== undefined) clearTimeout(this.pendingTimer);
+    this.pendingTimer = undefined;
+    const cutoff = performance.now() - maxAgeMs;
+    for (const [id, list] of this.pending) {
+      const keep = list.filter((p) => p.at > cutoff);
+      for (const p of list) {
+        if (p.at > cutoff) continue;
+        this.recordedUnknown++;
+        this.recordHttp(p.site, this.unknownPeer, p.outcome);
+      }
+      this.pendingCount -= list.length - keep.length;
+      if (keep.length === 0) this.pending.delete(id);
+      else this.pending.set(id, keep);
+    }
+    if (this.pendingCount > 0) {
+      this.pendingTimer = setTimeout(() => this.expirePending(PENDING_MAX_AGE_MS), PENDING_MAX_AGE_MS);
+      this.pendingTimer.unref();
+    }
+  }
+
+  private flushPending(peerId: string, handle: PeerHandle): void {
+    const list = this.pending.get(peerId);
+    if (list === undefined) return;
+    this.pending.delete(peerId);
+    this.pendingCount -= list.length;
+    for (const p of list) {
+      this.recordedLate++;
+      this.recordHttp(p.site, handle, p.outcome);
+    }
+  }
+
+  exchangeStats(): ExchangeStats {
+    return {
+      responsesWithFullMetadata: this.sentMetadata.fullSent,
+      responsesWithIdOnly: this.sentMetadata.idOnlySent,
+      clientMisses: this.clientMisses,
+      pending: this.pendingCount,
+      recordedLate: this.recordedLate,
+      recordedUnknown: this.recordedUnknown,
+    };
   }
 
   /** A peer known from elsewhere (e.g. a TCP metadata-exchange frame or service discovery). */

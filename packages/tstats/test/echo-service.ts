@@ -54,14 +54,25 @@ export interface EchoServer {
 }
 
 export async function startEchoServer(
-  options: { interceptors?: ServerInterceptor[]; service?: ServiceDefinition } = {},
+  options: {
+    interceptors?: ServerInterceptor[];
+    service?: ServiceDefinition;
+    /** Response headers the handler sends itself (benchmark control: headers without interceptors). */
+    responseMetadata?: Metadata;
+  } = {},
 ): Promise<EchoServer> {
   const server = new Server({ interceptors: options.interceptors ?? [] });
   const seenKeys: string[][] = [];
   type Callback = (err: { code: number; details: string } | null, res?: EchoMessage) => void;
   const impl: UntypedServiceImplementation = {
-    echo: (call: { request: EchoMessage; metadata: Metadata }, cb: Callback) => {
+    echo: (
+      call: { request: EchoMessage; metadata: Metadata; sendMetadata(md: Metadata): void },
+      cb: Callback,
+    ) => {
+      // Bounded: the benchmark makes hundreds of thousands of calls.
+      if (seenKeys.length >= 100) seenKeys.shift();
       seenKeys.push(Object.keys(call.metadata.getMap()));
+      if (options.responseMetadata) call.sendMetadata(options.responseMetadata.clone());
       if (call.request.fail) cb({ code: call.request.fail, details: "asked to fail" });
       else cb(null, { text: call.request.text });
     },

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { findProgram } from "@meshctl/core";
-import { disableEbpfAcceleration, findCgroup2Mount } from "@meshctl/ebpf";
+import { disableEbpfAcceleration, type EbpfStatus, findCgroup2Mount } from "@meshctl/ebpf";
 import { settings } from "@oclif/core";
 import { register } from "tsx/esm/api";
 import { afterAll, describe, expect, test, vi } from "vitest";
@@ -53,6 +53,8 @@ describe.skipIf(skipReason)("meshctl enable / ebpf status / disable ebpf on the 
         "15001,15006",
         "--exclude-ports",
         "5432",
+        "--bulk-ttl",
+        "120",
         "--json",
       ],
       opts,
@@ -60,7 +62,7 @@ describe.skipIf(skipReason)("meshctl enable / ebpf status / disable ebpf on the 
     expect(first).toMatchObject({
       changed: true,
       cgroupPath: cgroup,
-      config: { ports: [15001, 15006], excludePorts: [5432], maxStreamBytes: 262_144 },
+      config: { ports: [15001, 15006], excludePorts: [5432], maxStreamBytes: 262_144, bulkTtlSeconds: 120 },
     });
     const second = await EnableEbpf.run(
       [
@@ -72,6 +74,8 @@ describe.skipIf(skipReason)("meshctl enable / ebpf status / disable ebpf on the 
         "15001,15006",
         "--exclude-ports",
         "5432",
+        "--bulk-ttl",
+        "120",
         "--json",
       ],
       opts,
@@ -82,6 +86,9 @@ describe.skipIf(skipReason)("meshctl enable / ebpf status / disable ebpf on the 
     expect(status.state).toBe("enabled");
     expect(status.attachments.map((a) => a.cgroupPath)).toEqual([cgroup]);
     expect(status.counters?.ingress.messages).toBe(0);
+    expect(status.counters?.bulkSkips).toBe(0);
+    expect(status.bulkServices).toEqual([]);
+    expect(status.config?.bulkTtlSeconds).toBe(120);
     expect((await ebpfFeatureStatus(pinDir)).state).toBe("enabled");
 
     const disabled = await DisableEbpf.run(["--pin-dir", pinDir, "--json"], opts);
@@ -94,6 +101,52 @@ describe.skipIf(skipReason)("meshctl enable / ebpf status / disable ebpf on the 
 });
 
 describe("eBPF flags and checks", () => {
+  test("status text lists learned bulk services and the skip counter", () => {
+    const render = (EbpfStatusCommand.prototype as unknown as { renderText(s: EbpfStatus): string })
+      .renderText;
+    const text = render({
+      enabled: true,
+      state: "enabled",
+      pinDir: "/sys/fs/bpf/meshctl",
+      programs: [],
+      attachments: [],
+      foreignPrograms: [],
+      maps: [],
+      config: {
+        enabled: true,
+        maxMessageBytes: 0,
+        maxStreamBytes: 262_144,
+        ports: [],
+        excludePorts: [],
+        bulkTtlSeconds: 600,
+      },
+      bulkServices: [
+        {
+          netnsCookie: 4099,
+          ip: "10.96.0.10",
+          port: 9000,
+          ageSeconds: 12.4,
+          active: true,
+          streams: 2,
+          skippedSockets: 6,
+        },
+        {
+          netnsCookie: 4099,
+          ip: "::1",
+          port: 443,
+          ageSeconds: 700,
+          active: false,
+          streams: 1,
+          skippedSockets: 0,
+        },
+      ],
+    });
+    expect(text).toContain("bulk learning 600 s");
+    expect(text).toContain("2 learned service(s), 1 active");
+    expect(text).toContain("netns 4099 10.96.0.10:9000  age 12 s  2 stream(s), 6 socket(s) kept on TCP");
+    expect(text).toContain("[::1]:443  age 700 s (expired)");
+  });
+
   test("--ports must be numbers", () => {
     expect(parsePortList("15001, 15006")).toEqual([15001, 15006]);
     expect(parsePortList(undefined)).toBeUndefined();

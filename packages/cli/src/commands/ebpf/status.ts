@@ -8,7 +8,8 @@ export default class EbpfStatusCommand extends MeshctlCommand<EbpfStatus> {
   static override description =
     `Reads the pins under --pin-dir: the programs, the cgroups the sockops program is attached to,
 other sock_ops programs running for those cgroups, entries in the sockhash / pairing maps, the
-policy in force and the redirect counters (ingress = mirror-tuple pairs such as sidecar -> app;
+policy in force, the learned bulk services (netns cookie, ip:port, age; new connections to an active
+one stay on plain TCP) and the redirect counters (ingress = mirror-tuple pairs such as sidecar -> app;
 egress = app -> sidecar after the REDIRECT to 15001). Needs root.`;
   static override examples = [
     "sudo <%= config.bin %> ebpf status",
@@ -36,8 +37,20 @@ egress = app -> sidecar after the REDIRECT to 15001). Needs root.`;
     );
     if (s.config) {
       lines.push(
-        `  policy      ${s.config.ports.length ? `ports ${s.config.ports.join(",")}` : "all ports"}${s.config.excludePorts.length ? ` except ${s.config.excludePorts.join(",")}` : ""}; stream limit ${s.config.maxStreamBytes || "none"}; message limit ${s.config.maxMessageBytes || "none"}`,
+        `  policy      ${s.config.ports.length ? `ports ${s.config.ports.join(",")}` : "all ports"}${s.config.excludePorts.length ? ` except ${s.config.excludePorts.join(",")}` : ""}; stream limit ${s.config.maxStreamBytes || "none"}; message limit ${s.config.maxMessageBytes || "none"}; bulk learning ${s.config.bulkTtlSeconds ? `${s.config.bulkTtlSeconds} s` : "off"}`,
       );
+    }
+    if (s.bulkServices) {
+      const active = s.bulkServices.filter((b) => b.active).length;
+      lines.push(`  bulk        ${s.bulkServices.length} learned service(s), ${active} active`);
+      for (const b of s.bulkServices.slice(0, 20)) {
+        const at = b.ip.includes(":") ? `[${b.ip}]:${b.port}` : `${b.ip}:${b.port}`;
+        lines.push(
+          `    netns ${b.netnsCookie} ${at}  age ${b.ageSeconds.toFixed(0)} s${b.active ? "" : " (expired)"}  ${b.streams} stream(s), ${b.skippedSockets} socket(s) kept on TCP`,
+        );
+      }
+      if (s.bulkServices.length > 20)
+        lines.push(`    ... ${s.bulkServices.length - 20} more (--json lists all)`);
     }
     const c = s.counters;
     if (c) {
@@ -46,6 +59,7 @@ egress = app -> sidecar after the REDIRECT to 15001). Needs root.`;
         `  egress      ${c.egress.messages} msgs, ${c.egress.bytes} bytes redirected, ${c.egress.misses} misses`,
         `  sockets     ${c.socketsAdded} added, ${c.socketAddErrors} refused (owned by another sk_msg program), ${c.pairsCreated} REDIRECT pairs`,
         `  on TCP      ${c.passedMessages} msgs, ${c.passedBytes} bytes; ${c.policySkips} directions moved by policy`,
+        `  skipped     ${c.socketsSkipped} sockets (excluded port / TCP Fast Open), ${c.bulkSkips} sockets of learned bulk services; ${c.bulkLearned} bulk streams learned`,
       );
     }
     return lines.join("\n");

@@ -1,5 +1,6 @@
 import { MeshctlError } from "@meshctl/core";
 import {
+  DEFAULT_BULK_TTL_SECONDS,
   DEFAULT_MAX_STREAM_BYTES,
   DEFAULT_PIN_DIR,
   type EnableEbpfResult,
@@ -43,6 +44,7 @@ Needs root and Linux >= 5.15. Design and limits: docs/ebpf.md.`;
     "sudo <%= config.bin %> enable ebpf",
     "sudo <%= config.bin %> enable ebpf --cgroup /sys/fs/cgroup/kubepods.slice/kubepods-pod1234.slice",
     "sudo <%= config.bin %> enable ebpf --ports 15001,15006,8080 --json",
+    "sudo <%= config.bin %> enable ebpf --bulk-ttl 0   # no learned bulk services",
   ];
   static override flags = {
     cgroup: Flags.string({
@@ -71,6 +73,15 @@ Needs root and Linux >= 5.15. Design and limits: docs/ebpf.md.`;
       default: DEFAULT_MAX_STREAM_BYTES,
       min: 0,
     }),
+    "bulk-ttl": Flags.integer({
+      description:
+        "Seconds a service whose connection streamed past --max-stream-bytes keeps its new connections on plain TCP (0 = learning off).",
+      default: DEFAULT_BULK_TTL_SECONDS,
+      min: 0,
+      max: 0xffffffff,
+      env: "MESHCTL_EBPF_BULK_TTL",
+      helpValue: "SECONDS",
+    }),
   };
 
   protected async execute(): Promise<EnableEbpfResult> {
@@ -81,6 +92,7 @@ Needs root and Linux >= 5.15. Design and limits: docs/ebpf.md.`;
       pinDir: flags["pin-dir"],
       maxMessageBytes: flags["max-message-bytes"],
       maxStreamBytes: flags["max-stream-bytes"],
+      bulkTtlSeconds: flags["bulk-ttl"],
       ...(flags.cgroup ? { cgroupPath: flags.cgroup } : {}),
       ...(ports ? { ports } : {}),
       ...(excludePorts ? { excludePorts } : {}),
@@ -93,6 +105,9 @@ Needs root and Linux >= 5.15. Design and limits: docs/ebpf.md.`;
       r.config.excludePorts.length ? `never ports ${r.config.excludePorts.join(",")}` : "",
       r.config.maxStreamBytes ? `streams over ${r.config.maxStreamBytes} B go to TCP` : "no stream limit",
       r.config.maxMessageBytes ? `messages over ${r.config.maxMessageBytes} B go to TCP` : "",
+      r.config.bulkTtlSeconds && r.config.maxStreamBytes
+        ? `services that stream stay on TCP for ${r.config.bulkTtlSeconds} s`
+        : "no learned bulk services",
     ].filter(Boolean);
     return [
       r.changed

@@ -163,6 +163,7 @@ export function evaluateEbpfChecks(f: EbpfFacts): Check[] {
           `ingress: ${c.ingress.messages} msgs, ${c.ingress.bytes} bytes, ${c.ingress.misses} misses`,
           `egress: ${c.egress.messages} msgs, ${c.egress.bytes} bytes, ${c.egress.misses} misses`,
           `sockets added ${c.socketsAdded}, refused ${c.socketAddErrors}, REDIRECT pairs ${c.pairsCreated}, policy switches ${c.policySkips}`,
+          `learned bulk services: ${(s.bulkServices ?? []).filter((b) => b.active).length} active, ${c.bulkSkips} sockets kept on TCP`,
         ],
         c.socketAddErrors > 0
           ? "Some sockets already belonged to another sk_msg program; find it with `bpftool prog show`."
