@@ -247,21 +247,16 @@ function validateOptions(options: EnableEbpfOptions): AccelerationConfig {
   return { enabled: true, maxMessageBytes, maxStreamBytes, ports, excludePorts, bulkTtlSeconds };
 }
 
-async function writeConfig(pinDir: string, config: AccelerationConfig): Promise<void> {
+async function writeConfig(pinDir: string, config: AccelerationConfig, valueSize?: number): Promise<void> {
+  // struct mc_config only ever grows at the end, so a prefix is the same config for an object an
+  // older meshctl pinned (disable must still be able to write `enabled = 0` into it).
+  const encoded = encodeConfig(config);
+  const value =
+    valueSize === undefined || valueSize === encoded.length
+      ? encoded
+      : [...encoded.slice(0, valueSize), ...Array<string>(Math.max(0, valueSize - encoded.length)).fill("0")];
   await runBpftool(
-    [
-      "map",
-      "update",
-      "pinned",
-      mapPin(pinDir, "mc_config"),
-      "key",
-      "0",
-      "0",
-      "0",
-      "0",
-      "value",
-      ...encodeConfig(config),
-    ],
+    ["map", "update", "pinned", mapPin(pinDir, "mc_config"), "key", "0", "0", "0", "0", "value", ...value],
     "writing the acceleration config",
   );
 }
@@ -489,15 +484,24 @@ export async function disableEbpfAcceleration(options: DisableEbpfOptions = {}):
   const mapIds = Object.values(pins.maps).map((m) => m.id);
 
   // 1. Every direction falls back to TCP; going from redirect to TCP keeps byte order.
-  if (pins.maps.mc_config)
-    await writeConfig(pinDir, {
-      enabled: false,
-      maxMessageBytes: 0,
-      maxStreamBytes: 0,
-      ports: [],
-      excludePorts: [],
-      bulkTtlSeconds: 0,
-    }).catch(() => undefined);
+  if (pins.maps.mc_config) {
+    const { bytes_value: valueSize } = await runBpftoolJson<{ bytes_value?: number }>(
+      ["map", "show", "pinned", pins.maps.mc_config.pin],
+      "reading mc_config",
+    ).catch(() => ({ bytes_value: undefined }));
+    await writeConfig(
+      pinDir,
+      {
+        enabled: false,
+        maxMessageBytes: 0,
+        maxStreamBytes: 0,
+        ports: [],
+        excludePorts: [],
+        bulkTtlSeconds: 0,
+      },
+      valueSize,
+    ).catch(() => undefined);
+  }
 
   // 2. No new sockets get in.
   const detached: Attachment[] = [];

@@ -1,18 +1,39 @@
 /**
- * tstats benchmark: the per-request cost of telemetry in the gRPC path, three ways in one run
- * (no telemetry, tstats with cached peers, decode-every-request as the Wasm path did), on a
- * grpc-js echo (client and server in this process, so each request pays both reporters).
- * Rounds interleave the modes; CPU per request comes from process.cpuUsage(), latency is measured
- * open-loop at a fixed rate. Also: memory per 1,000 cached peers and exposition time for 10,000 series.
+ * tstats benchmark: the per-request cost of telemetry in the gRPC path, in one run: no telemetry,
+ * tstats with cached peers (once-per-client response exchange, the default), tstats with Istio's
+ * every-request exchange, and decode-every-request as the Wasm path did (both headers both ways on
+ * every call, decoded and turned into labels on every call). Each mode runs a grpc-js echo (client
+ * and server in one process, so each call pays both reporters) in ITS OWN worker process, as a
+ * real service runs one mode: modes sharing a process share grpc-js's inline caches, and the
+ * polymorphism that causes was measured to add 30-60 us per call to whichever modes use
+ * interceptors. The parent interleaves short slices across the workers, round by round in a
+ * rotating order, so machine-wide drift hits every mode alike.
+ *
+ * - CPU per call: closed loop, 16 calls in flight, process.cpuUsage() in the worker. Reported as
+ *   the median over rounds of the per-round difference to "none", with its IQR; the ratio target
+ *   uses the ratio of those medians with a bootstrap 95% interval (rounds resampled).
+ * - Latency: open loop at a fixed rate; p50 per phase; median over rounds of the per-round ratio
+ *   to "none", with its IQR.
+ * - No forced GC between slices: a full GC drops inline caches and optimized code, and the
+ *   re-warm-up was measured to more than double the per-call CPU of the next slice.
  *
  *   flock /tmp/meshctl-bench.lock node packages/tstats/scripts/run-bench.mjs \
- *     [--rate 300] [--seconds 2] [--rounds 8] [--cpu-calls 3000] [--json out.json]
+ *     [--rate 300] [--seconds 1] [--rounds 30] [--cpu-calls 2000] [--breakdown] [--json out.json]
  */
+import { type ChildProcess, fork } from "node:child_process";
 import { writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { type Interceptor, Metadata, type ServerInterceptor } from "@grpc/grpc-js";
+import {
+  InterceptingCall,
+  type Interceptor,
+  Metadata,
+  ServerInterceptingCall,
+  type ServerInterceptor,
+  type ServiceDefinition,
+} from "@grpc/grpc-js";
 import {
   createTstatsClientInterceptor,
   createTstatsServerInterceptor,
@@ -20,6 +41,8 @@ import {
   ISTIO_HTTP_LABELS,
   localWorkload,
   MetricRegistry,
+  PEER_METADATA_HEADER,
+  PEER_METADATA_ID_HEADER,
   renderLabelText,
   TstatsRecorder,
   withMessageSizes,
@@ -31,12 +54,16 @@ import { ECHO_SERVICE, type EchoClient, echoClient, startEchoServer } from "../t
 const { values } = parseArgs({
   options: {
     rate: { type: "string", default: "300" },
-    seconds: { type: "string", default: "2" },
-    rounds: { type: "string", default: "8" },
-    "cpu-calls": { type: "string", default: "3000" },
+    seconds: { type: "string", default: "1" },
+    rounds: { type: "string", default: "30" },
+    "cpu-calls": { type: "string", default: "2000" },
     json: { type: "string" },
+    /** Also run the control variants that split tstats' cost (headers alone, empty interceptors). */
+    breakdown: { type: "boolean", default: false },
     /** Skip the end-to-end gRPC rounds (quick check of the in-process figures). */
     "skip-grpc": { type: "boolean", default: false },
+    /** Internal: run as the worker for one mode. */
+    worker: { type: "string" },
   },
 });
 const RATE = Number(values.rate);
@@ -49,6 +76,19 @@ const gc = runInNewContext("gc") as () => void;
 
 type Mode = "none" | "tstats" | "decode-every-request";
 const MODES: Mode[] = ["none", "tstats", "decode-every-request"];
+/** Everything a worker can run: the three modes, Istio's exchange for tstats, and controls. */
+const VARIANTS = [
+  "none",
+  "tstats",
+  "tstats-every-request",
+  "decode-every-request",
+  "headers-both",
+  "headers-req-id-res",
+  "noop-interceptors",
+] as const;
+type Variant = (typeof VARIANTS)[number];
+const MAIN_VARIANTS: Variant[] = ["none", "tstats", "tstats-every-request", "decode-every-request"];
+const BREAKDOWN_VARIANTS: Variant[] = ["headers-both", "headers-req-id-res", "noop-interceptors"];
 
 function workload(name: string) {
   return localWorkload({
@@ -67,27 +107,102 @@ function workload(name: string) {
 
 interface Target {
   readonly client: EchoClient;
+  /** Request headers the application adds itself (control variants). */
+  readonly requestMd: Metadata | undefined;
+  readonly recorders: TstatsRecorder[];
   close(): Promise<void>;
 }
 
-async function startTarget(mode: Mode): Promise<Target> {
-  const service = withMessageSizes(ECHO_SERVICE);
+function exchangeHeaders(name: string, full: boolean): Metadata {
+  const w = workload(name);
+  const md = new Metadata();
+  if (full) md.set(PEER_METADATA_HEADER, encodePeerMetadataHeader(w));
+  md.set(PEER_METADATA_ID_HEADER, w.nodeId);
+  return md;
+}
+
+const noopClient: Interceptor = (options, next) =>
+  new InterceptingCall(next(options), {
+    start(md, _l, n) {
+      n(md, {
+        onReceiveMetadata(m, nm) {
+          nm(m);
+        },
+        onReceiveMessage(m, nm) {
+          nm(m);
+        },
+        onReceiveStatus(st, ns) {
+          ns(st);
+        },
+      });
+    },
+    sendMessage(m, n) {
+      n(m);
+    },
+  });
+
+const noopServer: ServerInterceptor = (_method, call) =>
+  new ServerInterceptingCall(call, {
+    start(next) {
+      next({
+        onReceiveMetadata(m, nm) {
+          nm(m);
+        },
+        onReceiveMessage(m, nm) {
+          nm(m);
+        },
+      });
+    },
+    sendMetadata(m, n) {
+      n(m);
+    },
+    sendMessage(m, n) {
+      n(m);
+    },
+    sendStatus(st, n) {
+      n(st);
+    },
+  });
+
+async function startTarget(variant: Variant): Promise<Target> {
+  const service = withMessageSizes(ECHO_SERVICE) as ServiceDefinition;
   let serverInterceptors: ServerInterceptor[] = [];
   let clientInterceptors: Interceptor[] = [];
-  if (mode !== "none") {
-    const recorderMode = mode === "tstats" ? "cached" : "decode-every-request";
+  let requestMd: Metadata | undefined;
+  let responseMd: Metadata | undefined;
+  const recorders: TstatsRecorder[] = [];
+  if (variant === "tstats" || variant === "tstats-every-request" || variant === "decode-every-request") {
+    const recorderMode = variant === "decode-every-request" ? "decode-every-request" : "cached";
+    // The Wasm-era baseline and the compatibility mode exchange exactly as Istio's MX does.
+    const exchange = variant === "tstats" ? "once-per-client" : "every-request";
     const registry = new MetricRegistry({ istioVersion: "1.24.0" });
     const server = new TstatsRecorder({ local: workload("echo"), registry, mode: recorderMode });
     const client = new TstatsRecorder({ local: workload("frontend"), registry, mode: recorderMode });
-    serverInterceptors = [createTstatsServerInterceptor(server)];
+    recorders.push(client, server);
+    serverInterceptors = [createTstatsServerInterceptor(server, { exchange })];
     clientInterceptors = [
-      createTstatsClientInterceptor(client, { target: "echo.default.svc.cluster.local:8080" }),
+      createTstatsClientInterceptor(client, { target: "echo.default.svc.cluster.local:8080", exchange }),
     ];
+  } else if (variant === "headers-both") {
+    requestMd = exchangeHeaders("frontend", true);
+    responseMd = exchangeHeaders("echo", true);
+  } else if (variant === "headers-req-id-res") {
+    requestMd = exchangeHeaders("frontend", true);
+    responseMd = exchangeHeaders("echo", false);
+  } else if (variant === "noop-interceptors") {
+    serverInterceptors = [noopServer];
+    clientInterceptors = [noopClient];
   }
-  const server = await startEchoServer({ service, interceptors: serverInterceptors });
+  const server = await startEchoServer({
+    service,
+    interceptors: serverInterceptors,
+    ...(responseMd ? { responseMetadata: responseMd } : {}),
+  });
   const client = echoClient(server.port, { service, interceptors: clientInterceptors });
   return {
     client,
+    requestMd,
+    recorders,
     close: async () => {
       client.close();
       await server.close();
@@ -95,9 +210,10 @@ async function startTarget(mode: Mode): Promise<Target> {
   };
 }
 
-function call(client: EchoClient): Promise<void> {
+function call(target: Target): Promise<void> {
+  const md = target.requestMd ? target.requestMd.clone() : new Metadata();
   return new Promise((resolve, reject) => {
-    client.echo({ text: "hello, mesh" }, new Metadata(), (err) => (err ? reject(err) : resolve()));
+    target.client.echo({ text: "hello, mesh" }, md, (err) => (err ? reject(err) : resolve()));
   });
 }
 
@@ -107,7 +223,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 interface Phase {
-  mode: Mode;
+  mode: Variant;
   requests: number;
   cpuUsPerRequest: number;
   p50Us: number;
@@ -120,9 +236,9 @@ interface Phase {
  * wakes up about every millisecond and starts every call that is due (no busy-wait, which would
  * show up in the CPU figure); latency is measured from each call's actual start.
  */
-async function runPhase(mode: Mode, target: Target): Promise<Phase> {
-  const total = Math.round(RATE * SECONDS);
-  const intervalMs = 1000 / RATE;
+async function runPhase(mode: Variant, target: Target, rate: number, seconds: number): Promise<Phase> {
+  const total = Math.round(rate * seconds);
+  const intervalMs = 1000 / rate;
   const latencies: number[] = [];
   let started = 0;
   let done = 0;
@@ -134,7 +250,7 @@ async function runPhase(mode: Mode, target: Target): Promise<Phase> {
       while (started < due) {
         started++;
         const t0 = performance.now();
-        call(target.client).then(() => {
+        call(target).then(() => {
           latencies.push((performance.now() - t0) * 1000);
           if (++done === total) resolve();
         }, reject);
@@ -162,11 +278,76 @@ async function cpuSlice(target: Target, calls: number): Promise<number> {
   const cpu0 = process.cpuUsage();
   await Promise.all(
     Array.from({ length: 16 }, async () => {
-      while (started++ < calls) await call(target.client);
+      while (started++ < calls) await call(target);
     }),
   );
   const cpu = process.cpuUsage(cpu0);
   return (cpu.user + cpu.system) / calls;
+}
+
+type WorkerRequest =
+  | { op: "cpu"; calls: number }
+  | { op: "latency"; rate: number; seconds: number }
+  | { op: "stats" }
+  | { op: "exit" };
+
+/** Worker: one mode's client and server, driven slice by slice over IPC. */
+async function runWorker(variant: Variant): Promise<void> {
+  const target = await startTarget(variant);
+  for (let i = 0; i < 2000; i++) await call(target);
+  const send = (msg: unknown) => process.send!(msg);
+  process.on("message", (req: WorkerRequest) => {
+    void (async () => {
+      if (req.op === "cpu") send({ cpuUs: await cpuSlice(target, req.calls) });
+      else if (req.op === "latency") send({ phase: await runPhase(variant, target, req.rate, req.seconds) });
+      else if (req.op === "stats") {
+        send({
+          stats: target.recorders.map((r) => ({ exchange: r.exchangeStats(), peers: r.peerCacheStats() })),
+        });
+      } else {
+        await target.close();
+        process.disconnect();
+      }
+    })();
+  });
+  send({ ready: true });
+}
+
+class WorkerHandle {
+  private waiting:
+    | { resolve: (msg: Record<string, unknown>) => void; reject: (e: Error) => void }
+    | undefined;
+  private readonly child: ChildProcess;
+  readonly ready: Promise<void>;
+
+  constructor(readonly variant: Variant) {
+    this.child = fork(fileURLToPath(import.meta.url), ["--worker", variant], { stdio: "inherit" });
+    this.child.on("message", (msg: Record<string, unknown>) => {
+      const w = this.waiting;
+      this.waiting = undefined;
+      w?.resolve(msg);
+    });
+    this.child.on("exit", (code) => this.waiting?.reject(new Error(`worker ${variant} exited (${code})`)));
+    this.ready = this.next().then(() => undefined);
+  }
+
+  private next(): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+    });
+  }
+
+  async request<T>(req: WorkerRequest): Promise<T> {
+    const reply = this.next();
+    this.child.send(req);
+    return (await reply) as T;
+  }
+
+  async close(): Promise<void> {
+    const exited = new Promise<void>((resolve) => this.child.once("exit", () => resolve()));
+    this.child.send({ op: "exit" });
+    await exited;
+  }
 }
 
 /**
@@ -178,10 +359,54 @@ function cpuNsSince(start: NodeJS.CpuUsage): number {
   return (d.user + d.system) * 1000;
 }
 
-function median(xs: number[]): number {
+/** Linear-interpolated quantile (q in 0..1). */
+function quantile(xs: number[], q: number): number {
   if (xs.length === 0) return Number.NaN;
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+}
+
+function median(xs: number[]): number {
+  return quantile(xs, 0.5);
+}
+
+interface Spread {
+  readonly median: number;
+  readonly q1: number;
+  readonly q3: number;
+}
+
+function spread(xs: number[]): Spread {
+  return { median: median(xs), q1: quantile(xs, 0.25), q3: quantile(xs, 0.75) };
+}
+
+/**
+ * 95% bootstrap interval of median(a)/median(b) where a[i] and b[i] come from the same round:
+ * rounds are resampled with replacement (fixed seed, so a run is reproducible from its samples).
+ */
+function bootstrapRatio(a: number[], b: number[], resamples = 2000): { low: number; high: number } {
+  let seed = 0x2545f491;
+  const rand = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  const ratios: number[] = [];
+  for (let r = 0; r < resamples; r++) {
+    const ra: number[] = [];
+    const rb: number[] = [];
+    for (let i = 0; i < a.length; i++) {
+      const k = Math.floor(rand() * a.length);
+      ra.push(a[k]!);
+      rb.push(b[k]!);
+    }
+    ratios.push(median(ra) / median(rb));
+  }
+  return { low: quantile(ratios, 0.025), high: quantile(ratios, 0.975) };
 }
 
 /**
@@ -451,64 +676,106 @@ function expositionTimes(): ExpositionFigure[] {
 }
 
 async function main() {
+  const variants = values.breakdown ? [...MAIN_VARIANTS, ...BREAKDOWN_VARIANTS] : MAIN_VARIANTS;
   process.stdout.write(
-    `tstats benchmark: ${ROUNDS} interleaved rounds; latency open loop at ${RATE} rps for ${SECONDS}s per mode per round; CPU closed loop ${CPU_CALLS} calls per mode per round\n`,
+    `tstats benchmark: ${ROUNDS} interleaved rounds over ${variants.length} worker processes (${variants.join(", ")}); CPU closed loop ${CPU_CALLS} calls per mode per round; latency open loop at ${RATE} rps for ${SECONDS}s per mode per round\n`,
   );
-  // In-process figures first, on a fresh heap and before the real gRPC path has run the
-  // interceptors with other object shapes.
+  // In-process figures first, on a fresh heap, before the workers start.
   const path = interceptorPathNsPerCall();
   const microCached = microbench("cached");
   const microDecode = microbench("decode-every-request");
   const memory = memoryPer1000Peers();
   const exposition = expositionTimes();
-  // All three targets stay up for the whole run, so rounds switch modes without setup in between.
-  const targets = Object.fromEntries(
-    await Promise.all(MODES.map(async (m) => [m, await startTarget(m)] as const)),
-  ) as Record<Mode, Target>;
+
+  const workers = Object.fromEntries(variants.map((v) => [v, new WorkerHandle(v)])) as Record<
+    Variant,
+    WorkerHandle
+  >;
+  const cpu = Object.fromEntries(variants.map((v) => [v, [] as number[]])) as Record<Variant, number[]>;
   const phases: Phase[] = [];
-  const cpu: Record<Mode, number[]> = { none: [], tstats: [], "decode-every-request": [] };
+  const stats: Record<string, unknown> = {};
+  const wall0 = performance.now();
   try {
-    for (const m of MODES) for (let i = 0; i < 500; i++) await call(targets[m].client);
+    await Promise.all(variants.map((v) => workers[v].ready));
     for (let round = 0; round < (values["skip-grpc"] ? 0 : ROUNDS); round++) {
-      const order = MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
-      for (const mode of order) cpu[mode].push(await cpuSlice(targets[mode], CPU_CALLS));
-      for (const mode of order) {
-        const p = await runPhase(mode, targets[mode]);
-        phases.push(p);
+      const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
+      for (const v of order)
+        cpu[v].push((await workers[v].request<{ cpuUs: number }>({ op: "cpu", calls: CPU_CALLS })).cpuUs);
+      for (const v of order) {
+        phases.push(
+          (await workers[v].request<{ phase: Phase }>({ op: "latency", rate: RATE, seconds: SECONDS })).phase,
+        );
       }
       process.stdout.write(
-        `  round ${round + 1}: ${MODES.map((m) => `${m} cpu ${cpu[m].at(-1)!.toFixed(1)} us p50 ${phases.findLast((p) => p.mode === m)!.p50Us.toFixed(0)} us`).join(" | ")}\n`,
+        `  round ${round + 1}: ${variants.map((v) => `${v} ${cpu[v].at(-1)!.toFixed(0)} us p50 ${phases.findLast((p) => p.mode === v)!.p50Us.toFixed(0)} us`).join(" | ")}\n`,
       );
     }
+    for (const v of variants)
+      stats[v] = (await workers[v].request<{ stats: unknown }>({ op: "stats" })).stats;
   } finally {
-    for (const t of Object.values(targets)) await t.close();
+    await Promise.all(variants.map((v) => workers[v].close()));
   }
-  const p50 = (m: Mode) => phases.filter((p) => p.mode === m).map((p) => p.p50Us);
-  const p99 = (m: Mode) => phases.filter((p) => p.mode === m).map((p) => p.p99Us);
+  const grpcSeconds = (performance.now() - wall0) / 1000;
+
+  const p50 = (v: Variant) => phases.filter((p) => p.mode === v).map((p) => p.p50Us);
+  const p99 = (v: Variant) => phases.filter((p) => p.mode === v).map((p) => p.p99Us);
+  // Paired per round: each round's figure against the same round's "none".
+  const addedCpu = (v: Variant) => cpu[v].map((x, i) => x - cpu.none[i]!);
+  const p50Ratio = (v: Variant) => p50(v).map((x, i) => (x / p50("none")[i]! - 1) * 100);
   const summary = Object.fromEntries(
-    MODES.map((mode) => [
-      mode,
-      { cpuUsPerRequest: median(cpu[mode]), p50Us: median(p50(mode)), p99Us: median(p99(mode)) },
+    variants.map((v) => [
+      v,
+      {
+        cpuUsPerRequest: spread(cpu[v]),
+        addedCpuUsPerRequest: spread(addedCpu(v)),
+        p50Us: spread(p50(v)),
+        p99Us: spread(p99(v)),
+        p50OverheadPercent: spread(p50Ratio(v)),
+      },
     ]),
-  ) as Record<Mode, { cpuUsPerRequest: number; p50Us: number; p99Us: number }>;
-  // Paired per round: each round's mode against the same round's "none".
-  const pairedCpu = (m: Mode) => median(cpu[m].map((v, i) => v - cpu.none[i]!));
-  const pairedP50 = (m: Mode) => median(p50(m).map((v, i) => (v / p50("none")[i]! - 1) * 100));
-  const addedTstats = pairedCpu("tstats");
-  const addedDecode = pairedCpu("decode-every-request");
-  const p50Overhead = pairedP50("tstats");
-  const p50OverheadDecode = pairedP50("decode-every-request");
+  ) as Record<
+    Variant,
+    {
+      cpuUsPerRequest: Spread;
+      addedCpuUsPerRequest: Spread;
+      p50Us: Spread;
+      p99Us: Spread;
+      p50OverheadPercent: Spread;
+    }
+  >;
+  const addedTstats = summary.tstats.addedCpuUsPerRequest.median;
+  const addedDecode = summary["decode-every-request"].addedCpuUsPerRequest.median;
+  const ratio = addedDecode / addedTstats;
+  const ratioInterval = bootstrapRatio(addedCpu("decode-every-request"), addedCpu("tstats"));
+  const ratioCompat = addedDecode / summary["tstats-every-request"].addedCpuUsPerRequest.median;
+  const ratioCompatInterval = bootstrapRatio(
+    addedCpu("decode-every-request"),
+    addedCpu("tstats-every-request"),
+  );
+  const p50Overhead = summary.tstats.p50OverheadPercent;
 
   const result = {
-    config: { rate: RATE, seconds: SECONDS, rounds: ROUNDS, cpuCalls: CPU_CALLS, node: process.version },
-    grpc: summary,
-    /** Medians of per-round differences against the same round's "none". */
-    addedCpuUsPerRequest: {
-      tstats: addedTstats,
-      decodeEveryRequest: addedDecode,
-      ratio: addedDecode / addedTstats,
+    config: {
+      rate: RATE,
+      seconds: SECONDS,
+      rounds: ROUNDS,
+      cpuCalls: CPU_CALLS,
+      variants,
+      node: process.version,
+      grpcSeconds,
     },
-    p50OverheadPercent: { tstats: p50Overhead, decodeEveryRequest: p50OverheadDecode },
+    grpc: summary,
+    targets: {
+      cpuRatio: { value: ratio, bootstrap95: ratioInterval, target: 5, met: ratio >= 5 },
+      p50AddedPercent: {
+        value: p50Overhead.median,
+        iqr: [p50Overhead.q1, p50Overhead.q3],
+        target: 5,
+        met: p50Overhead.median <= 5,
+      },
+    },
+    compatibilityModeCpuRatio: { value: ratioCompat, bootstrap95: ratioCompatInterval },
+    exchangeStats: stats,
     cpuSamples: cpu,
     interceptorPathNsPerCall: {
       ...path,
@@ -527,15 +794,19 @@ async function main() {
   };
 
   const f = (n: number, d = 1) => n.toFixed(d);
+  const iqr = (x: Spread, d = 1) => `IQR ${f(x.q1, d)}..${f(x.q3, d)}`;
   process.stdout.write(
     [
       "",
-      "gRPC echo end to end (client + server in one process; both reporters per call), medians of rounds:",
-      `  none                  cpu ${f(summary.none.cpuUsPerRequest)} us/req   p50 ${f(summary.none.p50Us, 0)} us   p99 ${f(summary.none.p99Us, 0)} us`,
-      `  tstats (cached)       cpu ${f(summary.tstats.cpuUsPerRequest)} us/req   p50 ${f(summary.tstats.p50Us, 0)} us   p99 ${f(summary.tstats.p99Us, 0)} us`,
-      `  decode-every-request  cpu ${f(summary["decode-every-request"].cpuUsPerRequest)} us/req   p50 ${f(summary["decode-every-request"].p50Us, 0)} us   p99 ${f(summary["decode-every-request"].p99Us, 0)} us`,
-      `  added CPU per request (median of per-round differences): tstats ${f(addedTstats, 2)} us, decode-every-request ${f(addedDecode, 2)} us`,
-      `  p50 vs none (median of per-round ratios): tstats ${f(p50Overhead)} %, decode-every-request ${f(p50OverheadDecode)} %`,
+      `gRPC echo end to end (client + server in one process per mode; both reporters per call); ${ROUNDS} rounds in ${f(grpcSeconds, 0)} s:`,
+      "  mode                   CPU us/call   added (median of per-round differences)   p50 us   p50 vs none (median of per-round ratios)   p99 us",
+      ...variants.map((v) => {
+        const x = summary[v];
+        return `  ${v.padEnd(22)} ${f(x.cpuUsPerRequest.median).padStart(8)}      ${v === "none" ? "".padEnd(40) : `${f(x.addedCpuUsPerRequest.median).padStart(6)} (${iqr(x.addedCpuUsPerRequest)})`.padEnd(40)}  ${f(x.p50Us.median, 0).padStart(6)}   ${v === "none" ? "".padEnd(40) : `${f(x.p50OverheadPercent.median).padStart(5)} % (${iqr(x.p50OverheadPercent)} %)`.padEnd(40)} ${f(x.p99Us.median, 0).padStart(6)}`;
+      }),
+      `  TARGET cpu: decode-every-request / tstats added CPU = ${f(ratio, 2)}x (bootstrap 95% ${f(ratioInterval.low, 2)}..${f(ratioInterval.high, 2)}); target >= 5x: ${ratio >= 5 ? "met" : "NOT met"}`,
+      `  TARGET p50: tstats adds ${f(p50Overhead.median)} % (${iqr(p50Overhead)} %); target <= 5 %: ${p50Overhead.median <= 5 ? "met" : "NOT met"}`,
+      `  compatibility mode (tstats, Istio's every-request exchange): ratio ${f(ratioCompat, 2)}x (bootstrap 95% ${f(ratioCompatInterval.low, 2)}..${f(ratioCompatInterval.high, 2)})`,
       `gRPC interceptor path, client + server, no network (CPU time): none ${f(path.none, 0)} ns/call, tstats ${f(path.tstats, 0)} ns/call, decode-every-request ${f(path["decode-every-request"], 0)} ns/call`,
       `  added per call: tstats ${f(path.tstats - path.none, 0)} ns, decode-every-request ${f(path["decode-every-request"] - path.none, 0)} ns (${f((path["decode-every-request"] - path.none) / (path.tstats - path.none))}x)`,
       `recorder alone (resolve peer + record, one reporter, CPU time): cached ${f(microCached, 0)} ns/req, decode-every-request ${f(microDecode, 0)} ns/req (${f(microDecode / microCached)}x)`,
@@ -544,6 +815,7 @@ async function main() {
         (e) =>
           `exposition: ${e.what}: ${e.series} series, ${(e.bytes / 1e6).toFixed(2)} MB, ${f(e.ms, 2)} ms`,
       ),
+      `exchange stats per worker (client recorder, server recorder): ${JSON.stringify(Object.fromEntries(Object.entries(stats).filter(([, v]) => Array.isArray(v) && v.length > 0)))}`,
       "",
       `JSON ${JSON.stringify(result)}`,
       "",
@@ -552,4 +824,5 @@ async function main() {
   if (values.json) await writeFile(values.json, `${JSON.stringify(result, null, 2)}\n`);
 }
 
-await main();
+if (values.worker) await runWorker(values.worker as Variant);
+else await main();
