@@ -9,17 +9,9 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), "..");
-// `--script profile-grpc` runs scripts/profile-grpc.ts instead (the cost breakdown).
-const args = process.argv.slice(2);
-let script = "bench";
-const at = args.indexOf("--script");
-if (at >= 0) {
-  script = args[at + 1] ?? "bench";
-  args.splice(at, 2);
-}
-const outfile = join(pkg, "dist", `${script}.mjs`);
+const outfile = join(pkg, "dist", "bench.mjs");
 await build({
-  entryPoints: [join(pkg, "scripts", `${script}.ts`)],
+  entryPoints: [join(pkg, "scripts", "bench.ts")],
   outfile,
   bundle: true,
   platform: "node",
@@ -30,6 +22,5 @@ await build({
   keepNames: false,
   logLevel: "warning",
 });
-// NODE_OPTIONS passes through, e.g. NODE_OPTIONS=--cpu-prof for a profile.
-const result = spawnSync(process.execPath, [outfile, ...args], { stdio: "inherit" });
+const result = spawnSync(process.execPath, [outfile, ...process.argv.slice(2)], { stdio: "inherit" });
 process.exit(result.status ?? 1);

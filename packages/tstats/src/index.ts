@@ -102,14 +102,24 @@ export {
   type CallSiteOptions,
   type DestinationService,
   destinationServiceFromTarget,
+  type ExchangeStats,
   type HttpOutcome,
   namespaceFromPrincipal,
+  PENDING_MAX_AGE_MS,
   type PeerCacheStats,
   PeerHandle,
   TstatsRecorder,
   type TstatsRecorderOptions,
   workloadLabelValues,
 } from "./recorder.js";
+export {
+  fnv1a32Hex,
+  PEER_CACHE_TOKEN_HEADER,
+  peerCacheToken,
+  peerCacheTokenMatches,
+  type ResponseExchangeMode,
+  SentMetadataTracker,
+} from "./response-exchange.js";
 export {
   DEFAULT_TSTATS_SETTINGS,
   loadTstatsEnvoyFilters,

@@ -50,7 +50,9 @@ export function peerCacheToken(nodeId: string, instance: string, generation: num
 
 /** Whether `token` was made by the workload whose node id is `peerId`. */
 export function peerCacheTokenMatches(token: string, peerId: string): boolean {
-  return token.length > 11 && token.startsWith(`${TOKEN_VERSION}.`) && token.slice(2, 10) === fnv1a32Hex(peerId);
+  return (
+    token.length > 11 && token.startsWith(`${TOKEN_VERSION}.`) && token.slice(2, 10) === fnv1a32Hex(peerId)
+  );
 }
 
 /**

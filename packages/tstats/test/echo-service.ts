@@ -59,6 +59,10 @@ export async function startEchoServer(
     service?: ServiceDefinition;
     /** Response headers the handler sends itself (benchmark control: headers without interceptors). */
     responseMetadata?: Metadata;
+    /** Runs inside the echo handler before it answers (tests that act mid-call). */
+    onEcho?: () => void;
+    /** Port to bind (default: any free one). */
+    port?: number;
   } = {},
 ): Promise<EchoServer> {
   const server = new Server({ interceptors: options.interceptors ?? [] });
@@ -72,6 +76,7 @@ export async function startEchoServer(
       // Bounded: the benchmark makes hundreds of thousands of calls.
       if (seenKeys.length >= 100) seenKeys.shift();
       seenKeys.push(Object.keys(call.metadata.getMap()));
+      options.onEcho?.();
       if (options.responseMetadata) call.sendMetadata(options.responseMetadata.clone());
       if (call.request.fail) cb({ code: call.request.fail, details: "asked to fail" });
       else cb(null, { text: call.request.text });
@@ -84,7 +89,7 @@ export async function startEchoServer(
   };
   server.addService(options.service ?? ECHO_SERVICE, impl);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) =>
+    server.bindAsync(`127.0.0.1:${options.port ?? 0}`, ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
     ),
   );
