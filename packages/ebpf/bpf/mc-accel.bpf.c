@@ -60,6 +60,48 @@ static __always_inline int mc_bulk_learned(const struct mc_config *cfg, const st
 	return 1;
 }
 
+/* The uid owning this socket (an accepted socket inherits its listener's), through CO-RE. */
+static __always_inline __u32 mc_socket_uid(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	if (!sk)
+		return MC_UID_UNKNOWN;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return MC_UID_UNKNOWN;
+	return ((struct sock *)tp)->sk_uid.val;
+}
+
+/*
+ * Sidecar-uid filter: 1 when the connection may be accelerated. The active end is established
+ * first (it sees the SYN-ACK before its peer sees the final ACK), so it only records its owner and
+ * enters the sockhash provisionally; the passive end, which knows both owners, decides for both.
+ * When the connection does not qualify, the passive end stays out and takes the active end back
+ * out of the sockhash. That removal is safe, unlike removing a socket mid-stream: nothing can have
+ * been redirected into the active socket's queue, because its only sender is this passive socket,
+ * which never entered the sockhash.
+ */
+static __always_inline int mc_owner_allows(struct bpf_sock_ops *skops, const struct mc_config *cfg,
+					   const struct mc_key *key, const struct mc_key *peer, int active)
+{
+	__u32 uid = mc_socket_uid(skops);
+
+	if (active) {
+		bpf_map_update_elem(&mc_owner, key, &uid, BPF_ANY);
+		return 1;
+	}
+	__u32 *peer_uid = bpf_map_lookup_elem(&mc_owner, peer);
+	int allowed = uid == cfg->sidecar_uid || (peer_uid && *peer_uid == cfg->sidecar_uid);
+	if (peer_uid)
+		bpf_map_delete_elem(&mc_owner, peer);
+	if (allowed)
+		return 1;
+	mc_count(MC_OWNER_SKIPS, 1);
+	if (bpf_map_delete_elem(&mc_socks, peer) == 0)
+		mc_count(MC_OWNER_SKIPS, 1);
+	return 0;
+}
+
 /* Remembers where an active socket meant to go, keyed by its own address, which an outbound
  * REDIRECT leaves unchanged, so the sidecar's accepted socket can find it. Removed on close. */
 static __always_inline void mc_record_orig(struct bpf_sock_ops *skops, const struct mc_key *key)
@@ -112,6 +154,16 @@ static __always_inline void mc_established(struct bpf_sock_ops *skops, int activ
 				return;
 			}
 		}
+	}
+
+	if (cfg->sidecar_uid_set) {
+		struct mc_key peer = {};
+		if (redirected)
+			peer = app_key;
+		else
+			mc_swap(&key, &peer);
+		if (!mc_owner_allows(skops, cfg, &key, &peer, active))
+			return;
 	}
 
 	/*
@@ -197,6 +249,7 @@ static __always_inline void mc_closed(struct bpf_sock_ops *skops)
 	struct mc_key *orig = bpf_map_lookup_elem(&mc_orig, &ep);
 	if (orig && mc_same_endpoint(orig->dip, orig->dport, key.dip, key.dport))
 		bpf_map_delete_elem(&mc_orig, &ep);
+	bpf_map_delete_elem(&mc_owner, &key);
 }
 
 SEC("sockops")

@@ -3,8 +3,10 @@
  * Shared definitions of meshctl's sidecar acceleration programs.
  * The layouts here are an ABI with the TypeScript loader (src/maps.ts): change both together.
  *
- * Only UAPI context fields (struct bpf_sock_ops, struct sk_msg_md) are read, so the objects need
- * no CO-RE relocations and load unchanged on any kernel that has the helpers (>= 5.15).
+ * The programs read UAPI context fields (struct bpf_sock_ops, struct sk_msg_md) plus one kernel
+ * field through CO-RE: the socket owner's uid (struct sock::sk_uid), for the sidecar-uid filter.
+ * libbpf relocates it against the running kernel's BTF (/sys/kernel/btf/vmlinux) at load time, so
+ * the objects load unchanged on any kernel >= 5.15 built with BTF.
  */
 #ifndef MC_COMMON_H
 #define MC_COMMON_H
@@ -12,6 +14,17 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+
+/* CO-RE view of the one kernel field read: only the member used, relocated by name at load time. */
+typedef struct {
+	__u32 val;
+} mc_kuid_t;
+struct sock {
+	mc_kuid_t sk_uid;
+} __attribute__((preserve_access_index));
+
+/* (uid_t)-1 is never a real owner: the value for "could not read it". */
+#define MC_UID_UNKNOWN 0xffffffffu
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -60,6 +73,10 @@ struct mc_config {
 	/* Learned bulk services: a connection whose service endpoint streamed (crossed
 	 * max_stream_bytes) less than this many seconds ago never enters the sockhash (0 = off). */
 	__u32 bulk_ttl_s;
+	/* Sidecar-uid filter: when set, a connection qualifies only if one of its two sockets is
+	 * owned by sidecar_uid (e.g. Istio's 1337): app <-> sidecar, never app <-> app. */
+	__u32 sidecar_uid_set;
+	__u32 sidecar_uid;
 };
 
 /* Indices into mc_counters; mirrored by COUNTER_NAMES in src/maps.ts. */
@@ -79,6 +96,7 @@ enum mc_counter {
 	MC_SOCKETS_SKIPPED,
 	MC_BULK_LEARNED,
 	MC_BULK_SKIPS,
+	MC_OWNER_SKIPS,
 	MC_COUNTER_MAX,
 };
 
@@ -158,6 +176,15 @@ struct {
 	__type(key, struct mc_endpoint);
 	__type(value, struct mc_bulk_entry);
 } mc_bulk SEC(".maps");
+
+/* Sidecar-uid filter: the owner uid of an active socket, from its establish callback until its
+ * passive peer (established right after it) reads it, or until it closes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct mc_key);
+	__type(value, __u32);
+} mc_owner SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

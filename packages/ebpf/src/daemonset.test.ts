@@ -10,6 +10,7 @@ describe("renderEbpfDaemonSet", () => {
         ports: [15001, 15006],
         maxMessageBytes: 0,
         bulkTtlSeconds: 0,
+        sidecarUid: 1337,
       }),
     );
     expect(manifest.kind).toBe("DaemonSet");
@@ -25,6 +26,7 @@ describe("renderEbpfDaemonSet", () => {
     );
     expect(container.command.at(-1)).toContain('"--ports" "15001,15006"');
     expect(container.command.at(-1)).toContain('"--bulk-ttl" "0"');
+    expect(container.command.at(-1)).toContain('"--sidecar-uid" "1337"');
     expect(container.lifecycle.preStop.exec.command).toEqual([
       "meshctl",
       "disable",

@@ -16,6 +16,8 @@ export interface EbpfDaemonSetOptions {
   readonly maxStreamBytes?: number;
   /** Learned bulk-service TTL in seconds (0 = off); default: the library's (600). */
   readonly bulkTtlSeconds?: number;
+  /** Sidecar-uid filter (Istio's sidecar runs as 1337); default: off. */
+  readonly sidecarUid?: number;
   readonly nodeSelector?: Readonly<Record<string, string>>;
 }
 
@@ -43,6 +45,7 @@ export function renderEbpfDaemonSet(options: EbpfDaemonSetOptions): string {
   if (options.maxStreamBytes !== undefined)
     enableArgs.push("--max-stream-bytes", String(options.maxStreamBytes));
   if (options.bulkTtlSeconds !== undefined) enableArgs.push("--bulk-ttl", String(options.bulkTtlSeconds));
+  if (options.sidecarUid !== undefined) enableArgs.push("--sidecar-uid", String(options.sidecarUid));
   const labels = { "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "meshctl" };
   const manifest = {
     apiVersion: "apps/v1",

@@ -162,6 +162,8 @@ const REQUIRED_HELPERS: Record<string, readonly string[]> = {
     // Learned bulk services: the service endpoint per socket, and the age of mc_bulk entries.
     "bpf_sk_storage_get",
     "bpf_ktime_get_ns",
+    // Sidecar-uid filter: the socket owner, read through CO-RE from the kernel's tcp_sock.
+    "bpf_skc_to_tcp_sock",
   ],
   sk_msg_available_helpers: [
     "bpf_msg_redirect_hash",
@@ -192,6 +194,8 @@ export async function probeEbpfSupport(): Promise<EbpfSupport> {
     version !== undefined &&
     (version[0] < MIN_KERNEL[0] || (version[0] === MIN_KERNEL[0] && version[1] < MIN_KERNEL[1]));
   if (oldKernel) missing.push(`Linux >= ${MIN_KERNEL.join(".")} (running ${kernelRelease})`);
+  // libbpf relocates the one CO-RE field read (the socket owner) against the kernel's BTF.
+  if (!btf) missing.push("kernel BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF=y)");
   if (root) {
     const probe = await runBpftoolJson<FeatureProbe>(
       ["feature", "probe", "kernel"],

@@ -69,6 +69,12 @@ export interface EnableEbpfOptions {
    * 0 = learning off; default 600. Needs a stream limit (nothing is learned with `maxStreamBytes` 0).
    */
   readonly bulkTtlSeconds?: number;
+  /**
+   * Sidecar-uid filter: only connections with one end owned by this uid are accelerated (the
+   * sidecar's, e.g. Istio's 1337), so app <-> app pairs on the node stay on TCP. Default: off,
+   * every connection in the cgroup qualifies. Reads the socket owner through CO-RE (kernel BTF).
+   */
+  readonly sidecarUid?: number;
   /** Path of the BPF object; default: the one shipped in the package. */
   readonly objectPath?: string;
 }
@@ -244,7 +250,14 @@ function validateOptions(options: EnableEbpfOptions): AccelerationConfig {
       });
     }
   }
-  return { enabled: true, maxMessageBytes, maxStreamBytes, ports, excludePorts, bulkTtlSeconds };
+  const sidecarUid = options.sidecarUid ?? null;
+  if (sidecarUid !== null && (!Number.isInteger(sidecarUid) || sidecarUid < 0 || sidecarUid >= 0xffffffff)) {
+    throw ebpfError("EBPF_INVALID_OPTIONS", `sidecarUid: ${sidecarUid} is not a uid (0 to 4294967294).`, {
+      kind: "usage",
+      suggestions: ["Pass the uid the sidecar runs as (Istio: 1337)."],
+    });
+  }
+  return { enabled: true, maxMessageBytes, maxStreamBytes, ports, excludePorts, bulkTtlSeconds, sidecarUid };
 }
 
 async function writeConfig(pinDir: string, config: AccelerationConfig, valueSize?: number): Promise<void> {
@@ -276,6 +289,7 @@ function sameConfig(a: AccelerationConfig, b: AccelerationConfig): boolean {
     a.maxMessageBytes === b.maxMessageBytes &&
     a.maxStreamBytes === b.maxStreamBytes &&
     a.bulkTtlSeconds === b.bulkTtlSeconds &&
+    a.sidecarUid === b.sidecarUid &&
     a.ports.join(",") === b.ports.join(",") &&
     a.excludePorts.join(",") === b.excludePorts.join(",")
   );
@@ -498,6 +512,7 @@ export async function disableEbpfAcceleration(options: DisableEbpfOptions = {}):
         ports: [],
         excludePorts: [],
         bulkTtlSeconds: 0,
+        sidecarUid: null,
       },
       valueSize,
     ).catch(() => undefined);

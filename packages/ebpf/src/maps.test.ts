@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { COUNTER_NAMES, decodeBulkServices, decodeConfig, decodeCounters, encodeConfig } from "./maps.js";
 
 describe("mc_config encoding", () => {
-  test("matches struct mc_config (little endian, 88 bytes)", () => {
+  test("matches struct mc_config (little endian, 96 bytes)", () => {
     const bytes = encodeConfig({
       enabled: true,
       maxMessageBytes: 65_536,
@@ -10,8 +10,9 @@ describe("mc_config encoding", () => {
       ports: [15001, 8080],
       excludePorts: [5432],
       bulkTtlSeconds: 600,
+      sidecarUid: 1337,
     }).map(Number);
-    expect(bytes).toHaveLength(88);
+    expect(bytes).toHaveLength(96);
     expect(bytes.slice(48, 52)).toEqual([1, 0, 0, 0]);
     expect(bytes.slice(52, 54)).toEqual([5432 & 0xff, 5432 >> 8]);
     expect(bytes.slice(0, 4)).toEqual([1, 0, 0, 0]);
@@ -22,6 +23,30 @@ describe("mc_config encoding", () => {
     expect(bytes.slice(20, 48).every((b) => b === 0)).toBe(true);
     expect(bytes.slice(54, 84).every((b) => b === 0)).toBe(true);
     expect(bytes.slice(84, 88)).toEqual([600 & 0xff, 600 >> 8, 0, 0]);
+    expect(bytes.slice(88, 96)).toEqual([1, 0, 0, 0, 1337 & 0xff, 1337 >> 8, 0, 0]);
+  });
+
+  test("uid 0 is a sidecar uid, not 'off': the set flag says which", () => {
+    const base = {
+      enabled: true,
+      maxMessageBytes: 0,
+      maxStreamBytes: 0,
+      ports: [],
+      excludePorts: [],
+      bulkTtlSeconds: 0,
+    };
+    expect(
+      encodeConfig({ ...base, sidecarUid: 0 })
+        .slice(88, 96)
+        .map(Number),
+    ).toEqual([1, 0, 0, 0, 0, 0, 0, 0]);
+    expect(
+      encodeConfig({ ...base, sidecarUid: null })
+        .slice(88, 96)
+        .map(Number),
+    ).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(decodeConfig({ sidecar_uid_set: 1, sidecar_uid: 0 }).sidecarUid).toBe(0);
+    expect(decodeConfig({ sidecar_uid_set: 0, sidecar_uid: 0 }).sidecarUid).toBeNull();
   });
 
   test("decodes bpftool's BTF view, ignoring unused port slots", () => {
@@ -35,6 +60,8 @@ describe("mc_config encoding", () => {
         nexclude: 1,
         exclude: [22, 0],
         bulk_ttl_s: 600,
+        sidecar_uid_set: 1,
+        sidecar_uid: 1337,
       }),
     ).toEqual({
       enabled: true,
@@ -43,6 +70,7 @@ describe("mc_config encoding", () => {
       ports: [15006],
       excludePorts: [22],
       bulkTtlSeconds: 600,
+      sidecarUid: 1337,
     });
   });
 });

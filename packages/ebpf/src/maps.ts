@@ -11,6 +11,7 @@ export const MAP_NAMES = [
   "mc_orig",
   "mc_flows",
   "mc_bulk",
+  "mc_owner",
   "mc_counters",
   "mc_config",
   "mc_sk_state",
@@ -34,13 +35,15 @@ export const COUNTER_NAMES = [
   "socketsSkipped",
   "bulkLearned",
   "bulkSkips",
+  "ownerSkips",
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
 export const MAX_PORTS = 16;
 const EXCLUDE_AT = 16 + 2 * MAX_PORTS;
 const BULK_TTL_AT = EXCLUDE_AT + 4 + 2 * MAX_PORTS;
-const CONFIG_SIZE = BULK_TTL_AT + 4;
+const SIDECAR_UID_AT = BULK_TTL_AT + 4;
+const CONFIG_SIZE = SIDECAR_UID_AT + 8;
 
 /** What the programs read from mc_config. */
 export interface AccelerationConfig {
@@ -58,13 +61,18 @@ export interface AccelerationConfig {
    * A service is learned when one of its connections crosses `maxStreamBytes`.
    */
   readonly bulkTtlSeconds: number;
+  /**
+   * Sidecar-uid filter: only connections with one end owned by this uid qualify (app <-> sidecar);
+   * null = every connection in the cgroup.
+   */
+  readonly sidecarUid: number | null;
 }
 
 /**
  * Encodes `struct mc_config` as the byte list `bpftool map update ... value` takes (little endian).
  *
  * @example
- * encodeConfig({ enabled: true, maxMessageBytes: 0, maxStreamBytes: 0, ports: [15001], excludePorts: [], bulkTtlSeconds: 600 }).slice(0, 4); // ["1","0","0","0"]
+ * encodeConfig({ enabled: true, maxMessageBytes: 0, maxStreamBytes: 0, ports: [15001], excludePorts: [], bulkTtlSeconds: 600, sidecarUid: null }).slice(0, 4); // ["1","0","0","0"]
  */
 export function encodeConfig(config: AccelerationConfig): string[] {
   const buf = Buffer.alloc(CONFIG_SIZE);
@@ -76,6 +84,8 @@ export function encodeConfig(config: AccelerationConfig): string[] {
   buf.writeUInt32LE(config.excludePorts.length, EXCLUDE_AT);
   for (const [i, port] of config.excludePorts.entries()) buf.writeUInt16LE(port, EXCLUDE_AT + 4 + 2 * i);
   buf.writeUInt32LE(config.bulkTtlSeconds, BULK_TTL_AT);
+  buf.writeUInt32LE(config.sidecarUid === null ? 0 : 1, SIDECAR_UID_AT);
+  buf.writeUInt32LE(config.sidecarUid ?? 0, SIDECAR_UID_AT + 4);
   return [...buf].map(String);
 }
 
@@ -89,6 +99,8 @@ export function decodeConfig(formatted: {
   nexclude?: number;
   exclude?: number[];
   bulk_ttl_s?: number;
+  sidecar_uid_set?: number;
+  sidecar_uid?: number;
 }): AccelerationConfig {
   const n = formatted.nports ?? 0;
   const excluded = formatted.nexclude ?? 0;
@@ -99,6 +111,7 @@ export function decodeConfig(formatted: {
     ports: (formatted.ports ?? []).slice(0, n),
     excludePorts: (formatted.exclude ?? []).slice(0, excluded),
     bulkTtlSeconds: formatted.bulk_ttl_s ?? 0,
+    sidecarUid: formatted.sidecar_uid_set ? (formatted.sidecar_uid ?? 0) : null,
   };
 }
 
@@ -123,6 +136,8 @@ export interface EbpfCounters {
   readonly bulkLearned: number;
   /** Sockets kept out of the sockhash because their service is a learned bulk service. */
   readonly bulkSkips: number;
+  /** Sockets kept out of the sockhash by the sidecar-uid filter (neither end owned by the sidecar). */
+  readonly ownerSkips: number;
 }
 
 export interface DirectionCounters {
@@ -160,6 +175,7 @@ export function decodeCounters(dump: PercpuDump): EbpfCounters {
     socketsSkipped: raw.socketsSkipped,
     bulkLearned: raw.bulkLearned,
     bulkSkips: raw.bulkSkips,
+    ownerSkips: raw.ownerSkips,
   };
 }
 

@@ -55,6 +55,11 @@ describe.skipIf(skipReason)("typed failures", () => {
     expect(await codeOf(enableEbpfAcceleration({ cgroupPath: cgroup, pinDir, maxMessageBytes: -1 }))).toBe(
       "EBPF_INVALID_OPTIONS",
     );
+    for (const sidecarUid of [-1, 1.5, 0xffffffff]) {
+      expect(await codeOf(enableEbpfAcceleration({ cgroupPath: cgroup, pinDir, sidecarUid }))).toBe(
+        "EBPF_INVALID_OPTIONS",
+      );
+    }
   });
 
   test("a pin dir already attached elsewhere is refused, then a foreign program is detected and left alone", async () => {

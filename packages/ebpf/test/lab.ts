@@ -195,7 +195,7 @@ export class Lab {
     return this.spawnIn(netns, cgroup, process.execPath, [PEER, ...args]);
   }
 
-  /** haproxy as the sidecar (uid 1337): 15001 forwards to the original destination, 15006 to the app. */
+  /** haproxy as the sidecar (running as uid 1337): 15001 forwards to the original destination, 15006 to the app. */
   async sidecar(pod: Pod, cgroup: string, appPort: number): Promise<Proc> {
     const dir = await this.tempDir(`${pod.name}-haproxy`);
     const cfg = join(dir, "haproxy.cfg");
@@ -203,8 +203,6 @@ export class Lab {
       cfg,
       [
         "global",
-        `  uid ${SIDECAR_UID}`,
-        `  gid ${SIDECAR_UID}`,
         "  maxconn 8000",
         "defaults",
         "  mode tcp",
@@ -227,7 +225,18 @@ export class Lab {
         "",
       ].join("\n"),
     );
-    const proc = this.spawnIn(pod.netns, cgroup, "haproxy", ["-f", cfg, "-db"]);
+    // Runs as the sidecar uid from the start, as Istio's Envoy does (runAsUser 1337): its listeners,
+    // and so the sockets it accepts, are owned by that uid (a proxy that binds as root and drops
+    // privileges later would own them as root; the sidecar-uid filter reads the socket owner).
+    const proc = this.spawnIn(pod.netns, cgroup, "setpriv", [
+      `--reuid=${SIDECAR_UID}`,
+      `--regid=${SIDECAR_UID}`,
+      "--clear-groups",
+      "haproxy",
+      "-f",
+      cfg,
+      "-db",
+    ]);
     await waitForListen(pod.netns, 15001);
     await waitForListen(pod.netns, 15006);
     return proc;

@@ -62,6 +62,8 @@ const { values } = parseArgs({
     breakdown: { type: "boolean", default: false },
     /** Skip the end-to-end gRPC rounds (quick check of the in-process figures). */
     "skip-grpc": { type: "boolean", default: false },
+    /** Comma-separated variants to run instead (none is always included). */
+    variants: { type: "string" },
     /** Internal: run as the worker for one mode. */
     worker: { type: "string" },
   },
@@ -85,6 +87,7 @@ const VARIANTS = [
   "headers-both",
   "headers-req-id-res",
   "noop-interceptors",
+  "tstats-token-full-responses",
 ] as const;
 type Variant = (typeof VARIANTS)[number];
 const MAIN_VARIANTS: Variant[] = ["none", "tstats", "tstats-every-request", "decode-every-request"];
@@ -171,17 +174,27 @@ async function startTarget(variant: Variant): Promise<Target> {
   let requestMd: Metadata | undefined;
   let responseMd: Metadata | undefined;
   const recorders: TstatsRecorder[] = [];
-  if (variant === "tstats" || variant === "tstats-every-request" || variant === "decode-every-request") {
+  if (
+    variant === "tstats" ||
+    variant === "tstats-every-request" ||
+    variant === "decode-every-request" ||
+    variant === "tstats-token-full-responses"
+  ) {
     const recorderMode = variant === "decode-every-request" ? "decode-every-request" : "cached";
     // The Wasm-era baseline and the compatibility mode exchange exactly as Istio's MX does.
     const exchange = variant === "tstats" ? "once-per-client" : "every-request";
+    // Control: the client sends its token, the server ignores it (the token's own cost).
+    const clientExchange = variant === "tstats-token-full-responses" ? "once-per-client" : exchange;
     const registry = new MetricRegistry({ istioVersion: "1.24.0" });
     const server = new TstatsRecorder({ local: workload("echo"), registry, mode: recorderMode });
     const client = new TstatsRecorder({ local: workload("frontend"), registry, mode: recorderMode });
     recorders.push(client, server);
     serverInterceptors = [createTstatsServerInterceptor(server, { exchange })];
     clientInterceptors = [
-      createTstatsClientInterceptor(client, { target: "echo.default.svc.cluster.local:8080", exchange }),
+      createTstatsClientInterceptor(client, {
+        target: "echo.default.svc.cluster.local:8080",
+        exchange: clientExchange,
+      }),
     ];
   } else if (variant === "headers-both") {
     requestMd = exchangeHeaders("frontend", true);
@@ -676,7 +689,12 @@ function expositionTimes(): ExpositionFigure[] {
 }
 
 async function main() {
-  const variants = values.breakdown ? [...MAIN_VARIANTS, ...BREAKDOWN_VARIANTS] : MAIN_VARIANTS;
+  const variants: Variant[] = values.variants
+    ? ["none", ...(values.variants.split(",").filter((v) => v !== "none") as Variant[])]
+    : values.breakdown
+      ? [...MAIN_VARIANTS, ...BREAKDOWN_VARIANTS]
+      : MAIN_VARIANTS;
+  for (const v of variants) if (!VARIANTS.includes(v)) throw new Error(`unknown variant ${v}`);
   process.stdout.write(
     `tstats benchmark: ${ROUNDS} interleaved rounds over ${variants.length} worker processes (${variants.join(", ")}); CPU closed loop ${CPU_CALLS} calls per mode per round; latency open loop at ${RATE} rps for ${SECONDS}s per mode per round\n`,
   );
@@ -743,16 +761,17 @@ async function main() {
       p50OverheadPercent: Spread;
     }
   >;
-  const addedTstats = summary.tstats.addedCpuUsPerRequest.median;
-  const addedDecode = summary["decode-every-request"].addedCpuUsPerRequest.median;
-  const ratio = addedDecode / addedTstats;
-  const ratioInterval = bootstrapRatio(addedCpu("decode-every-request"), addedCpu("tstats"));
-  const ratioCompat = addedDecode / summary["tstats-every-request"].addedCpuUsPerRequest.median;
-  const ratioCompatInterval = bootstrapRatio(
-    addedCpu("decode-every-request"),
-    addedCpu("tstats-every-request"),
-  );
-  const p50Overhead = summary.tstats.p50OverheadPercent;
+  const NONE: Spread = { median: Number.NaN, q1: Number.NaN, q3: Number.NaN };
+  const has = (v: Variant) => variants.includes(v);
+  const addedOf = (v: Variant) => (has(v) ? summary[v].addedCpuUsPerRequest.median : Number.NaN);
+  const ratioOf = (a: Variant, b: Variant) =>
+    has(a) && has(b) ? bootstrapRatio(addedCpu(a), addedCpu(b)) : { low: Number.NaN, high: Number.NaN };
+  const addedDecode = addedOf("decode-every-request");
+  const ratio = addedDecode / addedOf("tstats");
+  const ratioInterval = ratioOf("decode-every-request", "tstats");
+  const ratioCompat = addedDecode / addedOf("tstats-every-request");
+  const ratioCompatInterval = ratioOf("decode-every-request", "tstats-every-request");
+  const p50Overhead = has("tstats") ? summary.tstats.p50OverheadPercent : NONE;
 
   const result = {
     config: {

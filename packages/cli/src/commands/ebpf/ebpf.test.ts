@@ -55,6 +55,8 @@ describe.skipIf(skipReason)("meshctl enable / ebpf status / disable ebpf on the 
         "5432",
         "--bulk-ttl",
         "120",
+        "--sidecar-uid",
+        "1337",
         "--json",
       ],
       opts,
@@ -62,7 +64,13 @@ describe.skipIf(skipReason)("meshctl enable / ebpf status / disable ebpf on the 
     expect(first).toMatchObject({
       changed: true,
       cgroupPath: cgroup,
-      config: { ports: [15001, 15006], excludePorts: [5432], maxStreamBytes: 262_144, bulkTtlSeconds: 120 },
+      config: {
+        ports: [15001, 15006],
+        excludePorts: [5432],
+        maxStreamBytes: 262_144,
+        bulkTtlSeconds: 120,
+        sidecarUid: 1337,
+      },
     });
     const second = await EnableEbpf.run(
       [
@@ -76,6 +84,8 @@ describe.skipIf(skipReason)("meshctl enable / ebpf status / disable ebpf on the 
         "5432",
         "--bulk-ttl",
         "120",
+        "--sidecar-uid",
+        "1337",
         "--json",
       ],
       opts,
@@ -89,6 +99,8 @@ describe.skipIf(skipReason)("meshctl enable / ebpf status / disable ebpf on the 
     expect(status.counters?.bulkSkips).toBe(0);
     expect(status.bulkServices).toEqual([]);
     expect(status.config?.bulkTtlSeconds).toBe(120);
+    expect(status.config?.sidecarUid).toBe(1337);
+    expect(status.counters?.ownerSkips).toBe(0);
     expect((await ebpfFeatureStatus(pinDir)).state).toBe("enabled");
 
     const disabled = await DisableEbpf.run(["--pin-dir", pinDir, "--json"], opts);
@@ -119,6 +131,7 @@ describe("eBPF flags and checks", () => {
         ports: [],
         excludePorts: [],
         bulkTtlSeconds: 600,
+        sidecarUid: 1337,
       },
       bulkServices: [
         {
@@ -141,7 +154,7 @@ describe("eBPF flags and checks", () => {
         },
       ],
     });
-    expect(text).toContain("bulk learning 600 s");
+    expect(text).toContain("bulk learning 600 s; sidecar uid 1337");
     expect(text).toContain("2 learned service(s), 1 active");
     expect(text).toContain("netns 4099 10.96.0.10:9000  age 12 s  2 stream(s), 6 socket(s) kept on TCP");
     expect(text).toContain("[::1]:443  age 700 s (expired)");

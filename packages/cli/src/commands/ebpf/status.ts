@@ -37,7 +37,7 @@ egress = app -> sidecar after the REDIRECT to 15001). Needs root.`;
     );
     if (s.config) {
       lines.push(
-        `  policy      ${s.config.ports.length ? `ports ${s.config.ports.join(",")}` : "all ports"}${s.config.excludePorts.length ? ` except ${s.config.excludePorts.join(",")}` : ""}; stream limit ${s.config.maxStreamBytes || "none"}; message limit ${s.config.maxMessageBytes || "none"}; bulk learning ${s.config.bulkTtlSeconds ? `${s.config.bulkTtlSeconds} s` : "off"}`,
+        `  policy      ${s.config.ports.length ? `ports ${s.config.ports.join(",")}` : "all ports"}${s.config.excludePorts.length ? ` except ${s.config.excludePorts.join(",")}` : ""}; stream limit ${s.config.maxStreamBytes || "none"}; message limit ${s.config.maxMessageBytes || "none"}; bulk learning ${s.config.bulkTtlSeconds ? `${s.config.bulkTtlSeconds} s` : "off"}; ${s.config.sidecarUid !== null ? `sidecar uid ${s.config.sidecarUid}` : "any owner"}`,
       );
     }
     if (s.bulkServices) {
@@ -59,7 +59,7 @@ egress = app -> sidecar after the REDIRECT to 15001). Needs root.`;
         `  egress      ${c.egress.messages} msgs, ${c.egress.bytes} bytes redirected, ${c.egress.misses} misses`,
         `  sockets     ${c.socketsAdded} added, ${c.socketAddErrors} refused (owned by another sk_msg program), ${c.pairsCreated} REDIRECT pairs`,
         `  on TCP      ${c.passedMessages} msgs, ${c.passedBytes} bytes; ${c.policySkips} directions moved by policy`,
-        `  skipped     ${c.socketsSkipped} sockets (excluded port / TCP Fast Open), ${c.bulkSkips} sockets of learned bulk services; ${c.bulkLearned} bulk streams learned`,
+        `  skipped     ${c.socketsSkipped} sockets (excluded port / TCP Fast Open), ${c.bulkSkips} sockets of learned bulk services, ${c.ownerSkips} by the sidecar-uid filter; ${c.bulkLearned} bulk streams learned`,
       );
     }
     return lines.join("\n");

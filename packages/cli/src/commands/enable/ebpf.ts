@@ -45,6 +45,7 @@ Needs root and Linux >= 5.15. Design and limits: docs/ebpf.md.`;
     "sudo <%= config.bin %> enable ebpf --cgroup /sys/fs/cgroup/kubepods.slice/kubepods-pod1234.slice",
     "sudo <%= config.bin %> enable ebpf --ports 15001,15006,8080 --json",
     "sudo <%= config.bin %> enable ebpf --bulk-ttl 0   # no learned bulk services",
+    "sudo <%= config.bin %> enable ebpf --sidecar-uid 1337   # app <-> sidecar only, never app <-> app",
   ];
   static override flags = {
     cgroup: Flags.string({
@@ -82,6 +83,14 @@ Needs root and Linux >= 5.15. Design and limits: docs/ebpf.md.`;
       env: "MESHCTL_EBPF_BULK_TTL",
       helpValue: "SECONDS",
     }),
+    "sidecar-uid": Flags.integer({
+      description:
+        "Only accelerate connections with one end owned by this uid (the sidecar's; Istio: 1337). Default: every connection in the cgroup.",
+      min: 0,
+      max: 0xfffffffe,
+      env: "MESHCTL_EBPF_SIDECAR_UID",
+      helpValue: "UID",
+    }),
   };
 
   protected async execute(): Promise<EnableEbpfResult> {
@@ -96,6 +105,7 @@ Needs root and Linux >= 5.15. Design and limits: docs/ebpf.md.`;
       ...(flags.cgroup ? { cgroupPath: flags.cgroup } : {}),
       ...(ports ? { ports } : {}),
       ...(excludePorts ? { excludePorts } : {}),
+      ...(flags["sidecar-uid"] !== undefined ? { sidecarUid: flags["sidecar-uid"] } : {}),
     });
   }
 
@@ -108,6 +118,7 @@ Needs root and Linux >= 5.15. Design and limits: docs/ebpf.md.`;
       r.config.bulkTtlSeconds && r.config.maxStreamBytes
         ? `services that stream stay on TCP for ${r.config.bulkTtlSeconds} s`
         : "no learned bulk services",
+      r.config.sidecarUid !== null ? `only connections with a socket of uid ${r.config.sidecarUid}` : "",
     ].filter(Boolean);
     return [
       r.changed
