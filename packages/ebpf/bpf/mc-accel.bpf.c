@@ -328,11 +328,62 @@ static __always_inline void mc_learn_bulk(const struct mc_endpoint *service)
 	mc_count(MC_BULK_LEARNED, 1);
 }
 
+/* 1 when this message makes the direction a bulk stream: more than max_stream_bytes sent since
+ * the other side last sent anything (the run is shared by both sockets through mc_flows). */
+static __always_inline int mc_stream_crossed(const struct mc_config *cfg, const struct mc_sk_state *st,
+					     __u32 size)
+{
+	struct mc_flow *flow = bpf_map_lookup_elem(&mc_flows, &st->flow);
+	if (!flow) {
+		struct mc_flow fresh = { .run_bytes = 0, .last_side = st->side };
+		bpf_map_update_elem(&mc_flows, &st->flow, &fresh, BPF_NOEXIST);
+		flow = bpf_map_lookup_elem(&mc_flows, &st->flow);
+		if (!flow)
+			return 0;
+	}
+	if (flow->last_side != st->side) {
+		flow->last_side = st->side;
+		flow->run_bytes = 0;
+	}
+	flow->run_bytes += size;
+	return flow->run_bytes > cfg->max_stream_bytes;
+}
+
+/* First message of this socket: finds its peer and names its flow; 0 when it must not redirect. */
+static __always_inline int mc_resolve_peer(struct sk_msg_md *msg, const struct mc_config *cfg,
+					   struct mc_sk_state *st)
+{
+	struct mc_key own = {};
+
+	if (mc_msg_key(msg, &own))
+		return 0;
+	struct mc_key *paired = bpf_map_lookup_elem(&mc_pairs, &own);
+	if (paired) {
+		st->target = *paired;
+		st->egress = 1;
+	} else {
+		mc_swap(&own, &st->target);
+		st->egress = 0;
+	}
+	if (cfg->nports && !mc_port_listed(cfg, own.sport) && !mc_port_listed(cfg, own.dport) &&
+	    !mc_port_listed(cfg, st->target.sport) && !mc_port_listed(cfg, st->target.dport)) {
+		mc_count(MC_POLICY_SKIPS, 1);
+		return 0;
+	}
+	/* Both ends agree on which of the two keys names the flow. */
+	if (mc_key_less(&own, &st->target)) {
+		st->flow = own;
+		st->side = 1;
+	} else {
+		st->flow = st->target;
+		st->side = 2;
+	}
+	return 1;
+}
+
 SEC("sk_msg")
 int mc_redir(struct sk_msg_md *msg)
 {
-	struct mc_key own = {};
-	struct mc_key target = {};
 	struct bpf_sock *sk = msg->sk;
 	__u32 size = msg->size;
 
@@ -350,55 +401,25 @@ int mc_redir(struct sk_msg_md *msg)
 	struct mc_config *cfg = mc_get_config();
 	if (!cfg || !cfg->enabled)
 		return mc_pass_for_good(st, size);
-	if (mc_msg_key(msg, &own))
+	/* The peer and the port allowlist are decided once, on the first message; a connection
+	 * keeps its verdict (re-enabling with other ports applies to new connections). */
+	if (st->state == MC_STATE_NEW && !mc_resolve_peer(msg, cfg, st))
 		return mc_pass_for_good(st, size);
 
-	int egress = 0;
-	struct mc_key *paired = bpf_map_lookup_elem(&mc_pairs, &own);
-	if (paired) {
-		target = *paired;
-		egress = 1;
-	} else {
-		mc_swap(&own, &target);
-	}
-
-	if (cfg->nports && !mc_port_listed(cfg, own.sport) && !mc_port_listed(cfg, own.dport) &&
-	    !mc_port_listed(cfg, target.sport) && !mc_port_listed(cfg, target.dport)) {
-		mc_count(MC_POLICY_SKIPS, 1);
-		return mc_pass_for_good(st, size);
-	}
 	if (cfg->max_msg_bytes && size > cfg->max_msg_bytes) {
 		mc_count(MC_POLICY_SKIPS, 1);
 		return mc_pass_for_good(st, size);
 	}
-	if (cfg->max_stream_bytes) {
-		/* sk_msg ingress redirect loses to TCP on bulk streams; request/response wins. A long
-		 * one-way run marks this direction as a stream. */
-		int own_first = mc_key_less(&own, &target);
-		__u32 side = own_first ? 1 : 2;
-		struct mc_key *name = own_first ? &own : &target;
-		struct mc_flow *flow = bpf_map_lookup_elem(&mc_flows, name);
-		if (!flow) {
-			struct mc_flow fresh = { .run_bytes = 0, .last_side = side };
-			bpf_map_update_elem(&mc_flows, name, &fresh, BPF_NOEXIST);
-			flow = bpf_map_lookup_elem(&mc_flows, name);
-		}
-		if (flow) {
-			if (flow->last_side != side) {
-				flow->last_side = side;
-				flow->run_bytes = 0;
-			}
-			flow->run_bytes += size;
-			if (flow->run_bytes > cfg->max_stream_bytes) {
-				mc_count(MC_POLICY_SKIPS, 1);
-				if (cfg->bulk_ttl_s && (st->flags & MC_SK_HAS_SERVICE))
-					mc_learn_bulk(&st->service);
-				return mc_pass_for_good(st, size);
-			}
-		}
+	/* sk_msg ingress redirect loses to TCP on bulk streams; request/response wins. */
+	if (cfg->max_stream_bytes && mc_stream_crossed(cfg, st, size)) {
+		mc_count(MC_POLICY_SKIPS, 1);
+		if (cfg->bulk_ttl_s && (st->flags & MC_SK_HAS_SERVICE))
+			mc_learn_bulk(&st->service);
+		return mc_pass_for_good(st, size);
 	}
 
-	if (bpf_msg_redirect_hash(msg, &mc_socks, &target, BPF_F_INGRESS) != SK_PASS) {
+	int egress = st->egress;
+	if (bpf_msg_redirect_hash(msg, &mc_socks, &st->target, BPF_F_INGRESS) != SK_PASS) {
 		mc_count(egress ? MC_EGRESS_MISSES : MC_INGRESS_MISSES, 1);
 		return mc_pass_for_good(st, size);
 	}

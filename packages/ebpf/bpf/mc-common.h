@@ -119,6 +119,13 @@ struct mc_sk_state {
 	__u32 state;
 	__u32 flags;
 	struct mc_endpoint service;
+	/* Filled by sk_msg on the first message that is redirected, so that later messages skip the
+	 * key construction and the mc_pairs lookup: the peer's key, the flow's name in mc_flows,
+	 * which side of the flow this socket is (1 or 2), and whether the pair is a REDIRECTed one. */
+	struct mc_key target;
+	struct mc_key flow;
+	__u32 side;
+	__u32 egress;
 };
 
 /* A learned bulk service (value of mc_bulk, keyed by struct mc_endpoint). */
