@@ -1,8 +1,8 @@
 /**
  * tstats benchmark: the per-request cost of telemetry in the gRPC path, in one run: no telemetry,
- * tstats with cached peers (once-per-client response exchange, the default), tstats with Istio's
- * every-request exchange, and decode-every-request as the Wasm path did (both headers both ways on
- * every call, decoded and turned into labels on every call). Each mode runs a grpc-js echo (client
+ * tstats with cached peers (Istio's every-request exchange, the default), tstats with the
+ * once-per-client response exchange, and decode-every-request as the Wasm path did (both headers
+ * both ways on every call, decoded and turned into labels on every call). Each mode runs a grpc-js echo (client
  * and server in one process, so each call pays both reporters) in ITS OWN worker process, as a
  * real service runs one mode: modes sharing a process share grpc-js's inline caches, and the
  * polymorphism that causes was measured to add 30-60 us per call to whichever modes use
@@ -14,11 +14,16 @@
  *   uses the ratio of those medians with a bootstrap 95% interval (rounds resampled).
  * - Latency: open loop at a fixed rate; p50 per phase; median over rounds of the per-round ratio
  *   to "none", with its IQR.
+ * - Sequential calls: one call at a time, the 25th percentile of their latencies per slice (the
+ *   per-call work with other processes' interference mostly filtered out), paired like CPU.
+ * - Worker processes are replaced every block of rounds (`--blocks`), so that no mode keeps one
+ *   process's luck (JIT decisions, heap layout) for the whole run.
  * - No forced GC between slices: a full GC drops inline caches and optimized code, and the
  *   re-warm-up was measured to more than double the per-call CPU of the next slice.
  *
  *   flock /tmp/meshctl-bench.lock node packages/tstats/scripts/run-bench.mjs \
- *     [--rate 300] [--seconds 1] [--rounds 30] [--cpu-calls 2000] [--breakdown] [--json out.json]
+ *     [--rate 300] [--seconds 0.5] [--rounds 60] [--blocks 6] [--cpu-calls 1000] [--seq-calls 300]
+ *     [--breakdown | --variants a,b] [--json out.json]
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { writeFile } from "node:fs/promises";
@@ -54,9 +59,13 @@ import { ECHO_SERVICE, type EchoClient, echoClient, startEchoServer } from "../t
 const { values } = parseArgs({
   options: {
     rate: { type: "string", default: "300" },
-    seconds: { type: "string", default: "1" },
-    rounds: { type: "string", default: "30" },
-    "cpu-calls": { type: "string", default: "2000" },
+    seconds: { type: "string", default: "0.5" },
+    rounds: { type: "string", default: "60" },
+    "cpu-calls": { type: "string", default: "1000" },
+    /** Sequential calls per mode per round for the low-noise latency figure. */
+    "seq-calls": { type: "string", default: "300" },
+    /** Worker processes are replaced this many times over the run (fresh processes per block). */
+    blocks: { type: "string", default: "6" },
     json: { type: "string" },
     /** Also run the control variants that split tstats' cost (headers alone, empty interceptors). */
     breakdown: { type: "boolean", default: false },
@@ -72,6 +81,8 @@ const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const CPU_CALLS = Number(values["cpu-calls"]);
+const SEQ_CALLS = Number(values["seq-calls"]);
+const BLOCKS = Number(values.blocks);
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -82,16 +93,23 @@ const MODES: Mode[] = ["none", "tstats", "decode-every-request"];
 const VARIANTS = [
   "none",
   "tstats",
-  "tstats-every-request",
+  "tstats-once-per-client",
   "decode-every-request",
   "headers-both",
   "headers-req-id-res",
   "noop-interceptors",
-  "tstats-token-full-responses",
+  "noop-client-interceptor",
+  "noop-server-interceptor",
 ] as const;
 type Variant = (typeof VARIANTS)[number];
-const MAIN_VARIANTS: Variant[] = ["none", "tstats", "tstats-every-request", "decode-every-request"];
-const BREAKDOWN_VARIANTS: Variant[] = ["headers-both", "headers-req-id-res", "noop-interceptors"];
+const MAIN_VARIANTS: Variant[] = ["none", "tstats", "tstats-once-per-client", "decode-every-request"];
+const BREAKDOWN_VARIANTS: Variant[] = [
+  "headers-both",
+  "headers-req-id-res",
+  "noop-interceptors",
+  "noop-client-interceptor",
+  "noop-server-interceptor",
+];
 
 function workload(name: string) {
   return localWorkload({
@@ -174,17 +192,10 @@ async function startTarget(variant: Variant): Promise<Target> {
   let requestMd: Metadata | undefined;
   let responseMd: Metadata | undefined;
   const recorders: TstatsRecorder[] = [];
-  if (
-    variant === "tstats" ||
-    variant === "tstats-every-request" ||
-    variant === "decode-every-request" ||
-    variant === "tstats-token-full-responses"
-  ) {
+  if (variant === "tstats" || variant === "tstats-once-per-client" || variant === "decode-every-request") {
     const recorderMode = variant === "decode-every-request" ? "decode-every-request" : "cached";
-    // The Wasm-era baseline and the compatibility mode exchange exactly as Istio's MX does.
-    const exchange = variant === "tstats" ? "once-per-client" : "every-request";
-    // Control: the client sends its token, the server ignores it (the token's own cost).
-    const clientExchange = variant === "tstats-token-full-responses" ? "once-per-client" : exchange;
+    // tstats (default) and the Wasm-era baseline exchange exactly as Istio's MX does.
+    const exchange = variant === "tstats-once-per-client" ? "once-per-client" : "every-request";
     const registry = new MetricRegistry({ istioVersion: "1.24.0" });
     const server = new TstatsRecorder({ local: workload("echo"), registry, mode: recorderMode });
     const client = new TstatsRecorder({ local: workload("frontend"), registry, mode: recorderMode });
@@ -193,7 +204,7 @@ async function startTarget(variant: Variant): Promise<Target> {
     clientInterceptors = [
       createTstatsClientInterceptor(client, {
         target: "echo.default.svc.cluster.local:8080",
-        exchange: clientExchange,
+        exchange,
       }),
     ];
   } else if (variant === "headers-both") {
@@ -205,6 +216,10 @@ async function startTarget(variant: Variant): Promise<Target> {
   } else if (variant === "noop-interceptors") {
     serverInterceptors = [noopServer];
     clientInterceptors = [noopClient];
+  } else if (variant === "noop-client-interceptor") {
+    clientInterceptors = [noopClient];
+  } else if (variant === "noop-server-interceptor") {
+    serverInterceptors = [noopServer];
   }
   const server = await startEchoServer({
     service,
@@ -298,9 +313,26 @@ async function cpuSlice(target: Target, calls: number): Promise<number> {
   return (cpu.user + cpu.system) / calls;
 }
 
+/**
+ * One call at a time; the 25th percentile of their latencies. With nothing else in flight a
+ * call's latency is the CPU time of its client and server work on this one thread plus loopback,
+ * and a low percentile drops the calls that other processes on the machine slowed down, which
+ * makes this the least noisy per-call figure on a shared machine.
+ */
+async function sequentialP25(target: Target, calls: number): Promise<number> {
+  const lat: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const t0 = performance.now();
+    await call(target);
+    lat.push((performance.now() - t0) * 1000);
+  }
+  return quantile(lat, 0.25);
+}
+
 type WorkerRequest =
   | { op: "cpu"; calls: number }
   | { op: "latency"; rate: number; seconds: number }
+  | { op: "seq"; calls: number }
   | { op: "stats" }
   | { op: "exit" };
 
@@ -313,6 +345,7 @@ async function runWorker(variant: Variant): Promise<void> {
     void (async () => {
       if (req.op === "cpu") send({ cpuUs: await cpuSlice(target, req.calls) });
       else if (req.op === "latency") send({ phase: await runPhase(variant, target, req.rate, req.seconds) });
+      else if (req.op === "seq") send({ p25Us: await sequentialP25(target, req.calls) });
       else if (req.op === "stats") {
         send({
           stats: target.recorders.map((r) => ({ exchange: r.exchangeStats(), peers: r.peerCacheStats() })),
@@ -705,20 +738,35 @@ async function main() {
   const memory = memoryPer1000Peers();
   const exposition = expositionTimes();
 
-  const workers = Object.fromEntries(variants.map((v) => [v, new WorkerHandle(v)])) as Record<
-    Variant,
-    WorkerHandle
-  >;
+  // Fresh worker processes every block of rounds: one process is one draw of JIT decisions and
+  // memory layout, which was measured to move a mode's per-call cost by 20-30 us for its whole
+  // life; several processes per mode average that out instead of pinning it on one mode.
+  const spawnWorkers = () =>
+    Object.fromEntries(variants.map((v) => [v, new WorkerHandle(v)])) as Record<Variant, WorkerHandle>;
+  let workers = spawnWorkers();
+  const roundsPerBlock = Math.max(1, Math.ceil(ROUNDS / BLOCKS));
   const cpu = Object.fromEntries(variants.map((v) => [v, [] as number[]])) as Record<Variant, number[]>;
+  const seq = Object.fromEntries(variants.map((v) => [v, [] as number[]])) as Record<Variant, number[]>;
   const phases: Phase[] = [];
   const stats: Record<string, unknown> = {};
   const wall0 = performance.now();
   try {
     await Promise.all(variants.map((v) => workers[v].ready));
     for (let round = 0; round < (values["skip-grpc"] ? 0 : ROUNDS); round++) {
+      if (round > 0 && round % roundsPerBlock === 0) {
+        for (const v of variants) {
+          const s = (await workers[v].request<{ stats: unknown }>({ op: "stats" })).stats;
+          stats[v] = [...((stats[v] as unknown[] | undefined) ?? []), s];
+        }
+        await Promise.all(variants.map((v) => workers[v].close()));
+        workers = spawnWorkers();
+        await Promise.all(variants.map((v) => workers[v].ready));
+      }
       const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
       for (const v of order)
         cpu[v].push((await workers[v].request<{ cpuUs: number }>({ op: "cpu", calls: CPU_CALLS })).cpuUs);
+      for (const v of order)
+        seq[v].push((await workers[v].request<{ p25Us: number }>({ op: "seq", calls: SEQ_CALLS })).p25Us);
       for (const v of order) {
         phases.push(
           (await workers[v].request<{ phase: Phase }>({ op: "latency", rate: RATE, seconds: SECONDS })).phase,
@@ -728,8 +776,10 @@ async function main() {
         `  round ${round + 1}: ${variants.map((v) => `${v} ${cpu[v].at(-1)!.toFixed(0)} us p50 ${phases.findLast((p) => p.mode === v)!.p50Us.toFixed(0)} us`).join(" | ")}\n`,
       );
     }
-    for (const v of variants)
-      stats[v] = (await workers[v].request<{ stats: unknown }>({ op: "stats" })).stats;
+    for (const v of variants) {
+      const s = (await workers[v].request<{ stats: unknown }>({ op: "stats" })).stats;
+      stats[v] = [...((stats[v] as unknown[] | undefined) ?? []), s];
+    }
   } finally {
     await Promise.all(variants.map((v) => workers[v].close()));
   }
@@ -739,6 +789,7 @@ async function main() {
   const p99 = (v: Variant) => phases.filter((p) => p.mode === v).map((p) => p.p99Us);
   // Paired per round: each round's figure against the same round's "none".
   const addedCpu = (v: Variant) => cpu[v].map((x, i) => x - cpu.none[i]!);
+  const addedSeq = (v: Variant) => seq[v].map((x, i) => x - seq.none[i]!);
   const p50Ratio = (v: Variant) => p50(v).map((x, i) => (x / p50("none")[i]! - 1) * 100);
   const summary = Object.fromEntries(
     variants.map((v) => [
@@ -749,6 +800,8 @@ async function main() {
         p50Us: spread(p50(v)),
         p99Us: spread(p99(v)),
         p50OverheadPercent: spread(p50Ratio(v)),
+        sequentialP25Us: spread(seq[v]),
+        addedSequentialP25Us: spread(addedSeq(v)),
       },
     ]),
   ) as Record<
@@ -759,6 +812,8 @@ async function main() {
       p50Us: Spread;
       p99Us: Spread;
       p50OverheadPercent: Spread;
+      sequentialP25Us: Spread;
+      addedSequentialP25Us: Spread;
     }
   >;
   const NONE: Spread = { median: Number.NaN, q1: Number.NaN, q3: Number.NaN };
@@ -769,9 +824,15 @@ async function main() {
   const addedDecode = addedOf("decode-every-request");
   const ratio = addedDecode / addedOf("tstats");
   const ratioInterval = ratioOf("decode-every-request", "tstats");
-  const ratioCompat = addedDecode / addedOf("tstats-every-request");
-  const ratioCompatInterval = ratioOf("decode-every-request", "tstats-every-request");
+  const ratioOnce = addedDecode / addedOf("tstats-once-per-client");
+  const ratioOnceInterval = ratioOf("decode-every-request", "tstats-once-per-client");
   const p50Overhead = has("tstats") ? summary.tstats.p50OverheadPercent : NONE;
+  const addedSeqOf = (v: Variant) => (has(v) ? summary[v].addedSequentialP25Us.median : Number.NaN);
+  const seqRatio = addedSeqOf("decode-every-request") / addedSeqOf("tstats");
+  const seqRatioInterval =
+    has("tstats") && has("decode-every-request")
+      ? bootstrapRatio(addedSeq("decode-every-request"), addedSeq("tstats"))
+      : { low: Number.NaN, high: Number.NaN };
 
   const result = {
     config: {
@@ -793,7 +854,9 @@ async function main() {
         met: p50Overhead.median <= 5,
       },
     },
-    compatibilityModeCpuRatio: { value: ratioCompat, bootstrap95: ratioCompatInterval },
+    oncePerClientCpuRatio: { value: ratioOnce, bootstrap95: ratioOnceInterval },
+    sequentialP25Ratio: { value: seqRatio, bootstrap95: seqRatioInterval },
+    seqSamples: seq,
     exchangeStats: stats,
     cpuSamples: cpu,
     interceptorPathNsPerCall: {
@@ -812,6 +875,14 @@ async function main() {
     phases,
   };
 
+  // Per variant: exchange counters summed over its worker processes and both recorders.
+  const exchangeTotals: Record<string, Record<string, number>> = {};
+  for (const [v, blocks] of Object.entries(stats)) {
+    const sum: Record<string, number> = {};
+    for (const block of blocks as Array<Array<{ exchange: Record<string, number> }>>)
+      for (const r of block) for (const [k, n] of Object.entries(r.exchange)) sum[k] = (sum[k] ?? 0) + n;
+    if (Object.keys(sum).length > 0) exchangeTotals[v] = sum;
+  }
   const f = (n: number, d = 1) => n.toFixed(d);
   const iqr = (x: Spread, d = 1) => `IQR ${f(x.q1, d)}..${f(x.q3, d)}`;
   process.stdout.write(
@@ -825,7 +896,15 @@ async function main() {
       }),
       `  TARGET cpu: decode-every-request / tstats added CPU = ${f(ratio, 2)}x (bootstrap 95% ${f(ratioInterval.low, 2)}..${f(ratioInterval.high, 2)}); target >= 5x: ${ratio >= 5 ? "met" : "NOT met"}`,
       `  TARGET p50: tstats adds ${f(p50Overhead.median)} % (${iqr(p50Overhead)} %); target <= 5 %: ${p50Overhead.median <= 5 ? "met" : "NOT met"}`,
-      `  compatibility mode (tstats, Istio's every-request exchange): ratio ${f(ratioCompat, 2)}x (bootstrap 95% ${f(ratioCompatInterval.low, 2)}..${f(ratioCompatInterval.high, 2)})`,
+      "  sequential calls, p25 latency (one call at a time; the least noisy per-call figure here), added vs none, median of per-round differences:",
+      ...variants
+        .filter((v) => v !== "none")
+        .map(
+          (v) =>
+            `    ${v.padEnd(28)} ${f(summary[v].addedSequentialP25Us.median).padStart(6)} us (${iqr(summary[v].addedSequentialP25Us)}) over ${f(summary.none.sequentialP25Us.median, 0)} us`,
+        ),
+      `    decode-every-request / tstats = ${f(seqRatio, 2)}x (bootstrap 95% ${f(seqRatioInterval.low, 2)}..${f(seqRatioInterval.high, 2)})`,
+      `  tstats with exchange once-per-client: CPU ratio ${f(ratioOnce, 2)}x (bootstrap 95% ${f(ratioOnceInterval.low, 2)}..${f(ratioOnceInterval.high, 2)})`,
       `gRPC interceptor path, client + server, no network (CPU time): none ${f(path.none, 0)} ns/call, tstats ${f(path.tstats, 0)} ns/call, decode-every-request ${f(path["decode-every-request"], 0)} ns/call`,
       `  added per call: tstats ${f(path.tstats - path.none, 0)} ns, decode-every-request ${f(path["decode-every-request"] - path.none, 0)} ns (${f((path["decode-every-request"] - path.none) / (path.tstats - path.none))}x)`,
       `recorder alone (resolve peer + record, one reporter, CPU time): cached ${f(microCached, 0)} ns/req, decode-every-request ${f(microDecode, 0)} ns/req (${f(microDecode / microCached)}x)`,
@@ -834,7 +913,7 @@ async function main() {
         (e) =>
           `exposition: ${e.what}: ${e.series} series, ${(e.bytes / 1e6).toFixed(2)} MB, ${f(e.ms, 2)} ms`,
       ),
-      `exchange stats per worker (client recorder, server recorder): ${JSON.stringify(Object.fromEntries(Object.entries(stats).filter(([, v]) => Array.isArray(v) && v.length > 0)))}`,
+      `exchange (summed over workers, client and server recorders): ${JSON.stringify(exchangeTotals)}`,
       "",
       `JSON ${JSON.stringify(result)}`,
       "",

@@ -145,9 +145,9 @@ export interface TstatsClientInterceptorOptions {
   /** Send our metadata to the server (default true). */
   readonly propagate?: boolean;
   /**
-   * `once-per-client` (default): also send `x-meshctl-peer-cache`, so that a tstats server sends
-   * its full metadata once per client cache and afterwards only its id; Envoy sidecars ignore it.
-   * `every-request`: exactly Istio's exchange (see ADR 0053).
+   * `every-request` (default): exactly Istio's exchange. `once-per-client`: also send
+   * `x-meshctl-peer-cache`, so that a tstats server in the same mode sends its full metadata once
+   * per client cache and afterwards only its id; Envoy sidecars ignore it (see ADR 0053).
    */
   readonly exchange?: ResponseExchangeMode;
 }
@@ -173,7 +173,7 @@ export function createTstatsClientInterceptor(
     ...(options.localPrincipal ? { localPrincipal: options.localPrincipal } : {}),
   });
   const propagate = options.propagate ?? true;
-  const once = (options.exchange ?? "once-per-client") === "once-per-client";
+  const once = options.exchange === "once-per-client";
   // The request headers, rebuilt only when the token changes (after a cache eviction or a miss).
   let ours = exchangeMetadata(recorder, "full");
   let oursToken: string | undefined;
@@ -268,10 +268,10 @@ export interface TstatsServerInterceptorOptions {
   /** This workload's SPIFFE id, when the server uses mTLS. */
   readonly localPrincipal?: string;
   /**
-   * `once-per-client` (default): to a client that advertises its peer cache
-   * (`x-meshctl-peer-cache`, tstats clients), send the full metadata once and then only the id.
-   * Clients without it (Envoy sidecars) get both headers on every response either way.
-   * `every-request`: ignore the advertisement; exactly Istio's exchange (see ADR 0053).
+   * `every-request` (default): exactly Istio's exchange. `once-per-client`: to a client that
+   * advertises its peer cache (`x-meshctl-peer-cache`, tstats clients in the same mode), send the
+   * full metadata once and then only the id; clients without it (Envoy sidecars) get both headers
+   * on every response either way (see ADR 0053).
    */
   readonly exchange?: ResponseExchangeMode;
 }
@@ -297,7 +297,7 @@ export function createTstatsServerInterceptor(
 ): ServerInterceptor {
   const ours = exchangeMetadata(recorder, "full");
   const oursIdOnly = exchangeMetadata(recorder, "id-only");
-  const once = (options.exchange ?? "once-per-client") === "once-per-client" && recorder.local.nodeId !== "";
+  const once = options.exchange === "once-per-client" && recorder.local.nodeId !== "";
   const sitesByHost = new Map<string, CallSite>();
   // The call site depends on the connection (its TLS peer) and the :authority. A connection's
   // TLS identity cannot change (HTTP/2 forbids renegotiation), so when the HTTP/2 session is

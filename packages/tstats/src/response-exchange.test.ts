@@ -64,7 +64,9 @@ async function startServer(
 ) {
   const recorder = new TstatsRecorder({ local: localFixture(name) });
   const server = await startEchoServer({
-    interceptors: [createTstatsServerInterceptor(recorder, { service: SERVICE, ...options })],
+    interceptors: [
+      createTstatsServerInterceptor(recorder, { service: SERVICE, exchange: "once-per-client", ...options }),
+    ],
     ...(options.port !== undefined ? { port: options.port } : {}),
     ...(options.onEcho ? { onEcho: options.onEcho } : {}),
   });
@@ -82,6 +84,7 @@ function client(
     interceptors: [
       createTstatsClientInterceptor(recorder, {
         target: "xds:///echo.default.svc.cluster.local:8080",
+        exchange: "once-per-client",
         ...options,
       }),
       ...(wire ? [wireSpy(wire)] : []),
@@ -211,6 +214,23 @@ describe("once-per-client response exchange over gRPC", () => {
     expect(onceClient.exchangeStats()).toMatchObject({ clientMisses: 0, pending: 0 });
     // The applications never see any exchange header (checked on the server by echo-service).
     expect(once.server.seenKeys.flat().filter((k) => mx([k]).length > 0)).toEqual([]);
+  });
+
+  test("the default on both sides is Istio's exchange: both headers on every request and response, no token", async () => {
+    const serverRecorder = new TstatsRecorder({ local: localFixture("echo") });
+    const srv = await startEchoServer({ interceptors: [createTstatsServerInterceptor(serverRecorder)] });
+    cleanups.push(() => srv.close());
+    const r = new TstatsRecorder({ local: localFixture("frontend") });
+    const wire: Wire = { requests: [], responses: [] };
+    const c = echoClient(srv.port, { interceptors: [createTstatsClientInterceptor(r), wireSpy(wire)] });
+    cleanups.push(() => c.close());
+    await calls(c, 3);
+    const both = [PEER_METADATA_HEADER, PEER_METADATA_ID_HEADER];
+    const mx = (keys: string[]) =>
+      keys.filter((k) => both.includes(k) || k === PEER_CACHE_TOKEN_HEADER).sort();
+    expect(wire.requests.map(mx)).toEqual(Array(3).fill(both));
+    expect(wire.responses.map(mx)).toEqual(Array(3).fill(both));
+    expect(clientCounts(r)).toEqual({ "echo-v1": 3 });
   });
 
   test("a server in every-request mode, or an Envoy-like peer, answers a once-per-client client in full every time", async () => {
