@@ -3,7 +3,10 @@
  * 127.0.0.1 in one pod netns, with and without meshctl's acceleration, measured side by side and
  * interleaved (each round runs every mode back to back, rotating which goes first).
  *
- *   flock /tmp/meshctl-bench.lock npm run bench:ebpf -- [--rounds 7] [--seconds 1.5] [--bulk-seconds 2] [--json out.json]
+ *   flock /tmp/meshctl-bench.lock npm run bench:ebpf -- [--rounds 7] [--seconds 1.5] [--bulk-seconds 2] [--io epoll|blocking] [--json out.json]
+ *
+ * Request/response waits for data the way sidecars and apps do, in epoll_wait before a
+ * non-blocking recv (Envoy, Node, Go); `--io blocking` uses blocking recv instead.
  *
  * Four sibling cgroups share the netns, each with its own servers, so no enable/disable churn sits
  * between the measurements:
@@ -46,8 +49,13 @@ const { values } = parseArgs({
     json: { type: "string" },
     "pin-cpus": { type: "boolean", default: false },
     only: { type: "string" },
+    io: { type: "string", default: "epoll" },
   },
 });
+if (values.io !== "epoll" && values.io !== "blocking") {
+  sayErr(`bench:ebpf: --io must be epoll or blocking (got ${values.io})`);
+  process.exit(2);
+}
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const bulkSeconds = Number(values["bulk-seconds"]);
@@ -173,7 +181,7 @@ async function main(): Promise<void> {
 
     say(
       `bench:ebpf  kernel ${(await import("node:os")).release()}; round 0 (first bulk connections) + ${rounds} interleaved rounds; ` +
-        `${seconds}s per request/response run, ${bulkSeconds}s per bulk run${values["pin-cpus"] ? "; client on CPU 0, server on CPU 1" : ""}`,
+        `${seconds}s per request/response run (${values.io === "epoll" ? "epoll_wait + non-blocking recv, as event loops do" : "blocking recv"}), ${bulkSeconds}s per bulk run${values["pin-cpus"] ? "; client on CPU 0, server on CPU 1" : ""}`,
     );
     say(
       `  services per mode: an RPC service (127.0.0.1:${rpcPort("policy")} in policy mode) for request/response and one bulk service per write size (${bulkChunks.map((_, i) => bulkPort("policy", i)).join(", ")} in policy mode)`,
@@ -202,7 +210,12 @@ async function main(): Promise<void> {
         rr[size] ??= perMode(() => []);
         for (const mode of order(r))
           rr[size]![mode].push(
-            (await run(mode, rpcPort(mode), ["rr", String(size), String(seconds)])) as unknown as RrResult,
+            (await run(mode, rpcPort(mode), [
+              "rr",
+              String(size),
+              String(seconds),
+              values.io,
+            ])) as unknown as RrResult,
           );
       }
       for (const [i, chunk] of bulkChunks.entries()) {
@@ -278,6 +291,7 @@ async function main(): Promise<void> {
       kernel: (await import("node:os")).release(),
       rounds,
       secondsPerRun: seconds,
+      io: values.io,
       bulkSecondsPerRun: bulkSeconds,
       policy: policy.config,
       ports: perMode((mode) => ({ rpc: rpcPort(mode), bulk: bulkChunks.map((_, i) => bulkPort(mode, i)) })),
