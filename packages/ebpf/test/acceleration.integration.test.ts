@@ -5,33 +5,23 @@
 import { access } from "node:fs/promises";
 import { runCommand } from "@meshctl/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { disableEbpfAcceleration, enableEbpfAcceleration, getEbpfStatus } from "../src/index.js";
 import {
-  disableEbpfAcceleration,
-  type EbpfCounters,
-  enableEbpfAcceleration,
-  getEbpfStatus,
-} from "../src/index.js";
-import { Lab, labPrerequisites, type Pod, runClient, SVC_IP, SVC_PORT } from "./lab.js";
+  counters,
+  Lab,
+  labPrerequisites,
+  type Pod,
+  runClient,
+  SVC_IP,
+  SVC_PORT,
+  teardown,
+  waitFor,
+} from "./lab.js";
 
 const skipReason = await labPrerequisites();
 if (skipReason) console.warn(`skipping eBPF real-kernel tests: ${skipReason}`);
 
 const APP_PORT = 8080;
-
-async function counters(pinDir: string): Promise<EbpfCounters> {
-  const status = await getEbpfStatus({ pinDir });
-  if (!status.counters) throw new Error("no counters");
-  return status.counters;
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return check();
-}
 
 async function alive(kind: "prog" | "map", id: number): Promise<boolean> {
   return (await runCommand("bpftool", [kind, "show", "id", String(id)], { reject: false })).exitCode === 0;
@@ -64,13 +54,7 @@ describe.skipIf(skipReason)("sidecar pod: egress via REDIRECT to 15001, ingress 
     await enableEbpfAcceleration({ cgroupPath: cgroup, pinDir, maxStreamBytes: 0 });
   });
 
-  afterAll(async () => {
-    try {
-      await disableEbpfAcceleration({ pinDir, force: true, drainTimeoutMs: 0 });
-    } finally {
-      await lab.cleanup();
-    }
-  });
+  afterAll(() => teardown(lab, pinDir));
 
   test("enable is idempotent and status shows the attachment", async () => {
     const again = await enableEbpfAcceleration({ cgroupPath: cgroup, pinDir, maxStreamBytes: 0 });
@@ -204,13 +188,7 @@ describe.skipIf(skipReason)("isolation between pods with identical 127.0.0.1 tup
   const lab = new Lab(`b${process.pid % 1000}`);
   const pinDir = `/sys/fs/bpf/mce-test-${process.pid}-b`;
 
-  afterAll(async () => {
-    try {
-      await disableEbpfAcceleration({ pinDir, force: true, drainTimeoutMs: 0 });
-    } finally {
-      await lab.cleanup();
-    }
-  });
+  afterAll(() => teardown(lab, pinDir));
 
   test("each pod only ever receives its own data", async () => {
     const cgroup = await lab.cgroup("pods");
@@ -310,13 +288,7 @@ describe.skipIf(skipReason)("enable and disable around live connections", () => 
   const lab = new Lab(`c${process.pid % 1000}`);
   const pinDir = `/sys/fs/bpf/mce-test-${process.pid}-c`;
 
-  afterAll(async () => {
-    try {
-      await disableEbpfAcceleration({ pinDir, force: true, drainTimeoutMs: 0 });
-    } finally {
-      await lab.cleanup();
-    }
-  });
+  afterAll(() => teardown(lab, pinDir));
 
   test("connections opened before enable and open at disable lose nothing; nothing is left after", async () => {
     const cgroup = await lab.cgroup("app");

@@ -13,7 +13,7 @@ import {
   enableEbpfAcceleration,
   getEbpfStatus,
 } from "../src/index.js";
-import { Lab, labPrerequisites, type Pod, runClient, SVC_IP, SVC_PORT } from "./lab.js";
+import { Lab, labPrerequisites, type Pod, runClient, SVC_IP, SVC_PORT, teardown, waitFor } from "./lab.js";
 
 const skipReason = await labPrerequisites();
 if (skipReason) console.warn(`skipping learned bulk-service tests: ${skipReason}`);
@@ -48,15 +48,6 @@ function find(services: readonly BulkService[], ip: string, port: number): BulkS
   return services.find((s) => s.ip === ip && s.port === port);
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return check();
-}
-
 describe.skipIf(skipReason)("learned bulk services", () => {
   const lab = new Lab(`l${process.pid % 1000}`);
   const pinDir = `/sys/fs/bpf/mce-test-${process.pid}-l`;
@@ -88,13 +79,7 @@ describe.skipIf(skipReason)("learned bulk services", () => {
     expect(enabled.config).toMatchObject({ maxStreamBytes: 262_144, bulkTtlSeconds: 600 });
   });
 
-  afterAll(async () => {
-    try {
-      await disableEbpfAcceleration({ pinDir, force: true, drainTimeoutMs: 0 });
-    } finally {
-      await lab.cleanup();
-    }
-  });
+  afterAll(() => teardown(lab, pinDir));
 
   test("a local bulk service is learned; its next connection skips the sockhash, another port does not", async () => {
     const s0 = await status(pinDir);

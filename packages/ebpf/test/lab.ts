@@ -10,6 +10,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { findProgram, runCommand } from "@meshctl/core";
 import { findCgroup2Mount } from "../src/environment.js";
+import { disableEbpfAcceleration, type EbpfCounters, getEbpfStatus } from "../src/index.js";
 
 export const PEER = fileURLToPath(new URL("./fixtures/peer.mjs", import.meta.url));
 export const SIDECAR_UID = 1337;
@@ -294,4 +295,30 @@ export async function runClient(
   const result = await proc.next(120_000);
   await proc.wait(10_000);
   return result;
+}
+
+/** The counters of the programs pinned under pinDir (throws when they are not loaded). */
+export async function counters(pinDir: string): Promise<EbpfCounters> {
+  const status = await getEbpfStatus({ pinDir });
+  if (!status.counters) throw new Error(`no counters under ${pinDir}`);
+  return status.counters;
+}
+
+/** Polls check every 100 ms until it holds or timeoutMs passes; returns its last answer. */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return check();
+}
+
+/** afterAll of every real-kernel suite: disable (idempotent), then remove the lab, even if disable fails. */
+export async function teardown(lab: Lab, pinDir: string): Promise<void> {
+  try {
+    await disableEbpfAcceleration({ pinDir, force: true, drainTimeoutMs: 0 });
+  } finally {
+    await lab.cleanup();
+  }
 }

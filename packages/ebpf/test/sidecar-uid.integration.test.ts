@@ -11,7 +11,17 @@ import {
   enableEbpfAcceleration,
   getEbpfStatus,
 } from "../src/index.js";
-import { Lab, labPrerequisites, type Pod, runClient, SIDECAR_UID, SVC_IP, SVC_PORT } from "./lab.js";
+import {
+  counters,
+  Lab,
+  labPrerequisites,
+  type Pod,
+  runClient,
+  SIDECAR_UID,
+  SVC_IP,
+  SVC_PORT,
+  teardown,
+} from "./lab.js";
 
 const skipReason = await labPrerequisites();
 if (skipReason) console.warn(`skipping sidecar-uid filter tests: ${skipReason}`);
@@ -21,12 +31,6 @@ const APP_PORT = 8080;
 /** A second app process (root) in the same pod, reached on 127.0.0.1 without the sidecar. */
 const OTHER_APP_PORT = 9500;
 const SIZE = 256 * 1024;
-
-async function counters(pinDir: string): Promise<EbpfCounters> {
-  const status = await getEbpfStatus({ pinDir });
-  if (!status.counters) throw new Error("no counters in status");
-  return status.counters;
-}
 
 function delta(after: EbpfCounters, before: EbpfCounters) {
   return {
@@ -67,13 +71,22 @@ describe.skipIf(skipReason)("sidecar-uid filter", () => {
     expect(enabled.config.sidecarUid).toBe(SIDECAR_UID);
   });
 
-  afterAll(async () => {
-    try {
-      await disableEbpfAcceleration({ pinDir, force: true, drainTimeoutMs: 0 });
-    } finally {
-      await lab.cleanup();
-    }
-  });
+  afterAll(() => teardown(lab, pinDir));
+
+  /** Two root-owned processes of the pod over 127.0.0.1, no sidecar involved; bytes checked by the peer. */
+  const appToApp = async () => {
+    const before = await counters(pinDir);
+    const result = await runClient(lab, pod.netns, cgroup, [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(OTHER_APP_PORT),
+      "--size",
+      String(SIZE),
+    ]);
+    expect(result).toMatchObject({ ok: true });
+    return delta(await counters(pinDir), before);
+  };
 
   test("egress (app -> 15001, the sidecar's socket is uid 1337) is accelerated", async () => {
     const before = await counters(pinDir);
@@ -109,17 +122,7 @@ describe.skipIf(skipReason)("sidecar-uid filter", () => {
   });
 
   test("app -> app on 127.0.0.1 (neither end uid 1337) stays on TCP, bytes intact", async () => {
-    const before = await counters(pinDir);
-    const result = await runClient(lab, pod.netns, cgroup, [
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(OTHER_APP_PORT),
-      "--size",
-      String(SIZE),
-    ]);
-    expect(result).toMatchObject({ ok: true });
-    const d = delta(await counters(pinDir), before);
+    const d = await appToApp();
     // The client's socket entered provisionally (its owner is root, its peer not yet known); the
     // server's end kept itself out and took the client's back out of the sockhash.
     expect(d).toMatchObject({ socketsAdded: 1, ownerSkips: 2, ingressBytes: 0, egressBytes: 0 });
@@ -127,17 +130,7 @@ describe.skipIf(skipReason)("sidecar-uid filter", () => {
 
   test("without the filter the same app -> app pair is accelerated (the filter made the difference)", async () => {
     await enableEbpfAcceleration({ cgroupPath: cgroup, pinDir, maxStreamBytes: 0, bulkTtlSeconds: 0 });
-    const before = await counters(pinDir);
-    const result = await runClient(lab, pod.netns, cgroup, [
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(OTHER_APP_PORT),
-      "--size",
-      String(SIZE),
-    ]);
-    expect(result).toMatchObject({ ok: true });
-    const d = delta(await counters(pinDir), before);
+    const d = await appToApp();
     expect(d).toMatchObject({ socketsAdded: 2, ownerSkips: 0 });
     expect(d.ingressBytes).toBeGreaterThanOrEqual(2 * SIZE);
   });
