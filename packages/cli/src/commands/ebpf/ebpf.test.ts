@@ -43,24 +43,22 @@ describe.skipIf(skipReason)("meshctl enable / ebpf status / disable ebpf on the 
   test("enable is idempotent, status reports it, disable leaves nothing", async () => {
     await mkdir(cgroup, { recursive: true });
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
-    const first = await EnableEbpf.run(
-      [
-        "--cgroup",
-        cgroup,
-        "--pin-dir",
-        pinDir,
-        "--ports",
-        "15001,15006",
-        "--exclude-ports",
-        "5432",
-        "--bulk-ttl",
-        "120",
-        "--sidecar-uid",
-        "1337",
-        "--json",
-      ],
-      opts,
-    );
+    const enableArgs = [
+      "--cgroup",
+      cgroup,
+      "--pin-dir",
+      pinDir,
+      "--ports",
+      "15001,15006",
+      "--exclude-ports",
+      "5432",
+      "--bulk-ttl",
+      "120",
+      "--sidecar-uid",
+      "1337",
+      "--json",
+    ];
+    const first = await EnableEbpf.run(enableArgs, opts);
     expect(first).toMatchObject({
       changed: true,
       cgroupPath: cgroup,
@@ -72,24 +70,7 @@ describe.skipIf(skipReason)("meshctl enable / ebpf status / disable ebpf on the 
         sidecarUid: 1337,
       },
     });
-    const second = await EnableEbpf.run(
-      [
-        "--cgroup",
-        cgroup,
-        "--pin-dir",
-        pinDir,
-        "--ports",
-        "15001,15006",
-        "--exclude-ports",
-        "5432",
-        "--bulk-ttl",
-        "120",
-        "--sidecar-uid",
-        "1337",
-        "--json",
-      ],
-      opts,
-    );
+    const second = await EnableEbpf.run(enableArgs, opts);
     expect(second.changed).toBe(false);
 
     const status = await EbpfStatusCommand.run(["--pin-dir", pinDir, "--json"], opts);
