@@ -170,31 +170,21 @@ if (only.has("throughput")) {
       ? await nginxProcess()
       : await echoProcess("http1");
   results.throughputTarget = targetKind === "url" ? String(argv["target-url"]) : targetKind;
+  const meshctlQps = async (threads) =>
+    (
+      await runMeshctl({
+        target: http.url,
+        max: true,
+        connections,
+        durationMs: seconds * 1000,
+        payloadBytes: 0,
+        warmupMs: 500,
+        workers: threads,
+      })
+    ).achievedQps;
   const tools = {
-    meshctl: async () =>
-      (
-        await runMeshctl({
-          target: http.url,
-          max: true,
-          connections,
-          durationMs: seconds * 1000,
-          payloadBytes: 0,
-          warmupMs: 500,
-          workers: 1,
-        })
-      ).achievedQps,
-    [`meshctl-w${workers}`]: async () =>
-      (
-        await runMeshctl({
-          target: http.url,
-          max: true,
-          connections,
-          durationMs: seconds * 1000,
-          payloadBytes: 0,
-          warmupMs: 500,
-          workers,
-        })
-      ).achievedQps,
+    meshctl: () => meshctlQps(1),
+    [`meshctl-w${workers}`]: () => meshctlQps(workers),
     autocannon: async () => {
       const j = JSON.parse(
         (await $`${pinClient} ${bin("autocannon")} -c ${connections} -d ${seconds} -j ${http.url}`).stdout,

@@ -143,6 +143,41 @@ function tailOf(program: SpawnedProgram): () => string {
 }
 
 /**
+ * Starts a sidecar proxy as the proxy uid in the pod, and waits until it listens on `ports`; a
+ * proxy that exits or never listens is killed and reported with the tail of its stderr.
+ */
+async function spawnSidecar(
+  pod: LabPodPlan,
+  argv: readonly string[],
+  cpus: string | undefined,
+  readiness: {
+    readonly ports: readonly number[];
+    readonly timeoutMs: number;
+    readonly failure: string;
+    readonly details: Record<string, string>;
+  },
+): Promise<RunningSidecar> {
+  const program = spawnInPod(pod, argv, { asSidecar: true, ...(cpus ? { cpus } : {}) });
+  const stderrTail = tailOf(program);
+  let alive = true;
+  void program.exited.then(() => {
+    alive = false;
+  });
+  if (!(await waitForListening(pod.netns, readiness.ports, readiness.timeoutMs, () => alive))) {
+    program.kill("SIGKILL");
+    throw new MeshctlError(
+      "LAB_SIDECAR_FAILED",
+      `${readiness.failure}: ${stderrTail().trim() || "no output"}`,
+      {
+        kind: "external",
+        details: readiness.details,
+      },
+    );
+  }
+  return { pod: pod.netns, program, stderrTail };
+}
+
+/**
  * Starts the Envoy sidecar of a meshed pod as the proxy uid, in the pod's cgroup and namespace,
  * bootstrapped to the control plane on the pod's 127.0.0.1:15010 (which must already run), and
  * waits for its admin port and the xDS-delivered listeners 15001/15006.
@@ -160,30 +195,13 @@ export async function startEnvoySidecar(
   const file = join(workDir, `${pod.scenario}-${pod.role}.envoy.json`);
   await writeFile(file, `${JSON.stringify(await labEnvoyBootstrap(pod), null, 2)}\n`);
   await chmod(file, 0o644);
-  const program = spawnInPod(pod, envoyArgv(file, baseId, pod.sidecar.threads), {
-    asSidecar: true,
-    ...(cpus ? { cpus } : {}),
-  });
-  const stderrTail = tailOf(program);
-  let alive = true;
-  void program.exited.then(() => {
-    alive = false;
-  });
   // 15001/15006 only appear once LDS arrived: readiness also proves the xDS connection works.
-  const ports = [ENVOY_ADMIN_PORT, pod.sidecar.outboundPort, pod.sidecar.inboundPort];
-  const ready = await waitForListening(pod.netns, ports, 20_000, () => alive);
-  if (!ready) {
-    program.kill("SIGKILL");
-    throw new MeshctlError(
-      "LAB_SIDECAR_FAILED",
-      `Envoy sidecar of ${pod.scenario}/${pod.role} did not start or got no listeners over xDS: ${stderrTail().trim() || "no output"}`,
-      {
-        kind: "external",
-        details: { pod: pod.netns, bootstrap: file },
-      },
-    );
-  }
-  return { pod: pod.netns, program, stderrTail };
+  return spawnSidecar(pod, envoyArgv(file, baseId, pod.sidecar.threads), cpus, {
+    ports: [ENVOY_ADMIN_PORT, pod.sidecar.outboundPort, pod.sidecar.inboundPort],
+    timeoutMs: 20_000,
+    failure: `Envoy sidecar of ${pod.scenario}/${pod.role} did not start or got no listeners over xDS`,
+    details: { pod: pod.netns, bootstrap: file },
+  });
 }
 
 /**
@@ -204,27 +222,10 @@ export async function startHaproxySidecar(
   // The proxy runs unprivileged and must be able to read its config.
   await chmod(file, 0o644);
   await runCommand("haproxy", ["-c", "-q", "-f", file], { timeoutMs: 10_000 });
-  const program = spawnInPod(pod, ["haproxy", "-f", file, "-db"], {
-    asSidecar: true,
-    ...(cpus ? { cpus } : {}),
+  return spawnSidecar(pod, ["haproxy", "-f", file, "-db"], cpus, {
+    ports: [pod.sidecar.outboundPort, pod.sidecar.inboundPort, pod.sidecar.healthPort],
+    timeoutMs: 10_000,
+    failure: `haproxy sidecar of ${pod.scenario}/${pod.role} did not start`,
+    details: { pod: pod.netns, config: file },
   });
-  const stderrTail = tailOf(program);
-  let alive = true;
-  void program.exited.then(() => {
-    alive = false;
-  });
-  const ports = [pod.sidecar.outboundPort, pod.sidecar.inboundPort, pod.sidecar.healthPort];
-  const ready = await waitForListening(pod.netns, ports, 10_000, () => alive);
-  if (!ready) {
-    program.kill("SIGKILL");
-    throw new MeshctlError(
-      "LAB_SIDECAR_FAILED",
-      `haproxy sidecar of ${pod.scenario}/${pod.role} did not start: ${stderrTail().trim() || "no output"}`,
-      {
-        kind: "external",
-        details: { pod: pod.netns, config: file },
-      },
-    );
-  }
-  return { pod: pod.netns, program, stderrTail };
 }
