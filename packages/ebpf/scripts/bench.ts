@@ -1,9 +1,17 @@
 /**
- * Sidecar-hop benchmark: request/response and bulk throughput between an "app" and a "sidecar" on
- * 127.0.0.1 in one pod netns, with and without meshctl's acceleration, measured side by side and
- * interleaved (each round runs every mode back to back, rotating which goes first).
+ * Sidecar-hop benchmark: request/response and bulk throughput between an "app" and a "sidecar" in
+ * one pod netns, with and without meshctl's acceleration, measured side by side and interleaved
+ * (each round runs every mode back to back, rotating which goes first). The pod has istio-init's
+ * nat rules, as every sidecar pod does, and request/response runs over both hops of the pod
+ * (`--path` picks them; bulk runs over the first):
+ *   egress    (default) the app dials a service address; OUTPUT REDIRECTs it to the sidecar, so every
+ *             base-mode packet pays conntrack and NAT
+ *   ingress   the sidecar (uid 1337, which the rules let through) dials the app on the pod IP; every
+ *             base-mode packet pays conntrack
+ *   loopback  127.0.0.1 on both ends and no rules in the pod (a bare netns; no sidecar pod has this;
+ *             only on its own)
  *
- *   flock /tmp/meshctl-bench.lock npm run bench:ebpf -- [--rounds 7] [--seconds 1.5] [--bulk-seconds 2] [--io epoll|blocking] [--json out.json]
+ *   flock /tmp/meshctl-bench.lock npm run bench:ebpf -- [--rounds 7] [--seconds 1.5] [--bulk-seconds 2] [--io epoll|blocking] [--path egress,ingress | loopback] [--json out.json]
  *
  * Request/response waits for data the way sidecars and apps do, in epoll_wait before a
  * non-blocking recv (Envoy, Node, Go); `--io blocking` uses blocking recv instead.
@@ -24,7 +32,7 @@ import { writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
-import { findProgram } from "@meshctl/core";
+import { findProgram, runCommand } from "@meshctl/core";
 import {
   DEFAULT_BULK_TTL_SECONDS,
   DEFAULT_MAX_STREAM_BYTES,
@@ -33,7 +41,7 @@ import {
   enableEbpfAcceleration,
   getEbpfStatus,
 } from "../src/index.js";
-import { Lab, labPrerequisites, type Proc } from "../test/lab.js";
+import { Lab, labPrerequisites, type Proc, SIDECAR_UID, SVC_IP } from "../test/lab.js";
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const sayErr = (text: string) => process.stderr.write(`${text}\n`);
@@ -50,8 +58,22 @@ const { values } = parseArgs({
     "pin-cpus": { type: "boolean", default: false },
     only: { type: "string" },
     io: { type: "string", default: "epoll" },
+    path: { type: "string", default: "egress,ingress" },
   },
 });
+const PATHS = ["egress", "ingress", "loopback"] as const;
+type Path = (typeof PATHS)[number];
+const paths = values.path.split(",") as Path[];
+if (
+  !paths.length ||
+  paths.some((p) => !PATHS.includes(p)) ||
+  (paths.includes("loopback") && paths.length > 1)
+) {
+  sayErr(
+    `bench:ebpf: --path takes egress and/or ingress (comma-separated), or loopback alone (got ${values.path})`,
+  );
+  process.exit(2);
+}
 if (values.io !== "epoll" && values.io !== "blocking") {
   sayErr(`bench:ebpf: --io must be epoll or blocking (got ${values.io})`);
   process.exit(2);
@@ -122,6 +144,19 @@ async function main(): Promise<void> {
       policy: await lab.cgroup("policy"),
       excluded: await lab.cgroup("excluded"),
     };
+    // Four "sidecars" share this netns (one per mode), so the egress REDIRECT keeps the service port
+    // instead of sending everything to 15001; the per-packet work (conntrack + NAT) is the same.
+    const host: Record<Path, string> = { egress: SVC_IP, ingress: pod.ip, loopback: "127.0.0.1" };
+    if (!paths.includes("loopback")) {
+      await lab.istioIptables(pod);
+      const ipt = ["iptables", "-w", "-t", "nat", "-I", "MCE_OUTPUT", "3", "-p", "tcp", "-d", `${SVC_IP}/32`];
+      await runCommand("ip", ["netns", "exec", pod.netns, ...ipt, "-j", "REDIRECT"]);
+    }
+    // On the ingress hop the client is the sidecar: it runs as the sidecar uid, which the rules let through.
+    const asClient = (path: Path) =>
+      path === "ingress"
+        ? ["setpriv", `--reuid=${SIDECAR_UID}`, `--regid=${SIDECAR_UID}`, "--clear-groups"]
+        : [];
     const pin = values["pin-cpus"] ? (cpu: number) => ["taskset", "-c", String(cpu)] : () => [];
     for (const mode of MODES) {
       for (const port of [rpcPort(mode), ...bulkChunks.map((_, i) => bulkPort(mode, i))]) {
@@ -149,13 +184,18 @@ async function main(): Promise<void> {
       excludePorts: bulkChunks.map((_, i) => bulkPort("excluded", i)),
     });
 
-    const run = async (mode: Mode, port: number, args: string[]): Promise<Record<string, number>> => {
-      const [cmd, ...pre] = [...pin(0), binary];
+    const run = async (
+      mode: Mode,
+      port: number,
+      args: string[],
+      path = paths[0]!,
+    ): Promise<Record<string, number>> => {
+      const [cmd, ...pre] = [...pin(0), ...asClient(path), binary];
       // rr-bench dials a new connection on every run.
       const proc: Proc = lab.spawnIn(pod.netns, cgroups[mode], cmd!, [
         ...pre,
         args[0]!,
-        "127.0.0.1",
+        host[path],
         String(port),
         ...args.slice(1),
       ]);
@@ -184,7 +224,19 @@ async function main(): Promise<void> {
         `${seconds}s per request/response run (${values.io === "epoll" ? "epoll_wait + non-blocking recv, as event loops do" : "blocking recv"}), ${bulkSeconds}s per bulk run${values["pin-cpus"] ? "; client on CPU 0, server on CPU 1" : ""}`,
     );
     say(
-      `  services per mode: an RPC service (127.0.0.1:${rpcPort("policy")} in policy mode) for request/response and one bulk service per write size (${bulkChunks.map((_, i) => bulkPort("policy", i)).join(", ")} in policy mode)`,
+      paths
+        .map(
+          (path) =>
+            ({
+              egress: `  egress hop: the app dials ${SVC_IP}:PORT, istio-init-style nat rules REDIRECT it to the sidecar on 127.0.0.1:PORT (conntrack + NAT on every base-mode packet)`,
+              ingress: `  ingress hop: the sidecar (uid ${SIDECAR_UID}) dials the app on ${pod.ip}:PORT, istio-init-style rules in the pod (conntrack on every base-mode packet)`,
+              loopback: "  loopback: 127.0.0.1 on both ends, no iptables rules in the pod",
+            })[path],
+        )
+        .join("\n"),
+    );
+    say(
+      `  services per mode: an RPC service (port ${rpcPort("policy")} in policy mode) for request/response and one bulk service per write size (${bulkChunks.map((_, i) => bulkPort("policy", i)).join(", ")} in policy mode)`,
     );
     say(
       `  policy = default: stream limit ${policy.config.maxStreamBytes} B, learned bulk services for ${policy.config.bulkTtlSeconds} s (default ${DEFAULT_BULK_TTL_SECONDS}); excluded = default + --exclude-ports for the bulk ports`,
@@ -203,19 +255,21 @@ async function main(): Promise<void> {
       `  round 0 done: policy learned ${policyAfterFirst.bulkLearned - policyBeforeFirst.bulkLearned} bulk stream(s) on ${bulkChunks.length} service(s)`,
     );
 
-    const rr: Record<number, Record<Mode, RrResult[]>> = {};
+    // Request/response cases: every hop at every size.
+    const rrCases = paths.flatMap((path) => sizes.map((size) => ({ path, size, key: `${path} ${size}` })));
+    const rr: Record<string, Record<Mode, RrResult[]>> = {};
     const bulk: Record<number, Record<Mode, BulkResult[]>> = {};
     for (let r = 0; r < rounds; r++) {
-      for (const size of sizes) {
-        rr[size] ??= perMode(() => []);
+      for (const { path, size, key } of rrCases) {
+        rr[key] ??= perMode(() => []);
         for (const mode of order(r))
-          rr[size]![mode].push(
-            (await run(mode, rpcPort(mode), [
-              "rr",
-              String(size),
-              String(seconds),
-              values.io,
-            ])) as unknown as RrResult,
+          rr[key]![mode].push(
+            (await run(
+              mode,
+              rpcPort(mode),
+              ["rr", String(size), String(seconds), values.io],
+              path,
+            )) as unknown as RrResult,
           );
       }
       for (const [i, chunk] of bulkChunks.entries()) {
@@ -230,12 +284,13 @@ async function main(): Promise<void> {
     const accelEnd = await counters("accel");
     const excludedEnd = await counters("excluded");
 
-    const rrSummary = sizes.map((size) => {
-      const runs = rr[size]!;
+    const rrSummary = rrCases.map(({ path, size, key }) => {
+      const runs = rr[key]!;
       const m = (mode: Mode, key: keyof RrResult) => median(runs[mode].map((x) => x[key]));
       // Median over rounds of (mode p50 / base p50 of the same round - 1).
       const p50Paired = (mode: Mode) => median(runs[mode].map((x, i) => x.p50Us / runs.base[i]!.p50Us - 1));
       return {
+        path,
         size,
         ...perMode((mode) => ({
           p50Us: m(mode, "p50Us"),
@@ -277,7 +332,7 @@ async function main(): Promise<void> {
     // Checks that the policy mode measured what it claims: RPC connections in the sockhash, every
     // steady-state bulk run a new connection whose two sockets skipped it.
     const steadyBulkRuns = rounds * bulkChunks.length;
-    const rrRuns = rounds * sizes.length;
+    const rrRuns = rounds * rrCases.length;
     const checks = {
       policyBulkSkips: policyEnd.bulkSkips - policyAfterFirst.bulkSkips,
       policyBulkSkipsExpected: 2 * steadyBulkRuns,
@@ -292,6 +347,8 @@ async function main(): Promise<void> {
       rounds,
       secondsPerRun: seconds,
       io: values.io,
+      paths,
+      bulkPath: paths[0],
       bulkSecondsPerRun: bulkSeconds,
       policy: policy.config,
       ports: perMode((mode) => ({ rpc: rpcPort(mode), bulk: bulkChunks.map((_, i) => bulkPort(mode, i)) })),
@@ -304,21 +361,22 @@ async function main(): Promise<void> {
 
     const us = (x: number) => x.toFixed(1);
     say("\nrequest/response to the RPC service (medians over rounds): p50 / p99 µs, req/s");
-    say(`  ${"size".padEnd(7)} ${MODES.map((m) => m.padEnd(27)).join(" ")}`);
+    const label = (row: { path: Path; size: number }) => `${row.path} ${sizeName(row.size)}`.padEnd(16);
+    say(`  ${"hop, size".padEnd(16)} ${MODES.map((m) => m.padEnd(27)).join(" ")}`);
     for (const row of rrSummary) {
       say(
-        `  ${sizeName(row.size).padEnd(7)} ${MODES.map((m) => `${us(row[m].p50Us)} / ${us(row[m].p99Us)}, ${row[m].reqPerSec.toFixed(0)}`.padEnd(27)).join(" ")}`,
+        `  ${label(row)} ${MODES.map((m) => `${us(row[m].p50Us)} / ${us(row[m].p99Us)}, ${row[m].reqPerSec.toFixed(0)}`.padEnd(27)).join(" ")}`,
       );
     }
     say("  p50 vs base, median of per-round ratios:");
     for (const row of rrSummary) {
       say(
-        `  ${sizeName(row.size).padEnd(7)} accel ${signed(row.accel.p50VsBasePaired)}  policy ${signed(row.policy.p50VsBasePaired)}  excluded ${signed(row.excluded.p50VsBasePaired)}` +
+        `  ${label(row)} accel ${signed(row.accel.p50VsBasePaired)}  policy ${signed(row.policy.p50VsBasePaired)}  excluded ${signed(row.excluded.p50VsBasePaired)}` +
           `   (medians: policy p50 ${signed(row.policy.p50Us / row.base.p50Us - 1)}, p99 ${signed(row.policy.p99Us / row.base.p99Us - 1)}, req/s ${signed(row.policy.reqPerSec / row.base.reqPerSec - 1)})`,
       );
     }
     say(
-      "\nbulk, steady state (rounds 1..N, a new connection per run): median Gbit/s [median of per-round ratios to base, IQR]",
+      `\nbulk over the ${paths[0]} ${paths[0] === "loopback" ? "path" : "hop"}, steady state (rounds 1..N, a new connection per run): median Gbit/s [median of per-round ratios to base, IQR]`,
     );
     for (const row of bulkSummary) {
       say(

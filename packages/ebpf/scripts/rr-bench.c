@@ -129,7 +129,8 @@ int main(int argc, char **argv)
 		int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 		setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[2])) };
-		addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		/* Any address of the bench's own pod netns: 127.0.0.1 (loopback, egress REDIRECT) or the pod IP (ingress). */
+		addr.sin_addr.s_addr = htonl(INADDR_ANY);
 		if (bind(ls, (struct sockaddr *)&addr, sizeof(addr)) || listen(ls, 128)) {
 			perror("listen");
 			return 1;
