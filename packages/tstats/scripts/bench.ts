@@ -100,6 +100,7 @@ const VARIANTS = [
   "noop-interceptors",
   "noop-client-interceptor",
   "noop-server-interceptor",
+  "headers-noop-interceptors",
 ] as const;
 type Variant = (typeof VARIANTS)[number];
 const MAIN_VARIANTS: Variant[] = ["none", "tstats", "tstats-once-per-client", "decode-every-request"];
@@ -109,6 +110,7 @@ const BREAKDOWN_VARIANTS: Variant[] = [
   "noop-interceptors",
   "noop-client-interceptor",
   "noop-server-interceptor",
+  "headers-noop-interceptors",
 ];
 
 function workload(name: string) {
@@ -213,6 +215,12 @@ async function startTarget(variant: Variant): Promise<Target> {
   } else if (variant === "headers-req-id-res") {
     requestMd = exchangeHeaders("frontend", true);
     responseMd = exchangeHeaders("echo", false);
+  } else if (variant === "headers-noop-interceptors") {
+    // Istio's headers both ways and both empty interceptors: whether the two costs simply add up.
+    requestMd = exchangeHeaders("frontend", true);
+    responseMd = exchangeHeaders("echo", true);
+    serverInterceptors = [noopServer];
+    clientInterceptors = [noopClient];
   } else if (variant === "noop-interceptors") {
     serverInterceptors = [noopServer];
     clientInterceptors = [noopClient];
