@@ -34,22 +34,7 @@ describe.skipIf(skipReason)("sidecar pod: egress via REDIRECT to 15001, ingress 
   let pod: Pod;
 
   beforeAll(async () => {
-    cgroup = await lab.cgroup("pod");
-    pod = await lab.pod("p1");
-    await lab.istioIptables(pod);
-    // The upstream service lives in the "world" netns, outside the cgroup.
-    const upstream = await lab.peer(lab.world, undefined, [
-      "server",
-      "--host",
-      SVC_IP,
-      "--port",
-      String(SVC_PORT),
-    ]);
-    await upstream.next();
-    // The app listens on "::": IPv4 peers arrive as IPv4-mapped IPv6 sockets.
-    const app = await lab.peer(pod.netns, cgroup, ["server", "--host", "::", "--port", String(APP_PORT)]);
-    await app.next();
-    await lab.sidecar(pod, cgroup, APP_PORT);
+    ({ pod, cgroup } = await lab.sidecarPod("p1", APP_PORT));
     // No bulk policy first: every byte of every size must take the sk_msg path.
     await enableEbpfAcceleration({ cgroupPath: cgroup, pinDir, maxStreamBytes: 0 });
   });

@@ -181,6 +181,23 @@ export class Lab {
     await ipt("-A", "PREROUTING", "-p", "tcp", "-j", "MCE_INBOUND");
   }
 
+  /**
+   * A sidecar pod in its own cgroup: istio-init rules, the upstream service (SVC_IP:SVC_PORT) in the
+   * world netns, outside the cgroup, the app on "::" (IPv4 peers arrive as IPv4-mapped IPv6 sockets)
+   * and haproxy as the sidecar.
+   */
+  async sidecarPod(name: string, appPort: number): Promise<{ pod: Pod; cgroup: string }> {
+    const cgroup = await this.cgroup("pod");
+    const pod = await this.pod(name);
+    await this.istioIptables(pod);
+    await (
+      await this.peer(this.world, undefined, ["server", "--host", SVC_IP, "--port", String(SVC_PORT)])
+    ).next();
+    await (await this.peer(pod.netns, cgroup, ["server", "--host", "::", "--port", String(appPort)])).next();
+    await this.sidecar(pod, cgroup, appPort);
+    return { pod, cgroup };
+  }
+
   /** Starts a program inside a netns (and a cgroup, when given). */
   spawnIn(netns: string, cgroup: string | undefined, command: string, args: readonly string[]): Proc {
     // Join the cgroup before entering the netns: `ip netns exec` remounts /sys, hiding the cgroup tree.

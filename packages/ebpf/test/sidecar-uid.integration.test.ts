@@ -49,17 +49,10 @@ describe.skipIf(skipReason)("sidecar-uid filter", () => {
   let pod: Pod;
 
   beforeAll(async () => {
-    cgroup = await lab.cgroup("pod");
-    pod = await lab.pod("pu");
-    await lab.istioIptables(pod);
-    await (
-      await lab.peer(lab.world, undefined, ["server", "--host", SVC_IP, "--port", String(SVC_PORT)])
-    ).next();
-    await (await lab.peer(pod.netns, cgroup, ["server", "--host", "::", "--port", String(APP_PORT)])).next();
+    ({ pod, cgroup } = await lab.sidecarPod("pu", APP_PORT));
     await (
       await lab.peer(pod.netns, cgroup, ["server", "--host", "127.0.0.1", "--port", String(OTHER_APP_PORT)])
     ).next();
-    await lab.sidecar(pod, cgroup, APP_PORT);
     // No stream limit and no learning: only the uid filter decides here.
     const enabled = await enableEbpfAcceleration({
       cgroupPath: cgroup,
