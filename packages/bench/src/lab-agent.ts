@@ -3,7 +3,7 @@
 //   lab-agent.js load '<LoadOptions JSON>'        runs the load engine; live progress goes to stderr as
 //                                                 "@progress <LoadProgress JSON>" lines, the LoadResult to stdout
 //   lab-agent.js grpc-load '<GrpcXdsLoadOptions>'  the same for proxyless gRPC over an xds:/// target
-//   lab-agent.js xds '{"configDir","port"}'        meshctl's xDS control plane on 127.0.0.1 inside the pod
+//   lab-agent.js xds '{"objects","port"}'          meshctl's xDS control plane on 127.0.0.1 inside the pod
 // It wraps the engine (runLoad, startEchoServer); it is not a second engine.
 import { isMeshctlError } from "@meshctl/core";
 import { runLoad } from "./engine/run-load.js";
@@ -51,11 +51,11 @@ async function grpcLoad(options: GrpcXdsLoadOptions): Promise<number> {
   return 0;
 }
 
-async function xds(spec: { configDir: string; port: number }): Promise<number> {
+async function xds(spec: { objects: readonly object[]; port: number }): Promise<number> {
   const controller = stopSignal();
-  const { startXdsServer } = await import("@meshctl/xds");
+  const { staticMeshSource, startXdsServer } = await import("@meshctl/xds");
   const server = await startXdsServer({
-    configDir: spec.configDir,
+    source: staticMeshSource(spec.objects),
     host: "127.0.0.1",
     port: spec.port,
     debugPort: false,
@@ -75,7 +75,7 @@ async function main(): Promise<number> {
     if (mode === "echo") return await echo(spec as EchoServerOptions);
     if (mode === "load") return await load(spec as LoadOptions);
     if (mode === "grpc-load") return await grpcLoad(spec as GrpcXdsLoadOptions);
-    if (mode === "xds") return await xds(spec as { configDir: string; port: number });
+    if (mode === "xds") return await xds(spec as { objects: readonly object[]; port: number });
     throw new Error(`unknown mode ${mode ?? "(none)"}: use echo, load, grpc-load or xds`);
   } catch (err) {
     const error = isMeshctlError(err)

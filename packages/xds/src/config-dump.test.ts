@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { renderConfigDump } from "./config-dump.js";
 import { defaultMeshDirectory } from "./default-mesh.js";
-import { loadMeshDirectory } from "./model/load-directory.js";
+import { loadMeshDirectory } from "./model/directory-source.js";
 
 describe("embedded example mesh and config-dump", () => {
   test("the example mesh loads without diagnostics", async () => {

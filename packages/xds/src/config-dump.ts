@@ -1,9 +1,11 @@
 /** What a proxy receives, decoded for humans (like `istioctl proxy-config`). */
 
+import { defaultMeshDirectory } from "./default-mesh.js";
 import { proxyFromNode } from "./generate/proxy.js";
 import { generateProxyConfig, type ProxyConfig } from "./generate/proxy-config.js";
 import { PushContext } from "./generate/push-context.js";
-import { loadMeshDirectory } from "./model/load-directory.js";
+import { loadMeshDirectory } from "./model/directory-source.js";
+import { staticMeshSource } from "./model/static-source.js";
 import type { ConfigDiagnostic } from "./model/types.js";
 import { decodeAnyDeep, PUSH_ORDER, type ResourceKind, TYPE_URLS } from "./protocol/protos.js";
 
@@ -39,7 +41,10 @@ export function configDumpOf(config: ProxyConfig, nodeId: string, type?: Resourc
 }
 
 export interface RenderConfigDumpOptions {
-  readonly configDir: string;
+  /** A mesh directory... */
+  readonly configDir?: string;
+  /** ...or plain Kubernetes/Istio objects (exactly one of the two). */
+  readonly objects?: readonly object[];
   /** Istio-style node id, e.g. `grpc~10.0.0.5~app-1.demo~demo.svc.cluster.local` or `sidecar~...`. */
   readonly nodeId: string;
   readonly type?: ResourceKind;
@@ -55,7 +60,9 @@ export interface RenderConfigDumpOptions {
  * dump.types.cds?.resources.map((r) => r.name);
  */
 export async function renderConfigDump(options: RenderConfigDumpOptions): Promise<ConfigDump> {
-  const snapshot = await loadMeshDirectory(options.configDir);
+  const snapshot = options.objects
+    ? staticMeshSource(options.objects).current()
+    : await loadMeshDirectory(options.configDir ?? defaultMeshDirectory());
   const ctx = new PushContext(snapshot.model, "offline");
   const config = generateProxyConfig(ctx, proxyFromNode({ id: options.nodeId }));
   return { ...configDumpOf(config, options.nodeId, options.type), diagnostics: snapshot.diagnostics };

@@ -18,24 +18,28 @@ export {
   type ResourceTransform,
 } from "./generate/proxy-config.js";
 export { PushContext } from "./generate/push-context.js";
+export { diffMeshModels, type MeshChange } from "./model/diff.js";
 export {
+  type DirectorySourceOptions,
+  directoryMeshSource,
   loadMeshDirectory,
   MeshDirectoryLoader,
-  type MeshSnapshot,
-  type MeshWatcher,
-  watchMeshDirectory,
-} from "./model/load-directory.js";
-export { parseMeshFile, resolveHost } from "./model/parse-documents.js";
-export type {
-  ConfigDiagnostic,
-  DestinationRuleModel,
-  HttpRoute,
-  MeshEndpoint,
-  MeshModel,
-  MeshService,
-  ServicePort,
-  SidecarModel,
-  VirtualServiceModel,
+} from "./model/directory-source.js";
+export { parseMeshFile, parseMeshObject, resolveHost } from "./model/parse-documents.js";
+export type { MeshSnapshot, MeshSource, MeshSourceEvent } from "./model/source.js";
+export { type StaticMeshInput, type StaticMeshSource, staticMeshSource } from "./model/static-source.js";
+export {
+  type ConfigDiagnostic,
+  type ConfigKey,
+  configKeyString,
+  type DestinationRuleModel,
+  type HttpRoute,
+  type MeshEndpoint,
+  type MeshModel,
+  type MeshService,
+  type ServicePort,
+  type SidecarModel,
+  type VirtualServiceModel,
 } from "./model/types.js";
 export {
   decodeAnyDeep,

@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { endpointSlice, k8sService, waitFor, writeMeshFiles } from "../src/testing/index.js";
+import { endpointSlice, k8sService, toYaml, waitFor, writeMeshFiles } from "../src/testing/index.js";
 import { countServers, createLab, type Lab, TARGET } from "./helpers.js";
 
 function meshWith(ports: number[]) {
@@ -85,10 +85,11 @@ describe("live updates from the watched directory", () => {
     const after = lab.xds.clients().find((c) => c.nodeId.includes("client-broken"));
     expect(after?.types.eds?.pushes).toBe(pushesBefore);
 
-    // A semantically invalid edit is rejected too, with the field's line.
+    // A semantically invalid edit of one object is rejected too, with the field's line; that
+    // object keeps its last good version while the (unchanged) EndpointSlice beside it stays.
     await writeFile(
       join(lab.dir, "echo.yaml"),
-      "apiVersion: v1\nkind: Service\nmetadata:\n  name: echo\n  namespace: demo\nspec:\n  ports:\n    - port: 99999\n",
+      `apiVersion: v1\nkind: Service\nmetadata:\n  name: echo\n  namespace: demo\nspec:\n  ports:\n    - port: 99999\n---\n${toYaml(meshWith([port.b as number]).slice(1))}`,
     );
     const snap2 = await waitFor(() => lab.xds.mesh().diagnostics.find((d) => d.reason.includes("65535")), {
       what: "validation error",

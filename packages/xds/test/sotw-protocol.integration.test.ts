@@ -147,7 +147,7 @@ describe("SotW ADS at protocol level", () => {
     });
     await writeMeshFiles(lab.dir, { "other.yaml": svc("other", 8080, [18080, 18081]) });
     await waitFor(
-      () => lab.xds.mesh().model.services.find((s) => s.name === "other")?.endpoints.length === 2,
+      () => lab.xds.mesh().model.endpoints.get("other.demo.svc.cluster.local")?.length === 2,
       { what: "other to change" },
     );
     expect(await c.collectFor(300)).toEqual([]);

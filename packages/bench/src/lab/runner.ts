@@ -24,11 +24,12 @@ import {
   envoyBaseId,
   LAB_MESH_NAMESPACE,
   LAB_XDS_PORT,
+  labServiceObjects,
+  labSidecarMeshObjects,
   type RunningSidecar,
   selectSidecarKind,
   startEnvoySidecar,
   startHaproxySidecar,
-  writeLabSidecarMesh,
 } from "./sidecar.js";
 import type {
   LabEbpfCounters,
@@ -338,12 +339,8 @@ export class LabSession {
     this.checkAbort(signal);
     const meshed = plan.pods.filter((p) => p.sidecar);
     if (this.sidecarKind === "envoy" && meshed.length > 0) {
-      const configDir = await writeLabSidecarMesh(
-        plan,
-        join(plan.workDir, "mesh-sidecars"),
-        this.options.sidecarMode,
-      );
-      for (const pod of meshed) await this.startAgentControlPlane(pod, configDir);
+      const objects = labSidecarMeshObjects(plan, this.options.sidecarMode);
+      for (const pod of meshed) await this.startAgentControlPlane(pod, objects);
     }
     for (const pod of meshed) {
       const sidecar =
@@ -441,34 +438,15 @@ export class LabSession {
   private async startControlPlane(): Promise<void> {
     const server = podOf(this.plan, "grpc-proxyless", "server");
     const client = podOf(this.plan, "grpc-proxyless", "client");
-    const configDir = join(this.plan.workDir, "mesh");
-    const { endpointSlice, k8sService, writeMeshFiles } = await import("@meshctl/xds/testing");
-    await writeMeshFiles(configDir, {
-      "echo.yaml": [
-        k8sService({
-          name: GRPC_SERVICE,
-          namespace: MESH_NAMESPACE,
-          port: APP_PORT,
-          portName: "grpc",
-          protocol: "grpc",
-        }),
-        ...endpointSlice({
-          name: GRPC_SERVICE,
-          namespace: MESH_NAMESPACE,
-          service: GRPC_SERVICE,
-          portName: "grpc",
-          endpoints: [{ address: server.ip, port: APP_PORT }],
-        }),
-      ],
-    });
-    await this.startAgentControlPlane(client, configDir);
+    const objects = labServiceObjects({ name: GRPC_SERVICE, protocol: "grpc", address: server.ip });
+    await this.startAgentControlPlane(client, objects);
   }
 
   /** Runs meshctl's xDS control plane (the pod agent's `xds` mode) on a pod's 127.0.0.1:15010. */
-  private async startAgentControlPlane(pod: LabPodPlan, configDir: string): Promise<void> {
+  private async startAgentControlPlane(pod: LabPodPlan, objects: readonly object[]): Promise<void> {
     await this.startAgent(
       pod,
-      ["xds", JSON.stringify({ configDir, port: XDS_PORT })],
+      ["xds", JSON.stringify({ objects, port: XDS_PORT })],
       XDS_PORT,
       20_000,
       (stderr) =>

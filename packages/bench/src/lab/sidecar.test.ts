@@ -1,8 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { nodeIdFor, renderConfigDump } from "@meshctl/xds";
-import { afterAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { planLab, podOf } from "./plan.js";
 import { podCommand } from "./pod-process.js";
 import {
@@ -11,8 +8,8 @@ import {
   envoyBaseId,
   LAB_XDS_PORT,
   labEnvoyBootstrap,
+  labSidecarMeshObjects,
   selectSidecarKind,
-  writeLabSidecarMesh,
 } from "./sidecar.js";
 
 const ENVOY = "/usr/local/bin/envoy";
@@ -116,21 +113,14 @@ describe("Envoy sidecar of a planned pod", () => {
 
 describe("the sidecars' mesh model, through meshctl's xDS generator", () => {
   const plan = planLab({ id: "0c0d", scenarios: ["direct", "sidecar", "sidecar-ebpf"], cgroupRoot: "/cg" });
-  const dirs: string[] = [];
-  afterAll(async () => {
-    for (const d of dirs) await rm(d, { recursive: true, force: true });
-  });
   const dump = async (
     mode: "http" | "tcp",
     scenario: "sidecar" | "sidecar-ebpf",
     role: "client" | "server",
   ) => {
-    const dir = await mkdtemp(join(tmpdir(), "mcl-test-mesh-"));
-    dirs.push(dir);
-    await writeLabSidecarMesh(plan, dir, mode);
     const pod = podOf(plan, scenario, role);
     const result = await renderConfigDump({
-      configDir: dir,
+      objects: labSidecarMeshObjects(plan, mode),
       nodeId: nodeIdFor("envoy", `${scenario}-${role}`, "mcl-lab", pod.ip),
     });
     const names = (kind: "lds" | "cds" | "rds") => (result.types[kind]?.resources ?? []).map((r) => r.name);

@@ -32,40 +32,53 @@ export function selectSidecarKind(
 }
 
 /**
- * Writes the mesh model the Envoy sidecars get over xDS: per meshed scenario a Service
- * `echo-<scenario>` on port 8080 whose one endpoint is that scenario's server pod, so the server
- * sidecar gets an `inbound|8080||` chain to its app. Clients dial the server's IP, which no route
- * names, so their sidecars forward it through `allow_any` → PassthroughCluster (original
- * destination), as Istio does for IPs outside the registry. `tcp` mode makes the port opaque TCP
- * (tcp_proxy), like haproxy's L4 mode. Returns the directory.
+ * The mesh the Envoy sidecars get over xDS, as plain Kubernetes objects (served by a
+ * `staticMeshSource`, no files): per meshed scenario a Service `echo-<scenario>` on port 8080
+ * whose one endpoint is that scenario's server pod, so the server sidecar gets an
+ * `inbound|8080||` chain to its app. Clients dial the server's IP, which no route names, so
+ * their sidecars forward it through `allow_any` → PassthroughCluster (original destination), as
+ * Istio does for IPs outside the registry. `tcp` mode makes the port opaque TCP (tcp_proxy),
+ * like haproxy's L4 mode.
  *
  * @example
- * const configDir = await writeLabSidecarMesh(plan, join(plan.workDir, "mesh-sidecars"), "http");
+ * const objects = labSidecarMeshObjects(plan, "http");
  */
-export async function writeLabSidecarMesh(
-  plan: Pick<LabPlan, "pods">,
-  configDir: string,
-  mode: "http" | "tcp",
-): Promise<string> {
-  const { endpointSlice, k8sService, writeMeshFiles } = await import("@meshctl/xds/testing");
-  const protocol = mode;
-  const docs = plan.pods
+export function labSidecarMeshObjects(plan: Pick<LabPlan, "pods">, mode: "http" | "tcp"): object[] {
+  return plan.pods
     .filter((p) => p.sidecar && p.role === "server")
-    .flatMap((server) => {
-      const name = `echo-${server.scenario}`;
-      return [
-        k8sService({ name, namespace: LAB_MESH_NAMESPACE, port: APP_PORT, portName: protocol, protocol }),
-        ...endpointSlice({
-          name,
-          namespace: LAB_MESH_NAMESPACE,
-          service: name,
-          portName: protocol,
-          endpoints: [{ address: server.ip, port: APP_PORT }],
-        }),
-      ];
-    });
-  await writeMeshFiles(configDir, { "echo.yaml": docs });
-  return configDir;
+    .flatMap((server) =>
+      labServiceObjects({ name: `echo-${server.scenario}`, protocol: mode, address: server.ip }),
+    );
+}
+
+/**
+ * A Service and its EndpointSlice in the lab's mesh namespace: one port (APP_PORT) and one
+ * endpoint. Plain objects, as an API server would return them.
+ *
+ * @example
+ * labServiceObjects({ name: "echo-grpc", protocol: "grpc", address: "10.77.0.3" });
+ */
+export function labServiceObjects(o: { name: string; protocol: string; address: string }): object[] {
+  return [
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: o.name, namespace: LAB_MESH_NAMESPACE },
+      spec: { ports: [{ name: o.protocol, port: APP_PORT, appProtocol: o.protocol }] },
+    },
+    {
+      apiVersion: "discovery.k8s.io/v1",
+      kind: "EndpointSlice",
+      metadata: {
+        name: `${o.name}-0`,
+        namespace: LAB_MESH_NAMESPACE,
+        labels: { "kubernetes.io/service-name": o.name },
+      },
+      addressType: "IPv4",
+      ports: [{ name: o.protocol, port: APP_PORT }],
+      endpoints: [{ addresses: [o.address], conditions: { ready: true } }],
+    },
+  ];
 }
 
 /** The mesh identity of a meshed pod: its Envoy node name (`<scenario>-<role>`) and IP. */

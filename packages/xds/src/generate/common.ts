@@ -3,6 +3,7 @@ import { endpointPort, labelsMatch } from "../model/assemble.js";
 import type {
   HttpMatch,
   HttpRoute,
+  MeshEndpoint,
   MeshService,
   ServicePort,
   StringMatch,
@@ -139,13 +140,13 @@ export function buildEdsCluster(
 /** A ClusterLoadAssignment grouped by locality, with locality weights set (gRPC drops unweighted localities). */
 export function buildLoadAssignment(
   name: string,
-  service: MeshService,
+  endpoints: readonly MeshEndpoint[],
   port: ServicePort,
   subset: SubsetModel | undefined,
 ): Proto {
-  const byLocality = new Map<string, { locality: Proto; endpoints: Proto[]; weight: number }>();
+  const byLocality = new Map<string, { locality: Proto; lbEndpoints: Proto[]; weight: number }>();
   const seen = new Set<string>();
-  for (const ep of service.endpoints) {
+  for (const ep of endpoints) {
     if (subset && !labelsMatch(subset.labels, ep.labels)) continue;
     const targetPort = endpointPort(ep, port);
     const key = `${ep.address}:${targetPort}`;
@@ -156,27 +157,27 @@ export function buildLoadAssignment(
     if (!group) {
       group = {
         locality: { region: ep.locality.region, zone: ep.locality.zone, sub_zone: ep.locality.subzone },
-        endpoints: [],
+        lbEndpoints: [],
         weight: 0,
       };
       byLocality.set(locKey, group);
     }
-    group.endpoints.push({
+    group.lbEndpoints.push({
       endpoint: { address: { socket_address: { address: ep.address, port_value: targetPort } } },
       health_status: ep.healthy ? "HEALTHY" : "UNHEALTHY",
       load_balancing_weight: { value: ep.weight },
     });
     if (ep.healthy) group.weight += ep.weight;
   }
-  const endpoints = [...byLocality.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
+  const localities = [...byLocality.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([, g]) => ({
       locality: g.locality,
-      lb_endpoints: g.endpoints,
+      lb_endpoints: g.lbEndpoints,
       load_balancing_weight: { value: Math.max(1, g.weight) },
       priority: 0,
     }));
-  return { cluster_name: name, endpoints };
+  return { cluster_name: name, endpoints: localities };
 }
 
 /** Clusters and CLAs for every port and subset of a service. */
@@ -191,11 +192,12 @@ export function addServiceClusters(
     const http2 = isHttp2(port);
     const base = clusterName("outbound", port.port, "", service.hostname);
     out.cds.set(base, buildEdsCluster(base, dr?.trafficPolicy, proxy, http2));
-    out.eds.set(base, buildLoadAssignment(base, service, port, undefined));
+    const endpoints = ctx.model.endpoints.get(service.hostname) ?? [];
+    out.eds.set(base, buildLoadAssignment(base, endpoints, port, undefined));
     for (const subset of dr?.subsets ?? []) {
       const name = clusterName("outbound", port.port, subset.name, service.hostname);
       out.cds.set(name, buildEdsCluster(name, subsetTrafficPolicy(dr?.trafficPolicy, subset), proxy, http2));
-      out.eds.set(name, buildLoadAssignment(name, service, port, subset));
+      out.eds.set(name, buildLoadAssignment(name, endpoints, port, subset));
     }
   }
 }

@@ -48,7 +48,10 @@ function inboundPorts(
   const out: { service: MeshService; port: ServicePort; targetPort: number }[] = [];
   const seen = new Set<number>();
   for (const service of ctx.model.services) {
-    const mine = proxy.ip === undefined ? undefined : service.endpoints.find((e) => e.address === proxy.ip);
+    const mine =
+      proxy.ip === undefined
+        ? undefined
+        : ctx.model.endpoints.get(service.hostname)?.find((e) => e.address === proxy.ip);
     if (!mine) continue;
     for (const port of service.ports) {
       const targetPort = mine.ports[port.name] ?? port.targetPort;

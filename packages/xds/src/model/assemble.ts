@@ -1,11 +1,6 @@
+import { createHash } from "node:crypto";
 /** Joins per-file items into one MeshModel: services with their endpoints, routing, scopes. */
-import type {
-  EndpointSliceItem,
-  MeshItem,
-  ServiceEntryItem,
-  ServiceItem,
-  WorkloadEntryItem,
-} from "./parse-documents.js";
+import type { EndpointSliceItem, MeshItem, ServiceEntryItem, WorkloadEntryItem } from "./parse-documents.js";
 import type { ConfigDiagnostic, Labels, MeshEndpoint, MeshModel, MeshService } from "./types.js";
 import { DEFAULT_DOMAIN_SUFFIX, DEFAULT_ROOT_NAMESPACE } from "./types.js";
 
@@ -18,26 +13,81 @@ function warn(source: { file: string; line: number }, reason: string): ConfigDia
   return { severity: "warning", file: source.file, line: source.line, column: 1, path: "", reason };
 }
 
+export interface AssembledMesh {
+  readonly model: MeshModel;
+  readonly diagnostics: ConfigDiagnostic[];
+  /** Per hostname, a fingerprint of the inputs its endpoints came from. */
+  readonly endpointVersions: ReadonlyMap<string, string>;
+}
+
+/** Stable fingerprints of immutable inputs, computed once per object. */
+const fingerprints = new WeakMap<object, string>();
+
+/** A content fingerprint of an immutable value, ignoring `source` (where it came from). */
+export function fingerprintOf(value: object): string {
+  let fp = fingerprints.get(value);
+  if (fp === undefined) {
+    fp = JSON.stringify(value, (k, v) => (k === "source" ? undefined : v));
+    fingerprints.set(value, fp);
+  }
+  return fp;
+}
+
+const digests = new WeakMap<object, string>();
+
+/** A short content digest of an immutable value (its fingerprint, hashed once per object). */
+export function digestOf(value: object): string {
+  let d = digests.get(value);
+  if (d === undefined) {
+    d = createHash("sha256").update(fingerprintOf(value)).digest("base64url").slice(0, 22);
+    digests.set(value, d);
+  }
+  return d;
+}
+
+/** One MeshService per item (and host), reused while the item is unchanged. */
+const servicesOfItem = new WeakMap<object, MeshService[]>();
+
 /**
  * Builds the mesh model from parsed items. Cross-object problems (duplicate hosts, slices
- * without a Service) are warnings: they never make a file invalid.
+ * without a Service) are warnings: they never make an object invalid. Service objects are
+ * reused for unchanged items, so the model diff (model/diff.ts) stays cheap.
  *
  * @example
  * const { model } = assembleMeshModel(parseMeshFile("a.yaml", text).items);
  */
 export function assembleMeshModel(
   items: readonly MeshItem[],
-  opts: { domainSuffix?: string; rootNamespace?: string } = {},
-): { model: MeshModel; diagnostics: ConfigDiagnostic[] } {
+  opts: {
+    domainSuffix?: string;
+    rootNamespace?: string;
+    /** The previous result: endpoint lists whose inputs did not change are reused as is. */
+    previous?: AssembledMesh;
+  } = {},
+): AssembledMesh {
   const suffix = opts.domainSuffix ?? DEFAULT_DOMAIN_SUFFIX;
   const diagnostics: ConfigDiagnostic[] = [];
   const byKind = <K extends MeshItem["kind"]>(kind: K) =>
     items.filter((i): i is Extract<MeshItem, { kind: K }> => i.kind === kind);
-  const slices = byKind("EndpointSlice");
-  const workloads = byKind("WorkloadEntry");
+  const slicesByService = new Map<string, EndpointSliceItem[]>();
+  for (const s of byKind("EndpointSlice")) {
+    const k = `${s.namespace}/${s.serviceName}`;
+    const list = slicesByService.get(k);
+    if (list) list.push(s);
+    else slicesByService.set(k, [s]);
+  }
+  const workloadsByNs = new Map<string, WorkloadEntryItem[]>();
+  for (const w of byKind("WorkloadEntry")) {
+    const list = workloadsByNs.get(w.namespace);
+    if (list) list.push(w);
+    else workloadsByNs.set(w.namespace, [w]);
+  }
   const services = new Map<string, MeshService>();
+  const endpoints = new Map<string, readonly MeshEndpoint[]>();
+  const endpointVersions = new Map<string, string>();
 
-  const add = (svc: MeshService) => {
+  const prevVersions = opts.previous?.endpointVersions;
+  const add = (svc: MeshService, fresh: MeshEndpoint[], version: string) => {
     const existing = services.get(svc.hostname);
     if (existing) {
       diagnostics.push(
@@ -49,28 +99,41 @@ export function assembleMeshModel(
       return;
     }
     services.set(svc.hostname, svc);
+    const reused =
+      prevVersions?.get(svc.hostname) === version
+        ? opts.previous?.model.endpoints.get(svc.hostname)
+        : undefined;
+    endpoints.set(svc.hostname, reused ?? fresh);
+    endpointVersions.set(svc.hostname, version);
   };
 
-  const usedSlices = new Set<EndpointSliceItem>();
+  const usedSlices = new Set<string>();
   for (const svc of byKind("Service")) {
-    const own = slices.filter((s) => s.namespace === svc.namespace && s.serviceName === svc.name);
-    for (const s of own) usedSlices.add(s);
-    add({
-      hostname: `${svc.name}.${svc.namespace}.svc.${suffix}`,
-      name: svc.name,
-      namespace: svc.namespace,
-      origin: "kubernetes",
-      ports: svc.ports,
-      endpoints: [
-        ...own.flatMap(sliceEndpoints),
-        ...selectWorkloads(workloads, svc.namespace, svc.selector, svc),
-      ],
-      exportTo: svc.exportTo,
-      source: svc.source,
-    });
+    const sliceKey = `${svc.namespace}/${svc.name}`;
+    const own = slicesByService.get(sliceKey) ?? [];
+    usedSlices.add(sliceKey);
+    const selected = selectWorkloads(workloadsByNs.get(svc.namespace) ?? [], svc.selector);
+    const [service] = memoServices(svc, () => [
+      {
+        hostname: `${svc.name}.${svc.namespace}.svc.${suffix}`,
+        name: svc.name,
+        namespace: svc.namespace,
+        origin: "kubernetes",
+        ports: svc.ports,
+        exportTo: svc.exportTo,
+        source: svc.source,
+      },
+    ]);
+    if (!service) continue;
+    add(
+      service,
+      [...own.flatMap(sliceEndpoints), ...selected.flatMap(workloadEndpoint)],
+      [...own, ...selected].map((i) => fingerprintOf(i)).join("\n"),
+    );
   }
-  for (const s of slices) {
-    if (!usedSlices.has(s))
+  for (const [k, list] of slicesByService) {
+    if (usedSlices.has(k)) continue;
+    for (const s of list)
       diagnostics.push(
         warn(
           s.source,
@@ -79,10 +142,20 @@ export function assembleMeshModel(
       );
   }
   for (const se of byKind("ServiceEntry")) {
-    for (const host of se.hosts) add(serviceEntryService(se, host, workloads));
+    const selected = selectWorkloads(workloadsByNs.get(se.namespace) ?? [], se.workloadSelector);
+    const eps = [
+      ...se.endpoints.map((e) => ({ ...e, healthy: true })),
+      ...selected.flatMap(workloadEndpoint),
+    ];
+    const version = [fingerprintOf(se.endpoints), ...selected.map((i) => fingerprintOf(i))].join("\n");
+    const defs = memoServices(se, () => se.hosts.map((host) => serviceEntryService(se, host)));
+    for (const def of defs) add(def, eps, version);
   }
   const model: MeshModel = {
-    services: [...services.values()].sort((a, b) => a.hostname.localeCompare(b.hostname)),
+    services: [...services.values()].sort((a, b) =>
+      a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0,
+    ),
+    endpoints,
     virtualServices: byKind("VirtualService").map((i) => i.value),
     destinationRules: byKind("DestinationRule").map((i) => i.value),
     sidecars: byKind("Sidecar").map((i) => i.value),
@@ -98,7 +171,16 @@ export function assembleMeshModel(
       }
     }
   }
-  return { model, diagnostics };
+  return { model, diagnostics, endpointVersions };
+}
+
+function memoServices(item: object, build: () => MeshService[]): MeshService[] {
+  let out = servicesOfItem.get(item);
+  if (!out) {
+    out = build();
+    servicesOfItem.set(item, out);
+  }
+  return out;
 }
 
 function sliceEndpoints(slice: EndpointSliceItem): MeshEndpoint[] {
@@ -119,45 +201,31 @@ function sliceEndpoints(slice: EndpointSliceItem): MeshEndpoint[] {
 
 function selectWorkloads(
   workloads: readonly WorkloadEntryItem[],
-  namespace: string,
   selector: Labels | undefined,
-  _owner: ServiceItem | ServiceEntryItem,
-): MeshEndpoint[] {
+): WorkloadEntryItem[] {
   if (!selector || Object.keys(selector).length === 0) return [];
-  return workloads
-    .filter((w) => w.namespace === namespace && labelsMatch(selector, w.labels))
-    .map((w) => ({
-      address: w.address,
-      ports: w.ports,
-      labels: w.labels,
-      locality: w.locality,
-      weight: w.weight,
-      healthy: true,
-      source: w.source,
-    }));
+  return workloads.filter((w) => labelsMatch(selector, w.labels));
 }
 
-function serviceEntryService(
-  se: ServiceEntryItem,
-  host: string,
-  workloads: readonly WorkloadEntryItem[],
-): MeshService {
-  const inline: MeshEndpoint[] = se.endpoints.map((e) => ({
-    address: e.address,
-    ports: e.ports,
-    labels: e.labels,
-    locality: e.locality,
-    weight: e.weight,
+function workloadEndpoint(w: WorkloadEntryItem): MeshEndpoint {
+  return {
+    address: w.address,
+    ports: w.ports,
+    labels: w.labels,
+    locality: w.locality,
+    weight: w.weight,
     healthy: true,
-    source: e.source,
-  }));
+    source: w.source,
+  };
+}
+
+function serviceEntryService(se: ServiceEntryItem, host: string): MeshService {
   return {
     hostname: host,
     name: host,
     namespace: se.namespace,
     origin: "serviceentry",
     ports: se.ports,
-    endpoints: [...inline, ...selectWorkloads(workloads, se.namespace, se.workloadSelector, se)],
     exportTo: se.exportTo,
     source: se.source,
   };

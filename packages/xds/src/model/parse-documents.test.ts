@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { assembleMeshModel } from "./assemble.js";
+import { parseDurationMs } from "./field-reader.js";
 import { parseMeshFile, resolveHost } from "./parse-documents.js";
-import { parseDurationMs } from "./yaml-reader.js";
 
 const SERVICE = `apiVersion: v1
 kind: Service
@@ -127,12 +127,12 @@ spec:
 `;
     const { model, diagnostics } = assembleMeshModel(parseMeshFile("m.yaml", text).items);
     expect(diagnostics).toEqual([]);
-    expect(model.services.map((s) => [s.hostname, s.endpoints.length])).toEqual([
+    expect(model.services.map((s) => [s.hostname, model.endpoints.get(s.hostname)?.length])).toEqual([
       ["api.example.com", 1],
       ["echo.demo.svc.cluster.local", 2],
     ]);
     const echo = model.services.find((s) => s.name === "echo");
-    expect(echo?.endpoints[0]).toMatchObject({
+    expect(model.endpoints.get(echo?.hostname ?? "")?.[0]).toMatchObject({
       address: "10.0.0.1",
       ports: { grpc: 50051 },
       labels: { version: "v1" },

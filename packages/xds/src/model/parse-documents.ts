@@ -1,8 +1,10 @@
 /**
- * YAML file -> typed mesh items. Each document is validated on its own so that a broken file can
- * be rejected as a whole (keeping its last good version) without affecting other files.
+ * Kubernetes/Istio objects -> typed mesh items. Each object is validated on its own, through a
+ * FieldReader, so a YAML document (file:line) and a plain object from an API (Kind/ns/name) are
+ * checked by the same code, and a broken object keeps its own last good version.
  */
 import { LineCounter, parseAllDocuments } from "yaml";
+import { type FieldPath, type FieldReader, ObjectReader } from "./field-reader.js";
 import type {
   ConfigDiagnostic,
   DestinationRuleModel,
@@ -23,8 +25,8 @@ import type {
   TrafficPolicy,
   VirtualServiceModel,
 } from "./types.js";
-import { DEFAULT_DOMAIN_SUFFIX } from "./types.js";
-import { type FieldPath, YamlReader } from "./yaml-reader.js";
+import { type ConfigKey, DEFAULT_DOMAIN_SUFFIX } from "./types.js";
+import { YamlReader } from "./yaml-reader.js";
 
 export interface ServiceItem {
   readonly kind: "Service";
@@ -82,11 +84,26 @@ export type MeshItem =
   | { readonly kind: "DestinationRule"; readonly value: DestinationRuleModel }
   | { readonly kind: "Sidecar"; readonly value: SidecarModel };
 
+/** One object's parse: its key when it could be read, its item when it is valid. */
+export interface ParsedObject {
+  readonly key: ConfigKey | undefined;
+  readonly item: MeshItem | undefined;
+  readonly diagnostics: readonly ConfigDiagnostic[];
+  /** No errors (warnings allowed): the item may replace the last good version of its key. */
+  readonly valid: boolean;
+  /** A kind meshctl does not read (skipped, with a warning). */
+  readonly ignored: boolean;
+}
+
 export interface ParsedFile {
   readonly items: readonly MeshItem[];
   readonly diagnostics: readonly ConfigDiagnostic[];
-  /** True when the file has no errors (warnings allowed) and may replace its last good version. */
+  /** True when the file has no errors (warnings allowed). */
   readonly valid: boolean;
+  /** Per document, in order. */
+  readonly objects: readonly ParsedObject[];
+  /** A document could not even be read as YAML: what it held (and its key) is unknown. */
+  readonly syntaxError: boolean;
 }
 
 const SUPPORTED: Record<string, readonly string[]> = {
@@ -130,10 +147,12 @@ export const GRPC_STATUS_CODES: Readonly<Record<string, number>> = {
 export function parseMeshFile(file: string, text: string, domainSuffix = DEFAULT_DOMAIN_SUFFIX): ParsedFile {
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const items: MeshItem[] = [];
+  const objects: ParsedObject[] = [];
   const diagnostics: ConfigDiagnostic[] = [];
+  let syntaxError = false;
   const list = Array.isArray(docs) ? docs : [];
   if (!Array.isArray(docs)) {
+    syntaxError = true;
     diagnostics.push({
       severity: "error",
       file,
@@ -145,6 +164,7 @@ export function parseMeshFile(file: string, text: string, domainSuffix = DEFAULT
   }
   for (const doc of list) {
     if (doc.errors.length > 0) {
+      syntaxError = true;
       for (const err of doc.errors) {
         const pos = err.linePos?.[0] ?? lines.linePos(err.pos[0]);
         diagnostics.push({
@@ -159,37 +179,85 @@ export function parseMeshFile(file: string, text: string, domainSuffix = DEFAULT
       continue;
     }
     if (doc.contents === null) continue;
-    const r = new YamlReader(file, doc, lines);
-    const item = parseDocument(r, domainSuffix);
-    diagnostics.push(...r.diagnostics);
-    if (item && !r.hasErrors) items.push(item);
+    const parsed = parseWithReader(new YamlReader(file, doc, lines), domainSuffix);
+    diagnostics.push(...parsed.diagnostics);
+    objects.push(parsed);
   }
-  return { items, diagnostics, valid: !diagnostics.some((d) => d.severity === "error") };
+  return {
+    items: objects.flatMap((o) => (o.item ? [o.item] : [])),
+    diagnostics,
+    valid: !diagnostics.some((d) => d.severity === "error"),
+    objects,
+    syntaxError,
+  };
 }
 
-function parseDocument(r: YamlReader, suffix: string): MeshItem | undefined {
+/**
+ * Parses one plain Kubernetes/Istio object (from an API server, a test or the lab). Diagnostics
+ * name it `Kind/namespace/name` (or `label`).
+ *
+ * @example
+ * const { item, valid } = parseMeshObject({ apiVersion: "v1", kind: "Service", metadata: { name: "echo", namespace: "demo" }, spec: { ports: [{ port: 80 }] } });
+ */
+export function parseMeshObject(
+  object: unknown,
+  label?: string,
+  domainSuffix = DEFAULT_DOMAIN_SUFFIX,
+): ParsedObject {
+  return parseWithReader(new ObjectReader(object, label), domainSuffix);
+}
+
+function parseWithReader(r: FieldReader, domainSuffix: string): ParsedObject {
+  const result = parseDocument(r, domainSuffix);
+  const valid = !r.hasErrors;
+  return {
+    key: result.key,
+    item: valid ? result.item : undefined,
+    diagnostics: r.diagnostics,
+    valid,
+    ignored: result.ignored,
+  };
+}
+
+function parseDocument(
+  r: FieldReader,
+  suffix: string,
+): { key: ConfigKey | undefined; item: MeshItem | undefined; ignored: boolean } {
+  const none = { key: undefined, item: undefined, ignored: false };
   if (r.keys([]).length === 0 && r.raw([]) !== undefined && typeof r.raw([]) !== "object") {
     r.error([], "expected a Kubernetes object (a mapping with apiVersion and kind)");
-    return undefined;
+    return none;
   }
   const kind = r.str(["kind"], { required: true });
   const apiVersion = r.str(["apiVersion"], { required: true });
   const name = r.str(["metadata", "name"], { required: true }) ?? "";
   const namespace = r.str(["metadata", "namespace"]) ?? "default";
-  if (kind === undefined || apiVersion === undefined) return undefined;
+  if (kind === undefined || apiVersion === undefined) return none;
+  const key: ConfigKey = { kind, namespace, name };
   const versions = SUPPORTED[kind];
   if (!versions) {
     r.warn(["kind"], `unsupported kind ${kind} (${apiVersion}); skipped`);
-    return undefined;
+    return { key: undefined, item: undefined, ignored: true };
   }
   if (!versions.includes(apiVersion)) {
     r.error(
       ["apiVersion"],
       `unsupported apiVersion ${apiVersion} for ${kind}; expected ${versions.join(" or ")}`,
     );
-    return undefined;
+    return { key, item: undefined, ignored: false };
   }
   const source: SourceRef = { file: r.file, line: r.position([]).line, kind, name, namespace };
+  return { key, item: parseKind(r, kind, name, namespace, source, suffix), ignored: false };
+}
+
+function parseKind(
+  r: FieldReader,
+  kind: string,
+  name: string,
+  namespace: string,
+  source: SourceRef,
+  suffix: string,
+): MeshItem | undefined {
   switch (kind) {
     case "Service":
       return parseService(r, name, namespace, source);
@@ -210,12 +278,12 @@ function parseDocument(r: YamlReader, suffix: string): MeshItem | undefined {
   }
 }
 
-function exportToOf(r: YamlReader, path: FieldPath): string[] {
+function exportToOf(r: FieldReader, path: FieldPath): string[] {
   const list = r.strings(path);
   return list.length > 0 ? list : ["*"];
 }
 
-function parseService(r: YamlReader, name: string, namespace: string, source: SourceRef): ServiceItem {
+function parseService(r: FieldReader, name: string, namespace: string, source: SourceRef): ServiceItem {
   const ports: ServicePort[] = [];
   const n = r.list(["spec", "ports"]);
   const seen = new Set<number>();
@@ -263,7 +331,7 @@ function localityOf(
   return { region: region ?? "", zone: zone ?? "", subzone: subzone ?? "" };
 }
 
-function parseLocalityString(r: YamlReader, path: FieldPath): Locality {
+function parseLocalityString(r: FieldReader, path: FieldPath): Locality {
   const text = r.str(path);
   if (!text) return localityOf(undefined, undefined, undefined);
   const [region, zone, subzone, ...rest] = text.split("/");
@@ -277,7 +345,7 @@ function isIpLiteral(text: string): boolean {
 }
 
 function parseEndpointSlice(
-  r: YamlReader,
+  r: FieldReader,
   namespace: string,
   source: SourceRef,
 ): EndpointSliceItem | undefined {
@@ -321,7 +389,7 @@ function parseEndpointSlice(
   };
 }
 
-function parseWorkloadFields(r: YamlReader, base: FieldPath, source: SourceRef) {
+function parseWorkloadFields(r: FieldReader, base: FieldPath, source: SourceRef) {
   const address = r.str([...base, "address"], { required: true }) ?? "";
   if (address && !isIpLiteral(address))
     r.error([...base, "address"], `"${address}" is not an IP address (DNS endpoints are not supported yet)`);
@@ -341,11 +409,11 @@ function parseWorkloadFields(r: YamlReader, base: FieldPath, source: SourceRef) 
   };
 }
 
-function parseWorkloadEntry(r: YamlReader, namespace: string, source: SourceRef): WorkloadEntryItem {
+function parseWorkloadEntry(r: FieldReader, namespace: string, source: SourceRef): WorkloadEntryItem {
   return { kind: "WorkloadEntry", namespace, ...parseWorkloadFields(r, ["spec"], source) };
 }
 
-function parseServiceEntry(r: YamlReader, namespace: string, source: SourceRef): ServiceEntryItem {
+function parseServiceEntry(r: FieldReader, namespace: string, source: SourceRef): ServiceEntryItem {
   const hosts = r.strings(["spec", "hosts"], { required: true });
   hosts.forEach((h, i) => {
     if (h.includes("*")) r.error(["spec", "hosts", i], "wildcard hosts are not supported yet");
@@ -392,7 +460,7 @@ export function resolveHost(host: string, namespace: string, suffix = DEFAULT_DO
   return host;
 }
 
-function parseStringMatch(r: YamlReader, path: FieldPath): StringMatch | undefined {
+function parseStringMatch(r: FieldReader, path: FieldPath): StringMatch | undefined {
   const keys = r.keys(path);
   const supported = keys.filter((k) => k === "exact" || k === "prefix" || k === "regex");
   if (supported.length !== 1 || keys.length !== 1) {
@@ -412,7 +480,7 @@ function parseStringMatch(r: YamlReader, path: FieldPath): StringMatch | undefin
 }
 
 function parseVirtualService(
-  r: YamlReader,
+  r: FieldReader,
   name: string,
   namespace: string,
   source: SourceRef,
@@ -509,14 +577,14 @@ function parseVirtualService(
   return { name, namespace, hosts, http, exportTo: exportToOf(r, ["spec", "exportTo"]), source };
 }
 
-function percentOf(r: YamlReader, path: FieldPath): number {
+function percentOf(r: FieldReader, path: FieldPath): number {
   if (r.has([...path, "percentage"]))
     return r.num([...path, "percentage", "value"], { min: 0, max: 100, required: true }) ?? 0;
   if (r.has([...path, "percent"])) return r.num([...path, "percent"], { min: 0, max: 100 }) ?? 0;
   return 100;
 }
 
-function parseFault(r: YamlReader, path: FieldPath): HttpFault {
+function parseFault(r: FieldReader, path: FieldPath): HttpFault {
   let abort: HttpFault["abort"];
   let delay: HttpFault["delay"];
   if (r.has([...path, "abort"])) {
@@ -546,7 +614,7 @@ function parseFault(r: YamlReader, path: FieldPath): HttpFault {
   return { ...(abort ? { abort } : {}), ...(delay ? { delay } : {}) };
 }
 
-function parseTrafficPolicy(r: YamlReader, path: FieldPath): TrafficPolicy | undefined {
+function parseTrafficPolicy(r: FieldReader, path: FieldPath): TrafficPolicy | undefined {
   if (!r.has(path)) return undefined;
   let loadBalancer: LoadBalancer | undefined;
   const lb = [...path, "loadBalancer"];
@@ -608,7 +676,7 @@ function parseTrafficPolicy(r: YamlReader, path: FieldPath): TrafficPolicy | und
 }
 
 function parseDestinationRule(
-  r: YamlReader,
+  r: FieldReader,
   name: string,
   namespace: string,
   source: SourceRef,
@@ -643,7 +711,7 @@ function parseDestinationRule(
   };
 }
 
-function parseSidecar(r: YamlReader, name: string, namespace: string, source: SourceRef): SidecarModel {
+function parseSidecar(r: FieldReader, name: string, namespace: string, source: SourceRef): SidecarModel {
   const egressHosts: string[] = [];
   const n = r.list(["spec", "egress"]);
   for (let i = 0; i < n; i++) {

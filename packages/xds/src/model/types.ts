@@ -1,8 +1,19 @@
 /**
  * The mesh model: a typed, source-independent description of services, endpoints and routing.
- * YAML files feed it today (see load-directory.ts); Kubernetes informers can feed the same shape
- * later without touching generation.
+ * Every MeshSource (a YAML directory, a static model, Kubernetes informers) produces this shape,
+ * and generation reads nothing else.
  */
+
+/** Identity of one input object (Istio's ConfigKey): `Service/demo/echo`, `Endpoints/demo/<host>`. */
+export interface ConfigKey {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export function configKeyString(key: ConfigKey): string {
+  return `${key.kind}/${key.namespace}/${key.name}`;
+}
 
 /** Where a config object came from, for error messages and `config-dump` provenance. */
 export interface SourceRef {
@@ -47,7 +58,6 @@ export interface MeshService {
   readonly namespace: string;
   readonly origin: "kubernetes" | "serviceentry";
   readonly ports: readonly ServicePort[];
-  readonly endpoints: readonly MeshEndpoint[];
   /** Namespaces this service is visible to: `*` (all), `.` (own), `~` (none) or names. */
   readonly exportTo: readonly string[];
   readonly source: SourceRef;
@@ -147,6 +157,7 @@ export interface SidecarModel {
 /** A problem in the input, with enough context to fix it. */
 export interface ConfigDiagnostic {
   readonly severity: "error" | "warning";
+  /** A file path, or `Kind/namespace/name` for objects that came from an API (line 0). */
   readonly file: string;
   readonly line: number;
   readonly column: number;
@@ -157,7 +168,13 @@ export interface ConfigDiagnostic {
 
 /** The whole mesh at one point in time. Immutable: a change produces a new model. */
 export interface MeshModel {
+  /** Service definitions, sorted by hostname. Endpoints live apart, in `endpoints`. */
   readonly services: readonly MeshService[];
+  /**
+   * Endpoints by service hostname (Istio's EndpointIndex): kept out of MeshService so an
+   * endpoint change leaves every service definition, and what is generated from it, untouched.
+   */
+  readonly endpoints: ReadonlyMap<string, readonly MeshEndpoint[]>;
   readonly virtualServices: readonly VirtualServiceModel[];
   readonly destinationRules: readonly DestinationRuleModel[];
   readonly sidecars: readonly SidecarModel[];
@@ -171,6 +188,7 @@ export const DEFAULT_ROOT_NAMESPACE = "istio-system";
 export function emptyMeshModel(): MeshModel {
   return {
     services: [],
+    endpoints: new Map(),
     virtualServices: [],
     destinationRules: [],
     sidecars: [],

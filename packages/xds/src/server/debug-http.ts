@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { type ConfigDump, configDumpOf } from "../config-dump.js";
 import type { ProxyConfig } from "../generate/proxy-config.js";
-import type { MeshSnapshot } from "../model/load-directory.js";
+import type { MeshSnapshot } from "../model/source.js";
 import type { ResourceKind } from "../protocol/protos.js";
 import type { ClientStatus } from "./connection.js";
 
@@ -69,7 +69,7 @@ function handle(sources: DebugSources, req: IncomingMessage, res: ServerResponse
         services: snap.model.services.map((s) => ({
           host: s.hostname,
           ports: s.ports.map((p) => p.port),
-          endpoints: s.endpoints.length,
+          endpoints: snap.model.endpoints.get(s.hostname)?.length ?? 0,
         })),
         virtualServices: snap.model.virtualServices.map((v) => `${v.namespace}/${v.name}`),
         destinationRules: snap.model.destinationRules.map((d) => `${d.namespace}/${d.name}`),

@@ -24,20 +24,37 @@ export function formatXdsEvent(event: XdsServerEvent): string {
     case "unknown-type":
       return `unknown-type ${event.connection} ${event.typeUrl} (ignored)`;
     case "config-applied": {
-      const problems = event.diagnostics.length ? `; ${event.diagnostics.length} diagnostics` : "";
-      const rejected = event.rejectedFiles.length
-        ? `; rejected (last good kept): ${event.rejectedFiles.join(", ")}`
-        : "";
-      return `config version=${event.version} services=${event.services}${rejected}${problems}`;
+      const what =
+        event.changed.length === 0
+          ? ""
+          : ` changed=${event.changed
+              .slice(0, 5)
+              .map((k) => `${k.kind}/${k.namespace}/${k.name}`)
+              .join(
+                ",",
+              )}${event.changed.length > 5 ? `,+${event.changed.length - 5}` : ""}${event.full ? "" : " (endpoints only)"}`;
+      return `config applied version=${event.version} services=${event.services}${what}${diagnosticSummary(event)}`;
     }
-    case "config-rejected":
-      return `config rejected (last good kept): ${event.rejectedFiles.join(", ") || "no file"}; ${event.diagnostics
-        .filter((d) => d.severity === "error")
-        .map((d) => `${d.file}:${d.line}:${d.column} ${d.path ? `${d.path}: ` : ""}${d.reason}`)
-        .join("; ")}`;
+    case "diagnostics-changed":
+      return `config problems changed (model unchanged)${diagnosticSummary(event)}`;
     case "error":
       return `error ${event.message}`;
   }
+}
+
+function diagnosticSummary(event: {
+  rejectedFiles: readonly string[];
+  newDiagnostics: readonly { severity: string }[];
+  resolvedDiagnostics: readonly unknown[];
+}): string {
+  const parts: string[] = [];
+  const errors = event.newDiagnostics.filter((d) => d.severity === "error").length;
+  const warnings = event.newDiagnostics.length - errors;
+  if (errors) parts.push(`${errors} new error${errors === 1 ? "" : "s"}`);
+  if (warnings) parts.push(`${warnings} new warning${warnings === 1 ? "" : "s"}`);
+  if (event.resolvedDiagnostics.length) parts.push(`${event.resolvedDiagnostics.length} resolved`);
+  if (event.rejectedFiles.length) parts.push(`last good kept for: ${event.rejectedFiles.join(", ")}`);
+  return parts.length ? `; ${parts.join("; ")}` : "";
 }
 
 /** `file:line:column path: reason`, the one way diagnostics are shown. */

@@ -6,8 +6,9 @@ import { defaultMeshDirectory } from "../default-mesh.js";
 import type { EnvoyFilterExtensions } from "../generate/filter-extensions.js";
 import type { ResourceTransform } from "../generate/proxy-config.js";
 import { PushContext } from "../generate/push-context.js";
-import { type MeshSnapshot, type MeshWatcher, watchMeshDirectory } from "../model/load-directory.js";
-import type { ConfigDiagnostic } from "../model/types.js";
+import { directoryMeshSource } from "../model/directory-source.js";
+import type { MeshSnapshot, MeshSource } from "../model/source.js";
+import type { ConfigDiagnostic, ConfigKey } from "../model/types.js";
 import { loadXdsProtos } from "../protocol/protos.js";
 import { AdsServer, type XdsEvent } from "./ads-server.js";
 import type { ClientStatus } from "./connection.js";
@@ -29,20 +30,30 @@ export interface XdsTlsOptions {
 export type XdsServerEvent =
   | XdsEvent
   | {
+      /** The mesh model changed and a push was scheduled. */
       readonly type: "config-applied";
       readonly version: string;
       readonly services: number;
+      /** The objects that changed. */
+      readonly changed: readonly ConfigKey[];
+      /** False when only endpoints changed (incremental EDS). */
+      readonly full: boolean;
       readonly rejectedFiles: readonly string[];
-      readonly diagnostics: readonly ConfigDiagnostic[];
+      readonly newDiagnostics: readonly ConfigDiagnostic[];
+      readonly resolvedDiagnostics: readonly ConfigDiagnostic[];
     }
   | {
-      readonly type: "config-rejected";
+      /** The model did not change, but its problems did: a new error (last good kept) or a fix. */
+      readonly type: "diagnostics-changed";
       readonly rejectedFiles: readonly string[];
-      readonly diagnostics: readonly ConfigDiagnostic[];
+      readonly newDiagnostics: readonly ConfigDiagnostic[];
+      readonly resolvedDiagnostics: readonly ConfigDiagnostic[];
     };
 
 export interface XdsServerOptions {
-  /** Directory of Kubernetes/Istio YAML (watched). Defaults to the embedded example mesh. */
+  /** Where the mesh comes from. Default: `directoryMeshSource(configDir)`. */
+  readonly source?: MeshSource;
+  /** Directory of Kubernetes/Istio YAML (watched), when no `source` is given. Defaults to the embedded example mesh. */
   readonly configDir?: string;
   /** ADS port; 0 picks a free one. Default 15010. */
   readonly port?: number;
@@ -75,7 +86,8 @@ export interface XdsServerHandle {
   readonly address: string;
   /** Debug HTTP port, or undefined when disabled. */
   readonly debugPort: number | undefined;
-  readonly configDir: string;
+  /** The source's description, e.g. `directory ./mesh`. */
+  readonly source: string;
   /** Connected clients with per-type ACK/NACK state. */
   clients(): ClientStatus[];
   /** The mesh currently served, with diagnostics. */
@@ -118,7 +130,11 @@ async function serverCredentials(tls: XdsTlsOptions | undefined): Promise<grpc.S
  * await xds.close();
  */
 export async function startXdsServer(options: XdsServerOptions = {}): Promise<XdsServerHandle> {
-  const configDir = options.configDir ?? defaultMeshDirectory();
+  const source =
+    options.source ??
+    directoryMeshSource(options.configDir ?? defaultMeshDirectory(), {
+      ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+    });
   const host = options.host ?? "127.0.0.1";
   const metrics = new XdsMetrics();
   const emit = (event: XdsServerEvent) => {
@@ -133,42 +149,50 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
   const nextVersion = () => `${new Date().toISOString()}/${++counter}`;
 
   let ads: AdsServer | undefined;
-  let lastHash = "";
-  const apply = (snapshot: MeshSnapshot, reason: string) => {
+  const initialSnapshot = await source.start((event) => {
+    if (event.type === "source-error") {
+      emit({ type: "error", message: event.message });
+      return;
+    }
+    const snapshot = event.snapshot;
     metrics.configErrors.set(snapshot.rejectedFiles.length);
     metrics.services.set(snapshot.model.services.length);
-    if (snapshot.hash === lastHash && ads) {
+    if (event.type === "diagnostics-changed") {
       emit({
-        type: "config-rejected",
+        type: "diagnostics-changed",
         rejectedFiles: snapshot.rejectedFiles,
-        diagnostics: snapshot.diagnostics,
+        newDiagnostics: event.newDiagnostics,
+        resolvedDiagnostics: event.resolvedDiagnostics,
       });
       return;
     }
-    lastHash = snapshot.hash;
     const ctx = new PushContext(snapshot.model, nextVersion(), options.envoyFilters);
     metrics.modelUpdates.inc();
     emit({
       type: "config-applied",
       version: ctx.version,
       services: snapshot.model.services.length,
+      changed: event.change.keys,
+      full: event.change.full,
       rejectedFiles: snapshot.rejectedFiles,
-      diagnostics: snapshot.diagnostics,
+      newDiagnostics: event.newDiagnostics,
+      resolvedDiagnostics: event.resolvedDiagnostics,
     });
-    if (ads) ads.push(ctx, { reason, startedAt: Date.now() });
-    return ctx;
-  };
-
-  let watcher: MeshWatcher | undefined;
-  watcher = await watchMeshDirectory(configDir, (snapshot) => apply(snapshot, "config change"), {
-    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
-    onError: (error) =>
-      emit({
-        type: "error",
-        message: `watching ${configDir}: ${error instanceof Error ? error.message : String(error)}`,
-      }),
+    ads?.push(ctx, { reason: "config change", startedAt: Date.now() });
   });
-  const initial = apply(watcher.current, "startup") as PushContext;
+  metrics.configErrors.set(initialSnapshot.rejectedFiles.length);
+  metrics.services.set(initialSnapshot.model.services.length);
+  const initial = new PushContext(initialSnapshot.model, nextVersion(), options.envoyFilters);
+  emit({
+    type: "config-applied",
+    version: initial.version,
+    services: initialSnapshot.model.services.length,
+    changed: [],
+    full: true,
+    rejectedFiles: initialSnapshot.rejectedFiles,
+    newDiagnostics: initialSnapshot.diagnostics,
+    resolvedDiagnostics: [],
+  });
   ads = new AdsServer(initial, {
     metrics,
     onEvent: emit,
@@ -196,7 +220,7 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
       ),
     );
   } catch (cause) {
-    watcher.close();
+    source.close();
     server.forceShutdown();
     if (cause instanceof MeshctlError) throw cause;
     throw new MeshctlError(
@@ -211,7 +235,6 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
   }
 
   const adsRef = ads;
-  const watcherRef = watcher;
   let debug: Awaited<ReturnType<typeof startDebugServer>> | undefined;
   if (options.debugPort !== false) {
     try {
@@ -219,14 +242,14 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
         {
           clients: () => adsRef.clients(),
           configForNode: (id) => adsRef.configForNode(id),
-          mesh: () => watcherRef.current,
+          mesh: () => source.current(),
           metrics: () => metrics.render(),
         },
         options.debugHost ?? "127.0.0.1",
         options.debugPort ?? DEFAULT_DEBUG_PORT,
       );
     } catch (cause) {
-      watcher.close();
+      source.close();
       server.forceShutdown();
       throw new MeshctlError(
         "XDS_PORT_IN_USE",
@@ -246,14 +269,14 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
     port,
     address: `${host.includes(":") ? `[${host}]` : host}:${port}`,
     debugPort: debug?.port,
-    configDir,
+    source: source.description,
     clients: () => adsRef.clients(),
-    mesh: () => watcherRef.current,
+    mesh: () => source.current(),
     metrics: () => metrics.render(),
     async close() {
       if (closed) return;
       closed = true;
-      watcherRef.close();
+      source.close();
       adsRef.closeAll();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

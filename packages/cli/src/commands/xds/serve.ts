@@ -89,11 +89,9 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
       if (event.type === "nack") nacks++;
       if (event.type === "ack" && !this.verbose) return;
       log(formatXdsEvent(event));
-      if (
-        (event.type === "config-applied" || event.type === "config-rejected") &&
-        event.diagnostics.length > 0
-      ) {
-        for (const d of event.diagnostics) log(`  ${formatDiagnostic(d)}`);
+      if (event.type === "config-applied" || event.type === "diagnostics-changed") {
+        for (const d of event.newDiagnostics) log(`  ${formatDiagnostic(d)}`);
+        for (const d of event.resolvedDiagnostics) log(`  resolved: ${formatDiagnostic(d)}`);
       }
     };
     const configDir = flags.config ?? defaultMeshDirectory();

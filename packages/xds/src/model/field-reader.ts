@@ -1,0 +1,256 @@
+/**
+ * FieldReader: typed, diagnosing access to one Kubernetes-shaped object, whatever it was read
+ * from. Parsers (parse-documents.ts) only see this interface, so a YAML file (positions
+ * file:line:column, see yaml-reader.ts) and a plain object from an API server or a test
+ * (positions `Kind/namespace/name`, see ObjectReader) are validated by the same code.
+ */
+import type { ConfigDiagnostic } from "./types.js";
+
+export type FieldPath = readonly (string | number)[];
+
+export function formatPath(path: FieldPath): string {
+  let out = "";
+  for (const part of path) out += typeof part === "number" ? `[${part}]` : out === "" ? part : `.${part}`;
+  return out;
+}
+
+export abstract class FieldReader {
+  readonly diagnostics: ConfigDiagnostic[] = [];
+
+  /** `file` names the source in diagnostics: a file path, or `Kind/namespace/name` for objects. */
+  constructor(readonly file: string) {}
+
+  /** Where a field is, as precisely as the source knows (objects have no lines: 0). */
+  abstract position(path: FieldPath): { line: number; column: number };
+  /** The plain value at `path` (undefined when absent). */
+  abstract raw(path: FieldPath): unknown;
+  protected abstract shape(path: FieldPath): "absent" | "list" | "map" | "scalar";
+  protected abstract listLength(path: FieldPath): number;
+  protected abstract mapKeys(path: FieldPath): string[];
+
+  error(path: FieldPath, reason: string): void {
+    this.diagnostics.push({
+      severity: "error",
+      file: this.file,
+      ...this.position(path),
+      path: formatPath(path),
+      reason,
+    });
+  }
+
+  warn(path: FieldPath, reason: string): void {
+    this.diagnostics.push({
+      severity: "warning",
+      file: this.file,
+      ...this.position(path),
+      path: formatPath(path),
+      reason,
+    });
+  }
+
+  get hasErrors(): boolean {
+    return this.diagnostics.some((d) => d.severity === "error");
+  }
+
+  has(path: FieldPath): boolean {
+    const v = this.raw(path);
+    return v !== undefined && v !== null;
+  }
+
+  str(path: FieldPath, opts: { required?: boolean } = {}): string | undefined {
+    const v = this.raw(path);
+    if (v === undefined || v === null) {
+      if (opts.required) this.error(path, "required field is missing");
+      return undefined;
+    }
+    if (typeof v === "number" || typeof v === "boolean") return String(v);
+    if (typeof v !== "string") {
+      this.error(path, `expected a string, got ${describe(v)}`);
+      return undefined;
+    }
+    if (opts.required && v === "") this.error(path, "must not be empty");
+    return v;
+  }
+
+  num(
+    path: FieldPath,
+    opts: { required?: boolean; min?: number; max?: number; integer?: boolean } = {},
+  ): number | undefined {
+    const v = this.raw(path);
+    if (v === undefined || v === null) {
+      if (opts.required) this.error(path, "required field is missing");
+      return undefined;
+    }
+    const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+    if (typeof n !== "number" || !Number.isFinite(n)) {
+      this.error(path, `expected a number, got ${describe(v)}`);
+      return undefined;
+    }
+    if (opts.integer && !Number.isInteger(n)) {
+      this.error(path, `expected an integer, got ${n}`);
+      return undefined;
+    }
+    if (opts.min !== undefined && n < opts.min) {
+      this.error(path, `must be >= ${opts.min}, got ${n}`);
+      return undefined;
+    }
+    if (opts.max !== undefined && n > opts.max) {
+      this.error(path, `must be <= ${opts.max}, got ${n}`);
+      return undefined;
+    }
+    return n;
+  }
+
+  port(path: FieldPath, opts: { required?: boolean } = {}): number | undefined {
+    return this.num(path, { ...opts, integer: true, min: 1, max: 65535 });
+  }
+
+  bool(path: FieldPath): boolean | undefined {
+    const v = this.raw(path);
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== "boolean") {
+      this.error(path, `expected true or false, got ${describe(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  /** A Go-style duration (`1.5s`, `250ms`, `1m`) in milliseconds. */
+  durationMs(path: FieldPath): number | undefined {
+    const v = this.str(path);
+    if (v === undefined) return undefined;
+    const ms = parseDurationMs(v);
+    if (ms === undefined) this.error(path, `expected a duration like "1s" or "250ms", got "${v}"`);
+    return ms;
+  }
+
+  /** Length of a sequence; records an error if the field is present but not a list. */
+  list(path: FieldPath, opts: { required?: boolean } = {}): number {
+    const shape = this.shape(path);
+    if (shape === "absent") {
+      if (opts.required) this.error(path, "required list is missing");
+      return 0;
+    }
+    if (shape !== "list") {
+      this.error(path, "expected a list");
+      return 0;
+    }
+    return this.listLength(path);
+  }
+
+  /** Keys of a mapping; records an error if present but not a mapping. */
+  keys(path: FieldPath): string[] {
+    const shape = this.shape(path);
+    if (shape === "absent") return [];
+    if (shape !== "map") {
+      this.error(path, "expected a mapping");
+      return [];
+    }
+    return this.mapKeys(path);
+  }
+
+  labels(path: FieldPath): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const key of this.keys(path)) {
+      const value = this.str([...path, key]);
+      if (value !== undefined) out[key] = value;
+    }
+    return out;
+  }
+
+  strings(path: FieldPath, opts: { required?: boolean } = {}): string[] {
+    const n = this.list(path, opts);
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = this.str([...path, i], { required: true });
+      if (s !== undefined) out.push(s);
+    }
+    if (opts.required && n === 0 && this.has(path)) this.error(path, "must not be empty");
+    return out;
+  }
+}
+
+/** A FieldReader over a plain object (from an API server, a test, or the lab). */
+export class ObjectReader extends FieldReader {
+  constructor(
+    private readonly object: unknown,
+    label?: string,
+  ) {
+    super(label ?? objectLabel(object));
+  }
+
+  position(): { line: number; column: number } {
+    return { line: 0, column: 0 };
+  }
+
+  raw(path: FieldPath): unknown {
+    let cur: unknown = this.object;
+    for (const part of path) {
+      if (cur === null || typeof cur !== "object") return undefined;
+      cur = (cur as Record<string | number, unknown>)[part];
+    }
+    return cur;
+  }
+
+  protected shape(path: FieldPath): "absent" | "list" | "map" | "scalar" {
+    const v = this.raw(path);
+    if (v === undefined || v === null) return "absent";
+    if (Array.isArray(v)) return "list";
+    if (typeof v === "object") return "map";
+    return "scalar";
+  }
+
+  protected listLength(path: FieldPath): number {
+    const v = this.raw(path);
+    return Array.isArray(v) ? v.length : 0;
+  }
+
+  protected mapKeys(path: FieldPath): string[] {
+    const v = this.raw(path);
+    return v && typeof v === "object" && !Array.isArray(v) ? Object.keys(v) : [];
+  }
+}
+
+/** `Kind/namespace/name` of a Kubernetes-shaped object, for diagnostics. */
+export function objectLabel(object: unknown): string {
+  const o = (object ?? {}) as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+  const kind = typeof o.kind === "string" ? o.kind : "Object";
+  const ns = typeof o.metadata?.namespace === "string" ? o.metadata.namespace : "default";
+  const name = typeof o.metadata?.name === "string" ? o.metadata.name : "(unnamed)";
+  return `${kind}/${ns}/${name}`;
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return "a list";
+  if (v === null) return "null";
+  if (typeof v === "object") return "a mapping";
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** Parses Go/Istio duration strings: `1h2m3.5s`, `250ms`, `10us`. */
+export function parseDurationMs(text: string): number | undefined {
+  const re = /(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)/gy;
+  const units: Record<string, number> = {
+    h: 3_600_000,
+    m: 60_000,
+    s: 1000,
+    ms: 1,
+    us: 0.001,
+    µs: 0.001,
+    ns: 0.000001,
+  };
+  let total = 0;
+  let matched = 0;
+  re.lastIndex = 0;
+  for (;;) {
+    const start = re.lastIndex;
+    const m = re.exec(text);
+    if (!m) {
+      if (start !== text.length) return undefined;
+      break;
+    }
+    total += Number(m[1]) * (units[m[2] as string] ?? 0);
+    matched++;
+  }
+  return matched > 0 ? total : undefined;
+}
