@@ -3,5 +3,9 @@ import { baseTsupConfig } from "../../tsup.base.js";
 
 export default defineConfig({
   ...baseTsupConfig,
-  entry: { index: "src/index.ts", "testing/index": "src/testing/index.ts" },
+  entry: {
+    index: "src/index.ts",
+    "testing/index": "src/testing/index.ts",
+    "serve-process": "src/serve-process.ts",
+  },
 });

@@ -18,6 +18,33 @@ export {
   type ResourceTransform,
 } from "./generate/proxy-config.js";
 export { PushContext } from "./generate/push-context.js";
+// load harness
+export { CHURN_KINDS, type ChurnChange, type ChurnKind, ChurnPlanner } from "./load/churn.js";
+export type { ChurnKindResult } from "./load/churn-tracker.js";
+export {
+  type TrafficSummary,
+  XDS_LOAD_TARGETS,
+  type XdsLoadOptions,
+  type XdsLoadPhase,
+  type XdsLoadProgress,
+  type XdsLoadReport,
+  type XdsLoadTarget,
+} from "./load/load-types.js";
+export type { ProcessUsage } from "./load/process-sampler.js";
+export { type ProxyIdentity, planProxies, proxyNodeMetadata } from "./load/proxy-plan.js";
+export { runXdsLoad } from "./load/run-xds-load.js";
+export { generateScopeResources, type ScopeResources, type ScopeSpec } from "./load/scope-resources.js";
+export type { PercentileSummary } from "./load/stats.js";
+export {
+  generateSyntheticMesh,
+  type SyntheticMesh,
+  type SyntheticMeshDescription,
+  type SyntheticMeshOptions,
+  type SyntheticService,
+} from "./load/synthetic-mesh.js";
+export type { ServerOptionValue } from "./load/target.js";
+export { goControlPlanePeerPath } from "./load/target-go-control-plane.js";
+export { istiodLauncherPath } from "./load/target-istiod.js";
 export { diffMeshModels, type MeshChange } from "./model/diff.js";
 export {
   type DirectorySourceOptions,

@@ -52,6 +52,7 @@ describe("Delta ADS at protocol level", () => {
     const before = lab.xds.mesh().hash;
     await writeMeshFiles(lab.dir, files(echoPorts, withOther));
     await waitFor(() => lab.xds.mesh().hash !== before, { what: "mesh change" });
+    await waitFor(() => lab.xds.settled(), { what: "the change to be pushed" });
   };
 
   beforeAll(async () => {
@@ -61,6 +62,7 @@ describe("Delta ADS at protocol level", () => {
     for (const c of open.splice(0)) c.close();
     await writeMeshFiles(lab.dir, files([17070], true));
     await waitFor(() => lab.xds.mesh().model.services.length === 2, { what: "reset" });
+    await waitFor(() => lab.xds.settled(), { what: "the change to be pushed" });
   });
   afterAll(async () => lab?.close());
 

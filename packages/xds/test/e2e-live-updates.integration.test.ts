@@ -1,7 +1,14 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { endpointSlice, k8sService, toYaml, waitFor, writeMeshFiles } from "../src/testing/index.js";
+import {
+  destinationRule,
+  endpointSlice,
+  k8sService,
+  toYaml,
+  waitFor,
+  writeMeshFiles,
+} from "../src/testing/index.js";
 import { countServers, createLab, type Lab, TARGET } from "./helpers.js";
 
 function meshWith(ports: number[]) {
@@ -33,6 +40,7 @@ describe("live updates from the watched directory", () => {
     for (const id of ["a", "b", "c"]) port[id] = (await lab.startEcho({ id })).port;
     await writeMeshFiles(lab.dir, { "echo.yaml": meshWith([port.a as number]) });
     await waitFor(() => lab.xds.mesh().model.services.length === 1, { what: "initial mesh" });
+    await waitFor(() => lab.xds.settled(), { what: "the change to be pushed" });
   });
   afterAll(async () => lab?.close());
 
@@ -94,6 +102,7 @@ describe("live updates from the watched directory", () => {
     const snap2 = await waitFor(() => lab.xds.mesh().diagnostics.find((d) => d.reason.includes("65535")), {
       what: "validation error",
     });
+    await waitFor(() => lab.xds.settled(), { what: "the change to be pushed" });
     expect(snap2).toMatchObject({ file: "echo.yaml", line: 8, path: "spec.ports[0].port" });
     expect(await countServers(client, 5)).toEqual({ b: 5 });
 
@@ -113,7 +122,18 @@ describe("live updates from the watched directory", () => {
     const cdsPushes = status()?.types.cds?.pushes ?? 0;
 
     breakClusters = true;
-    await writeMeshFiles(lab.dir, { "echo.yaml": meshWith([port.c as number, port.a as number]) });
+    // A routing change regenerates the clusters (an endpoint change alone would only send EDS).
+    await writeMeshFiles(lab.dir, {
+      "echo.yaml": [
+        ...meshWith([port.c as number, port.a as number]),
+        destinationRule({
+          name: "echo",
+          namespace: "demo",
+          host: "echo",
+          trafficPolicy: { loadBalancer: { simple: "ROUND_ROBIN" } },
+        }),
+      ],
+    });
     const nacked = await waitFor(() => (status()?.types.cds?.nacks === 1 ? status() : undefined), {
       timeoutMs: 3000,
       what: "a CDS NACK",

@@ -103,6 +103,7 @@ describe("VirtualService routing for proxyless gRPC", () => {
       ],
     });
     await waitFor(() => lab.xds.mesh().model.virtualServices.length === 1, { what: "routing config" });
+    await waitFor(() => lab.xds.settled(), { what: "the change to be pushed" });
   });
   afterAll(async () => lab?.close());
 

@@ -51,6 +51,7 @@ describe("SotW ADS at protocol level", () => {
     for (const c of open.splice(0)) c.close();
     await writeMeshFiles(lab.dir, base());
     await waitFor(() => lab.xds.mesh().hash === baseHash, { what: "reset" });
+    await waitFor(() => lab.xds.settled(), { what: "the change to be pushed" });
   });
   afterAll(async () => lab?.close());
 
@@ -146,10 +147,10 @@ describe("SotW ADS at protocol level", () => {
       response_nonce: r1.nonce,
     });
     await writeMeshFiles(lab.dir, { "other.yaml": svc("other", 8080, [18080, 18081]) });
-    await waitFor(
-      () => lab.xds.mesh().model.endpoints.get("other.demo.svc.cluster.local")?.length === 2,
-      { what: "other to change" },
-    );
+    await waitFor(() => lab.xds.mesh().model.endpoints.get("other.demo.svc.cluster.local")?.length === 2, {
+      what: "other to change",
+    });
+    await waitFor(() => lab.xds.settled(), { what: "the change to be pushed" });
     expect(await c.collectFor(300)).toEqual([]);
   });
 

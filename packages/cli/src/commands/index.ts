@@ -20,6 +20,7 @@ import VppConfig from "./vpp/config.js";
 import VppStatusCommand from "./vpp/status.js";
 import XdsBootstrap from "./xds/bootstrap.js";
 import XdsConfigDump from "./xds/config-dump.js";
+import XdsLoad from "./xds/load.js";
 import XdsServe from "./xds/serve.js";
 
 /**
@@ -52,6 +53,7 @@ export const COMMANDS = {
   "xds:serve": XdsServe,
   "xds:bootstrap": XdsBootstrap,
   "xds:config-dump": XdsConfigDump,
+  "xds:load": XdsLoad,
   "ebpf:status": EbpfStatusCommand,
   "vpp:status": VppStatusCommand,
   "vpp:cli": VppCli,

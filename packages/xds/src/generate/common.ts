@@ -16,16 +16,10 @@ import type { PushContext } from "./push-context.js";
 
 export type Proto = Record<string, unknown>;
 
-/** Resources for one proxy, per short type name, keyed by resource name. */
-export interface GeneratedResources {
-  readonly cds: Map<string, Proto>;
-  readonly eds: Map<string, Proto>;
+/** Listeners and routes (plain protos) generated for a view or a proxy, keyed by name. */
+export interface GeneratedListeners {
   readonly lds: Map<string, Proto>;
   readonly rds: Map<string, Proto>;
-}
-
-export function emptyResources(): GeneratedResources {
-  return { cds: new Map(), eds: new Map(), lds: new Map(), rds: new Map() };
 }
 
 export const FAULT_FILTER = "envoy.filters.http.fault";
@@ -180,26 +174,37 @@ export function buildLoadAssignment(
   return { cluster_name: name, endpoints: localities };
 }
 
-/** Clusters and CLAs for every port and subset of a service. */
-export function addServiceClusters(
-  out: GeneratedResources,
-  ctx: PushContext,
-  proxy: ProxyInfo,
-  service: MeshService,
-): void {
+/** One outbound cluster of a service: what its Cluster and ClusterLoadAssignment are built from. */
+export interface ClusterSpec {
+  readonly name: string;
+  readonly service: MeshService;
+  readonly port: ServicePort;
+  readonly subset: SubsetModel | undefined;
+  readonly policy: TrafficPolicy | undefined;
+  /** `namespace/name` of the DestinationRule in effect, or "" (part of cache keys). */
+  readonly destinationRule: string;
+}
+
+/** The clusters of every port and subset of a service, as this proxy sees it. */
+export function serviceClusterSpecs(ctx: PushContext, proxy: ProxyInfo, service: MeshService): ClusterSpec[] {
   const dr = ctx.destinationRuleFor(service.hostname, proxy);
+  const destinationRule = dr ? `${dr.namespace}/${dr.name}` : "";
+  const out: ClusterSpec[] = [];
   for (const port of service.ports) {
-    const http2 = isHttp2(port);
     const base = clusterName("outbound", port.port, "", service.hostname);
-    out.cds.set(base, buildEdsCluster(base, dr?.trafficPolicy, proxy, http2));
-    const endpoints = ctx.model.endpoints.get(service.hostname) ?? [];
-    out.eds.set(base, buildLoadAssignment(base, endpoints, port, undefined));
+    out.push({ name: base, service, port, subset: undefined, policy: dr?.trafficPolicy, destinationRule });
     for (const subset of dr?.subsets ?? []) {
-      const name = clusterName("outbound", port.port, subset.name, service.hostname);
-      out.cds.set(name, buildEdsCluster(name, subsetTrafficPolicy(dr?.trafficPolicy, subset), proxy, http2));
-      out.eds.set(name, buildLoadAssignment(name, endpoints, port, subset));
+      out.push({
+        name: clusterName("outbound", port.port, subset.name, service.hostname),
+        service,
+        port,
+        subset,
+        policy: subsetTrafficPolicy(dr?.trafficPolicy, subset),
+        destinationRule,
+      });
     }
   }
+  return out;
 }
 
 export function isHttp2(port: ServicePort): boolean {

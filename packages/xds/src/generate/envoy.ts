@@ -8,12 +8,10 @@ import type { MeshService, ServicePort } from "../model/types.js";
 import { packAny } from "../protocol/protos.js";
 import {
   ADS_SOURCE,
-  addServiceClusters,
   buildRoutes,
   clusterName,
   duration,
-  emptyResources,
-  type GeneratedResources,
+  type GeneratedListeners,
   HCM_TYPE,
   hostAliases,
   httpFilters,
@@ -40,18 +38,16 @@ function socketAddress(address: string, port: number): Proto {
   return { socket_address: { address, port_value: port } };
 }
 
-/** Ports of services whose endpoints include this proxy's IP (or select its labels). */
+/** Ports of services whose endpoints include this proxy's IP. */
 function inboundPorts(
   ctx: PushContext,
   proxy: ProxyInfo,
 ): { service: MeshService; port: ServicePort; targetPort: number }[] {
   const out: { service: MeshService; port: ServicePort; targetPort: number }[] = [];
   const seen = new Set<number>();
-  for (const service of ctx.model.services) {
-    const mine =
-      proxy.ip === undefined
-        ? undefined
-        : ctx.model.endpoints.get(service.hostname)?.find((e) => e.address === proxy.ip);
+  if (proxy.ip === undefined) return out;
+  for (const service of ctx.servicesAt(proxy.ip)) {
+    const mine = ctx.model.endpoints.get(service.hostname)?.find((e) => e.address === proxy.ip);
     if (!mine) continue;
     for (const port of service.ports) {
       const targetPort = mine.ports[port.name] ?? port.targetPort;
@@ -63,14 +59,44 @@ function inboundPorts(
   return out;
 }
 
-export function generateEnvoyResources(ctx: PushContext, proxy: ProxyInfo): GeneratedResources {
-  const out = emptyResources();
+/** Clusters every Envoy sidecar has, whatever it sees. */
+export function envoyFixedClusters(): Map<string, Proto> {
+  const out = new Map<string, Proto>();
+  out.set("PassthroughCluster", {
+    name: "PassthroughCluster",
+    type: "ORIGINAL_DST",
+    lb_policy: "CLUSTER_PROVIDED",
+    connect_timeout: duration(10_000),
+  });
+  out.set("BlackHoleCluster", {
+    name: "BlackHoleCluster",
+    type: "STATIC",
+    connect_timeout: duration(10_000),
+  });
+  out.set("InboundPassthroughCluster", {
+    name: "InboundPassthroughCluster",
+    type: "ORIGINAL_DST",
+    lb_policy: "CLUSTER_PROVIDED",
+    connect_timeout: duration(10_000),
+    upstream_bind_config: { source_address: { address: "127.0.0.6", port_value: 0 } },
+  });
+  return out;
+}
+
+/**
+ * Outbound listeners and routes of an Envoy sidecar: depends only on what it sees (its view),
+ * never on its IP, so every sidecar with the same view shares them.
+ */
+export function generateEnvoyOutbound(
+  ctx: PushContext,
+  proxy: ProxyInfo,
+  visible: readonly MeshService[],
+): GeneratedListeners {
+  const out: GeneratedListeners = { lds: new Map(), rds: new Map() };
   const ext = ctx.envoyFilters;
-  const visible = ctx.visibleServices(proxy);
   const httpPorts = new Map<number, { service: MeshService; port: ServicePort }[]>();
   const tcpPorts = new Map<number, { service: MeshService; port: ServicePort }>();
   for (const service of visible) {
-    addServiceClusters(out, ctx, proxy, service);
     for (const port of service.ports) {
       if (isHttp(port)) {
         const list = httpPorts.get(port.port) ?? [];
@@ -81,31 +107,6 @@ export function generateEnvoyResources(ctx: PushContext, proxy: ProxyInfo): Gene
       }
     }
   }
-  const clusterFilters = ext.cluster?.outbound ?? [];
-  if (clusterFilters.length > 0) {
-    for (const [name, cluster] of out.cds) {
-      if (name.startsWith("outbound|")) out.cds.set(name, { ...cluster, filters: [...clusterFilters] });
-    }
-  }
-  out.cds.set("PassthroughCluster", {
-    name: "PassthroughCluster",
-    type: "ORIGINAL_DST",
-    lb_policy: "CLUSTER_PROVIDED",
-    connect_timeout: duration(10_000),
-  });
-  out.cds.set("BlackHoleCluster", {
-    name: "BlackHoleCluster",
-    type: "STATIC",
-    connect_timeout: duration(10_000),
-  });
-  out.cds.set("InboundPassthroughCluster", {
-    name: "InboundPassthroughCluster",
-    type: "ORIGINAL_DST",
-    lb_policy: "CLUSTER_PROVIDED",
-    connect_timeout: duration(10_000),
-    upstream_bind_config: { source_address: { address: "127.0.0.6", port_value: 0 } },
-  });
-
   // Outbound: one listener + route config per HTTP port; TCP ports proxy to the port's (first) service.
   for (const [portNumber, entries] of [...httpPorts.entries()].sort(([a], [b]) => a - b)) {
     const name = `0.0.0.0_${portNumber}`;
@@ -183,6 +184,19 @@ export function generateEnvoyResources(ctx: PushContext, proxy: ProxyInfo): Gene
     ],
   });
 
+  return out;
+}
+
+/** Inbound clusters and the virtualInbound listener of an Envoy sidecar: depend on its IP. */
+export function generateEnvoyInbound(
+  ctx: PushContext,
+  proxy: ProxyInfo,
+): {
+  cds: Map<string, Proto>;
+  lds: Map<string, Proto>;
+} {
+  const out = { cds: new Map<string, Proto>(), lds: new Map<string, Proto>() };
+  const ext = ctx.envoyFilters;
   // Inbound: one chain per served port, then a passthrough chain.
   const chains: Proto[] = [];
   for (const { port, targetPort } of inboundPorts(ctx, proxy)) {

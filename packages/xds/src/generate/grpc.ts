@@ -1,15 +1,15 @@
 /**
  * Proxyless gRPC: one ApiListener per `host:port` alias a client may dial (gRPC subscribes by
- * the target's path), one RouteConfiguration per service port, EDS clusters and CLAs.
+ * the target's path), one RouteConfiguration per service port. Clusters and CLAs are built per
+ * cluster in proxy-config.ts (shared with Envoy's).
  */
+import type { MeshService } from "../model/types.js";
 import { packAny } from "../protocol/protos.js";
 import {
   ADS_SOURCE,
-  addServiceClusters,
   buildRoutes,
   clusterName,
-  emptyResources,
-  type GeneratedResources,
+  type GeneratedListeners,
   HCM_TYPE,
   hostAliases,
   httpFilters,
@@ -17,10 +17,14 @@ import {
 import type { ProxyInfo } from "./proxy.js";
 import type { PushContext } from "./push-context.js";
 
-export function generateGrpcResources(ctx: PushContext, proxy: ProxyInfo): GeneratedResources {
-  const out = emptyResources();
-  for (const service of ctx.visibleServices(proxy)) {
-    addServiceClusters(out, ctx, proxy, service);
+/** Listeners and routes of a proxyless gRPC client: depend only on its view. */
+export function generateGrpcOutbound(
+  ctx: PushContext,
+  proxy: ProxyInfo,
+  visible: readonly MeshService[],
+): GeneratedListeners {
+  const out: GeneratedListeners = { lds: new Map(), rds: new Map() };
+  for (const service of visible) {
     const aliases = hostAliases(service, proxy);
     for (const port of service.ports) {
       const routeName = clusterName("outbound", port.port, "", service.hostname);

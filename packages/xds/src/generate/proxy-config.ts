@@ -1,13 +1,26 @@
 /**
- * Per-proxy generation and encoding: model -> plain proto objects -> encoded Any + version.
- * Versions are content hashes, so "did anything this client subscribed to change?" is a map
- * comparison, and identical resources share one version across proxies.
+ * Per-proxy generation through the resource cache: model -> plain protos -> encoded Any +
+ * content version. A proxy's config is assembled from cached pieces:
+ *   - its view (type, namespace, Sidecar scope): outbound listeners, routes, the cluster list;
+ *   - one entry per Cluster and per ClusterLoadAssignment, shared by every view that has it;
+ *   - for Envoy, its inbound part (keyed by its IP).
+ * Every piece lists the dependency keys it was built from, so a change clears only what depends
+ * on it, and the union of a proxy's pieces says whether a change concerns that proxy at all.
  */
 import { createHash } from "node:crypto";
-import { type EncodedAny, PUSH_ORDER, packAny, type ResourceKind, TYPE_URLS } from "../protocol/protos.js";
-import type { Proto } from "./common.js";
-import { generateEnvoyResources } from "./envoy.js";
-import { generateGrpcResources } from "./grpc.js";
+import { dependency } from "../model/diff.js";
+import type { MeshService } from "../model/types.js";
+import { type EncodedAny, packAny, type ResourceKind, TYPE_URLS } from "../protocol/protos.js";
+import {
+  buildEdsCluster,
+  buildLoadAssignment,
+  type ClusterSpec,
+  isHttp2,
+  type Proto,
+  serviceClusterSpecs,
+} from "./common.js";
+import { envoyFixedClusters, generateEnvoyInbound, generateEnvoyOutbound } from "./envoy.js";
+import { generateGrpcOutbound } from "./grpc.js";
 import type { ProxyInfo } from "./proxy.js";
 import type { PushContext } from "./push-context.js";
 
@@ -22,9 +35,20 @@ export interface EncodedResource {
 
 export type ProxyConfig = Readonly<Record<ResourceKind, ReadonlyMap<string, EncodedResource>>>;
 
+/** A proxy's generated config, with what it depends on. */
+export interface GeneratedProxy {
+  readonly config: ProxyConfig;
+  /** Dependency keys (model/diff.ts): a change touching none of them does not concern this proxy. */
+  readonly dependencies: ReadonlySet<string>;
+  /** ClusterLoadAssignments per service host, for endpoint-only pushes. */
+  readonly clustersByHost: ReadonlyMap<string, readonly ClusterSpec[]>;
+  /** The view this proxy shares with others. */
+  readonly viewKey: string;
+}
+
 /**
  * Test-only hook to alter a generated resource before it is encoded (for example to provoke a
- * NACK). Return the value unchanged to keep it.
+ * NACK). Return the value unchanged to keep it. A transform bypasses the cache.
  */
 export type ResourceTransform = (kind: ResourceKind, name: string, value: Proto, proxy: ProxyInfo) => Proto;
 
@@ -35,14 +59,209 @@ const MESSAGE_TYPES: Record<ResourceKind, string> = {
   rds: TYPE_URLS.rds.slice(TYPE_URLS.rds.indexOf("/") + 1),
 };
 
-/**
- * Encodes one resource. This is the seam where a shared serialized-resource cache goes
- * (keyed by the resource's dependencies), so N proxies reuse one encoding.
- */
+/** Encodes one resource: the only place resource bytes are produced. */
 export function encodeResource(kind: ResourceKind, name: string, value: Proto): EncodedResource {
   const any = packAny(MESSAGE_TYPES[kind], value);
   const version = createHash("sha256").update(any.value).digest("base64url").slice(0, 16);
   return { name, kind, any, version, value };
+}
+
+const bytesOf = (r: EncodedResource) => r.any.value.length;
+
+interface ClaSpec {
+  readonly spec: ClusterSpec;
+  readonly host: string;
+}
+
+/** What every proxy with the same view shares. */
+interface OutboundView {
+  readonly clusters: ReadonlyMap<string, EncodedResource>;
+  readonly clas: readonly ClaSpec[];
+  readonly listeners: ReadonlyMap<string, EncodedResource>;
+  readonly routes: ReadonlyMap<string, EncodedResource>;
+  readonly dependencies: readonly string[];
+  readonly clustersByHost: ReadonlyMap<string, readonly ClusterSpec[]>;
+}
+
+function sortedEncoded(
+  kind: ResourceKind,
+  protos: Map<string, Proto>,
+  transform?: (n: string, v: Proto) => Proto,
+) {
+  const out = new Map<string, EncodedResource>();
+  for (const name of [...protos.keys()].sort()) {
+    const value = protos.get(name) as Proto;
+    out.set(name, encodeResource(kind, name, transform ? transform(name, value) : value));
+  }
+  return out;
+}
+
+function clusterFor(ctx: PushContext, proxy: ProxyInfo, spec: ClusterSpec, transform?: ResourceTransform) {
+  const build = () => {
+    let cluster = buildEdsCluster(spec.name, spec.policy, proxy, isHttp2(spec.port));
+    const filters = proxy.type === "sidecar" ? (ctx.envoyFilters.cluster?.outbound ?? []) : [];
+    if (filters.length > 0) cluster = { ...cluster, filters: [...filters] };
+    return encodeResource(
+      "cds",
+      spec.name,
+      transform ? transform("cds", spec.name, cluster, proxy) : cluster,
+    );
+  };
+  if (transform) return build();
+  return ctx.cache.memo(
+    "cds",
+    `${proxy.type}|${spec.name}|${spec.destinationRule}`,
+    [dependency.service(spec.service.hostname)],
+    build,
+    bytesOf,
+  );
+}
+
+function claFor(ctx: PushContext, proxy: ProxyInfo, spec: ClusterSpec, transform?: ResourceTransform) {
+  const host = spec.service.hostname;
+  const build = () => {
+    const cla = buildLoadAssignment(spec.name, ctx.model.endpoints.get(host) ?? [], spec.port, spec.subset);
+    return encodeResource("eds", spec.name, transform ? transform("eds", spec.name, cla, proxy) : cla);
+  };
+  if (transform) return build();
+  // Proxy-independent: every proxy (Envoy or gRPC) that has this cluster shares one encoding.
+  return ctx.cache.memo(
+    "eds",
+    `${spec.name}|${spec.destinationRule}`,
+    [dependency.endpoints(host), dependency.service(host)],
+    build,
+    bytesOf,
+  );
+}
+
+function routeDependencies(ctx: PushContext, proxy: ProxyInfo, service: MeshService, into: Set<string>) {
+  into.add(dependency.service(service.hostname));
+  for (const r of ctx.virtualServiceFor(service.hostname, proxy)?.http ?? [])
+    for (const d of r.destinations) into.add(dependency.service(d.host));
+}
+
+function buildView(ctx: PushContext, proxy: ProxyInfo, transform?: ResourceTransform): OutboundView {
+  const visible = ctx.visibleServices(proxy);
+  const deps = new Set<string>(ctx.viewDependencies(proxy));
+  const clusters = new Map<string, EncodedResource>();
+  const clas: ClaSpec[] = [];
+  const clustersByHost = new Map<string, ClusterSpec[]>();
+  for (const service of visible) {
+    routeDependencies(ctx, proxy, service, deps);
+    const specs = serviceClusterSpecs(ctx, proxy, service);
+    for (const spec of specs) {
+      clusters.set(spec.name, clusterFor(ctx, proxy, spec, transform));
+      clas.push({ spec, host: service.hostname });
+    }
+    clustersByHost.set(service.hostname, specs);
+  }
+  const t = transform
+    ? (kind: ResourceKind) => (n: string, v: Proto) => transform(kind, n, v, proxy)
+    : undefined;
+  let generated: { lds: Map<string, Proto>; rds: Map<string, Proto> };
+  if (proxy.type === "grpc") generated = generateGrpcOutbound(ctx, proxy, visible);
+  else {
+    generated = generateEnvoyOutbound(ctx, proxy, visible);
+    for (const [name, cluster] of sortedEncoded("cds", envoyFixedClusters(), t?.("cds")))
+      clusters.set(name, cluster);
+  }
+  return {
+    clusters,
+    clas,
+    listeners: sortedEncoded("lds", generated.lds, t?.("lds")),
+    routes: sortedEncoded("rds", generated.rds, t?.("rds")),
+    dependencies: [...deps],
+    clustersByHost,
+  };
+}
+
+function inboundFor(ctx: PushContext, proxy: ProxyInfo, transform?: ResourceTransform) {
+  const build = () => {
+    const generated = generateEnvoyInbound(ctx, proxy);
+    const t = transform
+      ? (kind: ResourceKind) => (n: string, v: Proto) => transform(kind, n, v, proxy)
+      : undefined;
+    return {
+      cds: sortedEncoded("cds", generated.cds, t?.("cds")),
+      lds: sortedEncoded("lds", generated.lds, t?.("lds")),
+    };
+  };
+  if (transform) return build();
+  const ip = proxy.ip ?? "";
+  const deps = [dependency.address(ip), ...ctx.servicesAt(ip).map((s) => dependency.service(s.hostname))];
+  return ctx.cache.memo("inbound", ip, deps, build);
+}
+
+/**
+ * Generates one proxy's config through the cache, with its dependencies.
+ *
+ * @example
+ * const { config, dependencies } = generateProxy(ctx, proxyFromNode({ id: "sidecar~10.0.0.7~web.demo~demo.svc.cluster.local" }));
+ */
+export function generateProxy(
+  ctx: PushContext,
+  proxy: ProxyInfo,
+  transform?: ResourceTransform,
+): GeneratedProxy {
+  const viewKey = ctx.proxyViewKey(proxy);
+  const view = transform
+    ? buildView(ctx, proxy, transform)
+    : ctx.cache.memo(
+        "view",
+        viewKey,
+        (v) => v.dependencies,
+        () => buildView(ctx, proxy),
+      );
+  const deps = new Set<string>(view.dependencies);
+  const cds = new Map(view.clusters);
+  const eds = new Map<string, EncodedResource>();
+  for (const { spec, host } of view.clas) {
+    eds.set(spec.name, claFor(ctx, proxy, spec, transform));
+    deps.add(dependency.endpoints(host));
+  }
+  const lds = new Map(view.listeners);
+  if (proxy.type === "sidecar") {
+    const inbound = inboundFor(ctx, proxy, transform);
+    for (const [n, r] of inbound.cds) cds.set(n, r);
+    for (const [n, r] of inbound.lds) lds.set(n, r);
+    if (proxy.ip) deps.add(dependency.address(proxy.ip));
+    for (const s of ctx.servicesAt(proxy.ip ?? "")) deps.add(dependency.service(s.hostname));
+  }
+  return {
+    config: { cds, eds, lds, rds: view.routes },
+    dependencies: deps,
+    clustersByHost: view.clustersByHost,
+    viewKey,
+  };
+}
+
+/**
+ * After an endpoints-only change: the proxy's config with the ClusterLoadAssignments of `hosts`
+ * regenerated (through the cache: each changed CLA is serialized once for all proxies), and the
+ * names that changed. Clusters, listeners and routes are untouched.
+ *
+ * @example
+ * const { config, changed } = refreshEndpoints(ctx, proxy, generated, ["a.demo.svc.cluster.local"]);
+ */
+export function refreshEndpoints(
+  ctx: PushContext,
+  proxy: ProxyInfo,
+  generated: GeneratedProxy,
+  hosts: Iterable<string>,
+  transform?: ResourceTransform,
+): { generated: GeneratedProxy; changed: string[] } {
+  // The proxy's eds map is its own (generateProxy builds one per proxy): update it in place.
+  const eds = generated.config.eds as Map<string, EncodedResource>;
+  const changed: string[] = [];
+  for (const host of hosts) {
+    // Endpoint-only: the service and its DestinationRule are unchanged, so are its clusters.
+    for (const spec of generated.clustersByHost.get(host) ?? []) {
+      const next = claFor(ctx, proxy, spec, transform);
+      if (eds.get(spec.name)?.version !== next.version) changed.push(spec.name);
+      eds.set(spec.name, next);
+    }
+  }
+  return { generated, changed };
 }
 
 /**
@@ -57,22 +276,5 @@ export function generateProxyConfig(
   proxy: ProxyInfo,
   transform?: ResourceTransform,
 ): ProxyConfig {
-  // Proxies with the same view share one generated, encoded config per model version; the
-  // test-only transform sees each proxy, so it opts out of sharing.
-  if (transform) return buildProxyConfig(ctx, proxy, transform);
-  return ctx.memo(`config:${ctx.proxyViewKey(proxy)}`, () => buildProxyConfig(ctx, proxy));
-}
-
-function buildProxyConfig(ctx: PushContext, proxy: ProxyInfo, transform?: ResourceTransform): ProxyConfig {
-  const generated =
-    proxy.type === "grpc" ? generateGrpcResources(ctx, proxy) : generateEnvoyResources(ctx, proxy);
-  const out = {} as Record<ResourceKind, Map<string, EncodedResource>>;
-  for (const kind of PUSH_ORDER) {
-    const map = new Map<string, EncodedResource>();
-    for (const [name, value] of [...generated[kind].entries()].sort(([a], [b]) => a.localeCompare(b))) {
-      map.set(name, encodeResource(kind, name, transform ? transform(kind, name, value, proxy) : value));
-    }
-    out[kind] = map;
-  }
-  return out;
+  return generateProxy(ctx, proxy, transform).config;
 }

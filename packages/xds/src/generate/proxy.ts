@@ -20,22 +20,32 @@ export interface NodeLike {
   readonly user_agent_name?: string;
 }
 
+// protobufjs's bundled google.protobuf.Struct uses camelCase field names (stringValue,
+// structValue) even with keepCase: a decoded Node carries those; snake_case is accepted too.
 function structString(
   fields: Readonly<Record<string, unknown>> | undefined,
   key: string,
 ): string | undefined {
-  const v = fields?.[key] as { string_value?: string; kind?: string } | undefined;
-  return typeof v?.string_value === "string" && v.string_value !== "" ? v.string_value : undefined;
+  const v = fields?.[key] as { string_value?: string; stringValue?: string } | undefined;
+  const s = v?.stringValue ?? v?.string_value;
+  return typeof s === "string" && s !== "" ? s : undefined;
 }
 
 function structLabels(
   fields: Readonly<Record<string, unknown>> | undefined,
   key: string,
 ): Record<string, string> {
-  const v = fields?.[key] as { struct_value?: { fields?: Record<string, unknown> } } | undefined;
+  const v = fields?.[key] as
+    | {
+        struct_value?: { fields?: Record<string, unknown> };
+        structValue?: { fields?: Record<string, unknown> };
+      }
+    | undefined;
   const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(v?.struct_value?.fields ?? {})) {
-    const s = (val as { string_value?: string }).string_value;
+  for (const [k, val] of Object.entries((v?.structValue ?? v?.struct_value)?.fields ?? {})) {
+    const s =
+      (val as { string_value?: string; stringValue?: string }).stringValue ??
+      (val as { string_value?: string }).string_value;
     if (typeof s === "string") out[k] = s;
   }
   return out;

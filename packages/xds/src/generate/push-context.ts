@@ -1,8 +1,10 @@
 /**
- * An immutable, indexed view of one MeshModel version: what every generator reads.
- * Rebuilt once per model change and shared by all proxies (Istio's PushContext).
+ * An immutable, indexed view of one MeshModel version: what every generator reads (Istio's
+ * PushContext). Built once per push, cheaply: indexes are made on first use. Generated
+ * resources do not live here but in the XdsCache, which outlives push contexts.
  */
 import { labelsMatch } from "../model/assemble.js";
+import { dependency } from "../model/diff.js";
 import type {
   DestinationRuleModel,
   MeshModel,
@@ -12,6 +14,7 @@ import type {
 } from "../model/types.js";
 import { type EnvoyFilterExtensions, NO_FILTER_EXTENSIONS } from "./filter-extensions.js";
 import type { ProxyInfo } from "./proxy.js";
+import { ALL_NAMESPACES, XdsCache } from "./xds-cache.js";
 
 export function isVisibleTo(
   exportTo: readonly string[],
@@ -33,10 +36,31 @@ function hostMatches(pattern: string, host: string): boolean {
   return pattern === host;
 }
 
+export interface PushContextOptions {
+  /** Where generated resources are cached across versions. Default: a private cache. */
+  readonly cache?: XdsCache;
+  /** Sidecar resources scope what proxies see (default). Off: every proxy sees every exported service. */
+  readonly scoping?: boolean;
+}
+
+function groupBy<T>(list: readonly T[], keys: (t: T) => readonly string[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of list)
+    for (const k of keys(item)) {
+      const l = out.get(k);
+      if (l) l.push(item);
+      else out.set(k, [item]);
+    }
+  return out;
+}
+
 export class PushContext {
-  readonly servicesByHost: ReadonlyMap<string, MeshService>;
-  /** Generated configs shared by proxies with the same view of the mesh (see proxyViewKey). */
-  private readonly shared = new Map<string, unknown>();
+  readonly cache: XdsCache;
+  readonly scoping: boolean;
+  private servicesByHostIndex: Map<string, MeshService> | undefined;
+  private byAddress: Map<string, MeshService[]> | undefined;
+  private vsByHost: Map<string, VirtualServiceModel[]> | undefined;
+  private drByHost: Map<string, DestinationRuleModel[]> | undefined;
 
   constructor(
     readonly model: MeshModel,
@@ -44,34 +68,44 @@ export class PushContext {
     readonly version: string,
     /** Extra filters for Envoy sidecars (e.g. tstats); proxyless gRPC never gets them. */
     readonly envoyFilters: EnvoyFilterExtensions = NO_FILTER_EXTENSIONS,
+    options: PushContextOptions = {},
   ) {
-    this.servicesByHost = new Map(model.services.map((s) => [s.hostname, s]));
+    this.cache = options.cache ?? new XdsCache();
+    this.scoping = options.scoping ?? true;
   }
 
-  /** Builds once per key and model version; every proxy with the same view reuses the result. */
-  memo<T>(key: string, build: () => T): T {
-    if (this.shared.has(key)) return this.shared.get(key) as T;
-    const value = build();
-    this.shared.set(key, value);
-    return value;
+  get servicesByHost(): ReadonlyMap<string, MeshService> {
+    this.servicesByHostIndex ??= new Map(this.model.services.map((s) => [s.hostname, s]));
+    return this.servicesByHostIndex;
+  }
+
+  /** Services with an endpoint at `address` (what a sidecar at that IP serves inbound). */
+  servicesAt(address: string): readonly MeshService[] {
+    if (!this.byAddress) {
+      this.byAddress = new Map();
+      for (const s of this.model.services)
+        for (const e of this.model.endpoints.get(s.hostname) ?? []) {
+          const l = this.byAddress.get(e.address);
+          if (!l) this.byAddress.set(e.address, [s]);
+          else if (!l.includes(s)) l.push(s);
+        }
+    }
+    return this.byAddress.get(address) ?? [];
   }
 
   /**
-   * Everything generation reads from a proxy: its type, namespace (visibility, short names),
-   * the Sidecar that scopes it, and for Envoy its IP (inbound listeners).
+   * Everything outbound generation reads from a proxy: its type, its namespace (visibility,
+   * short names) and the Sidecar that scopes it. Proxies with the same view share their
+   * outbound listeners, routes and clusters; the IP only matters for inbound.
    */
   proxyViewKey(proxy: ProxyInfo): string {
     const sidecar = this.sidecarFor(proxy);
-    return [
-      proxy.type,
-      proxy.namespace,
-      sidecar ? `${sidecar.namespace}/${sidecar.name}` : "",
-      proxy.type === "sidecar" ? (proxy.ip ?? "") : "",
-    ].join("|");
+    return [proxy.type, proxy.namespace, sidecar ? `${sidecar.namespace}/${sidecar.name}` : ""].join("|");
   }
 
   /** The Sidecar resource that scopes this proxy, if any (selector match > namespace default > root default). */
   sidecarFor(proxy: ProxyInfo): SidecarModel | undefined {
+    if (!this.scoping) return undefined;
     const inNs = this.model.sidecars.filter((s) => s.namespace === proxy.namespace);
     return (
       inNs.find((s) => s.workloadSelector && labelsMatch(s.workloadSelector, proxy.labels)) ??
@@ -94,6 +128,22 @@ export class PushContext {
     return false;
   }
 
+  /**
+   * The namespaces whose service set this proxy's view depends on (`ns:*` for all), plus its
+   * Sidecar scopes: the dependency keys of a view beyond its services.
+   */
+  viewDependencies(proxy: ProxyInfo): string[] {
+    const deps = [dependency.sidecar(proxy.namespace), dependency.sidecar(this.model.rootNamespace)];
+    const sidecar = this.sidecarFor(proxy);
+    if (!sidecar) return [...deps, ALL_NAMESPACES];
+    for (const entry of sidecar.egressHosts) {
+      const ns = entry.slice(0, entry.indexOf("/"));
+      if (ns === "*") return [...deps, ALL_NAMESPACES];
+      if (ns !== "~") deps.push(dependency.namespace(ns === "." ? proxy.namespace : ns));
+    }
+    return deps;
+  }
+
   /** Services this proxy may reach: exportTo, then its Sidecar egress scope. */
   visibleServices(proxy: ProxyInfo): MeshService[] {
     const sidecar = this.sidecarFor(proxy);
@@ -104,8 +154,9 @@ export class PushContext {
 
   /** The VirtualService for a host as seen from a namespace (own namespace first, then the service's, then any). */
   virtualServiceFor(host: string, proxy: ProxyInfo): VirtualServiceModel | undefined {
-    const candidates = this.model.virtualServices.filter(
-      (vs) => vs.hosts.includes(host) && isVisibleTo(vs.exportTo, vs.namespace, proxy.namespace),
+    this.vsByHost ??= groupBy(this.model.virtualServices, (vs) => vs.hosts);
+    const candidates = (this.vsByHost.get(host) ?? []).filter((vs) =>
+      isVisibleTo(vs.exportTo, vs.namespace, proxy.namespace),
     );
     const svcNs = this.servicesByHost.get(host)?.namespace;
     return (
@@ -116,8 +167,9 @@ export class PushContext {
   }
 
   destinationRuleFor(host: string, proxy: ProxyInfo): DestinationRuleModel | undefined {
-    const candidates = this.model.destinationRules.filter(
-      (dr) => dr.host === host && isVisibleTo(dr.exportTo, dr.namespace, proxy.namespace),
+    this.drByHost ??= groupBy(this.model.destinationRules, (dr) => [dr.host]);
+    const candidates = (this.drByHost.get(host) ?? []).filter((dr) =>
+      isVisibleTo(dr.exportTo, dr.namespace, proxy.namespace),
     );
     const svcNs = this.servicesByHost.get(host)?.namespace;
     return (

@@ -87,7 +87,7 @@ export function assembleMeshModel(
   const endpointVersions = new Map<string, string>();
 
   const prevVersions = opts.previous?.endpointVersions;
-  const add = (svc: MeshService, fresh: MeshEndpoint[], version: string) => {
+  const add = (svc: MeshService, fresh: () => MeshEndpoint[], version: string) => {
     const existing = services.get(svc.hostname);
     if (existing) {
       diagnostics.push(
@@ -103,7 +103,7 @@ export function assembleMeshModel(
       prevVersions?.get(svc.hostname) === version
         ? opts.previous?.model.endpoints.get(svc.hostname)
         : undefined;
-    endpoints.set(svc.hostname, reused ?? fresh);
+    endpoints.set(svc.hostname, reused ?? fresh());
     endpointVersions.set(svc.hostname, version);
   };
 
@@ -127,7 +127,7 @@ export function assembleMeshModel(
     if (!service) continue;
     add(
       service,
-      [...own.flatMap(sliceEndpoints), ...selected.flatMap(workloadEndpoint)],
+      () => [...own.flatMap(sliceEndpoints), ...selected.flatMap(workloadEndpoint)],
       [...own, ...selected].map((i) => fingerprintOf(i)).join("\n"),
     );
   }
@@ -143,13 +143,14 @@ export function assembleMeshModel(
   }
   for (const se of byKind("ServiceEntry")) {
     const selected = selectWorkloads(workloadsByNs.get(se.namespace) ?? [], se.workloadSelector);
-    const eps = [
-      ...se.endpoints.map((e) => ({ ...e, healthy: true })),
-      ...selected.flatMap(workloadEndpoint),
-    ];
+    let eps: MeshEndpoint[] | undefined;
+    const endpointsOf = () => {
+      eps ??= [...se.endpoints.map((e) => ({ ...e, healthy: true })), ...selected.flatMap(workloadEndpoint)];
+      return eps;
+    };
     const version = [fingerprintOf(se.endpoints), ...selected.map((i) => fingerprintOf(i))].join("\n");
     const defs = memoServices(se, () => se.hosts.map((host) => serviceEntryService(se, host)));
-    for (const def of defs) add(def, eps, version);
+    for (const def of defs) add(def, endpointsOf, version);
   }
   const model: MeshModel = {
     services: [...services.values()].sort((a, b) =>

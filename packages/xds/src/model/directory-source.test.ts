@@ -127,3 +127,26 @@ describe("directoryMeshSource events", () => {
     }
   });
 });
+
+describe("atomic replacement", () => {
+  test("a file replaced by a rename is accepted on the first scan; an in-place rewrite waits for a second", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "mcx-atomic-"));
+    try {
+      const loader = new MeshDirectoryLoader(dir);
+      await writeFile(join(dir, "a.yaml"), svc("a", 7070));
+      await loader.scan();
+      await writeFile(join(dir, ".a.tmp"), svc("a", 8080));
+      await rename(join(dir, ".a.tmp"), join(dir, "a.yaml"));
+      const renamed = await loader.scan({ requireStable: true });
+      expect(renamed.snapshot.model.services[0]?.ports[0]?.port).toBe(8080);
+      await writeFile(join(dir, "a.yaml"), svc("a", 9090));
+      const inPlace = await loader.scan({ requireStable: true });
+      expect(inPlace.snapshot.model.services[0]?.ports[0]?.port).toBe(8080);
+      expect((await loader.scan({ requireStable: true })).snapshot.model.services[0]?.ports[0]?.port).toBe(
+        9090,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

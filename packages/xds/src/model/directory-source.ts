@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { type FSWatcher, watch } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { join, relative, sep } from "node:path";
 import { MeshctlError } from "@meshctl/core";
 import { type AssembledMesh, assembleMeshModel } from "./assemble.js";
 import { diffMeshModels } from "./diff.js";
@@ -37,9 +37,10 @@ interface FileState {
 
 const YAML_FILE = /\.ya?ml$/i;
 
-async function listYamlFiles(dir: string): Promise<string[]> {
+async function listYamlFiles(dir: string, dirs?: Set<string>): Promise<string[]> {
   const out: string[] = [];
   const walk = async (d: string): Promise<void> => {
+    dirs?.add(d);
     const entries = await readdir(d, { withFileTypes: true });
     for (const e of entries) {
       if (e.name.startsWith(".")) continue;
@@ -64,6 +65,8 @@ export class MeshDirectoryLoader {
   private last: MeshSnapshot | undefined;
   /** True when the last scan saw content that must be read again before it is accepted. */
   unstable = false;
+  /** Directories seen by the last full scan (the source watches each). */
+  readonly directories = new Set<string>();
 
   constructor(readonly dir: string) {}
 
@@ -71,9 +74,16 @@ export class MeshDirectoryLoader {
    * Reads the directory. With `requireStable`, a file's new content (or its deletion) is
    * accepted only once two consecutive scans agree: a writer that truncates and then writes
    * (most non-atomic saves) is never seen half-written, which would briefly drop services.
+   * A file replaced by a rename (a new inode) is complete when seen, and is accepted at once.
    * Returns whether any accepted input changed.
    */
-  async scan(opts: { requireStable?: boolean } = {}): Promise<{ snapshot: MeshSnapshot; changed: boolean }> {
+  async scan(
+    opts: {
+      requireStable?: boolean;
+      /** Only these files (relative paths) changed, as a watcher reported: nothing else is read. */
+      only?: ReadonlySet<string>;
+    } = {},
+  ): Promise<{ snapshot: MeshSnapshot; changed: boolean }> {
     this.unstable = false;
     let st: Awaited<ReturnType<typeof stat>>;
     try {
@@ -93,22 +103,34 @@ export class MeshDirectoryLoader {
     }
     if (!st.isDirectory())
       throw new MeshctlError("XDS_CONFIG_DIR_MISSING", `${this.dir} is not a directory.`, { kind: "usage" });
-    const paths = await listYamlFiles(this.dir);
+    const only = opts.only
+      ? new Set([...opts.only, ...this.pending.keys(), ...this.pendingDeletes])
+      : undefined;
+    if (!only) this.directories.clear();
+    const paths = only
+      ? [...only].sort().map((rel) => join(this.dir, rel))
+      : await listYamlFiles(this.dir, this.directories);
     const seen = new Set<string>();
     let changed = this.last === undefined;
     for (const path of paths) {
       const rel = relative(this.dir, path);
       seen.add(rel);
       let statKey: string;
+      let replaced = false;
       let text: string;
       try {
         const s = await stat(path);
         statKey = `${s.mtimeMs}|${s.size}|${s.ino}`;
         const prev = this.files.get(rel);
+        // A new inode at a known path: the file was replaced by a rename (atomic writers,
+        // Kubernetes ConfigMap volumes, most editors), so its content is complete already.
+        replaced = prev !== undefined && !prev.statKey.endsWith(`|${s.ino}`);
         if (prev && prev.statKey === statKey && !this.pending.has(rel)) continue;
         text = await readFile(path, "utf8");
       } catch {
-        continue; // removed between readdir and read: the next scan sees it gone
+        // Removed (between readdir and read, or as the watcher said): handled below as a deletion.
+        if (only) seen.delete(rel);
+        continue;
       }
       const contentHash = createHash("sha256").update(text).digest("hex");
       const prev = this.files.get(rel);
@@ -117,7 +139,7 @@ export class MeshDirectoryLoader {
         this.pending.delete(rel);
         continue;
       }
-      if (opts.requireStable && this.pending.get(rel) !== contentHash) {
+      if (opts.requireStable && !replaced && this.pending.get(rel) !== contentHash) {
         this.pending.set(rel, contentHash);
         this.unstable = true;
         continue;
@@ -126,7 +148,7 @@ export class MeshDirectoryLoader {
       this.accept(rel, statKey, contentHash, parseMeshFile(rel, text));
       changed = true;
     }
-    for (const rel of [...this.files.keys()]) {
+    for (const rel of only ? [...only].filter((r) => this.files.has(r)) : [...this.files.keys()]) {
       if (seen.has(rel)) {
         this.pendingDeletes.delete(rel);
         continue;
@@ -140,7 +162,7 @@ export class MeshDirectoryLoader {
       this.remove(rel);
       changed = true;
     }
-    for (const rel of [...this.pending.keys()]) if (!seen.has(rel)) this.pending.delete(rel);
+    if (!only) for (const rel of [...this.pending.keys()]) if (!seen.has(rel)) this.pending.delete(rel);
     if (!changed && this.last) return { snapshot: this.last, changed: false };
     this.last = this.snapshot();
     return { snapshot: this.last, changed: true };
@@ -225,7 +247,7 @@ export async function loadMeshDirectory(dir: string): Promise<MeshSnapshot> {
 }
 
 export interface DirectorySourceOptions {
-  /** fs.watch events are coalesced for this long (ms). Default 25. */
+  /** fs.watch events are coalesced for this long after the first (ms). Default 40. */
   readonly settleMs?: number;
   /** Rescan interval backing up fs.watch, which some file systems do not deliver (ms). Default 2000. */
   readonly pollMs?: number;
@@ -244,10 +266,13 @@ export function directoryMeshSource(dir: string, opts: DirectorySourceOptions = 
   let current: MeshSnapshot | undefined;
   let timer: NodeJS.Timeout | undefined;
   let poll: NodeJS.Timeout | undefined;
-  let watcher: FSWatcher | undefined;
+  /** One inotify watch per directory (Node 20's recursive watch on Linux walks the tree per event). */
+  const watchers = new Map<string, FSWatcher>();
   let running = false;
   let again = false;
   let closed = false;
+  /** Files the watcher named since the last scan; "all" when it could not say (or on poll). */
+  let dirty: Set<string> | "all" = new Set();
   let emit: (event: MeshSourceEvent) => void = () => {};
 
   const rescan = async () => {
@@ -259,7 +284,13 @@ export function directoryMeshSource(dir: string, opts: DirectorySourceOptions = 
     try {
       do {
         again = false;
-        const { snapshot: next, changed } = await loader.scan({ requireStable: true });
+        const only = dirty === "all" ? undefined : dirty;
+        dirty = new Set();
+        const { snapshot: next, changed } = await loader.scan({
+          requireStable: true,
+          ...(only ? { only } : {}),
+        });
+        if (!only) syncWatchers();
         const before = current;
         if (changed && before && !closed) {
           current = next;
@@ -293,10 +324,50 @@ export function directoryMeshSource(dir: string, opts: DirectorySourceOptions = 
       running = false;
     }
   };
+  // A fixed delay from the first event, never pushed back by later ones: under steady churn
+  // (an event every few ms) a sliding delay would never fire and only the poll would rescan.
   const schedule = () => {
+    if (closed || timer) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void rescan();
+    }, opts.settleMs ?? 40);
+  };
+
+  const onEvent = (base: string, filename: string | Buffer | null) => {
+    const name = typeof filename === "string" ? filename : undefined;
+    const rel = name === undefined ? undefined : relative(dir, join(base, name));
+    if (rel === undefined || !YAML_FILE.test(rel)) {
+      // A directory (or an unnamed event): rescan everything, watch what is new.
+      if (rel === undefined || !rel.split(sep).some((p) => p.startsWith("."))) dirty = "all";
+    } else if (dirty !== "all" && !rel.split(sep).some((p) => p.startsWith("."))) dirty.add(rel);
+    schedule();
+  };
+  const syncWatchers = () => {
     if (closed) return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => void rescan(), opts.settleMs ?? 25);
+    for (const [d, w] of watchers)
+      if (!loader.directories.has(d)) {
+        w.close();
+        watchers.delete(d);
+      }
+    for (const d of loader.directories) {
+      if (watchers.has(d)) continue;
+      try {
+        const w = watch(d, { persistent: false }, (_event, filename) => onEvent(d, filename));
+        w.on("error", () => {
+          w.close();
+          watchers.delete(d);
+          dirty = "all";
+          schedule();
+        });
+        watchers.set(d, w);
+      } catch (error) {
+        emit({
+          type: "source-error",
+          message: `watching ${d}: ${error instanceof Error ? error.message : String(error)}`,
+        });
+      }
+    }
   };
 
   return {
@@ -304,16 +375,11 @@ export function directoryMeshSource(dir: string, opts: DirectorySourceOptions = 
     async start(onEvent) {
       emit = onEvent;
       current = (await loader.scan()).snapshot;
-      try {
-        watcher = watch(dir, { recursive: true, persistent: false }, schedule);
-        watcher.on("error", (e) => emit({ type: "source-error", message: `watching ${dir}: ${e.message}` }));
-      } catch (error) {
-        emit({
-          type: "source-error",
-          message: `watching ${dir}: ${error instanceof Error ? error.message : String(error)}`,
-        });
-      }
-      poll = setInterval(() => void rescan(), opts.pollMs ?? 2000);
+      syncWatchers();
+      poll = setInterval(() => {
+        dirty = "all";
+        void rescan();
+      }, opts.pollMs ?? 2000);
       poll.unref();
       return current;
     },
@@ -325,7 +391,8 @@ export function directoryMeshSource(dir: string, opts: DirectorySourceOptions = 
       closed = true;
       if (timer) clearTimeout(timer);
       if (poll) clearInterval(poll);
-      watcher?.close();
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
     },
   };
 }

@@ -1,20 +1,31 @@
 /**
- * The ADS protocol engine: StreamAggregatedResources (SotW) and DeltaAggregatedResources.
- * It owns stream state and decides when to respond; what to send comes from a PushContext and
- * the per-proxy generators. Rules follow the xDS protocol spec (see docs/xds.md).
+ * The ADS server: streams, timers, back-pressure and metrics around Pilot's push pipeline.
+ *
+ *   source change ─▶ Debouncer (quiet/max window, single flight) ─▶ push():
+ *       new PushContext, clear the cache entries that depend on the change,
+ *       scoping: enqueue only the proxies whose dependencies it touches
+ *   ─▶ PushQueue (one merged slot per proxy) ─▶ dispatcher (bounded concurrent pushes, honours
+ *       write()/drain) ─▶ full push (CDS, EDS, LDS, RDS) or EDS-only push
+ *
+ * What to send is decided by the pure functions of protocol-state.ts; what exists comes from
+ * the cached generators (generate/proxy-config.ts).
  */
 import type * as grpc from "@grpc/grpc-js";
 import { createTracer, type Tracer } from "@meshctl/core";
+import type { EnvoyFilterExtensions } from "../generate/filter-extensions.js";
 import { type NodeLike, proxyFromNode } from "../generate/proxy.js";
-import { generateProxyConfig, type ProxyConfig, type ResourceTransform } from "../generate/proxy-config.js";
-import type { PushContext } from "../generate/push-context.js";
 import {
-  FULL_STATE_KINDS,
-  kindOfTypeUrl,
-  PUSH_ORDER,
-  type ResourceKind,
-  TYPE_URLS,
-} from "../protocol/protos.js";
+  generateProxy,
+  type ProxyConfig,
+  type ResourceTransform,
+  refreshEndpoints,
+} from "../generate/proxy-config.js";
+import { PushContext } from "../generate/push-context.js";
+import { ALL_NAMESPACES, XdsCache } from "../generate/xds-cache.js";
+import { dependency } from "../model/diff.js";
+import type { MeshModel } from "../model/types.js";
+import { kindOfTypeUrl, PUSH_ORDER, type ResourceKind, TYPE_URLS } from "../protocol/protos.js";
+import { RESOURCE_TYPES } from "../protocol/resource-types.js";
 import {
   type ClientStatus,
   connectionStatus,
@@ -22,7 +33,19 @@ import {
   TypeWatch,
   XdsConnection,
 } from "./connection.js";
+import { type DebounceClock, type DebounceOptions, Debouncer, SYSTEM_CLOCK } from "./debounce.js";
 import type { XdsMetrics } from "./metrics.js";
+import {
+  type Available,
+  deltaRequest,
+  deltaResponse,
+  forgetSent,
+  type RequestDecision,
+  sotwRequest,
+  sotwResponse,
+} from "./protocol-state.js";
+import { PushQueue } from "./push-queue.js";
+import { formatReasons, type PushRequest } from "./push-request.js";
 
 /** Something worth a log line; `meshctl xds serve` prints one per event. */
 export type XdsEvent =
@@ -82,7 +105,26 @@ export type XdsEvent =
       readonly nodeId: string;
       readonly typeUrl: string;
     }
+  | {
+      /** A debounced push started: how many proxies it concerns. */
+      readonly type: "push-started";
+      readonly version: string;
+      readonly full: boolean;
+      readonly reasons: string;
+      readonly events: number;
+      readonly proxies: number;
+      readonly skipped: number;
+      readonly debounceMs: number;
+    }
+  | { readonly type: "stream-rejected"; readonly peer: string; readonly reason: string }
   | { readonly type: "error"; readonly message: string };
+
+/** Istio's PILOT_PUSH_THROTTLE default: min(15 + 5 x cores, 100). */
+export function defaultPushConcurrency(cores: number): number {
+  return Math.min(15 + 5 * Math.max(1, cores), 100);
+}
+
+export const DEFAULT_MAX_STREAMS_PER_SECOND = 500;
 
 export interface AdsServerOptions {
   readonly metrics: XdsMetrics;
@@ -91,6 +133,18 @@ export interface AdsServerOptions {
   readonly nackBackoffMs?: number;
   /** Test hook: alter generated resources before encoding (e.g. to provoke a NACK). */
   readonly transformResource?: ResourceTransform;
+  readonly debounce?: DebounceOptions;
+  /** Proxies pushed at once (pushes waiting on a slow stream's drain count). Default: Istio's formula. */
+  readonly pushConcurrency?: number;
+  /** New streams admitted per second; a stream that would wait over 1 s gets RESOURCE_EXHAUSTED. */
+  readonly maxStreamsPerSecond?: number;
+  /** The resource cache (default on). */
+  readonly cache?: boolean;
+  /** Sidecar scoping, also of who is pushed (default on). */
+  readonly scoping?: boolean;
+  readonly envoyFilters?: EnvoyFilterExtensions;
+  /** Tests: a fake clock for the debouncer. */
+  readonly clock?: DebounceClock;
 }
 
 interface AnyMsg {
@@ -117,27 +171,46 @@ interface DeltaDiscoveryRequestMsg {
   error_detail?: { code?: number; message?: string } | null;
 }
 
-type SotwStream = grpc.ServerDuplexStream<DiscoveryRequestMsg, unknown>;
-type DeltaStream = grpc.ServerDuplexStream<DeltaDiscoveryRequestMsg, unknown>;
+type AdsStream = grpc.ServerDuplexStream<DiscoveryRequestMsg | DeltaDiscoveryRequestMsg, unknown>;
+type Conn = XdsConnection & { stream: AdsStream };
 
-/** Why a push happens and when it started (for latency). The seam for debouncing later. */
-export interface PushRequest {
-  readonly reason: string;
-  readonly startedAt: number;
-}
+const RESOURCE_EXHAUSTED = 8;
 
 export class AdsServer {
   private ctx: PushContext;
-  private readonly connections = new Map<string, XdsConnection & { stream: SotwStream | DeltaStream }>();
+  readonly cache: XdsCache;
+  private readonly connections = new Map<string, Conn>();
+  private readonly queue = new PushQueue<Conn>();
+  private readonly debouncer: Debouncer;
+  private readonly concurrency: number;
+  private inFlight = 0;
+  private dispatching = false;
   private connCounter = 0;
+  private versionCounter = 0;
+  private streamTokens: number;
+  private tokensAt = Date.now();
+  private readonly streamRate: number;
+  private closed = false;
   /** `MESHCTL_TRACE=xds` prints every request and response decision. */
   private readonly trace: Tracer = createTracer("xds");
 
   constructor(
-    initial: PushContext,
+    model: MeshModel,
     private readonly options: AdsServerOptions,
+    /** The model to push when a debounce window closes (the source's current one). */
+    private readonly currentModel: () => MeshModel = () => this.ctx.model,
   ) {
-    this.ctx = initial;
+    this.cache = new XdsCache({ enabled: options.cache ?? true });
+    options.metrics.cacheStats = () => this.cache.stats();
+    this.ctx = this.newContext(model);
+    this.debouncer = new Debouncer(
+      (request, debounceMs) => this.push(request, debounceMs),
+      options.debounce,
+      options.clock ?? SYSTEM_CLOCK,
+    );
+    this.concurrency = Math.max(1, options.pushConcurrency ?? defaultPushConcurrency(2));
+    this.streamRate = Math.max(1, options.maxStreamsPerSecond ?? DEFAULT_MAX_STREAMS_PER_SECOND);
+    this.streamTokens = this.streamRate;
   }
 
   get pushContext(): PushContext {
@@ -147,8 +220,8 @@ export class AdsServer {
   /** gRPC handlers for envoy.service.discovery.v3.AggregatedDiscoveryService. */
   handlers(): grpc.UntypedServiceImplementation {
     return {
-      StreamAggregatedResources: (stream: SotwStream) => this.serveStream(stream, "sotw"),
-      DeltaAggregatedResources: (stream: DeltaStream) => this.serveStream(stream, "delta"),
+      StreamAggregatedResources: (stream: AdsStream) => this.admit(stream, "sotw"),
+      DeltaAggregatedResources: (stream: AdsStream) => this.admit(stream, "delta"),
     };
   }
 
@@ -159,28 +232,50 @@ export class AdsServer {
   /** The config last generated for a node id (undefined when no such client is connected). */
   configForNode(nodeId: string): ProxyConfig | undefined {
     for (const conn of this.connections.values())
-      if (conn.proxy?.id === nodeId && conn.config) return conn.config;
+      if (conn.proxy?.id === nodeId && conn.generated) return conn.generated.config;
     return undefined;
   }
 
-  /** Applies a new mesh version: regenerate per connection, then push what changed, CDS -> EDS -> LDS -> RDS. */
-  push(ctx: PushContext, request: PushRequest): void {
-    this.ctx = ctx;
-    for (const conn of this.connections.values()) {
-      if (!conn.proxy || conn.closed) continue;
-      this.regenerate(conn);
-      for (const kind of PUSH_ORDER) this.respond(conn, kind, { startedAt: request.startedAt });
-    }
+  /** A change from the source: merged in the debounce window, pushed when it closes. */
+  configUpdate(request: PushRequest): void {
+    if (this.closed) return;
+    const merged = this.debouncer.merged;
+    this.debouncer.add(request);
+    if (this.debouncer.merged > merged) this.options.metrics.debounceMerged.inc();
+  }
+
+  /** True when `model` is what proxies are being served and no push is pending or running. */
+  settled(model: MeshModel): boolean {
+    return (
+      this.debouncer.idle &&
+      this.queue.length === 0 &&
+      this.queue.inProgress === 0 &&
+      this.inFlight === 0 &&
+      this.ctx.model === model
+    );
   }
 
   closeAll(): void {
+    this.closed = true;
+    this.debouncer.close();
     for (const conn of this.connections.values()) {
       conn.closed = true;
       for (const w of conn.watches.values()) if (w.holdTimer) clearTimeout(w.holdTimer);
+      this.queue.remove(conn);
       conn.stream.end();
     }
     this.connections.clear();
     this.options.metrics.connectedClients.set(0);
+  }
+
+  private newContext(model: MeshModel): PushContext {
+    this.versionCounter++;
+    return new PushContext(
+      model,
+      `${new Date().toISOString()}/${this.versionCounter}`,
+      this.options.envoyFilters,
+      { cache: this.cache, scoping: this.options.scoping ?? true },
+    );
   }
 
   private emit(event: XdsEvent): void {
@@ -192,15 +287,159 @@ export class AdsServer {
     }
   }
 
-  private serveStream(stream: SotwStream | DeltaStream, protocol: StreamProtocol): void {
+  // ---------------------------------------------------------------- the push pipeline
+
+  /** A debounce window closed: new context, invalidate, decide who is pushed, enqueue. */
+  private push(request: PushRequest, debounceMs: number): void {
+    const m = this.options.metrics;
+    this.ctx = this.newContext(this.currentModel());
+    if (request.forced) this.cache.clear(["*"]);
+    else this.cache.clear(request.dependencies);
+    m.debounceTime.observe(debounceMs / 1000);
+    m.pushTriggers.inc({ type: request.full ? "full" : "eds" });
+    let proxies = 0;
+    let skipped = 0;
+    for (const conn of this.connections.values()) {
+      if (!conn.proxy || conn.closed) continue;
+      if (this.needsPush(conn, request)) {
+        this.queue.enqueue(conn, request);
+        proxies++;
+      } else skipped++;
+    }
+    m.proxiesPerPush.observe(proxies);
+    m.proxiesSkipped.inc({}, skipped);
+    m.queueLength.set(this.queue.length);
+    this.emit({
+      type: "push-started",
+      version: this.ctx.version,
+      full: request.full,
+      reasons: formatReasons(request),
+      events: request.events,
+      proxies,
+      skipped,
+      debounceMs,
+    });
+    this.dispatch();
+  }
+
+  /** Scoping decides who is pushed: only proxies whose config depends on what changed. */
+  private needsPush(conn: Conn, request: PushRequest): boolean {
+    if (request.forced || !(this.options.scoping ?? true)) return true;
+    const deps = conn.generated?.dependencies;
+    if (!deps) return true;
+    for (const d of request.dependencies) {
+      if (deps.has(d)) return true;
+      if (d.startsWith("ns:") && deps.has(ALL_NAMESPACES)) return true;
+    }
+    return false;
+  }
+
+  /** Pushes queued proxies, at most `concurrency` at a time, yielding to I/O between slices. */
+  private dispatch(): void {
+    if (this.dispatching || this.closed) return;
+    this.dispatching = true;
+    const started = performance.now();
+    try {
+      while (this.inFlight < this.concurrency) {
+        const item = this.queue.dequeue();
+        if (!item) break;
+        this.inFlight++;
+        const { conn, request, queuedMs } = item;
+        this.options.metrics.queueTime.observe(queuedMs / 1000);
+        const done = () => {
+          this.inFlight--;
+          this.queue.markDone(conn);
+          this.options.metrics.queueLength.set(this.queue.length);
+          this.dispatch();
+        };
+        let drained: Promise<void> | undefined;
+        try {
+          drained = this.pushConnection(conn, request);
+        } catch (error) {
+          this.emit({
+            type: "error",
+            message: `push to ${conn.proxy?.id ?? conn.id}: ${error instanceof Error ? error.message : String(error)}`,
+          });
+        }
+        if (drained) drained.then(done, done);
+        else done();
+        // Generation is synchronous: after a slice of work, let ACKs and new streams in.
+        if (performance.now() - started > 20 && this.queue.length > 0) {
+          setImmediate(() => this.dispatch());
+          break;
+        }
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  /** One proxy's push: a full regeneration, or only its changed ClusterLoadAssignments. */
+  private pushConnection(conn: Conn, request: PushRequest): Promise<void> | undefined {
+    if (!conn.proxy || conn.closed || !conn.generated) return undefined;
+    const t0 = performance.now();
+    const ownAddress =
+      conn.proxy.ip !== undefined && request.dependencies.has(dependency.address(conn.proxy.ip));
+    const full = request.full || (ownAddress && conn.proxy.type === "sidecar");
+    if (full) {
+      conn.generated = generateProxy(this.ctx, conn.proxy, this.options.transformResource);
+      conn.configVersion = this.ctx.version;
+      for (const kind of PUSH_ORDER) this.respond(conn, kind, { startedAt: request.startedAt });
+    } else {
+      const hosts: string[] = [];
+      for (const key of request.configsUpdated.values()) if (key.kind === "Endpoints") hosts.push(key.name);
+      const { generated, changed } = refreshEndpoints(
+        this.ctx,
+        conn.proxy,
+        conn.generated,
+        hosts,
+        this.options.transformResource,
+      );
+      conn.generated = generated;
+      conn.configVersion = this.ctx.version;
+      if (changed.length > 0) this.respond(conn, "eds", { startedAt: request.startedAt, only: changed });
+    }
+    const m = this.options.metrics;
+    m.proxyPushes.inc({ type: full ? "full" : "eds" });
+    m.pushTime.observe((performance.now() - t0) / 1000, { type: full ? "full" : "eds" });
+    return conn.draining;
+  }
+
+  // ---------------------------------------------------------------- streams
+
+  /** The new-stream rate limit: a token bucket; waiting over a second is refused (Istio's rule). */
+  private admit(stream: AdsStream, protocol: StreamProtocol): void {
+    const now = Date.now();
+    this.streamTokens = Math.min(
+      this.streamRate,
+      this.streamTokens + ((now - this.tokensAt) / 1000) * this.streamRate,
+    );
+    this.tokensAt = now;
+    const waitMs = this.streamTokens >= 1 ? 0 : ((1 - this.streamTokens) / this.streamRate) * 1000;
+    if (waitMs > 1000) {
+      this.options.metrics.rejectedStreams.inc();
+      const reason = `more than ${this.streamRate} new streams per second`;
+      this.emit({ type: "stream-rejected", peer: stream.getPeer(), reason });
+      stream.emit("error", { code: RESOURCE_EXHAUSTED, details: `meshctl: ${reason}; retry later` });
+      return;
+    }
+    this.streamTokens -= 1;
+    if (waitMs === 0) this.serveStream(stream, protocol);
+    else setTimeout(() => this.serveStream(stream, protocol), waitMs).unref();
+  }
+
+  private serveStream(stream: AdsStream, protocol: StreamProtocol): void {
     this.connCounter++;
     const conn = Object.assign(
       new XdsConnection(`${protocol}-${this.connCounter}`, protocol, stream.getPeer()),
-      { stream },
+      {
+        stream,
+      },
     );
     const finish = (reason: string) => {
       if (conn.closed) return;
       conn.closed = true;
+      this.queue.remove(conn);
       for (const w of conn.watches.values()) if (w.holdTimer) clearTimeout(w.holdTimer);
       if (this.connections.delete(conn.id) && conn.proxy) {
         this.emit({ type: "disconnect", connection: conn.id, nodeId: conn.proxy.id, reason });
@@ -227,10 +466,7 @@ export class AdsServer {
     stream.on("close", () => finish("closed"));
   }
 
-  private ensureProxy(
-    conn: XdsConnection & { stream: SotwStream | DeltaStream },
-    node: NodeLike | null | undefined,
-  ): void {
+  private ensureProxy(conn: Conn, node: NodeLike | null | undefined): void {
     if (conn.proxy) return;
     conn.proxy = proxyFromNode(node);
     this.connections.set(conn.id, conn);
@@ -242,66 +478,15 @@ export class AdsServer {
       proxyType: conn.proxy.type,
       protocol: conn.protocol,
     });
-    this.regenerate(conn);
-  }
-
-  private regenerate(conn: XdsConnection): void {
-    if (!conn.proxy) return;
-    if (conn.configVersion === this.ctx.version && conn.config) return;
-    conn.config = generateProxyConfig(this.ctx, conn.proxy, this.options.transformResource);
+    conn.generated = generateProxy(this.ctx, conn.proxy, this.options.transformResource);
     conn.configVersion = this.ctx.version;
-  }
-
-  private recordNack(
-    conn: XdsConnection,
-    w: TypeWatch,
-    nonce: string,
-    versionInfo: string,
-    detail: { code?: number; message?: string },
-  ): void {
-    w.nacks++;
-    w.nack = {
-      nonce,
-      versionInfo,
-      message: detail.message ?? "",
-      code: detail.code ?? 0,
-      at: new Date().toISOString(),
-    };
-    // Hold this type: the same content is never resent (it is recorded as sent), and new
-    // content waits for the backoff so a client that rejects everything cannot spin us.
-    w.holdUntil = Date.now() + (this.options.nackBackoffMs ?? 1000);
-    this.options.metrics.nacks.inc({ type: w.kind });
-    this.emit({
-      type: "nack",
-      connection: conn.id,
-      nodeId: conn.proxy?.id ?? "",
-      kind: w.kind,
-      version: versionInfo,
-      nonce,
-      message: w.nack.message,
-    });
-  }
-
-  private recordAck(conn: XdsConnection, w: TypeWatch, nonce: string, versionInfo: string): void {
-    w.acks++;
-    w.ackedVersion = versionInfo;
-    w.ackedNonce = nonce;
-    this.options.metrics.acks.inc({ type: w.kind });
-    this.emit({
-      type: "ack",
-      connection: conn.id,
-      nodeId: conn.proxy?.id ?? "",
-      kind: w.kind,
-      version: versionInfo,
-      nonce,
-    });
   }
 
   /** Records the node of a request and resolves its type; unknown types are reported and ignored. */
   private requestKind(
-    conn: XdsConnection & { stream: SotwStream | DeltaStream },
+    conn: Conn,
     req: DiscoveryRequestMsg | DeltaDiscoveryRequestMsg,
-  ): ReturnType<typeof kindOfTypeUrl> {
+  ): ResourceKind | undefined {
     this.ensureProxy(conn, req.node);
     const typeUrl = req.type_url ?? "";
     const kind = kindOfTypeUrl(typeUrl);
@@ -310,118 +495,108 @@ export class AdsServer {
     return kind;
   }
 
-  // ---------------------------------------------------------------- SotW
-
-  private onSotwRequest(
-    conn: XdsConnection & { stream: SotwStream | DeltaStream },
-    req: DiscoveryRequestMsg,
+  private applyDecision(
+    conn: Conn,
+    w: TypeWatch,
+    d: RequestDecision,
+    nonce: string,
+    versionInfo: string,
+    detail: { code?: number; message?: string } | null | undefined,
   ): void {
-    const kind = this.requestKind(conn, req);
-    if (!kind) return;
-    const names = req.resource_names ?? [];
-    const nonce = req.response_nonce ?? "";
-    let w = conn.watch(kind);
-    if (!w) {
-      w = new TypeWatch(kind);
-      conn.watches.set(kind, w);
-      const wildcardType = FULL_STATE_KINDS.has(kind);
-      w.legacyWildcard = wildcardType && names.length === 0;
-      w.wildcard = w.legacyWildcard || (wildcardType && names.includes("*"));
-      for (const n of names) if (n !== "*") w.subscribed.add(n);
-      if (req.error_detail) this.recordNack(conn, w, nonce, req.version_info ?? "", req.error_detail);
-      this.respond(conn, kind, { startedAt: Date.now(), force: true });
-      return;
-    }
-    if (nonce !== "" && nonce !== w.lastNonce) {
-      // Stale: superseded by a newer response; the client will answer that one.
+    w.state = d.state;
+    const m = this.options.metrics;
+    const nodeId = conn.proxy?.id ?? "";
+    if (d.stale) {
       w.staleNonces++;
-      this.options.metrics.staleNonces.inc();
-      this.emit({ type: "stale-nonce", connection: conn.id, nodeId: conn.proxy?.id ?? "", kind, nonce });
-      return;
+      m.staleNonces.inc();
+      this.emit({ type: "stale-nonce", connection: conn.id, nodeId, kind: w.kind, nonce });
     }
-    if (req.error_detail) {
-      this.recordNack(conn, w, nonce, req.version_info ?? "", req.error_detail);
-      return;
+    if (d.nack && detail) {
+      w.nacks++;
+      w.nack = {
+        nonce,
+        versionInfo,
+        message: detail.message ?? "",
+        code: detail.code ?? 0,
+        at: new Date().toISOString(),
+      };
+      // Hold this type: the same content is never resent (it is recorded as sent), and new
+      // content waits for the backoff so a client that rejects everything cannot spin us.
+      w.holdUntil = Date.now() + (this.options.nackBackoffMs ?? 1000);
+      m.nacks.inc({ type: w.kind });
+      this.emit({
+        type: "nack",
+        connection: conn.id,
+        nodeId,
+        kind: w.kind,
+        version: versionInfo,
+        nonce,
+        message: w.nack.message,
+      });
     }
-    if (nonce !== "") this.recordAck(conn, w, nonce, req.version_info ?? "");
-    const before = new Set(w.subscribed);
-    const wasWildcard = w.wildcard;
-    w.subscribed.clear();
-    for (const n of names) if (n !== "*") w.subscribed.add(n);
-    if (w.legacyWildcard && names.length > 0) w.legacyWildcard = false;
-    w.wildcard = FULL_STATE_KINDS.has(kind) && (w.legacyWildcard || names.includes("*"));
-    const added = new Set([...w.subscribed].filter((n) => !before.has(n)));
-    for (const n of before) if (!w.subscribed.has(n) && !w.wildcard) w.sent.delete(n);
-    for (const n of added) w.sent.delete(n); // newly requested: resend even if unchanged
-    this.respond(conn, kind, { startedAt: Date.now(), force: nonce === "" || (w.wildcard && !wasWildcard) });
+    if (d.ack) {
+      w.acks++;
+      w.ackedVersion = versionInfo;
+      w.ackedNonce = nonce;
+      m.acks.inc({ type: w.kind });
+      if (w.pushNonce === nonce && w.pushStartedAt > 0) {
+        m.convergence.observe((Date.now() - w.pushStartedAt) / 1000, { type: w.kind });
+        w.pushStartedAt = 0;
+      }
+      this.emit({ type: "ack", connection: conn.id, nodeId, kind: w.kind, version: versionInfo, nonce });
+    }
   }
 
-  // ---------------------------------------------------------------- Delta
-
-  private onDeltaRequest(
-    conn: XdsConnection & { stream: SotwStream | DeltaStream },
-    req: DeltaDiscoveryRequestMsg,
-  ): void {
+  private onSotwRequest(conn: Conn, req: DiscoveryRequestMsg): void {
     const kind = this.requestKind(conn, req);
     if (!kind) return;
-    const subscribe = req.resource_names_subscribe ?? [];
-    const unsubscribe = req.resource_names_unsubscribe ?? [];
     const nonce = req.response_nonce ?? "";
-    let w = conn.watch(kind);
-    const first = !w;
-    if (!w) {
-      w = new TypeWatch(kind);
-      conn.watches.set(kind, w);
-      w.legacyWildcard = FULL_STATE_KINDS.has(kind) && subscribe.length === 0;
-      w.wildcard = w.legacyWildcard;
-      for (const [name, version] of Object.entries(req.initial_resource_versions ?? {}))
-        w.sent.set(name, version);
-    }
-    if (req.error_detail) this.recordNack(conn, w, nonce, "", req.error_detail);
-    else if (nonce !== "" && nonce === w.lastNonce) this.recordAck(conn, w, nonce, w.lastVersionSent ?? "");
-    else if (nonce !== "" && !first) {
-      // Delta honours subscription changes whatever the nonce; only the ACK bookkeeping is skipped.
-      w.staleNonces++;
-      this.options.metrics.staleNonces.inc();
-    }
-    const config = conn.config?.[kind];
-    for (const name of subscribe) {
-      if (name === "*") {
-        w.wildcard = true;
-        continue;
-      }
-      w.subscribed.add(name);
-      if (!first) w.sent.delete(name); // a re-subscribe must be answered: the client may have forgotten it
-    }
-    for (const name of unsubscribe) {
-      if (name === "*") {
-        w.wildcard = false;
-        w.legacyWildcard = false;
-        continue;
-      }
-      w.subscribed.delete(name);
-      if (w.wildcard) {
-        // Still covered by the wildcard: answer with the resource, or say it does not exist.
-        w.sent.delete(name);
-        if (!config?.has(name)) w.pendingRemoved.add(name);
-      } else {
-        w.sent.delete(name);
-      }
-    }
-    if (subscribe.length > 0 && w.legacyWildcard && !subscribe.includes("*") && !first)
-      w.legacyWildcard = false;
-    this.respond(conn, kind, { startedAt: Date.now(), force: first });
+    const existing = conn.watch(kind);
+    const d = sotwRequest(existing?.state, {
+      kind,
+      names: req.resource_names ?? [],
+      nonce,
+      hasError: Boolean(req.error_detail),
+    });
+    const w = existing ?? new TypeWatch(d.state);
+    if (!existing) conn.watches.set(kind, w);
+    this.applyDecision(conn, w, d, nonce, req.version_info ?? "", req.error_detail);
+    if (d.respond) this.respond(conn, kind, { startedAt: Date.now(), force: d.force, request: true });
+  }
+
+  private onDeltaRequest(conn: Conn, req: DeltaDiscoveryRequestMsg): void {
+    const kind = this.requestKind(conn, req);
+    if (!kind) return;
+    const nonce = req.response_nonce ?? "";
+    const existing = conn.watch(kind);
+    const available = new Set(conn.generated?.config[kind].keys() ?? []);
+    const d = deltaRequest(
+      existing?.state,
+      {
+        kind,
+        subscribe: req.resource_names_subscribe ?? [],
+        unsubscribe: req.resource_names_unsubscribe ?? [],
+        nonce,
+        hasError: Boolean(req.error_detail),
+        initialVersions: req.initial_resource_versions ?? {},
+      },
+      available,
+    );
+    const w = existing ?? new TypeWatch(d.state);
+    if (!existing) conn.watches.set(kind, w);
+    this.applyDecision(conn, w, d, nonce, existing?.lastVersionSent ?? "", req.error_detail);
+    if (d.respond) this.respond(conn, kind, { startedAt: Date.now(), force: d.force, request: true });
   }
 
   // ---------------------------------------------------------------- responses
 
   private respond(
-    conn: XdsConnection & { stream: SotwStream | DeltaStream },
+    conn: Conn,
     kind: ResourceKind,
-    opts: { startedAt: number; force?: boolean },
+    opts: { startedAt: number; force?: boolean; request?: boolean; only?: readonly string[] },
   ): void {
     const w = conn.watch(kind);
-    if (!w || conn.closed || !conn.config) return;
+    if (!w || conn.closed || !conn.generated) return;
     const now = Date.now();
     if (now < w.holdUntil) {
       if (!w.holdTimer) {
@@ -433,132 +608,92 @@ export class AdsServer {
       }
       return;
     }
-    if (conn.protocol === "sotw") this.respondSotw(conn, w, opts);
-    else this.respondDelta(conn, w, opts);
-  }
-
-  private respondSotw(
-    conn: XdsConnection & { stream: SotwStream | DeltaStream },
-    w: TypeWatch,
-    opts: { startedAt: number; force?: boolean },
-  ): void {
-    const config = conn.config?.[w.kind];
-    if (!config) return;
-    const candidates = [...config.values()].filter((r) => w.interested(r.name));
-    let toSend = candidates;
-    if (FULL_STATE_KINDS.has(w.kind)) {
-      // LDS/CDS: every response is the complete subscribed set; anything missing is deleted.
-      const same =
-        candidates.length === w.sent.size && candidates.every((r) => w.sent.get(r.name) === r.version);
-      if (same && !opts.force) return;
-      w.sent.clear();
-      for (const r of candidates) w.sent.set(r.name, r.version);
+    const available: Available = conn.generated.config[kind];
+    const nonce = conn.nextNonce();
+    const version = this.ctx.version;
+    let sentNames: readonly string[];
+    let removed: readonly string[] = [];
+    let message: Record<string, unknown>;
+    let anys: AnyMsg[];
+    const config = conn.generated.config[kind];
+    if (conn.protocol === "sotw") {
+      const r = sotwResponse(w.state, available, opts.force ?? false, nonce, opts.only);
+      if (!r) return;
+      w.state = r.state;
+      sentNames = r.send;
+      anys = sentNames.map((n) => toAny(config.get(n)));
+      message = {
+        version_info: version,
+        resources: anys,
+        type_url: TYPE_URLS[kind],
+        nonce,
+        control_plane: { identifier: "meshctl" },
+      };
     } else {
-      // EDS/RDS may be partial: only what changed or was newly requested.
-      toSend = opts.force ? candidates : candidates.filter((r) => w.sent.get(r.name) !== r.version);
-      if (toSend.length === 0 && !opts.force) return;
-      for (const r of toSend) w.sent.set(r.name, r.version);
+      const r = deltaResponse(w.state, available, opts.force ?? false, nonce, opts.only);
+      if (!r) return;
+      w.state = r.state;
+      if (!r.write) return;
+      sentNames = r.send;
+      removed = r.removed;
+      anys = sentNames.map((n) => toAny(config.get(n)));
+      message = {
+        system_version_info: version,
+        resources: sentNames.map((n, i) => ({
+          name: n,
+          version: config.get(n)?.version ?? "",
+          resource: anys[i],
+        })),
+        type_url: TYPE_URLS[kind],
+        removed_resources: removed,
+        nonce,
+        control_plane: { identifier: "meshctl" },
+      };
     }
-    if (w.kind === "cds")
-      this.invalidateClusterLoadAssignments(
-        conn,
-        toSend.map((r) => r.name),
-      );
-    const nonce = conn.nextNonce();
-    const version = this.ctx.version;
-    const resources: AnyMsg[] = toSend.map((r) => ({
-      type_url: r.any.type_url,
-      value: Buffer.from(r.any.value),
-    }));
-    conn.stream.write({
-      version_info: version,
-      resources,
-      type_url: TYPE_URLS[w.kind],
-      nonce,
-      control_plane: { identifier: "meshctl" },
-    });
-    this.recordPush(conn, w, nonce, version, toSend.length, 0, resources, opts.startedAt);
-  }
-
-  private respondDelta(
-    conn: XdsConnection & { stream: SotwStream | DeltaStream },
-    w: TypeWatch,
-    opts: { startedAt: number; force?: boolean },
-  ): void {
-    const config = conn.config?.[w.kind];
-    if (!config) return;
-    const toSend = [...config.values()].filter(
-      (r) => w.interested(r.name) && w.sent.get(r.name) !== r.version,
-    );
-    const removed = new Set(w.pendingRemoved);
-    w.pendingRemoved.clear();
-    for (const [name, version] of w.sent) {
-      if (version !== null && !config.has(name)) removed.add(name);
-      else if (version !== null && !w.interested(name)) w.sent.delete(name);
+    // A (re)sent cluster needs its ClusterLoadAssignment again (Envoy warming).
+    for (const dep of RESOURCE_TYPES[kind].dependents) {
+      const dw = conn.watch(dep);
+      if (dw) dw.state = forgetSent(dw.state, sentNames);
     }
-    for (const name of w.subscribed) if (!config.has(name) && !w.sent.has(name)) removed.add(name);
-    if (toSend.length === 0 && removed.size === 0 && !opts.force) return;
-    for (const r of toSend) w.sent.set(r.name, r.version);
-    for (const name of removed) w.sent.set(name, null);
-    if (w.kind === "cds")
-      this.invalidateClusterLoadAssignments(
-        conn,
-        toSend.map((r) => r.name),
-      );
-    const nonce = conn.nextNonce();
-    const version = this.ctx.version;
-    const resources = toSend.map((r) => ({
-      name: r.name,
-      version: r.version,
-      resource: { type_url: r.any.type_url, value: Buffer.from(r.any.value) },
-    }));
-    conn.stream.write({
-      system_version_info: version,
-      resources,
-      type_url: TYPE_URLS[w.kind],
-      removed_resources: [...removed].sort(),
-      nonce,
-      control_plane: { identifier: "meshctl" },
-    });
-    this.recordPush(
-      conn,
-      w,
-      nonce,
-      version,
-      toSend.length,
-      removed.size,
-      resources.map((r) => r.resource),
-      opts.startedAt,
-    );
-    if (w.kind === "cds" && toSend.length > 0) this.respond(conn, "eds", { startedAt: opts.startedAt });
-  }
-
-  /** A changed cluster needs its CLA again before it leaves warming (Envoy), so forget we sent it. */
-  private invalidateClusterLoadAssignments(conn: XdsConnection, clusters: readonly string[]): void {
-    const eds = conn.watch("eds");
-    if (!eds) return;
-    for (const name of clusters) if (eds.sent.has(name) && eds.sent.get(name) !== null) eds.sent.delete(name);
+    if (!conn.stream.write(message)) {
+      conn.draining ??= new Promise<void>((resolve) => {
+        const release = () => {
+          conn.draining = undefined;
+          resolve();
+        };
+        conn.stream.once("drain", release);
+        conn.stream.once("close", release);
+      });
+    }
+    this.recordPush(conn, w, nonce, version, sentNames.length, removed.length, anys, opts);
+    if (conn.protocol === "delta" && kind === "cds" && sentNames.length > 0)
+      this.respond(conn, "eds", { startedAt: opts.startedAt });
   }
 
   private recordPush(
-    conn: XdsConnection,
+    conn: Conn,
     w: TypeWatch,
     nonce: string,
     version: string,
     count: number,
     removed: number,
     resources: readonly AnyMsg[],
-    startedAt: number,
+    opts: { startedAt: number; request?: boolean },
   ): void {
-    const bytes = resources.reduce((s, r) => s + r.value.length, 0);
-    const durationMs = Date.now() - startedAt;
+    let bytes = 0;
+    for (const r of resources) bytes += r.value.length;
+    const durationMs = Date.now() - opts.startedAt;
     w.pushes++;
-    w.lastNonce = nonce;
     w.lastVersionSent = version;
     w.lastSentAt = new Date().toISOString();
+    if (!opts.request) {
+      w.pushNonce = nonce;
+      w.pushStartedAt = opts.startedAt;
+    }
     const m = this.options.metrics;
     m.pushes.inc({ type: w.kind });
     m.pushBytes.inc({ type: w.kind }, bytes);
+    m.pushSize.observe(bytes, { type: w.kind });
     m.pushLatency.observe(durationMs / 1000, { type: w.kind });
     this.emit({
       type: "push",
@@ -574,4 +709,12 @@ export class AdsServer {
       protocol: conn.protocol,
     });
   }
+}
+
+function toAny(r: { any: { type_url: string; value: Uint8Array } } | undefined): AnyMsg {
+  if (!r) throw new Error("resource vanished between decision and write");
+  return {
+    type_url: r.any.type_url,
+    value: Buffer.from(r.any.value.buffer, r.any.value.byteOffset, r.any.value.byteLength),
+  };
 }

@@ -1,8 +1,9 @@
-/** Per-stream, per-type subscription and ACK/NACK state (what `/debug/clients` shows). */
+/** Per-stream state: the proxy, its generated config, and per-type watch state plus bookkeeping (what `/debug/clients` shows). */
 
 import type { ProxyInfo } from "../generate/proxy.js";
-import type { ProxyConfig } from "../generate/proxy-config.js";
+import type { GeneratedProxy } from "../generate/proxy-config.js";
 import type { ResourceKind } from "../protocol/protos.js";
+import type { WatchState } from "./protocol-state.js";
 
 export interface NackRecord {
   readonly nonce: string;
@@ -12,12 +13,8 @@ export interface NackRecord {
   readonly at: string;
 }
 
+/** One type on one stream: the protocol state (pure, see protocol-state.ts) and what happened. */
 export class TypeWatch {
-  readonly subscribed = new Set<string>();
-  wildcard = false;
-  /** SotW: a first request without names means wildcard until a name is sent (LDS/CDS only). */
-  legacyWildcard = false;
-  lastNonce: string | undefined;
   lastVersionSent: string | undefined;
   lastSentAt: string | undefined;
   ackedVersion: string | undefined;
@@ -26,19 +23,18 @@ export class TypeWatch {
   /** NACK handling: no response for this type before this time (ms epoch). */
   holdUntil = 0;
   holdTimer: NodeJS.Timeout | undefined;
-  /** SotW: versions of the resources in (or since) the last response; Delta: versions the client has (null = told removed). */
-  readonly sent = new Map<string, string | null>();
-  /** Delta: names to report in removed_resources on the next response. */
-  readonly pendingRemoved = new Set<string>();
+  /** Nonce of the last response that carried a push, and when that push's change happened. */
+  pushNonce: string | undefined;
+  pushStartedAt = 0;
   pushes = 0;
   acks = 0;
   nacks = 0;
   staleNonces = 0;
 
-  constructor(readonly kind: ResourceKind) {}
+  constructor(public state: WatchState) {}
 
-  interested(name: string): boolean {
-    return this.wildcard || this.subscribed.has(name);
+  get kind(): ResourceKind {
+    return this.state.kind;
   }
 }
 
@@ -47,11 +43,13 @@ export type StreamProtocol = "sotw" | "delta";
 export class XdsConnection {
   readonly watches = new Map<ResourceKind, TypeWatch>();
   proxy: ProxyInfo | undefined;
-  config: ProxyConfig | undefined;
+  generated: GeneratedProxy | undefined;
   configVersion: string | undefined;
   readonly connectedAt = new Date().toISOString();
   private nonceCounter = 0;
   closed = false;
+  /** Writes waiting for the stream to drain (back-pressure). */
+  draining: Promise<void> | undefined;
 
   constructor(
     readonly id: string,
@@ -79,6 +77,8 @@ export interface ClientStatus {
   readonly peer: string;
   readonly connectedAt: string;
   readonly configVersion: string | undefined;
+  /** The view it shares with other proxies (type|namespace|Sidecar). */
+  readonly view: string | undefined;
   readonly types: Record<
     string,
     {
@@ -103,10 +103,10 @@ export function connectionStatus(conn: XdsConnection): ClientStatus {
   const types: ClientStatus["types"] = {};
   for (const [kind, w] of conn.watches) {
     types[kind] = {
-      subscribed: [...w.subscribed].sort(),
-      wildcard: w.wildcard,
+      subscribed: [...w.state.subscribed].sort(),
+      wildcard: w.state.wildcard,
       lastVersionSent: w.lastVersionSent,
-      lastNonceSent: w.lastNonce,
+      lastNonceSent: w.state.lastNonce,
       lastSentAt: w.lastSentAt,
       ackedVersion: w.ackedVersion,
       nackedVersion: w.nack?.versionInfo,
@@ -127,6 +127,7 @@ export function connectionStatus(conn: XdsConnection): ClientStatus {
     peer: conn.peer,
     connectedAt: conn.connectedAt,
     configVersion: conn.configVersion,
+    view: conn.generated?.viewKey,
     types,
   };
 }

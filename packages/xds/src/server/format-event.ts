@@ -33,10 +33,14 @@ export function formatXdsEvent(event: XdsServerEvent): string {
               .join(
                 ",",
               )}${event.changed.length > 5 ? `,+${event.changed.length - 5}` : ""}${event.full ? "" : " (endpoints only)"}`;
-      return `config applied version=${event.version} services=${event.services}${what}${diagnosticSummary(event)}`;
+      return `config applied generation=${event.generation} services=${event.services}${what}${diagnosticSummary(event)}`;
     }
     case "diagnostics-changed":
       return `config problems changed (model unchanged)${diagnosticSummary(event)}`;
+    case "push-started":
+      return `push ${event.full ? "full" : "eds"} version=${event.version} proxies=${event.proxies} skipped=${event.skipped} events=${event.events} (${event.reasons}) debounce=${event.debounceMs}ms`;
+    case "stream-rejected":
+      return `stream rejected ${event.peer}: ${event.reason}`;
     case "error":
       return `error ${event.message}`;
   }

@@ -1,8 +1,30 @@
+import type { XdsCacheStats } from "../generate/xds-cache.js";
+
 /** A minimal Prometheus text-format registry (counters, gauges, histograms with labels). */
 
 type LabelValues = Readonly<Record<string, string>>;
 
+const simpleKeys = new Map<string, string>();
+
 function labelKey(labels: LabelValues): string {
+  // Hot path: one label with a plain value ({type: "eds"}), formatted once.
+  let only: string | undefined;
+  for (const k in labels) {
+    if (only !== undefined) return fullLabelKey(labels);
+    only = k;
+  }
+  if (only === undefined) return "";
+  const value = labels[only] as string;
+  const id = `${only}\0${value}`;
+  let key = simpleKeys.get(id);
+  if (key === undefined) {
+    key = fullLabelKey(labels);
+    if (simpleKeys.size < 1000) simpleKeys.set(id, key);
+  }
+  return key;
+}
+
+function fullLabelKey(labels: LabelValues): string {
   const entries = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b));
   return entries
     .map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`)
@@ -90,20 +112,79 @@ export class Histogram extends Metric {
   }
 }
 
-/** The metrics the control plane exports on `/metrics` (names modelled on Istio's pilot_* set). */
+const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3, 5, 10, 30];
+
+/**
+ * The metrics the control plane exports on `/metrics`, with Istio's meanings (pilot_* names in
+ * brackets). Cache figures are read from the cache when rendered.
+ */
 export class XdsMetrics {
-  readonly connectedClients = new Gauge("meshctl_xds_connected_clients", "ADS streams currently open.");
-  readonly pushes = new Counter("meshctl_xds_pushes_total", "xDS responses sent, by type.");
+  readonly connectedClients = new Gauge(
+    "meshctl_xds_connected_clients",
+    "ADS streams currently open (pilot_xds).",
+  );
+  readonly rejectedStreams = new Counter(
+    "meshctl_xds_rejected_streams_total",
+    "New ADS streams refused with RESOURCE_EXHAUSTED by the new-stream rate limit.",
+  );
+  readonly pushes = new Counter(
+    "meshctl_xds_pushes_total",
+    "xDS responses sent, by type (pilot_xds_pushes).",
+  );
   readonly pushBytes = new Counter("meshctl_xds_push_bytes_total", "Encoded resource bytes sent, by type.");
+  readonly pushSize = new Histogram(
+    "meshctl_xds_push_size_bytes",
+    "Resource bytes per response, by type (pilot_xds_config_size_bytes).",
+    [100, 1_000, 10_000, 100_000, 1_000_000, 4_000_000],
+  );
   readonly pushLatency = new Histogram(
     "meshctl_xds_push_duration_seconds",
-    "Time from a mesh change (or request) to the response being written, by type.",
-    [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3, 5],
+    "Time from a change (or request) to the response being written, by type.",
+    LATENCY_BUCKETS,
   );
+  readonly convergence = new Histogram(
+    "meshctl_xds_proxy_convergence_time_seconds",
+    "Time from a mesh change to the proxy's ACK of the push carrying it (pilot_proxy_convergence_time).",
+    LATENCY_BUCKETS,
+  );
+  readonly queueTime = new Histogram(
+    "meshctl_xds_proxy_queue_time_seconds",
+    "Time a proxy waited in the push queue (pilot_proxy_queue_time).",
+    LATENCY_BUCKETS,
+  );
+  readonly pushTime = new Histogram(
+    "meshctl_xds_proxy_push_time_seconds",
+    "Time to generate and write one proxy's push, by kind full|eds (pilot_xds_push_time).",
+    LATENCY_BUCKETS,
+  );
+  readonly debounceTime = new Histogram(
+    "meshctl_xds_debounce_time_seconds",
+    "Time from the first change of a debounce window to its push (pilot_debounce_time).",
+    [0.01, 0.1, 0.5, 1, 3, 5, 10, 20, 30],
+  );
+  readonly debounceMerged = new Counter(
+    "meshctl_xds_debounce_merged_total",
+    "Source events merged into an open debounce window (pushes saved).",
+  );
+  readonly pushTriggers = new Counter(
+    "meshctl_xds_push_triggers_total",
+    "Debounced pushes, by kind full|eds (pilot_push_triggers).",
+  );
+  readonly proxyPushes = new Counter("meshctl_xds_proxy_pushes_total", "Per-proxy pushes, by kind full|eds.");
+  readonly proxiesPerPush = new Histogram(
+    "meshctl_xds_proxies_per_push",
+    "Proxies a debounced push concerned (scoping decides who is pushed).",
+    [0, 1, 10, 50, 100, 500, 1000, 2000, 5000],
+  );
+  readonly proxiesSkipped = new Counter(
+    "meshctl_xds_proxies_skipped_total",
+    "Proxies not pushed because the change is outside their scope.",
+  );
+  readonly queueLength = new Gauge("meshctl_xds_push_queue_length", "Proxies waiting in the push queue.");
   readonly acks = new Counter("meshctl_xds_acks_total", "ACKs received, by type.");
   readonly nacks = new Counter(
     "meshctl_xds_nacks_total",
-    "NACKs (requests with error_detail) received, by type.",
+    "NACKs (requests with error_detail) received, by type (pilot_xds_push_context_errors).",
   );
   readonly staleNonces = new Counter(
     "meshctl_xds_stale_nonce_total",
@@ -112,16 +193,57 @@ export class XdsMetrics {
   readonly modelUpdates = new Counter("meshctl_xds_model_updates_total", "Accepted mesh model changes.");
   readonly configErrors = new Gauge(
     "meshctl_xds_config_rejected_files",
-    "YAML files currently rejected (last good version in use).",
+    "Files or objects currently rejected (last good version in use).",
   );
   readonly services = new Gauge("meshctl_xds_services", "Services in the mesh model.");
+  /** Set by the server: reads the resource cache when rendering. */
+  cacheStats: (() => XdsCacheStats) | undefined;
+
+  private renderCache(): string {
+    const stats = this.cacheStats?.();
+    if (!stats) return "";
+    const hits = new Counter(
+      "meshctl_xds_cache_hits_total",
+      "Resource cache hits, by type (cds, eds, view = outbound listeners+routes, inbound).",
+    );
+    const misses = new Counter(
+      "meshctl_xds_cache_misses_total",
+      "Resource cache misses, by type: each one generated and serialized resources.",
+    );
+    for (const [t, n] of Object.entries(stats.hits)) hits.inc({ type: t }, n);
+    for (const [t, n] of Object.entries(stats.misses)) misses.inc({ type: t }, n);
+    const inv = new Counter(
+      "meshctl_xds_cache_invalidations_total",
+      "Cache entries cleared because an input changed.",
+    );
+    inv.inc({}, stats.invalidations);
+    const ev = new Counter("meshctl_xds_cache_evictions_total", "Cache entries evicted by the size limit.");
+    ev.inc({}, stats.evictions);
+    const entries = new Gauge("meshctl_xds_cache_entries", "Entries in the resource cache.");
+    entries.set(stats.entries);
+    const bytes = new Gauge("meshctl_xds_cache_bytes", "Serialized bytes held by the resource cache.");
+    bytes.set(stats.bytes);
+    return [hits, misses, inv, ev, entries, bytes].map((m) => m.render()).join("\n");
+  }
 
   render(): string {
     const all = [
       this.connectedClients,
+      this.rejectedStreams,
       this.pushes,
       this.pushBytes,
+      this.pushSize,
       this.pushLatency,
+      this.convergence,
+      this.queueTime,
+      this.pushTime,
+      this.debounceTime,
+      this.debounceMerged,
+      this.pushTriggers,
+      this.proxyPushes,
+      this.proxiesPerPush,
+      this.proxiesSkipped,
+      this.queueLength,
       this.acks,
       this.nacks,
       this.staleNonces,
@@ -129,6 +251,7 @@ export class XdsMetrics {
       this.configErrors,
       this.services,
     ];
-    return `${all.map((m) => m.render()).join("\n")}\n`;
+    const cache = this.renderCache();
+    return `${all.map((m) => m.render()).join("\n")}${cache ? `\n${cache}` : ""}\n`;
   }
 }

@@ -1,19 +1,21 @@
 /** `startXdsServer`: mesh directory watcher + ADS gRPC server + debug HTTP, wired together. */
 import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import * as grpc from "@grpc/grpc-js";
 import { MeshctlError } from "@meshctl/core";
 import { defaultMeshDirectory } from "../default-mesh.js";
 import type { EnvoyFilterExtensions } from "../generate/filter-extensions.js";
 import type { ResourceTransform } from "../generate/proxy-config.js";
-import { PushContext } from "../generate/push-context.js";
 import { directoryMeshSource } from "../model/directory-source.js";
 import type { MeshSnapshot, MeshSource } from "../model/source.js";
 import type { ConfigDiagnostic, ConfigKey } from "../model/types.js";
 import { loadXdsProtos } from "../protocol/protos.js";
-import { AdsServer, type XdsEvent } from "./ads-server.js";
+import { AdsServer, defaultPushConcurrency, type XdsEvent } from "./ads-server.js";
 import type { ClientStatus } from "./connection.js";
+import type { DebounceClock } from "./debounce.js";
 import { startDebugServer } from "./debug-http.js";
 import { XdsMetrics } from "./metrics.js";
+import { pushRequest } from "./push-request.js";
 
 export const DEFAULT_XDS_PORT = 15010;
 export const DEFAULT_DEBUG_PORT = 15014;
@@ -32,7 +34,8 @@ export type XdsServerEvent =
   | {
       /** The mesh model changed and a push was scheduled. */
       readonly type: "config-applied";
-      readonly version: string;
+      /** The source's model generation. */
+      readonly generation: number;
       readonly services: number;
       /** The objects that changed. */
       readonly changed: readonly ConfigKey[];
@@ -75,8 +78,25 @@ export interface XdsServerOptions {
    * generated model version. Proxyless gRPC resources never get them.
    */
   readonly envoyFilters?: EnvoyFilterExtensions;
+  /** Debounce quiet period (ms): a push waits until no change came for this long. Default 100 (Istio's PILOT_DEBOUNCE_AFTER). */
+  readonly debounceAfterMs?: number;
+  /** Longest a debounce window stays open (ms). Default 10,000 (PILOT_DEBOUNCE_MAX). */
+  readonly debounceMaxMs?: number;
+  /** Longest an endpoints-only window stays open (ms). Default: `debounceAfterMs`. */
+  readonly debounceEdsMaxMs?: number;
+  /** Proxies pushed concurrently. Default: min(15 + 5 x cores, 100) (PILOT_PUSH_THROTTLE). */
+  readonly pushConcurrency?: number;
+  /** New ADS streams admitted per second; beyond a second's wait: RESOURCE_EXHAUSTED. Default 500. */
+  readonly maxStreamsPerSecond?: number;
+  /** The serialized-resource cache. Default on; off only to measure what it saves. */
+  readonly cache?: boolean;
+  /** Sidecar scoping (what proxies see and who is pushed). Default on; off only to measure it. */
+  readonly scoping?: boolean;
   /** For tests only. */
-  readonly testHooks?: { readonly transformResource?: ResourceTransform };
+  readonly testHooks?: {
+    readonly transformResource?: ResourceTransform;
+    readonly clock?: DebounceClock;
+  };
 }
 
 export interface XdsServerHandle {
@@ -92,6 +112,11 @@ export interface XdsServerHandle {
   clients(): ClientStatus[];
   /** The mesh currently served, with diagnostics. */
   mesh(): MeshSnapshot;
+  /**
+   * True once the source's current model has been pushed: nothing is waiting in the debounce
+   * window or the push queue (tests and tools wait for this after a change).
+   */
+  settled(): boolean;
   /** Prometheus text of the server's metrics. */
   metrics(): string;
   close(): Promise<void>;
@@ -145,8 +170,6 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
     }
   };
   const protos = loadXdsProtos();
-  let counter = 0;
-  const nextVersion = () => `${new Date().toISOString()}/${++counter}`;
 
   let ads: AdsServer | undefined;
   const initialSnapshot = await source.start((event) => {
@@ -166,11 +189,10 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
       });
       return;
     }
-    const ctx = new PushContext(snapshot.model, nextVersion(), options.envoyFilters);
     metrics.modelUpdates.inc();
     emit({
       type: "config-applied",
-      version: ctx.version,
+      generation: snapshot.generation,
       services: snapshot.model.services.length,
       changed: event.change.keys,
       full: event.change.full,
@@ -178,14 +200,21 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
       newDiagnostics: event.newDiagnostics,
       resolvedDiagnostics: event.resolvedDiagnostics,
     });
-    ads?.push(ctx, { reason: "config change", startedAt: Date.now() });
+    ads?.configUpdate(
+      pushRequest({
+        reason: event.change.full ? "config" : "endpoints",
+        keys: event.change.keys,
+        full: event.change.full,
+        dependencies: event.change.dependencies,
+        at: Date.now(),
+      }),
+    );
   });
   metrics.configErrors.set(initialSnapshot.rejectedFiles.length);
   metrics.services.set(initialSnapshot.model.services.length);
-  const initial = new PushContext(initialSnapshot.model, nextVersion(), options.envoyFilters);
   emit({
     type: "config-applied",
-    version: initial.version,
+    generation: initialSnapshot.generation,
     services: initialSnapshot.model.services.length,
     changed: [],
     full: true,
@@ -193,14 +222,31 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
     newDiagnostics: initialSnapshot.diagnostics,
     resolvedDiagnostics: [],
   });
-  ads = new AdsServer(initial, {
-    metrics,
-    onEvent: emit,
-    ...(options.nackBackoffMs !== undefined ? { nackBackoffMs: options.nackBackoffMs } : {}),
-    ...(options.testHooks?.transformResource
-      ? { transformResource: options.testHooks.transformResource }
-      : {}),
-  });
+  ads = new AdsServer(
+    initialSnapshot.model,
+    {
+      metrics,
+      onEvent: emit,
+      ...(options.nackBackoffMs !== undefined ? { nackBackoffMs: options.nackBackoffMs } : {}),
+      ...(options.testHooks?.transformResource
+        ? { transformResource: options.testHooks.transformResource }
+        : {}),
+      ...(options.testHooks?.clock ? { clock: options.testHooks.clock } : {}),
+      debounce: {
+        ...(options.debounceAfterMs !== undefined ? { afterMs: options.debounceAfterMs } : {}),
+        ...(options.debounceMaxMs !== undefined ? { maxMs: options.debounceMaxMs } : {}),
+        ...(options.debounceEdsMaxMs !== undefined ? { edsMaxMs: options.debounceEdsMaxMs } : {}),
+      },
+      pushConcurrency: options.pushConcurrency ?? defaultPushConcurrency(availableParallelism()),
+      ...(options.maxStreamsPerSecond !== undefined
+        ? { maxStreamsPerSecond: options.maxStreamsPerSecond }
+        : {}),
+      ...(options.cache !== undefined ? { cache: options.cache } : {}),
+      ...(options.scoping !== undefined ? { scoping: options.scoping } : {}),
+      ...(options.envoyFilters ? { envoyFilters: options.envoyFilters } : {}),
+    },
+    () => source.current().model,
+  );
 
   const server = new grpc.Server({
     "grpc.keepalive_time_ms": 30_000,
@@ -272,6 +318,7 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
     source: source.description,
     clients: () => adsRef.clients(),
     mesh: () => source.current(),
+    settled: () => adsRef.settled(source.current().model),
     metrics: () => metrics.render(),
     async close() {
       if (closed) return;

@@ -42,6 +42,7 @@ describe("evaluateXdsChecks", () => {
           nodeId: "grpc~1~a.demo~demo.svc.cluster.local",
           proxyType: "grpc",
           namespace: "demo",
+          view: "grpc|demo|",
           protocol: "sotw",
           peer: "ipv4:127.0.0.1:1",
           connectedAt: "",

@@ -1,0 +1,116 @@
+/**
+ * meshctl's own control plane as a child process (`serve-process`), so its CPU and memory are
+ * measured alone. Churn is file writes into the directory it watches.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { MeshctlError, type SpawnedProgram, spawnProgram } from "@meshctl/core";
+import type { ChurnChange } from "./churn.js";
+import {
+  type LoadTargetDriver,
+  readReadyLine,
+  type ServerOptionValue,
+  type TargetEndpoint,
+  tailLines,
+  writeMeshFiles,
+} from "./target.js";
+
+/**
+ * The serve-process entry next to this module: built (`dist/serve-process.js`, whether this code
+ * runs bundled in `dist/` or not) or source (`src/serve-process.ts`).
+ *
+ * @example
+ * resolveServeProcessEntry(); // ".../packages/xds/dist/serve-process.js"
+ */
+export function resolveServeProcessEntry(): string | undefined {
+  for (const rel of ["../serve-process.js", "./serve-process.js", "../serve-process.ts"]) {
+    const path = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  return undefined;
+}
+
+/** Node arguments to run an entry file: TypeScript sources go through tsx with the source condition. */
+function nodeArgs(entry: string): string[] {
+  if (!entry.endsWith(".ts")) return [entry];
+  const tsx = createRequire(import.meta.url).resolve("tsx");
+  return ["--conditions=@meshctl/source", "--import", pathToFileURL(tsx).href, entry];
+}
+
+export interface MeshctlTargetOptions {
+  /** Server knobs passed through to serve-process (`debounceAfterMs`, `cache`, `scoping`, ...). */
+  readonly serverOptions?: Readonly<Record<string, ServerOptionValue>>;
+  /** The serve-process entry; default: resolveServeProcessEntry(). */
+  readonly entry?: string;
+  readonly readyTimeoutMs?: number;
+}
+
+/**
+ * @example
+ * const target = new MeshctlTarget({ serverOptions: { cache: false } });
+ * const { address, pid, metricsUrl } = await target.start(meshDir, context);
+ */
+export class MeshctlTarget implements LoadTargetDriver {
+  readonly name = "meshctl";
+  readonly canChurn = true;
+  private child: SpawnedProgram | undefined;
+  private meshDir = "";
+
+  constructor(private readonly options: MeshctlTargetOptions = {}) {}
+
+  async start(meshDir: string): Promise<TargetEndpoint> {
+    this.meshDir = meshDir;
+    const entry = this.options.entry ?? resolveServeProcessEntry();
+    if (!entry)
+      throw new MeshctlError(
+        "XDS_LOAD_SERVER_MISSING",
+        "meshctl's serve-process entry was not found next to @meshctl/xds.",
+        {
+          kind: "environment",
+          suggestions: ["Build the package (npm run build), or run from the source tree."],
+        },
+      );
+    const spec = { configDir: meshDir, port: 0, debugPort: 0, options: this.options.serverOptions ?? {} };
+    // MESHCTL_XDS_LOAD_NODE_ARGS: extra Node flags for the control plane (e.g. `--cpu-prof`).
+    const extra = (process.env.MESHCTL_XDS_LOAD_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const child = spawnProgram(process.execPath, [...extra, ...nodeArgs(entry), JSON.stringify(spec)]);
+    this.child = child;
+    const stderr = tailLines(child.stderr);
+    try {
+      const ready = await readReadyLine<{ address: string; debugPort: number; pid: number }>(
+        child.stdout,
+        child.exited,
+        this.options.readyTimeoutMs ?? 120_000,
+        "meshctl serve-process",
+      );
+      return {
+        address: ready.address,
+        pid: ready.pid,
+        metricsUrl: `http://127.0.0.1:${ready.debugPort}/metrics`,
+        metricsPrefix: "meshctl_xds_",
+      };
+    } catch (cause) {
+      await this.stop();
+      throw new MeshctlError(
+        "XDS_LOAD_SERVER_FAILED",
+        `meshctl's control plane did not start: ${cause instanceof Error ? cause.message : String(cause)}\n${stderr()}`,
+        { kind: "external", cause, suggestions: ["Check the --server-option values."] },
+      );
+    }
+  }
+
+  async apply(change: ChurnChange): Promise<void> {
+    await writeMeshFiles(this.meshDir, change.files);
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child) return;
+    child.kill("SIGTERM");
+    const killed = setTimeout(() => child.kill("SIGKILL"), 5000);
+    await child.exited;
+    clearTimeout(killed);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * A process entry that runs the control plane alone, so a load harness can measure its CPU and
+ * memory without its own: `node serve-process.js '{"configDir":DIR,"port":0,"debugPort":0,"options":{}}'`.
+ * Prints one JSON line `{"address","debugPort","pid"}` once serving; stops on SIGTERM/SIGINT.
+ */
+import { directoryMeshSource } from "./model/directory-source.js";
+import { startXdsServer, type XdsServerOptions } from "./server/start.js";
+
+interface ServeProcessSpec {
+  readonly configDir: string;
+  readonly port?: number;
+  readonly debugPort?: number;
+  /** Tuning knobs, by the names of XdsServerOptions (unknown names are an error). */
+  readonly options?: Readonly<Record<string, string | number | boolean>>;
+}
+
+const KNOBS: Record<string, (v: string | number | boolean) => Partial<XdsServerOptions>> = {
+  debounceAfterMs: (v) => ({ debounceAfterMs: Number(v) }),
+  debounceMaxMs: (v) => ({ debounceMaxMs: Number(v) }),
+  debounceEdsMaxMs: (v) => ({ debounceEdsMaxMs: Number(v) }),
+  pushConcurrency: (v) => ({ pushConcurrency: Number(v) }),
+  maxStreamsPerSecond: (v) => ({ maxStreamsPerSecond: Number(v) }),
+  cache: (v) => ({ cache: v === true || v === "true" }),
+  scoping: (v) => ({ scoping: v === true || v === "true" }),
+};
+
+async function main(): Promise<number> {
+  const spec = JSON.parse(process.argv[2] ?? "{}") as ServeProcessSpec;
+  let options: Partial<XdsServerOptions> = {};
+  for (const [key, value] of Object.entries(spec.options ?? {})) {
+    const knob = KNOBS[key];
+    if (!knob) {
+      process.stderr.write(
+        `serve-process: unknown option ${key} (known: ${Object.keys(KNOBS).join(", ")})\n`,
+      );
+      return 2;
+    }
+    options = { ...options, ...knob(value) };
+  }
+  const server = await startXdsServer({
+    ...options,
+    source: directoryMeshSource(spec.configDir),
+    port: spec.port ?? 0,
+    debugPort: spec.debugPort ?? 0,
+  });
+  process.stdout.write(
+    `${JSON.stringify({ address: server.address, debugPort: server.debugPort, pid: process.pid })}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", resolve);
+    process.once("SIGINT", resolve);
+  });
+  await server.close();
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `serve-process: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);
