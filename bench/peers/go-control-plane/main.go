@@ -436,7 +436,10 @@ func run(xdsAddr, httpAddr, snapFile string, consistency, verbose bool) error {
 	p := &peer{
 		scopes:       map[string]*scope{},
 		inconsistent: map[string]bool{},
-		cache:        cachev3.NewSnapshotCache(true, scopeHash{}, logger),
+		// ads=false: in ADS mode the snapshot cache answers a SotW request only when it names
+		// every resource of that type in the snapshot, so proxyless gRPC clients (which ask for a
+		// few listeners out of many) would never be answered.
+		cache:        cachev3.NewSnapshotCache(false, scopeHash{}, logger),
 		checkConsist: consistency,
 	}
 

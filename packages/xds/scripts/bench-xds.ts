@@ -121,14 +121,16 @@ interface Row {
   readonly cpuS: number | null;
   readonly rssMiB: number | null;
   readonly bytesPerProxy: number;
+  readonly churnClusters: number | null;
+  readonly churnViews: number | null;
+  readonly churnClas: number | null;
 }
 
 function rowOf(r: XdsLoadReport): Row {
   const kind = Object.values(r.churn.byKind)[0];
-  const components = Object.values(r.serverComponents);
-  const cpu = r.server
-    ? (r.server.cpuSeconds.total ?? 0) + components.reduce((s, c) => s + (c.cpuSeconds.total ?? 0), 0)
-    : null;
+  // The control plane process alone (istiod's API server and etcd are reported in its JSON).
+  const cpu = r.server ? (r.server.cpuSeconds.total ?? 0) : null;
+  const missed = (type: string) => r.serverMetricsChurn[`meshctl_xds_cache_misses_total{type="${type}"}`] ?? null;
   return {
     notConverged: r.initial.notConverged,
     initialP99: r.initial.convergenceMs.p99,
@@ -137,8 +139,11 @@ function rowOf(r: XdsLoadReport): Row {
     churnP99: kind?.latencyMs.p99 ?? null,
     leftBehind: Object.values(r.churn.byKind).reduce((s, k) => s + k.leftBehind, 0),
     cpuS: cpu === null ? null : Math.round(cpu * 100) / 100,
-    rssMiB: r.server ? r.server.peakRssMiB + components.reduce((s, c) => s + c.peakRssMiB, 0) : null,
-    bytesPerProxy: r.traffic.initial.bytesPerProxy.mean + r.traffic.churn.bytesPerProxy.mean,
+    rssMiB: r.server ? r.server.peakRssMiB : null,
+    bytesPerProxy: r.traffic.initial.bytesPerProxy.mean,
+    churnClusters: missed("cds"),
+    churnViews: missed("view"),
+    churnClas: missed("eds"),
   };
 }
 
@@ -151,7 +156,10 @@ const COLUMNS: { key: keyof Row; label: string; unit: string }[] = [
   { key: "leftBehind", label: "left", unit: "" },
   { key: "cpuS", label: "CPU", unit: "s" },
   { key: "rssMiB", label: "peak RSS", unit: "MiB" },
-  { key: "bytesPerProxy", label: "bytes/proxy", unit: "B" },
+  { key: "bytesPerProxy", label: "config/proxy", unit: "B" },
+  { key: "churnClusters", label: "churn: clusters built", unit: "" },
+  { key: "churnViews", label: "LDS+RDS views built", unit: "" },
+  { key: "churnClas", label: "CLAs built", unit: "" },
 ];
 
 function median(xs: number[]): number | null {

@@ -52,6 +52,7 @@ export {
   loadMeshDirectory,
   MeshDirectoryLoader,
 } from "./model/directory-source.js";
+export { parseDurationMs } from "./model/field-reader.js";
 export { parseMeshFile, parseMeshObject, resolveHost } from "./model/parse-documents.js";
 export type { MeshSnapshot, MeshSource, MeshSourceEvent } from "./model/source.js";
 export { type StaticMeshInput, type StaticMeshSource, staticMeshSource } from "./model/static-source.js";

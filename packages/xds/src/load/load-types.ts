@@ -139,8 +139,10 @@ export interface XdsLoadReport {
     readonly decodedResources: number;
     readonly reusedDecodes: number;
   };
-  /** The server's own metrics (`meshctl_xds_*`, `pilot_*`), `name{labels}` -> value. */
+  /** The server's own metrics (`meshctl_xds_*`, `pilot_*`), `name{labels}` -> value, at the end. */
   readonly serverMetrics: Readonly<Record<string, number>>;
+  /** The same samples' growth during the churn phase (end minus after initial convergence). */
+  readonly serverMetricsChurn: Readonly<Record<string, number>>;
   readonly serverCacheHitRate: number | null;
   readonly notes: readonly string[];
   readonly durationSeconds: number;

@@ -38,6 +38,18 @@ describe("runXdsLoad against meshctl", () => {
     expect(report.harness.cpuSeconds.total).toBeGreaterThan(0);
     expect(report.streams).toMatchObject({ rejected: 0, errors: 0 });
     expect(Object.keys(report.serverMetrics).some((k) => k.startsWith("meshctl_xds_"))).toBe(true);
+    // Endpoint-only churn: nothing but ClusterLoadAssignments is generated, and each changed
+    // CLA is serialized once however many proxies receive it.
+    const churn = report.serverMetricsChurn;
+    const misses = (type: string) => churn[`meshctl_xds_cache_misses_total{type="${type}"}`] ?? 0;
+    expect(misses("cds")).toBe(0);
+    expect(misses("view")).toBe(0);
+    expect(misses("inbound")).toBe(0);
+    expect(misses("eds")).toBeGreaterThan(0);
+    expect(misses("eds")).toBeLessThan(endpoints?.received ?? 0);
+    expect(churn['meshctl_xds_proxy_pushes_total{type="full"}'] ?? 0).toBe(0);
+    expect(churn['meshctl_xds_pushes_total{type="cds"}'] ?? 0).toBe(0);
+    expect(churn['meshctl_xds_pushes_total{type="lds"}'] ?? 0).toBe(0);
     expect([...phases]).toEqual(["prepare", "start-server", "connect", "churn", "drain", "report"]);
   });
 });

@@ -286,6 +286,10 @@ export async function runXdsLoad(
       notes.push(`${notConverged} proxies did not converge within ${o.timeoutSeconds} s.`);
     sampler?.mark("initial");
     const harnessInitial = cpuSecondsSince(harnessStart);
+    const metricPrefixes = endpoint.metricsPrefix ?? ["meshctl_xds_", "pilot_"];
+    const afterInitial = endpoint.metricsUrl
+      ? (await scrapeServerMetrics(endpoint.metricsUrl, metricPrefixes)).samples
+      : {};
     const harnessChurnStart = process.cpuUsage();
 
     // ------------------------------------------------------------ churn
@@ -330,10 +334,9 @@ export async function runXdsLoad(
 
     // ------------------------------------------------------------ report
     setPhase("report");
-    const prefixes = endpoint.metricsPrefix ?? ["meshctl_xds_", "pilot_"];
     let serverMetrics: Record<string, number> = {};
     if (endpoint.metricsUrl) {
-      const scraped = await scrapeServerMetrics(endpoint.metricsUrl, prefixes);
+      const scraped = await scrapeServerMetrics(endpoint.metricsUrl, metricPrefixes);
       serverMetrics = scraped.samples;
       if (scraped.error) notes.push(`Metrics not scraped: ${scraped.error}`);
     }
@@ -407,6 +410,9 @@ export async function runXdsLoad(
         reusedDecodes: decoder.reused,
       },
       serverMetrics,
+      serverMetricsChurn: Object.fromEntries(
+        Object.entries(serverMetrics).map(([k, v]) => [k, v - (afterInitial[k] ?? 0)]),
+      ),
       serverCacheHitRate: serverCacheHitRate(serverMetrics),
       notes,
       durationSeconds: Math.round(now() / 100) / 10,

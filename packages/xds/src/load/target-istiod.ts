@@ -3,6 +3,7 @@
  * monorepo's `bench/peers/istiod/launch.mjs`. istiod reads the same YAML directory (its fs
  * config source), so churn is the same file writes as for meshctl.
  */
+import { DEFAULT_MAX_STREAMS_PER_SECOND } from "../server/ads-server.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -54,12 +55,16 @@ const ISTIOD_ENV: Record<string, (v: ServerOptionValue) => [string, string]> = {
  * istiod's environment for meshctl-style knobs; knobs istiod has no twin for are skipped.
  *
  * @example
- * istiodEnvironment({ debounceAfterMs: 100 }); // { PILOT_DEBOUNCE_AFTER: "100ms" }
+ * istiodEnvironment({ debounceAfterMs: 100 }); // { PILOT_MAX_REQUESTS_PER_SECOND: "500", PILOT_DEBOUNCE_AFTER: "100ms" }
  */
 export function istiodEnvironment(
   options: Readonly<Record<string, ServerOptionValue>>,
 ): Record<string, string> {
-  const env: Record<string, string> = {};
+  // meshctl's defaults where they differ from istiod's, so a run without knobs is still fair:
+  // istiod admits min(15 + 5 x cores, 100) new streams/s (25 on 2 cores), meshctl 500.
+  const env: Record<string, string> = {
+    PILOT_MAX_REQUESTS_PER_SECOND: String(DEFAULT_MAX_STREAMS_PER_SECOND),
+  };
   for (const [key, value] of Object.entries(options)) {
     const map = ISTIOD_ENV[key];
     if (!map) continue;

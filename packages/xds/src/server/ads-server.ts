@@ -15,6 +15,7 @@ import { createTracer, type Tracer } from "@meshctl/core";
 import type { EnvoyFilterExtensions } from "../generate/filter-extensions.js";
 import { type NodeLike, proxyFromNode } from "../generate/proxy.js";
 import {
+  type EncodedResource,
   generateProxy,
   type ProxyConfig,
   type ResourceTransform,
@@ -26,6 +27,7 @@ import { dependency } from "../model/diff.js";
 import type { MeshModel } from "../model/types.js";
 import { kindOfTypeUrl, PUSH_ORDER, type ResourceKind, TYPE_URLS } from "../protocol/protos.js";
 import { RESOURCE_TYPES } from "../protocol/resource-types.js";
+import { deltaResponseBytes, sotwResponseBytes } from "../protocol/wire.js";
 import {
   type ClientStatus,
   connectionStatus,
@@ -147,11 +149,6 @@ export interface AdsServerOptions {
   readonly clock?: DebounceClock;
 }
 
-interface AnyMsg {
-  type_url: string;
-  value: Uint8Array | Buffer;
-}
-
 interface DiscoveryRequestMsg {
   version_info?: string;
   node?: NodeLike | null;
@@ -215,6 +212,22 @@ export class AdsServer {
 
   get pushContext(): PushContext {
     return this.ctx;
+  }
+
+  /**
+   * The ADS service definition with responses serialized by this server: it writes finished
+   * protobuf bytes (protocol/wire.ts), which pass through unchanged.
+   */
+  static serviceDefinition(base: grpc.ServiceDefinition): grpc.ServiceDefinition {
+    const out: Record<string, unknown> = {};
+    for (const [name, method] of Object.entries(base)) {
+      const original = method.responseSerialize;
+      out[name] = {
+        ...method,
+        responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : original(value)),
+      };
+    }
+    return out as grpc.ServiceDefinition;
   }
 
   /** gRPC handlers for envoy.service.discovery.v3.AggregatedDiscoveryService. */
@@ -613,22 +626,26 @@ export class AdsServer {
     const version = this.ctx.version;
     let sentNames: readonly string[];
     let removed: readonly string[] = [];
-    let message: Record<string, unknown>;
-    let anys: AnyMsg[];
+    let message: Buffer;
     const config = conn.generated.config[kind];
+    const resourceOf = (n: string) => {
+      const r = config.get(n);
+      if (!r) throw new Error(`resource ${n} vanished between decision and write`);
+      return r;
+    };
+    let sent: EncodedResource[];
     if (conn.protocol === "sotw") {
       const r = sotwResponse(w.state, available, opts.force ?? false, nonce, opts.only);
       if (!r) return;
       w.state = r.state;
       sentNames = r.send;
-      anys = sentNames.map((n) => toAny(config.get(n)));
-      message = {
-        version_info: version,
-        resources: anys,
-        type_url: TYPE_URLS[kind],
+      sent = sentNames.map(resourceOf);
+      message = sotwResponseBytes({
+        versionInfo: version,
+        typeUrl: TYPE_URLS[kind],
         nonce,
-        control_plane: { identifier: "meshctl" },
-      };
+        resources: sent.map((x) => x.any),
+      });
     } else {
       const r = deltaResponse(w.state, available, opts.force ?? false, nonce, opts.only);
       if (!r) return;
@@ -636,19 +653,14 @@ export class AdsServer {
       if (!r.write) return;
       sentNames = r.send;
       removed = r.removed;
-      anys = sentNames.map((n) => toAny(config.get(n)));
-      message = {
-        system_version_info: version,
-        resources: sentNames.map((n, i) => ({
-          name: n,
-          version: config.get(n)?.version ?? "",
-          resource: anys[i],
-        })),
-        type_url: TYPE_URLS[kind],
-        removed_resources: removed,
+      sent = sentNames.map(resourceOf);
+      message = deltaResponseBytes({
+        systemVersionInfo: version,
+        typeUrl: TYPE_URLS[kind],
         nonce,
-        control_plane: { identifier: "meshctl" },
-      };
+        resources: sent.map((x) => ({ name: x.name, version: x.version, any: x.any })),
+        removed,
+      });
     }
     // A (re)sent cluster needs its ClusterLoadAssignment again (Envoy warming).
     for (const dep of RESOURCE_TYPES[kind].dependents) {
@@ -665,7 +677,7 @@ export class AdsServer {
         conn.stream.once("close", release);
       });
     }
-    this.recordPush(conn, w, nonce, version, sentNames.length, removed.length, anys, opts);
+    this.recordPush(conn, w, nonce, version, sentNames.length, removed.length, sent, opts);
     if (conn.protocol === "delta" && kind === "cds" && sentNames.length > 0)
       this.respond(conn, "eds", { startedAt: opts.startedAt });
   }
@@ -677,11 +689,11 @@ export class AdsServer {
     version: string,
     count: number,
     removed: number,
-    resources: readonly AnyMsg[],
+    resources: readonly EncodedResource[],
     opts: { startedAt: number; request?: boolean },
   ): void {
     let bytes = 0;
-    for (const r of resources) bytes += r.value.length;
+    for (const r of resources) bytes += r.any.value.length;
     const durationMs = Date.now() - opts.startedAt;
     w.pushes++;
     w.lastVersionSent = version;
@@ -709,12 +721,4 @@ export class AdsServer {
       protocol: conn.protocol,
     });
   }
-}
-
-function toAny(r: { any: { type_url: string; value: Uint8Array } } | undefined): AnyMsg {
-  if (!r) throw new Error("resource vanished between decision and write");
-  return {
-    type_url: r.any.type_url,
-    value: Buffer.from(r.any.value.buffer, r.any.value.byteOffset, r.any.value.byteLength),
-  };
 }

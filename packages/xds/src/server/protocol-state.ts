@@ -80,39 +80,36 @@ export interface SotwRequest {
  */
 export function sotwRequest(prev: WatchState | undefined, req: SotwRequest): RequestDecision {
   const fullState = RESOURCE_TYPES[req.kind].fullStateSotw;
-  const names = req.names.filter((n) => n !== "*");
   if (!prev) {
     const legacyWildcard = fullState && req.names.length === 0;
     const state: WatchState = {
       ...emptyWatch(req.kind),
       legacyWildcard,
       wildcard: legacyWildcard || (fullState && req.names.includes("*")),
-      subscribed: new Set(names),
+      subscribed: new Set(req.names.filter((n) => n !== "*")),
     };
     return { state, ack: false, nack: req.hasError, stale: false, respond: true, force: true };
   }
   if (req.nonce !== "" && req.nonce !== prev.lastNonce)
     return { state: prev, ack: false, nack: false, stale: true, respond: false, force: false };
-  if (req.hasError)
-    return { state: prev, ack: false, nack: true, stale: false, respond: false, force: false };
-  const subscribed = new Set(names);
+  if (req.hasError) return { state: prev, ack: false, nack: true, stale: false, respond: false, force: false };
+  const star = req.names.includes("*");
   const legacyWildcard = prev.legacyWildcard && req.names.length === 0;
-  const wildcard = fullState && (legacyWildcard || req.names.includes("*"));
-  const sameInterest =
+  const wildcard = fullState && (legacyWildcard || star);
+  // A plain ACK naming what was already subscribed: the client has what was sent, new content
+  // comes with the next push. Decided without allocating: SotW EDS ACKs repeat every name,
+  // thousands of times a second under churn.
+  if (
+    req.nonce !== "" &&
+    !star &&
     wildcard === prev.wildcard &&
-    subscribed.size === prev.subscribed.size &&
-    names.every((n) => prev.subscribed.has(n));
-  if (req.nonce !== "" && sameInterest) {
-    // A plain ACK: the client has what was sent; new content comes with the next push.
-    return {
-      state: { ...prev, legacyWildcard },
-      ack: true,
-      nack: false,
-      stale: false,
-      respond: false,
-      force: false,
-    };
-  }
+    legacyWildcard === prev.legacyWildcard &&
+    req.names.length === prev.subscribed.size &&
+    req.names.every((n) => prev.subscribed.has(n))
+  )
+    return { state: prev, ack: true, nack: false, stale: false, respond: false, force: false };
+  const names = star ? req.names.filter((n) => n !== "*") : req.names;
+  const subscribed = new Set(names);
   const sent = new Map(prev.sent);
   for (const n of prev.subscribed) if (!subscribed.has(n) && !wildcard) sent.delete(n);
   for (const n of subscribed) if (!prev.subscribed.has(n)) sent.delete(n); // newly requested: resend even if unchanged
@@ -196,6 +193,11 @@ export function deltaRequest(
   available: ReadonlySet<string>,
 ): RequestDecision {
   const first = !prev;
+  if (prev && !req.hasError && req.subscribe.length === 0 && req.unsubscribe.length === 0) {
+    // A plain ACK (or a stale one): no subscription change, nothing to copy.
+    const ack = req.nonce !== "" && req.nonce === prev.lastNonce;
+    return { state: prev, ack, nack: false, stale: req.nonce !== "" && !ack, respond: false, force: false };
+  }
   const base: WatchState = prev ?? {
     ...emptyWatch(req.kind),
     legacyWildcard: RESOURCE_TYPES[req.kind].fullStateSotw && req.subscribe.length === 0,

@@ -254,7 +254,7 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 10_000,
   });
-  server.addService(protos.adsService, ads.handlers());
+  server.addService(AdsServer.serviceDefinition(protos.adsService), ads.handlers());
   let port: number;
   try {
     const creds = await serverCredentials(options.tls);

@@ -144,6 +144,14 @@ export function formatXdsLoadReport(r: XdsLoadReport): string {
   if (r.serverCacheHitRate !== null)
     extra.push(`cache hit rate ${(r.serverCacheHitRate * 100).toFixed(1)} %`);
   lines.push(`  ${extra.join(", ")}`);
+  const churned = r.serverMetricsChurn;
+  const misses = (type: string) => churned[`meshctl_xds_cache_misses_total{type="${type}"}`];
+  if (r.churn.ran && misses("eds") !== undefined) {
+    const pushes = (type: string) => churned[`meshctl_xds_proxy_pushes_total{type="${type}"}`] ?? 0;
+    lines.push(
+      `  generated during churn: clusters ${misses("cds") ?? 0}, listeners+routes (views) ${misses("view") ?? 0}, inbound ${misses("inbound") ?? 0}, CLAs ${misses("eds") ?? 0} (serialized once each) for ${pushes("eds")} EDS-only and ${pushes("full")} full proxy pushes`,
+    );
+  }
   for (const n of r.notes) lines.push(`note: ${n}`);
   for (const e of r.streams.errorSamples.slice(0, 3)) lines.push(`error: ${e}`);
   return lines.join("\n");

@@ -1,4 +1,5 @@
 import type { XdsServerEvent } from "@meshctl/xds";
+import { MeshctlError } from "@meshctl/core";
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
 
@@ -21,6 +22,8 @@ sidecars. The directory is watched: edits apply live; a file that does not parse
 reported with file:line and the last good version keeps serving. Without --config the example
 mesh shipped with meshctl is served. Logs one line per push, ACK/NACK and config change. Debug
 HTTP (127.0.0.1): /debug/clients, /debug/config_dump?node=ID, /debug/mesh, /metrics.
+Changes are debounced (--debounce-after quiet time, --debounce-max cap), then pushed only to
+the proxies they concern; an endpoint-only change sends only the changed ClusterLoadAssignments.
 Stops on Ctrl-C (SIGINT) or SIGTERM.`;
   static override examples = [
     "<%= config.bin %> xds serve",
@@ -52,6 +55,38 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
       default: "127.0.0.1",
       env: "MESHCTL_XDS_HOST",
     }),
+    "debounce-after": Flags.string({
+      description:
+        "Quiet period before a push: changes closer together than this are merged (Istio's PILOT_DEBOUNCE_AFTER).",
+      default: "100ms",
+      helpValue: "DURATION",
+      env: "MESHCTL_XDS_DEBOUNCE_AFTER",
+    }),
+    "debounce-max": Flags.string({
+      description: "Longest a stream of config changes can hold a push back (PILOT_DEBOUNCE_MAX).",
+      default: "10s",
+      helpValue: "DURATION",
+      env: "MESHCTL_XDS_DEBOUNCE_MAX",
+    }),
+    "debounce-eds-max": Flags.string({
+      description:
+        "Longest steady endpoint churn can hold an endpoints-only push back. Default: --debounce-after.",
+      helpValue: "DURATION",
+      env: "MESHCTL_XDS_DEBOUNCE_EDS_MAX",
+    }),
+    "push-concurrency": Flags.integer({
+      description: "Proxies pushed at once (PILOT_PUSH_THROTTLE). Default: min(15 + 5 x cores, 100).",
+      min: 1,
+      max: 10_000,
+      env: "MESHCTL_XDS_PUSH_CONCURRENCY",
+    }),
+    "max-streams-per-second": Flags.integer({
+      description:
+        "New ADS streams admitted per second; a stream that would wait over 1 s gets RESOURCE_EXHAUSTED.",
+      default: 500,
+      min: 1,
+      env: "MESHCTL_XDS_MAX_STREAMS_PER_SECOND",
+    }),
     "tls-cert": Flags.string({
       description: "PEM certificate chain: serve ADS over TLS.",
       helpValue: "FILE",
@@ -72,9 +107,21 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
   protected async execute(): Promise<XdsServeResult> {
     const { flags } = await this.parse(XdsServe);
     // Loaded on use: the xDS stack (gRPC, protobufjs) is heavy and `meshctl --help` stays fast.
-    const { defaultMeshDirectory, formatDiagnostic, formatXdsEvent, startXdsServer } = await import(
-      "@meshctl/xds"
-    );
+    const { defaultMeshDirectory, formatDiagnostic, formatXdsEvent, parseDurationMs, startXdsServer } =
+      await import("@meshctl/xds");
+    const duration = (flag: string, text: string | undefined): number | undefined => {
+      if (text === undefined) return undefined;
+      const ms = parseDurationMs(text);
+      if (ms === undefined || ms < 0)
+        throw new MeshctlError("XDS_INVALID_DURATION", `--${flag} ${text} is not a duration.`, {
+          kind: "usage",
+          suggestions: [`Write it like 100ms, 1.5s or 2m (--${flag} 100ms).`],
+        });
+      return ms;
+    };
+    const debounceAfterMs = duration("debounce-after", flags["debounce-after"]);
+    const debounceMaxMs = duration("debounce-max", flags["debounce-max"]);
+    const debounceEdsMaxMs = duration("debounce-eds-max", flags["debounce-eds-max"]);
     const json = this.jsonEnabled();
     let pushes = 0;
     let nacks = 0;
@@ -105,6 +152,11 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
       ...(envoyFilters ? { envoyFilters } : {}),
       port: flags.port,
       debugPort: flags["debug-port"],
+      ...(debounceAfterMs !== undefined ? { debounceAfterMs } : {}),
+      ...(debounceMaxMs !== undefined ? { debounceMaxMs } : {}),
+      ...(debounceEdsMaxMs !== undefined ? { debounceEdsMaxMs } : {}),
+      ...(flags["push-concurrency"] !== undefined ? { pushConcurrency: flags["push-concurrency"] } : {}),
+      maxStreamsPerSecond: flags["max-streams-per-second"],
       host: flags.host,
       onEvent,
       ...(flags["tls-cert"] && flags["tls-key"]
