@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Second stage of setup (zx): Debian packages when root, then the build of every package.
+// Second stage of setup (zx): Debian packages when root, the pinned Envoy, then the build of every package.
 // Idempotent: re-running skips what is already there.
 import { $, chalk, fs, path } from "zx";
 
@@ -42,6 +42,16 @@ if (!hasApt) {
     await $`apt-get update -qq`;
     await $`apt-get install -y -qq --no-install-recommends ${missing}`.pipe(process.stdout);
   }
+}
+
+// The pinned stock Envoy (sidecar for the lab, real-Envoy tests); cached in .tools/envoy.
+// stdio inherited so its progress line and any error message reach the user as written.
+const envoy = await $({ stdio: "inherit" })`bash scripts/install-envoy.sh`.nothrow();
+if (envoy.exitCode !== 0) {
+  console.error(
+    chalk.red(`setup: failed installing Envoy (scripts/install-envoy.sh exited ${envoy.exitCode})`),
+  );
+  process.exit(envoy.exitCode ?? 1);
 }
 
 console.log("setup: building packages (nx, cached)");

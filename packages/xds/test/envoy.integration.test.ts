@@ -6,12 +6,10 @@ import { findProgram, type SpawnedProgram, spawnProgram } from "@meshctl/core";
 import { afterAll, describe, expect, test } from "vitest";
 import { renderBootstrap, startXdsServer, type XdsServerHandle } from "../src/index.js";
 import { waitFor } from "../src/testing/index.js";
+import { programGate } from "./helpers.js";
 
 const envoy = await findProgram("envoy");
-if (!envoy)
-  console.warn(
-    "[xds envoy test] skipped: no `envoy` binary on PATH; Envoy output is covered by proto round-trip and structural tests instead",
-  );
+const gate = programGate("envoy", envoy, "xds envoy test");
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -22,7 +20,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-describe.skipIf(!envoy)("a real Envoy sidecar against the control plane", () => {
+describe.skipIf(gate.skip)("a real Envoy sidecar against the control plane", () => {
   let xds: XdsServerHandle | undefined;
   let proc: SpawnedProgram | undefined;
   let dir: string | undefined;
@@ -36,6 +34,7 @@ describe.skipIf(!envoy)("a real Envoy sidecar against the control plane", () => 
   test("Envoy ACKs LDS, CDS, EDS and RDS from the example mesh and reports the clusters", {
     timeout: 60_000,
   }, async () => {
+    if (!envoy) throw new Error(gate.missing);
     xds = await startXdsServer({ port: 0, debugPort: 0 });
     dir = await mkdtemp(join(tmpdir(), "mcx-envoy-"));
     const adminPort = await freePort();

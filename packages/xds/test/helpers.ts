@@ -73,3 +73,35 @@ export async function countServers(
   }
   return counts;
 }
+
+/**
+ * Whether a test needing `program` runs: skip (with a printed reason) when it is not on PATH,
+ * unless MESHCTL_REQUIRE (comma-separated; `.ci/run` sets it) lists it: then the tests run and
+ * fail with `missing`, so CI can never go green by skipping.
+ */
+export function programGate(
+  program: string,
+  found: string | undefined,
+  test: string,
+): { skip: boolean; missing?: string } {
+  if (found) return { skip: false };
+  const reason = `no \`${program}\` binary on PATH (npm run setup installs the pinned one)`;
+  const required = (process.env.MESHCTL_REQUIRE ?? "")
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .includes(program);
+  if (!required) {
+    console.warn(`[${test}] skipped: ${reason}`);
+    return { skip: true };
+  }
+  return {
+    skip: false,
+    missing: `MESHCTL_REQUIRE=${process.env.MESHCTL_REQUIRE} requires ${program}: ${reason}`,
+  };
+}
+
+/** One sample of a Prometheus text exposition (0 when absent). */
+export function metricValue(text: string, name: string, labels = ""): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ""} `));
+  return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
+}

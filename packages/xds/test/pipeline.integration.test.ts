@@ -13,6 +13,7 @@ import {
   type SotwResponse,
   waitFor,
 } from "../src/testing/index.js";
+import { metricValue } from "./helpers.js";
 
 const service = (ns: string, name: string) => ({
   apiVersion: "v1",
@@ -44,10 +45,7 @@ const mesh = (aEndpoints: string[]) => [
 ];
 const A_CLUSTER = "outbound|8080||svc.a.svc.cluster.local";
 
-function metric(text: string, name: string, labels = ""): number {
-  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ""} `));
-  return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
-}
+const metric = metricValue;
 
 /** An Envoy-shaped SotW client: CDS wildcard, then EDS for every cluster it got; ACKs everything. */
 async function envoyLike(address: string, nodeId: string): Promise<AdsTestClient<SotwResponse>> {

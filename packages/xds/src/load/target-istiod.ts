@@ -3,11 +3,12 @@
  * monorepo's `bench/peers/istiod/launch.mjs`. istiod reads the same YAML directory (its fs
  * config source), so churn is the same file writes as for meshctl.
  */
-import { DEFAULT_MAX_STREAMS_PER_SECOND } from "../server/ads-server.js";
+
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { MeshctlError } from "@meshctl/core";
+import { DEFAULT_MAX_STREAMS_PER_SECOND } from "../server/ads-server.js";
 import type { ChurnChange } from "./churn.js";
 import {
   findRepoRoot,

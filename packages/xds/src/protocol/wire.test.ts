@@ -4,12 +4,21 @@ import { deltaResponseBytes, sotwResponseBytes } from "./wire.js";
 
 const cla = packAny("envoy.config.endpoint.v3.ClusterLoadAssignment", {
   cluster_name: "outbound|80||a.demo.svc.cluster.local",
-  endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "10.0.0.1", port_value: 80 } } } }] }],
+  endpoints: [
+    {
+      lb_endpoints: [{ endpoint: { address: { socket_address: { address: "10.0.0.1", port_value: 80 } } } }],
+    },
+  ],
 });
 
 describe("hand-assembled discovery responses", () => {
   test("a SotW response decodes with the real proto as the same message", () => {
-    const bytes = sotwResponseBytes({ versionInfo: "v7", typeUrl: TYPE_URLS.eds, nonce: "42", resources: [cla, cla] });
+    const bytes = sotwResponseBytes({
+      versionInfo: "v7",
+      typeUrl: TYPE_URLS.eds,
+      nonce: "42",
+      resources: [cla, cla],
+    });
     const decoded = decodeMessage("envoy.service.discovery.v3.DiscoveryResponse", bytes);
     expect(decoded).toMatchObject({
       version_info: "v7",

@@ -84,7 +84,10 @@ export function deltaResponseBytes(r: {
   const parts: Buffer[] = [stringField(1, r.systemVersionInfo)];
   for (const res of r.resources)
     parts.push(
-      field(2, Buffer.concat([stringField(1, res.version), field(2, encodedAny(res.any)), stringField(3, res.name)])),
+      field(
+        2,
+        Buffer.concat([stringField(1, res.version), field(2, encodedAny(res.any)), stringField(3, res.name)]),
+      ),
     );
   parts.push(stringField(4, r.typeUrl), stringField(5, r.nonce));
   for (const name of r.removed) parts.push(field(6, Buffer.from(name, "utf8")));

@@ -92,7 +92,8 @@ export function sotwRequest(prev: WatchState | undefined, req: SotwRequest): Req
   }
   if (req.nonce !== "" && req.nonce !== prev.lastNonce)
     return { state: prev, ack: false, nack: false, stale: true, respond: false, force: false };
-  if (req.hasError) return { state: prev, ack: false, nack: true, stale: false, respond: false, force: false };
+  if (req.hasError)
+    return { state: prev, ack: false, nack: true, stale: false, respond: false, force: false };
   const star = req.names.includes("*");
   const legacyWildcard = prev.legacyWildcard && req.names.length === 0;
   const wildcard = fullState && (legacyWildcard || star);
