@@ -38,8 +38,14 @@ export type ProxyConfig = Readonly<Record<ResourceKind, ReadonlyMap<string, Enco
 /** A proxy's generated config, with what it depends on. */
 export interface GeneratedProxy {
   readonly config: ProxyConfig;
-  /** Dependency keys (model/diff.ts): a change touching none of them does not concern this proxy. */
-  readonly dependencies: ReadonlySet<string>;
+  /**
+   * Dependency keys (model/diff.ts) of everything this proxy got, in two parts: the view's
+   * (one Set object shared by every proxy of the view, so "does this change concern the view?"
+   * is asked once per view) and the proxy's own (its address and the services it serves).
+   * A change touching none of them does not concern this proxy.
+   */
+  readonly viewDependencies: ReadonlySet<string>;
+  readonly ownDependencies: readonly string[];
   /** ClusterLoadAssignments per service host, for endpoint-only pushes. */
   readonly clustersByHost: ReadonlyMap<string, readonly ClusterSpec[]>;
   /** The view this proxy shares with others. */
@@ -79,7 +85,10 @@ interface OutboundView {
   readonly clas: readonly ClaSpec[];
   readonly listeners: ReadonlyMap<string, EncodedResource>;
   readonly routes: ReadonlyMap<string, EncodedResource>;
+  /** What the view's cache entry is built from (no endpoints: they are cached per CLA). */
   readonly dependencies: readonly string[];
+  /** The view's dependencies plus its services' endpoints: what its proxies must be pushed for. */
+  readonly pushDependencies: ReadonlySet<string>;
   readonly clustersByHost: ReadonlyMap<string, readonly ClusterSpec[]>;
 }
 
@@ -171,6 +180,7 @@ function buildView(ctx: PushContext, proxy: ProxyInfo, transform?: ResourceTrans
     listeners: sortedEncoded("lds", generated.lds, t?.("lds")),
     routes: sortedEncoded("rds", generated.rds, t?.("rds")),
     dependencies: [...deps],
+    pushDependencies: new Set([...deps, ...[...clustersByHost.keys()].map((h) => dependency.endpoints(h))]),
     clustersByHost,
   };
 }
@@ -196,7 +206,7 @@ function inboundFor(ctx: PushContext, proxy: ProxyInfo, transform?: ResourceTran
  * Generates one proxy's config through the cache, with its dependencies.
  *
  * @example
- * const { config, dependencies } = generateProxy(ctx, proxyFromNode({ id: "sidecar~10.0.0.7~web.demo~demo.svc.cluster.local" }));
+ * const { config, viewDependencies } = generateProxy(ctx, proxyFromNode({ id: "sidecar~10.0.0.7~web.demo~demo.svc.cluster.local" }));
  */
 export function generateProxy(
   ctx: PushContext,
@@ -212,24 +222,22 @@ export function generateProxy(
         (v) => v.dependencies,
         () => buildView(ctx, proxy),
       );
-  const deps = new Set<string>(view.dependencies);
   const cds = new Map(view.clusters);
   const eds = new Map<string, EncodedResource>();
-  for (const { spec, host } of view.clas) {
-    eds.set(spec.name, claFor(ctx, proxy, spec, transform));
-    deps.add(dependency.endpoints(host));
-  }
+  for (const { spec } of view.clas) eds.set(spec.name, claFor(ctx, proxy, spec, transform));
   const lds = new Map(view.listeners);
+  const own: string[] = [];
   if (proxy.type === "sidecar") {
     const inbound = inboundFor(ctx, proxy, transform);
     for (const [n, r] of inbound.cds) cds.set(n, r);
     for (const [n, r] of inbound.lds) lds.set(n, r);
-    if (proxy.ip) deps.add(dependency.address(proxy.ip));
-    for (const s of ctx.servicesAt(proxy.ip ?? "")) deps.add(dependency.service(s.hostname));
+    if (proxy.ip) own.push(dependency.address(proxy.ip));
+    for (const s of ctx.servicesAt(proxy.ip ?? "")) own.push(dependency.service(s.hostname));
   }
   return {
     config: { cds, eds, lds, rds: view.routes },
-    dependencies: deps,
+    viewDependencies: view.pushDependencies,
+    ownDependencies: own,
     clustersByHost: view.clustersByHost,
     viewKey,
   };

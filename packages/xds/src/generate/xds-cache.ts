@@ -76,9 +76,12 @@ export class XdsCache {
     const hit = entries.get(key);
     if (hit) {
       this.hitCounts[type] = (this.hitCounts[type] ?? 0) + 1;
-      // Most recently used last: eviction takes the first entry.
-      entries.delete(key);
-      entries.set(key, hit);
+      // Most recently used last: eviction takes the first entry. Reordering costs a delete and
+      // an insert, so it only starts when the cache is near its limit.
+      if (entries.size > this.maxEntries * 0.9) {
+        entries.delete(key);
+        entries.set(key, hit);
+      }
       return hit.value as T;
     }
     this.missCounts[type] = (this.missCounts[type] ?? 0) + 1;

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { parseAllDocuments } from "yaml";
 import { parseMeshFile } from "../model/parse-documents.js";
 import { ChurnPlanner } from "./churn.js";
 import { generateSyntheticMesh, markerAddress, SHARED_NAMESPACE } from "./synthetic-mesh.js";
@@ -43,6 +44,31 @@ describe("generateSyntheticMesh", () => {
     }
     expect(collisions).toEqual([]);
     expect(markerAddress(1)).not.toBe(markerAddress(2));
+  });
+
+  test("a hand-rendered service file is the YAML of the intended objects", () => {
+    const { description, files } = generateSyntheticMesh({ services: 10, namespaces: 2, routedFraction: 1 });
+    const svc = description.services[3];
+    if (!svc) throw new Error("no service");
+    const docs = parseAllDocuments(files[svc.file] ?? "").map((d) => d.toJSON());
+    expect(docs.map((d) => d.kind)).toEqual(["ServiceEntry", "VirtualService", "DestinationRule"]);
+    expect(docs[0]).toEqual({
+      apiVersion: "networking.istio.io/v1",
+      kind: "ServiceEntry",
+      metadata: { name: svc.name, namespace: svc.namespace },
+      spec: {
+        hosts: [svc.host],
+        location: "MESH_INTERNAL",
+        resolution: "STATIC",
+        ports: [{ number: 8080, name: "http-web", protocol: "HTTP" }],
+        endpoints: svc.endpoints.map((e) => ({ address: e.address, labels: { version: e.version } })),
+      },
+    });
+    expect(docs[1].spec.http[0].route.map((r: { weight: number }) => r.weight)).toEqual([...svc.weights]);
+    expect(docs[2].spec.subsets).toEqual([
+      { name: "v1", labels: { version: "v1" } },
+      { name: "v2", labels: { version: "v2" } },
+    ]);
   });
 
   test("meshctl's parser accepts every file without a diagnostic", () => {

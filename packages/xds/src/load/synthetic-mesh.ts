@@ -132,54 +132,29 @@ export function syntheticService(
 
 /** The YAML file of one service: its ServiceEntry, plus VirtualService and DestinationRule when routed. */
 export function renderServiceFile(service: SyntheticService): string {
-  const docs: object[] = [
-    {
-      apiVersion: "networking.istio.io/v1",
-      kind: "ServiceEntry",
-      metadata: { name: service.name, namespace: service.namespace },
-      spec: {
-        hosts: [service.host],
-        location: "MESH_INTERNAL",
-        resolution: "STATIC",
-        ports: [{ number: SERVICE_PORT, name: "http-web", protocol: "HTTP" }],
-        endpoints: service.endpoints.map((e) => ({ address: e.address, labels: { version: e.version } })),
-      },
-    },
-  ];
+  // Written by hand (not yaml.stringify): churn renders 100 of these a second, and the harness
+  // shares the machine with the control plane it measures. `synthetic-mesh.test.ts` parses it.
+  // Every value here is a generated name, host or IP: plain YAML scalars, no quoting needed.
+  const q = (v: string) => v;
+  const meta = `metadata:\n  name: ${q(service.name)}\n  namespace: ${q(service.namespace)}\n`;
+  const endpoints = service.endpoints
+    .map((e) => `    - address: ${q(e.address)}\n      labels:\n        version: ${q(e.version)}\n`)
+    .join("");
+  let text =
+    `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n${meta}spec:\n  hosts:\n    - ${q(service.host)}\n` +
+    `  location: MESH_INTERNAL\n  resolution: STATIC\n  ports:\n    - number: ${SERVICE_PORT}\n      name: http-web\n      protocol: HTTP\n` +
+    `  endpoints:\n${endpoints}`;
   if (service.routed) {
-    docs.push(
-      {
-        apiVersion: "networking.istio.io/v1",
-        kind: "VirtualService",
-        metadata: { name: service.name, namespace: service.namespace },
-        spec: {
-          hosts: [service.host],
-          http: [
-            {
-              name: service.routeName,
-              route: [
-                { destination: { host: service.host, subset: "v1" }, weight: service.weights[0] },
-                { destination: { host: service.host, subset: "v2" }, weight: service.weights[1] },
-              ],
-            },
-          ],
-        },
-      },
-      {
-        apiVersion: "networking.istio.io/v1",
-        kind: "DestinationRule",
-        metadata: { name: service.name, namespace: service.namespace },
-        spec: {
-          host: service.host,
-          subsets: [
-            { name: "v1", labels: { version: "v1" } },
-            { name: "v2", labels: { version: "v2" } },
-          ],
-        },
-      },
-    );
+    text +=
+      `---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n${meta}spec:\n  hosts:\n    - ${q(service.host)}\n` +
+      `  http:\n    - name: ${q(service.routeName)}\n      route:\n` +
+      `        - destination:\n            host: ${q(service.host)}\n            subset: v1\n          weight: ${service.weights[0]}\n` +
+      `        - destination:\n            host: ${q(service.host)}\n            subset: v2\n          weight: ${service.weights[1]}\n`;
+    text +=
+      `---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n${meta}spec:\n  host: ${q(service.host)}\n` +
+      "  subsets:\n    - name: v1\n      labels:\n        version: v1\n    - name: v2\n      labels:\n        version: v2\n";
   }
-  return docs.map((d) => stringify(d)).join("---\n");
+  return text;
 }
 
 function renderSidecarFile(namespace: string): string {

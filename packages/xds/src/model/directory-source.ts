@@ -225,12 +225,17 @@ export class MeshDirectoryLoader {
         : assembled;
     const model = this.assembled.model;
     if (model !== previous?.model) this.generation++;
+    // The content hash is only needed by whoever asks (tests, tools): computed on first use.
+    let hash: string | undefined;
     return {
       model,
       diagnostics,
       rejectedFiles: rejected,
       generation: this.generation,
-      hash: hashAcceptedObjects(accepted.map(([k, v]) => [k, v.item] as const)),
+      get hash() {
+        hash ??= hashAcceptedObjects(accepted.map(([k, v]) => [k, v.item] as const));
+        return hash;
+      },
     };
   }
 }

@@ -32,6 +32,8 @@ export interface WireAny {
 }
 
 const anyBytes = new WeakMap<WireAny, Buffer>();
+const sotwFields = new WeakMap<WireAny, Buffer>();
+const deltaFields = new WeakMap<WireAny, Buffer>();
 
 /** google.protobuf.Any bytes of an encoded resource, computed once per resource. */
 export function encodedAny(any: WireAny): Buffer {
@@ -63,7 +65,14 @@ export function sotwResponseBytes(r: {
   resources: readonly WireAny[];
 }): Buffer {
   const parts: Buffer[] = [stringField(1, r.versionInfo)];
-  for (const any of r.resources) parts.push(field(2, encodedAny(any)));
+  for (const any of r.resources) {
+    let f = sotwFields.get(any);
+    if (!f) {
+      f = field(2, encodedAny(any));
+      sotwFields.set(any, f);
+    }
+    parts.push(f);
+  }
   parts.push(stringField(4, r.typeUrl), stringField(5, r.nonce), SOTW_CONTROL_PLANE);
   return Buffer.concat(parts);
 }
@@ -82,13 +91,18 @@ export function deltaResponseBytes(r: {
   removed: readonly string[];
 }): Buffer {
   const parts: Buffer[] = [stringField(1, r.systemVersionInfo)];
-  for (const res of r.resources)
-    parts.push(
-      field(
+  for (const res of r.resources) {
+    // Name and version are fixed for an encoded resource: its framed Resource is cached with it.
+    let f = deltaFields.get(res.any);
+    if (!f) {
+      f = field(
         2,
         Buffer.concat([stringField(1, res.version), field(2, encodedAny(res.any)), stringField(3, res.name)]),
-      ),
-    );
+      );
+      deltaFields.set(res.any, f);
+    }
+    parts.push(f);
+  }
   parts.push(stringField(4, r.typeUrl), stringField(5, r.nonce));
   for (const name of r.removed) parts.push(field(6, Buffer.from(name, "utf8")));
   parts.push(DELTA_CONTROL_PLANE);

@@ -312,9 +312,10 @@ export class AdsServer {
     m.pushTriggers.inc({ type: request.full ? "full" : "eds" });
     let proxies = 0;
     let skipped = 0;
+    const seen = new Map<ReadonlySet<string>, boolean>();
     for (const conn of this.connections.values()) {
       if (!conn.proxy || conn.closed) continue;
-      if (this.needsPush(conn, request)) {
+      if (this.needsPush(conn, request, seen)) {
         this.queue.enqueue(conn, request);
         proxies++;
       } else skipped++;
@@ -335,16 +336,20 @@ export class AdsServer {
     this.dispatch();
   }
 
-  /** Scoping decides who is pushed: only proxies whose config depends on what changed. */
-  private needsPush(conn: Conn, request: PushRequest): boolean {
+  /**
+   * Scoping decides who is pushed: only proxies whose config depends on what changed. Proxies
+   * of one view share its dependency set, so the view is asked once per push (`seen`).
+   */
+  private needsPush(conn: Conn, request: PushRequest, seen: Map<ReadonlySet<string>, boolean>): boolean {
     if (request.forced || !(this.options.scoping ?? true)) return true;
-    const deps = conn.generated?.dependencies;
-    if (!deps) return true;
-    for (const d of request.dependencies) {
-      if (deps.has(d)) return true;
-      if (d.startsWith("ns:") && deps.has(ALL_NAMESPACES)) return true;
+    const g = conn.generated;
+    if (!g) return true;
+    let viewHit = seen.get(g.viewDependencies);
+    if (viewHit === undefined) {
+      viewHit = intersects(g.viewDependencies, request.dependencies);
+      seen.set(g.viewDependencies, viewHit);
     }
-    return false;
+    return viewHit || g.ownDependencies.some((d) => request.dependencies.has(d));
   }
 
   /** Pushes queued proxies, at most `concurrency` at a time, yielding to I/O between slices. */
@@ -721,4 +726,14 @@ export class AdsServer {
       protocol: conn.protocol,
     });
   }
+}
+
+/** Whether a change's dependency keys touch a view's set (`ns:*` stands for every namespace). */
+function intersects(deps: ReadonlySet<string>, changed: ReadonlySet<string>): boolean {
+  const allNamespaces = deps.has(ALL_NAMESPACES);
+  for (const d of changed) {
+    if (deps.has(d)) return true;
+    if (allNamespaces && d.startsWith("ns:")) return true;
+  }
+  return false;
 }
