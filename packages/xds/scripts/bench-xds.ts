@@ -15,8 +15,8 @@ import {
   type ChurnKind,
   goControlPlanePeerPath,
   istiodLauncherPath,
+  parseServerOptions,
   runXdsLoad,
-  type ServerOptionValue,
   type XdsLoadOptions,
   type XdsLoadReport,
   type XdsLoadTarget,
@@ -43,24 +43,7 @@ const { values } = parseArgs({
   },
 });
 
-function serverOptions(pairs: readonly string[]): Record<string, ServerOptionValue> {
-  const out: Record<string, ServerOptionValue> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf("=");
-    const raw = pair.slice(eq + 1);
-    out[pair.slice(0, eq)] =
-      raw === "true"
-        ? true
-        : raw === "false"
-          ? false
-          : raw !== "" && Number.isFinite(Number(raw))
-            ? Number(raw)
-            : raw;
-  }
-  return out;
-}
-
-const knobs = serverOptions(values["server-option"] ?? []);
+const knobs = parseServerOptions(values["server-option"] ?? []);
 const base: XdsLoadOptions = {
   proxies: Number(values.proxies),
   services: Number(values.services),
@@ -130,7 +113,8 @@ function rowOf(r: XdsLoadReport): Row {
   const kind = Object.values(r.churn.byKind)[0];
   // The control plane process alone (istiod's API server and etcd are reported in its JSON).
   const cpu = r.server ? (r.server.cpuSeconds.total ?? 0) : null;
-  const missed = (type: string) => r.serverMetricsChurn[`meshctl_xds_cache_misses_total{type="${type}"}`] ?? null;
+  const missed = (type: string) =>
+    r.serverMetricsChurn[`meshctl_xds_cache_misses_total{type="${type}"}`] ?? null;
   return {
     notConverged: r.initial.notConverged,
     initialP99: r.initial.convergenceMs.p99,
@@ -165,7 +149,9 @@ const COLUMNS: { key: keyof Row; label: string; unit: string }[] = [
 function median(xs: number[]): number | null {
   if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)] as number;
+  const mid = Math.floor(s.length / 2);
+  // An even count averages the two middle values (with 2 rounds, the lower one would flatter).
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 function pad(rows: string[][]): string {

@@ -34,6 +34,7 @@ export type { ProcessUsage } from "./load/process-sampler.js";
 export { type ProxyIdentity, planProxies, proxyNodeMetadata } from "./load/proxy-plan.js";
 export { runXdsLoad } from "./load/run-xds-load.js";
 export { generateScopeResources, type ScopeResources, type ScopeSpec } from "./load/scope-resources.js";
+export { parseServerOptions } from "./load/server-options.js";
 export type { PercentileSummary } from "./load/stats.js";
 export {
   generateSyntheticMesh,

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
-import { runXdsLoad } from "@meshctl/xds";
+import { parseServerOptions, runXdsLoad } from "@meshctl/xds";
 import { Ajv } from "ajv";
 import { describe, expect, test } from "vitest";
-import { formatXdsLoadReport, parseServerOptions } from "./load.js";
+import { formatXdsLoadReport } from "./load.js";
 
 const schema = JSON.parse(
   readFileSync(new URL("../../../schemas/xds-load.schema.json", import.meta.url), "utf8"),

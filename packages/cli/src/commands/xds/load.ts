@@ -1,11 +1,5 @@
 import { MeshctlError } from "@meshctl/core";
-import type {
-  ChurnKind,
-  ServerOptionValue,
-  XdsLoadProgress,
-  XdsLoadReport,
-  XdsLoadTarget,
-} from "@meshctl/xds";
+import type { ChurnKind, XdsLoadProgress, XdsLoadReport, XdsLoadTarget } from "@meshctl/xds";
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
 
@@ -14,30 +8,6 @@ const KINDS = ["endpoints", "services", "routes"] as const;
 
 function usage(message: string, suggestion: string): MeshctlError {
   return new MeshctlError("XDS_LOAD_INVALID_OPTION", message, { kind: "usage", suggestions: [suggestion] });
-}
-
-/** `key=value` pairs; values become booleans or numbers when they look like one. */
-export function parseServerOptions(pairs: readonly string[]): Record<string, ServerOptionValue> {
-  const out: Record<string, ServerOptionValue> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0)
-      throw usage(
-        `--server-option must be key=value, got "${pair}".`,
-        "e.g. --server-option debounceAfterMs=100",
-      );
-    const key = pair.slice(0, eq);
-    const raw = pair.slice(eq + 1);
-    out[key] =
-      raw === "true"
-        ? true
-        : raw === "false"
-          ? false
-          : raw !== "" && Number.isFinite(Number(raw))
-            ? Number(raw)
-            : raw;
-  }
-  return out;
 }
 
 function parseKinds(text: string): ChurnKind[] {
@@ -259,7 +229,7 @@ only: no traffic is sent to them. Progress goes to stderr on a terminal.`;
         throw usage(`--${name} must be a number, got "${text}".`, `e.g. --${name} 1`);
       return n;
     };
-    const { runXdsLoad } = await import("@meshctl/xds");
+    const { parseServerOptions, runXdsLoad } = await import("@meshctl/xds");
     const showProgress = !this.jsonEnabled() && Boolean(process.stderr.isTTY);
     let last = "";
     const onProgress = (p: XdsLoadProgress) => {

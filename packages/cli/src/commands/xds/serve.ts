@@ -1,5 +1,5 @@
-import type { XdsServerEvent } from "@meshctl/xds";
 import { MeshctlError } from "@meshctl/core";
+import type { XdsServerEvent } from "@meshctl/xds";
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
 
@@ -20,7 +20,8 @@ YAML (Service, EndpointSlice, ServiceEntry, WorkloadEntry, VirtualService, Desti
 Sidecar) to proxyless gRPC clients (xds:///name.namespace.svc.cluster.local:port) and Envoy
 sidecars. The directory is watched: edits apply live; a file that does not parse or validate is
 reported with file:line and the last good version keeps serving. Without --config the example
-mesh shipped with meshctl is served. Logs one line per push, ACK/NACK and config change. Debug
+mesh shipped with meshctl is served. Logs one line per config change, debounced push (how many
+proxies it concerned), NACK and connect/disconnect; --verbose adds every response and ACK. Debug
 HTTP (127.0.0.1): /debug/clients, /debug/config_dump?node=ID, /debug/mesh, /metrics.
 Changes are debounced (--debounce-after quiet time, --debounce-max cap), then pushed only to
 the proxies they concern; an endpoint-only change sends only the changed ClusterLoadAssignments.
@@ -134,7 +135,9 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
     const onEvent = (event: XdsServerEvent) => {
       if (event.type === "push") pushes++;
       if (event.type === "nack") nacks++;
-      if (event.type === "ack" && !this.verbose) return;
+      // Per-proxy lines (one per response and ACK) only with --verbose: at a few thousand
+      // proxies they would be thousands of lines a second. Every debounced push logs a summary.
+      if ((event.type === "ack" || event.type === "push") && !this.verbose) return;
       log(formatXdsEvent(event));
       if (event.type === "config-applied" || event.type === "diagnostics-changed") {
         for (const d of event.newDiagnostics) log(`  ${formatDiagnostic(d)}`);
