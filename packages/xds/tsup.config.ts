@@ -6,6 +6,6 @@ export default defineConfig({
   entry: {
     index: "src/index.ts",
     "testing/index": "src/testing/index.ts",
-    "serve-process": "src/serve-process.ts",
+    "serve-main": "src/serve-main.ts",
   },
 });

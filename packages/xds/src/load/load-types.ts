@@ -46,7 +46,7 @@ export interface XdsLoadOptions {
   readonly connectRate?: number;
   /** Proxies sharing one HTTP/2 connection, default 1. */
   readonly proxiesPerChannel?: number;
-  /** Server knobs (meshctl: passed to serve-process; istiod: mapped to PILOT_* variables). */
+  /** Server knobs (meshctl: passed to serve-main; istiod: mapped to PILOT_* variables). */
   readonly serverOptions?: Readonly<Record<string, ServerOptionValue>>;
   /** Bound on the initial convergence, seconds; default 120. */
   readonly timeoutSeconds?: number;

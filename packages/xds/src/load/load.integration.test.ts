@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { runXdsLoad } from "./run-xds-load.js";
 
-// A bounded smoke run against meshctl's control plane in a child process (serve-process).
+// A bounded smoke run against meshctl's control plane in a child process (serve-main).
 describe("runXdsLoad against meshctl", () => {
   test("20 proxies converge and receive every endpoint change", { timeout: 60_000 }, async () => {
     const phases = new Set<string>();

@@ -8,9 +8,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MeshctlError, type SpawnedProgram, spawnProgram } from "@meshctl/core";
+import { proxyFromNode } from "../generate/proxy.js";
+import { generateProxyConfig } from "../generate/proxy-config.js";
+import { PushContext } from "../generate/push-context.js";
+import { assembleMeshModel } from "../model/assemble.js";
+import { parseMeshFile } from "../model/parse-documents.js";
 import { TYPE_URLS } from "../protocol/protos.js";
 import type { ChurnChange } from "./churn.js";
-import { type ProxyIdentity, proxyNode, proxyScope, toProtoStruct } from "./proxy-plan.js";
+import { type ProxyIdentity, proxyNode, proxyScope } from "./proxy-plan.js";
 import { generateScopeResources, type ScopeResources, type ScopeSpec } from "./scope-resources.js";
 import { meshVisible, type SyntheticMeshDescription } from "./synthetic-mesh.js";
 import {
@@ -129,28 +134,23 @@ export class GoControlPlaneTarget implements LoadTargetDriver {
     await writeMeshFiles(this.meshDir, change.files);
     const ns = change.service.namespace;
     if (change.kind === "endpoints") {
-      // Regenerate only this service, seen from its own namespace (CLAs do not depend on the proxy).
-      const scratch = await mkdtemp(join(this.workDir ?? tmpdir(), "svc-"));
-      try {
-        await writeMeshFiles(scratch, change.files);
-        const node = {
-          id: `sidecar~127.0.0.1~load.${ns}~${ns}.svc.cluster.local`,
-          metadata: toProtoStruct({ NAMESPACE: ns }),
-        };
-        const generated = (await generateScopeResources(scratch, [{ scope: "scratch", node }])).get(
-          "scratch",
-        );
-        const resources = (generated?.[TYPE_URLS.eds] ?? [])
-          .filter((r) => change.affectedNames.includes(r.name))
-          .map((r) => ({
-            typeUrl: TYPE_URLS.eds,
-            name: r.name,
-            b64: Buffer.from(r.bytes).toString("base64"),
-          }));
-        await this.call("POST", "/resources", { resources });
-      } finally {
-        await rm(scratch, { recursive: true, force: true });
-      }
+      // Regenerate only this service's CLAs, in memory, with meshctl's own generator (CLAs do not
+      // depend on the proxy): cheap enough to keep up with the churn rate the other targets get.
+      const items = Object.entries(change.files).flatMap(([rel, text]) => parseMeshFile(rel, text).items);
+      const ctx = new PushContext(assembleMeshModel(items).model, `c${change.seq}`);
+      const eds = generateProxyConfig(
+        ctx,
+        proxyFromNode({ id: `sidecar~127.0.0.1~load.${ns}~${ns}.svc.cluster.local` }),
+      ).eds;
+      // Every CLA of the service (subsets too), as meshctl would push them.
+      const resources = [...eds.values()]
+        .filter((r) => r.name.endsWith(`|${change.service.host}`))
+        .map((r) => ({
+          typeUrl: TYPE_URLS.eds,
+          name: r.name,
+          b64: Buffer.from(r.any.value).toString("base64"),
+        }));
+      await this.call("POST", "/resources", { resources });
       return;
     }
     // Routes and new services change listeners/routes/clusters: replace the scopes that see them.

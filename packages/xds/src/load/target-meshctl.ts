@@ -1,5 +1,5 @@
 /**
- * meshctl's own control plane as a child process (`serve-process`), so its CPU and memory are
+ * meshctl's own control plane as a child process (`serve-main`), so its CPU and memory are
  * measured alone. Churn is file writes into the directory it watches.
  */
 import { existsSync } from "node:fs";
@@ -17,14 +17,14 @@ import {
 } from "./target.js";
 
 /**
- * The serve-process entry next to this module: built (`dist/serve-process.js`, whether this code
- * runs bundled in `dist/` or not) or source (`src/serve-process.ts`).
+ * The serve-main entry next to this module: built (`dist/serve-main.js`, whether this code
+ * runs bundled in `dist/` or not) or source (`src/serve-main.ts`).
  *
  * @example
- * resolveServeProcessEntry(); // ".../packages/xds/dist/serve-process.js"
+ * resolveServeProcessEntry(); // ".../packages/xds/dist/serve-main.js"
  */
 export function resolveServeProcessEntry(): string | undefined {
-  for (const rel of ["../serve-process.js", "./serve-process.js", "../serve-process.ts"]) {
+  for (const rel of ["../serve-main.js", "./serve-main.js", "../serve-main.ts"]) {
     const path = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(path)) return path;
   }
@@ -39,9 +39,9 @@ function nodeArgs(entry: string): string[] {
 }
 
 export interface MeshctlTargetOptions {
-  /** Server knobs passed through to serve-process (`debounceAfterMs`, `cache`, `scoping`, ...). */
+  /** Server knobs passed through to serve-main (`debounceAfterMs`, `cache`, `scoping`, ...). */
   readonly serverOptions?: Readonly<Record<string, ServerOptionValue>>;
-  /** The serve-process entry; default: resolveServeProcessEntry(). */
+  /** The serve-main entry; default: resolveServeProcessEntry(). */
   readonly entry?: string;
   readonly readyTimeoutMs?: number;
 }
@@ -65,7 +65,7 @@ export class MeshctlTarget implements LoadTargetDriver {
     if (!entry)
       throw new MeshctlError(
         "XDS_LOAD_SERVER_MISSING",
-        "meshctl's serve-process entry was not found next to @meshctl/xds.",
+        "meshctl's serve-main entry was not found next to @meshctl/xds.",
         {
           kind: "environment",
           suggestions: ["Build the package (npm run build), or run from the source tree."],
@@ -82,7 +82,7 @@ export class MeshctlTarget implements LoadTargetDriver {
         child.stdout,
         child.exited,
         this.options.readyTimeoutMs ?? 120_000,
-        "meshctl serve-process",
+        "meshctl serve-main",
       );
       return {
         address: ready.address,

@@ -1,6 +1,7 @@
 /**
- * A process entry that runs the control plane alone, so a load harness can measure its CPU and
- * memory without its own: `node serve-process.js '{"configDir":DIR,"port":0,"debugPort":0,"options":{}}'`.
+ * A process entry (a `*-main.ts` file: the only kind of library file that may exit) that runs
+ * the control plane alone, so a load harness can measure its CPU and memory without its own:
+ * `node serve-main.js '{"configDir":DIR,"port":0,"debugPort":0,"options":{}}'`.
  * Prints one JSON line `{"address","debugPort","pid"}` once serving; stops on SIGTERM/SIGINT.
  */
 import { directoryMeshSource } from "./model/directory-source.js";
@@ -31,7 +32,7 @@ async function main(): Promise<number> {
     const knob = KNOBS[key];
     if (!knob) {
       process.stderr.write(
-        `serve-process: unknown option ${key} (known: ${Object.keys(KNOBS).join(", ")})\n`,
+        `serve-main: unknown option ${key} (known: ${Object.keys(KNOBS).join(", ")})\n`,
       );
       return 2;
     }
@@ -58,7 +59,7 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     process.stderr.write(
-      `serve-process: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      `serve-main: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );
     process.exit(1);
   },
