@@ -44,10 +44,12 @@ describe("live updates from the watched directory", () => {
   });
   afterAll(async () => lab?.close());
 
-  test("adding and removing endpoints reaches a running client within a second", async () => {
+  test("adding and removing endpoints reaches a running client within a second, as EDS only", async () => {
     const client = await lab.client(TARGET);
     await client.echo("warm up", {}, 10_000);
     expect(await countServers(client, 5)).toEqual({ a: 5 });
+    const status = () => lab.xds.clients().find((c) => c.nodeId.includes("~client."));
+    const before = status()?.types;
 
     await writeMeshFiles(lab.dir, { "echo.yaml": meshWith([port.a as number, port.b as number]) });
     const added = performance.now();
@@ -68,6 +70,12 @@ describe("live updates from the watched directory", () => {
       { timeoutMs: 1000, intervalMs: 5, what: "endpoint a to stop receiving traffic" },
     );
     expect(performance.now() - removed).toBeLessThan(1000);
+    // Incremental EDS: the grpc-js-xds client got new ClusterLoadAssignments, and its
+    // listeners, routes and clusters were not sent again.
+    const after = status()?.types;
+    expect(after?.eds?.pushes).toBeGreaterThan(before?.eds?.pushes ?? 0);
+    for (const kind of ["lds", "rds", "cds"] as const)
+      expect(after?.[kind]?.pushes).toBe(before?.[kind]?.pushes);
   });
 
   test("a broken YAML edit is reported with file and line and leaves traffic untouched", async () => {
