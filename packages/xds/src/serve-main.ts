@@ -31,9 +31,7 @@ async function main(): Promise<number> {
   for (const [key, value] of Object.entries(spec.options ?? {})) {
     const knob = KNOBS[key];
     if (!knob) {
-      process.stderr.write(
-        `serve-main: unknown option ${key} (known: ${Object.keys(KNOBS).join(", ")})\n`,
-      );
+      process.stderr.write(`serve-main: unknown option ${key} (known: ${Object.keys(KNOBS).join(", ")})\n`);
       return 2;
     }
     options = { ...options, ...knob(value) };
