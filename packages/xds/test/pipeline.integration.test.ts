@@ -207,3 +207,41 @@ describe("push pipeline", () => {
     ).toBe(3);
   });
 });
+
+describe("new-stream rate limit", () => {
+  test("streams beyond --max-streams-per-second that would wait over a second get RESOURCE_EXHAUSTED", async () => {
+    const xds = await startXdsServer({
+      source: staticMeshSource(mesh(["10.1.0.1"])),
+      port: 0,
+      debugPort: false,
+      maxStreamsPerSecond: 1,
+    });
+    const clients: AdsTestClient<SotwResponse>[] = [];
+    try {
+      // One token: the first stream is served at once, the second waits a second, the rest are refused.
+      for (let i = 0; i < 4; i++)
+        clients.push(
+          await connectAdsTestClient({
+            address: xds.address,
+            protocol: "sotw",
+            nodeId: `sidecar~10.1.0.${50 + i}~p${i}.a~a.svc.cluster.local`,
+          }),
+        );
+      for (const c of clients) c.send({ type_url: TYPE_URLS.cds, resource_names: [] });
+      const outcomes = await Promise.all(
+        clients.map((c) =>
+          c.next(3000).then(
+            () => "served",
+            (e: { code?: number }) => (e.code === 8 ? "exhausted" : `error ${String(e)}`),
+          ),
+        ),
+      );
+      expect(outcomes.filter((o) => o === "served")).toHaveLength(2);
+      expect(outcomes.filter((o) => o === "exhausted")).toHaveLength(2);
+      expect(metricValue(xds.metrics(), "meshctl_xds_rejected_streams_total")).toBe(2);
+    } finally {
+      for (const c of clients) c.close();
+      await xds.close();
+    }
+  });
+});
