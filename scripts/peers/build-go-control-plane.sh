@@ -4,15 +4,14 @@
 # module proxy; go.sum pins every module. Skips the build when the binary is newer
 # than every source file. Prints the binary's path (repo-relative) on stdout.
 set -euo pipefail
+# shellcheck source=scripts/peers/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(dirname "$0")/../.."
 
 src=bench/peers/go-control-plane
 out=.tools/peers/go-control-plane/gcp-peer
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "build-go-control-plane: the Go toolchain (go) is not on PATH" >&2
-  exit 1
-fi
+require_go build-go-control-plane "the go-control-plane peer (envoy v1.40.0 module)"
 
 if [ -x "$out" ] && [ -z "$(find "$src" -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$out" -print -quit)" ]; then
   echo "build-go-control-plane: up to date" >&2

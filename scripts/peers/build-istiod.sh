@@ -11,6 +11,8 @@
 # are kept, so warm rebuilds take seconds). istiod needs a Kubernetes API server at run time:
 # build that with scripts/peers/build-kube.sh; bench/peers/istiod/launch.mjs starts both.
 set -euo pipefail
+# shellcheck source=scripts/peers/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 MOD="$ROOT/bench/peers/istiod"
@@ -33,21 +35,9 @@ for arg in "$@"; do
   esac
 done
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "build-istiod: 'go' is not on PATH; Go >= 1.26 is needed to build pilot-discovery." >&2
-  exit 1
-fi
-minor="$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')"
-if [[ ! "$minor" =~ ^[0-9]+$ ]] || ((minor < 26)); then
-  echo "build-istiod: $(go env GOVERSION) is too old; istio.io/istio (go 1.26.0) needs Go >= 1.26." >&2
-  exit 1
-fi
+require_go build-istiod "pilot-discovery (istio.io/istio, go 1.26.0)"
 
-mkdir -p "$OUT"
-exec 9>"$OUT/.lock"
-if command -v flock >/dev/null 2>&1; then
-  flock 9
-fi
+lock_output_dir "$OUT"
 
 # Stamp the version so `pilot-discovery version` reports the pinned module, not "unknown".
 istio_version="$(awk '$1 == "require" && $2 == "istio.io/istio" { print $3 } $1 == "istio.io/istio" { print $2 }' "$MOD/go.mod" | head -1)"

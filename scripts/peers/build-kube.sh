@@ -12,6 +12,8 @@
 # peak memory, ~3.7 GB of Go caches (kept in the usual GOMODCACHE/GOCACHE, so warm rebuilds
 # take seconds).
 set -euo pipefail
+# shellcheck source=scripts/peers/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KUBE_VERSION=v1.37.2
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -36,23 +38,9 @@ for arg in "$@"; do
   esac
 done
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "build-kube: 'go' is not on PATH; Go >= 1.26 is needed to build kube-apiserver/etcd." >&2
-  exit 1
-fi
+require_go build-kube "kube-apiserver/etcd"
 
-minor="$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')"
-if [[ ! "$minor" =~ ^[0-9]+$ ]] || ((minor < 26)); then
-  echo "build-kube: $(go env GOVERSION) is too old; k8s.io/kubernetes $KUBE_VERSION needs Go >= 1.26." >&2
-  exit 1
-fi
-
-mkdir -p "$OUT"
-# One build at a time (parallel test runs may all call this).
-exec 9>"$OUT/.lock"
-if command -v flock >/dev/null 2>&1; then
-  flock 9
-fi
+lock_output_dir "$OUT"
 
 maj="${KUBE_VERSION#v}"
 maj="${maj%%.*}"
