@@ -24,11 +24,14 @@ describe.skipIf(gate.skip)("a real Envoy sidecar against the control plane", () 
   let xds: XdsServerHandle | undefined;
   let proc: SpawnedProgram | undefined;
   let dir: string | undefined;
+  const baseId = 40_000 + (process.pid % 10_000);
   afterAll(async () => {
     proc?.kill("SIGTERM");
     await proc?.exited;
     await xds?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
+    // Envoy leaves its hot-restart shared memory behind: remove what this run's base id made.
+    if (proc) await rm(`/dev/shm/envoy_shared_memory_${baseId * 10}`, { force: true });
   });
 
   test("Envoy ACKs LDS, CDS, EDS and RDS from the example mesh and reports the clusters", {
@@ -47,14 +50,7 @@ describe.skipIf(gate.skip)("a real Envoy sidecar against the control plane", () 
     });
     const file = join(dir, "envoy.json");
     await writeFile(file, JSON.stringify(bootstrap));
-    proc = spawnProgram("envoy", [
-      "-c",
-      file,
-      "--base-id",
-      String(40_000 + (process.pid % 10_000)),
-      "--log-level",
-      "warn",
-    ]);
+    proc = spawnProgram("envoy", ["-c", file, "--base-id", String(baseId), "--log-level", "warn"]);
     const status = await waitFor(
       () => {
         const c = xds?.clients()[0];
