@@ -7,6 +7,7 @@ import {
   type XdsServerHandle,
   type XdsServerOptions,
 } from "../src/index.js";
+import { parsePrometheusSamples } from "../src/load/server-metrics.js";
 import {
   createEchoClient,
   type EchoClient,
@@ -100,8 +101,7 @@ export function programGate(
   };
 }
 
-/** One sample of a Prometheus text exposition (0 when absent). */
+/** One sample of a Prometheus text exposition (0 when absent), read by the harness's parser. */
 export function metricValue(text: string, name: string, labels = ""): number {
-  const line = text.split("\n").find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ""} `));
-  return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
+  return parsePrometheusSamples(text, name)[`${name}${labels ? `{${labels}}` : ""}`] ?? 0;
 }

@@ -29,8 +29,6 @@ export interface MeshChange {
   readonly dependencies: ReadonlySet<string>;
 }
 
-export const NO_CHANGE: MeshChange = { keys: [], full: false, dependencies: new Set() };
-
 function sourceKey(s: { source: { kind: string; namespace: string; name: string } }): ConfigKey {
   return { kind: s.source.kind, namespace: s.source.namespace, name: s.source.name };
 }

@@ -2,7 +2,7 @@
  * The typed resource-type registry: what the server knows about each xDS type it serves. The
  * protocol rules and the push order read it instead of hard-coding type names.
  */
-import { PUSH_ORDER, type ResourceKind, TYPE_URLS } from "./protos.js";
+import { type ResourceKind, TYPE_URLS } from "./protos.js";
 
 export interface ResourceType {
   readonly kind: ResourceKind;
@@ -24,6 +24,3 @@ export const RESOURCE_TYPES: Readonly<Record<ResourceKind, ResourceType>> = {
   lds: { kind: "lds", typeUrl: TYPE_URLS.lds, fullStateSotw: true, dependents: [], order: 2 },
   rds: { kind: "rds", typeUrl: TYPE_URLS.rds, fullStateSotw: false, dependents: [], order: 3 },
 };
-
-/** Registry entries in push order. */
-export const RESOURCE_TYPES_IN_ORDER: readonly ResourceType[] = PUSH_ORDER.map((k) => RESOURCE_TYPES[k]);

@@ -36,7 +36,7 @@ const sotwFields = new WeakMap<WireAny, Buffer>();
 const deltaFields = new WeakMap<WireAny, Buffer>();
 
 /** google.protobuf.Any bytes of an encoded resource, computed once per resource. */
-export function encodedAny(any: WireAny): Buffer {
+function encodedAny(any: WireAny): Buffer {
   let b = anyBytes.get(any);
   if (!b) {
     b = Buffer.concat([

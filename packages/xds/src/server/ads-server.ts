@@ -169,7 +169,7 @@ interface DeltaDiscoveryRequestMsg {
 }
 
 type AdsStream = grpc.ServerDuplexStream<DiscoveryRequestMsg | DeltaDiscoveryRequestMsg, unknown>;
-type Conn = XdsConnection & { stream: AdsStream };
+type Conn = XdsConnection<AdsStream>;
 
 const RESOURCE_EXHAUSTED = 8;
 
@@ -448,11 +448,11 @@ export class AdsServer {
 
   private serveStream(stream: AdsStream, protocol: StreamProtocol): void {
     this.connCounter++;
-    const conn = Object.assign(
-      new XdsConnection(`${protocol}-${this.connCounter}`, protocol, stream.getPeer()),
-      {
-        stream,
-      },
+    const conn: Conn = new XdsConnection(
+      `${protocol}-${this.connCounter}`,
+      protocol,
+      stream.getPeer(),
+      stream,
     );
     const finish = (reason: string) => {
       if (conn.closed) return;

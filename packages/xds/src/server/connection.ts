@@ -40,7 +40,8 @@ export class TypeWatch {
 
 export type StreamProtocol = "sotw" | "delta";
 
-export class XdsConnection {
+/** One ADS stream; `S` is the transport stream (a gRPC duplex stream in the server). */
+export class XdsConnection<S = unknown> {
   readonly watches = new Map<ResourceKind, TypeWatch>();
   proxy: ProxyInfo | undefined;
   generated: GeneratedProxy | undefined;
@@ -55,6 +56,7 @@ export class XdsConnection {
     readonly id: string,
     readonly protocol: StreamProtocol,
     readonly peer: string,
+    readonly stream: S,
   ) {}
 
   nextNonce(): string {
