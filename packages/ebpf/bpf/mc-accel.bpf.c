@@ -213,7 +213,11 @@ static __always_inline void mc_established(struct bpf_sock_ops *skops, int activ
 		return;
 	}
 	mc_count(MC_SOCKETS_ADDED, 1);
-	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+	/* STATE: clean up on close. RTT and PARSE_ALL_HDR_OPT: the callbacks through which the socket
+	 * leaves the sockhash once its peer fell back to TCP (mc_release). A redirected connection
+	 * sends no TCP payload and receives none, so neither runs until then. */
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG |
+						 MC_RELEASE_CB_FLAGS);
 
 	if (active) {
 		mc_record_orig(skops, &key);
@@ -252,6 +256,61 @@ static __always_inline void mc_closed(struct bpf_sock_ops *skops)
 	bpf_map_delete_elem(&mc_owner, &key);
 }
 
+/* 1 when no message redirected to this socket waits unread (sk_psock's ingress_msg is empty). */
+static __always_inline int mc_redirect_queue_empty(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *bsk = skops->sk;
+	if (!bsk)
+		return 0;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(bsk);
+	if (!tp)
+		return 0;
+	unsigned long data = (unsigned long)((struct sock *)tp)->sk_user_data;
+	struct sk_psock___mc *psock = (struct sk_psock___mc *)(data & ~MC_SK_USER_DATA_FLAGS);
+	if (!psock)
+		return 1;
+	struct list_head___mc *next = 0;
+	if (bpf_core_read(&next, sizeof(next), &psock->ingress_msg.next))
+		return 0;
+	return next == &psock->ingress_msg;
+}
+
+/*
+ * Release: a socket whose peer sends through TCP leaves the sockhash and is a plain TCP socket again
+ * (tcp_bpf's send path, with its per-message cost, is gone). TCP payload from the peer means the peer
+ * switched to TCP for good or left the sockhash itself: nothing can be redirected to this socket any
+ * more, and its redirect queue only drains. Deleting a socket whose queue still holds bytes would
+ * lose them (ADR 0022), so until the application has read them the check repeats on the next event.
+ * The events: a segment with payload arrives (PARSE_HDR_OPT; the kernel calls it outside TCP's
+ * header-prediction fast path only), or data this socket sent is acknowledged (RTT, every ACK) and
+ * the socket has received TCP payload before (data_segs_in).
+ */
+static __always_inline void mc_release(struct bpf_sock_ops *skops)
+{
+	if (!mc_redirect_queue_empty(skops)) {
+		mc_count(MC_RELEASE_DEFERRED, 1);
+		return;
+	}
+	struct mc_key key = {};
+	if (mc_sockops_key(skops, &key))
+		return;
+	if (bpf_map_delete_elem(&mc_socks, &key) == 0)
+		mc_count(MC_SOCKETS_RELEASED, 1);
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~MC_RELEASE_CB_FLAGS);
+}
+
+/* 1 when the segment in a PARSE_HDR_OPT callback carries payload (not a bare ACK or FIN). */
+static __always_inline int mc_segment_has_payload(struct bpf_sock_ops *skops)
+{
+	void *data = (void *)(long)skops->skb_data;
+	void *end = (void *)(long)skops->skb_data_end;
+	__u8 *doff = data + 12;
+
+	if ((void *)(doff + 1) > end)
+		return 0;
+	return skops->skb_len > (__u32)((*doff >> 4) * 4);
+}
+
 SEC("sockops")
 int mc_sockops(struct bpf_sock_ops *skops)
 {
@@ -265,6 +324,14 @@ int mc_sockops(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_STATE_CB:
 		if (skops->args[1] == BPF_TCP_CLOSE)
 			mc_closed(skops);
+		break;
+	case BPF_SOCK_OPS_PARSE_HDR_OPT_CB:
+		if (mc_segment_has_payload(skops))
+			mc_release(skops);
+		break;
+	case BPF_SOCK_OPS_RTT_CB:
+		if (skops->data_segs_in > 0)
+			mc_release(skops);
 		break;
 	default:
 		break;
@@ -301,8 +368,15 @@ static __always_inline int mc_msg_key(struct sk_msg_md *msg, struct mc_key *key)
 	return 0;
 }
 
-static __always_inline int mc_pass_for_good(struct mc_sk_state *st, __u32 size)
+static __always_inline void mc_coalesce(struct sk_msg_md *msg, __u32 size)
 {
+	if (size > 1 && size <= (1u << 20) && bpf_msg_pull_data(msg, 0, size, 0))
+		mc_count(MC_COALESCE_FAILS, 1);
+}
+
+static __always_inline int mc_pass_for_good(struct sk_msg_md *msg, struct mc_sk_state *st, __u32 size)
+{
+	mc_coalesce(msg, size);
 	/* Once a direction has sent bytes through TCP it must never redirect again: the receiver
 	 * reads its sk_msg queue before its TCP queue, so going back would reorder the stream. */
 	st->state = MC_STATE_PASSING;
@@ -381,6 +455,17 @@ static __always_inline int mc_resolve_peer(struct sk_msg_md *msg, const struct m
 	return 1;
 }
 
+/* 1 when TCP payload reached this socket: its peer sends through TCP (fell back, or never was in
+ * the sockhash), so this direction follows it and the whole connection can leave the sockhash. */
+static __always_inline int mc_peer_on_tcp(struct sk_msg_md *msg)
+{
+	struct bpf_sock *sk = msg->sk;
+	if (!sk)
+		return 0;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	return tp && tp->data_segs_in > 0;
+}
+
 SEC("sk_msg")
 int mc_redir(struct sk_msg_md *msg)
 {
@@ -393,6 +478,7 @@ int mc_redir(struct sk_msg_md *msg)
 	if (!st)
 		return SK_PASS;
 	if (st->state == MC_STATE_PASSING) {
+		mc_coalesce(msg, size);
 		mc_count(MC_PASSED_MSGS, 1);
 		mc_count(MC_PASSED_BYTES, size);
 		return SK_PASS;
@@ -400,28 +486,32 @@ int mc_redir(struct sk_msg_md *msg)
 
 	struct mc_config *cfg = mc_get_config();
 	if (!cfg || !cfg->enabled)
-		return mc_pass_for_good(st, size);
+		return mc_pass_for_good(msg, st, size);
+	if (mc_peer_on_tcp(msg)) {
+		mc_count(MC_PEER_FALLBACKS, 1);
+		return mc_pass_for_good(msg, st, size);
+	}
 	/* The peer and the port allowlist are decided once, on the first message; a connection
 	 * keeps its verdict (re-enabling with other ports applies to new connections). */
 	if (st->state == MC_STATE_NEW && !mc_resolve_peer(msg, cfg, st))
-		return mc_pass_for_good(st, size);
+		return mc_pass_for_good(msg, st, size);
 
 	if (cfg->max_msg_bytes && size > cfg->max_msg_bytes) {
 		mc_count(MC_POLICY_SKIPS, 1);
-		return mc_pass_for_good(st, size);
+		return mc_pass_for_good(msg, st, size);
 	}
 	/* sk_msg ingress redirect loses to TCP on bulk streams; request/response wins. */
 	if (cfg->max_stream_bytes && mc_stream_crossed(cfg, st, size)) {
 		mc_count(MC_POLICY_SKIPS, 1);
 		if (cfg->bulk_ttl_s && (st->flags & MC_SK_HAS_SERVICE))
 			mc_learn_bulk(&st->service);
-		return mc_pass_for_good(st, size);
+		return mc_pass_for_good(msg, st, size);
 	}
 
 	int egress = st->egress;
 	if (bpf_msg_redirect_hash(msg, &mc_socks, &st->target, BPF_F_INGRESS) != SK_PASS) {
 		mc_count(egress ? MC_EGRESS_MISSES : MC_INGRESS_MISSES, 1);
-		return mc_pass_for_good(st, size);
+		return mc_pass_for_good(msg, st, size);
 	}
 	st->state = MC_STATE_REDIRECTING;
 	mc_count(egress ? MC_EGRESS_MSGS : MC_INGRESS_MSGS, 1);

@@ -14,6 +14,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 
 /* CO-RE view of the one kernel field read: only the member used, relocated by name at load time. */
 typedef struct {
@@ -21,7 +22,28 @@ typedef struct {
 } mc_kuid_t;
 struct sock {
 	mc_kuid_t sk_uid;
+	void *sk_user_data;
 } __attribute__((preserve_access_index));
+
+/* CO-RE view of struct tcp_sock: segments with payload received so far (redirected bytes bypass
+ * TCP; unlike bytes_received, a bare FIN does not count). */
+struct tcp_sock {
+	__u32 data_segs_in;
+} __attribute__((preserve_access_index));
+
+/* CO-RE view of the socket's sk_psock (sk_user_data while the socket is in a sockmap): only its
+ * queue of messages redirected to this socket and not yet read. Flavoured names (___mc) so that
+ * libbpf matches them to the kernel's struct list_head and struct sk_psock. */
+struct list_head___mc {
+	struct list_head___mc *next;
+	struct list_head___mc *prev;
+};
+struct sk_psock___mc {
+	struct list_head___mc ingress_msg;
+} __attribute__((preserve_access_index));
+
+/* Flag bits kept in the low bits of sk_user_data (SK_USER_DATA_NOCOPY | _BPF | _PSOCK). */
+#define MC_SK_USER_DATA_FLAGS 7UL
 
 /* (uid_t)-1 is never a real owner: the value for "could not read it". */
 #define MC_UID_UNKNOWN 0xffffffffu
@@ -97,6 +119,10 @@ enum mc_counter {
 	MC_BULK_LEARNED,
 	MC_BULK_SKIPS,
 	MC_OWNER_SKIPS,
+	MC_SOCKETS_RELEASED,
+	MC_RELEASE_DEFERRED,
+	MC_COALESCE_FAILS,
+	MC_PEER_FALLBACKS,
 	MC_COUNTER_MAX,
 };
 
@@ -108,6 +134,9 @@ enum mc_state {
 };
 
 #define MC_SK_HAS_SERVICE 1
+
+/* sockops callbacks that can release a socket from the sockhash (mc_release). */
+#define MC_RELEASE_CB_FLAGS (BPF_SOCK_OPS_RTT_CB_FLAG | BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG)
 
 /*
  * Per socket. `state` belongs to the sk_msg program (this socket's sending direction); `service`

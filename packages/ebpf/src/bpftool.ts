@@ -17,7 +17,9 @@ export interface BpftoolResult {
  */
 export async function tryBpftool(args: readonly string[]): Promise<BpftoolResult & { exitCode: number }> {
   trace(() => `bpftool ${args.join(" ")}`);
-  const result = await runCommand("bpftool", args, { timeoutMs: 30_000, reject: false });
+  // -n: bpftool never mounts anything. Left to itself it mounts a bpffs (over a bind mount) at a pin
+  // path that is not on one; meshctl checks its pin paths instead (resolvePinDir).
+  const result = await runCommand("bpftool", ["-n", ...args], { timeoutMs: 30_000, reject: false });
   let jsonError = "";
   if (result.exitCode !== 0 && result.stdout.startsWith("{")) {
     try {

@@ -1,6 +1,6 @@
-import { readFile, stat } from "node:fs/promises";
+import { readFile, realpath, stat } from "node:fs/promises";
 import { release } from "node:os";
-import { isAbsolute, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { createTracer, runCommand } from "@meshctl/core";
 import { runBpftoolJson } from "./bpftool.js";
 import { ebpfError } from "./errors.js";
@@ -74,26 +74,96 @@ export async function ensureCgroup2Mount(): Promise<string> {
   return FALLBACK_CGROUP2;
 }
 
-/** Mounts bpffs at /sys/fs/bpf when `pinDir` is not on a bpffs yet. */
-export async function ensureBpffsFor(pinDir: string): Promise<void> {
-  const mounts = await findBpffsMounts();
-  if (mounts.some((m) => pinDir === m || pinDir.startsWith(`${m}/`))) return;
-  if (!pinDir.startsWith("/sys/fs/bpf/")) {
-    throw ebpfError("EBPF_INVALID_OPTIONS", `${pinDir} is not on a bpffs mount.`, {
-      kind: "usage",
-      suggestions: ["Use a pin directory under /sys/fs/bpf/ (meshctl mounts bpffs there when missing)."],
-    });
+/**
+ * A path with `..` and every symlink resolved: the real path of its longest existing prefix plus the
+ * components that do not exist yet (which cannot be symlinks).
+ */
+export async function resolveRealPath(path: string): Promise<string> {
+  const absolute = resolve(path);
+  const missing: string[] = [];
+  let prefix = absolute;
+  for (;;) {
+    const real = await realpath(prefix).catch(() => undefined);
+    if (real !== undefined) return join(real, ...missing.reverse());
+    if (prefix === dirname(prefix)) return absolute;
+    missing.push(basename(prefix));
+    prefix = dirname(prefix);
   }
-  trace("bpffs not mounted; mounting /sys/fs/bpf");
+}
+
+/** The mount that holds `path` (the longest mount point that is `path` or one of its parents). */
+export function mountOf(path: string, mounts: readonly MountEntry[]): MountEntry | undefined {
+  let best: MountEntry | undefined;
+  for (const m of mounts) {
+    const inside = m.target === "/" || path === m.target || path.startsWith(`${m.target}/`);
+    if (inside && (!best || m.target.length >= best.target.length)) best = m;
+  }
+  return best;
+}
+
+/** The bpffs meshctl mounts when none is mounted (and never anywhere else). */
+export const BPFFS_ROOT = "/sys/fs/bpf";
+
+export interface PinDirLocation {
+  /** The pin directory with `..` and symlinks resolved. */
+  readonly path: string;
+  /** The path is itself a mount point (only older meshctl versions, through bpftool, made those). */
+  readonly isMountPoint: boolean;
+  /** No bpffs is mounted yet; enable mounts one at /sys/fs/bpf. */
+  readonly needsBpffs: boolean;
+}
+
+/**
+ * Resolves `pinDir` (`..`, symlinks) and checks the result is a directory of its own strictly below
+ * a bpffs mount, so that nothing meshctl pins or mounts can land over another directory. With
+ * `allowMountPoint` (disable, status) a pin dir that is itself a mount point is accepted so that
+ * what an older version mounted there can be cleaned up.
+ */
+export async function resolvePinDir(
+  pinDir: string,
+  options: { readonly allowMountPoint?: boolean } = {},
+): Promise<PinDirLocation> {
+  const invalid = (why: string) =>
+    ebpfError("EBPF_INVALID_OPTIONS", `pinDir ${pinDir} ${why}`, {
+      kind: "usage",
+      details: { pinDir },
+      suggestions: [`Use a directory of its own below a bpffs mount, e.g. ${BPFFS_ROOT}/meshctl.`],
+    });
+  if (!isAbsolute(pinDir)) throw invalid("must be an absolute path.");
+  const path = await resolveRealPath(pinDir);
+  const mounts = await readMounts();
+  const bpffs = mounts.filter((m) => m.type === "bpf");
+  const holder = mountOf(path, mounts);
+  const isMountPoint = mounts.some((m) => m.target === path);
+  const shown = path === pinDir ? "" : ` (resolves to ${path})`;
+  if (bpffs.length === 0) {
+    if (!path.startsWith(`${BPFFS_ROOT}/`)) throw invalid(`is not on a bpffs mount${shown}.`);
+    return { path, isMountPoint: false, needsBpffs: true };
+  }
+  if (holder?.type !== "bpf") throw invalid(`is not on a bpffs mount${shown}: it is on ${holder?.target ?? "/"}.`);
+  if (isMountPoint && (!options.allowMountPoint || path === BPFFS_ROOT)) {
+    throw invalid(`is a mount point${shown}, not a directory below one.`);
+  }
+  return { path, isMountPoint, needsBpffs: false };
+}
+
+/** Mounts bpffs at /sys/fs/bpf, the only place meshctl ever mounts it. */
+export async function mountBpffs(): Promise<void> {
+  trace(`bpffs not mounted; mounting ${BPFFS_ROOT}`);
   try {
-    await runCommand("mount", ["-t", "bpf", "bpf", "/sys/fs/bpf"]);
+    await runCommand("mount", ["-t", "bpf", "bpf", BPFFS_ROOT]);
   } catch (cause) {
-    throw ebpfError("EBPF_PERMISSION_DENIED", "bpffs is not mounted at /sys/fs/bpf and mounting it failed.", {
+    throw ebpfError("EBPF_PERMISSION_DENIED", `bpffs is not mounted at ${BPFFS_ROOT} and mounting it failed.`, {
       kind: "environment",
       cause,
-      suggestions: ["Run as root, or mount it yourself: `mount -t bpf bpf /sys/fs/bpf`."],
+      suggestions: [`Run as root, or mount it yourself: \`mount -t bpf bpf ${BPFFS_ROOT}\`.`],
     });
   }
+}
+
+/** Every mount stacked at exactly `path`, topmost first. */
+export async function mountsAt(path: string): Promise<MountEntry[]> {
+  return (await readMounts()).filter((m) => m.target === path).reverse();
 }
 
 /**
@@ -105,11 +175,7 @@ export async function resolveCgroup(
 ): Promise<{ mount: string; path: string }> {
   const mount = await ensureCgroup2Mount();
   const path =
-    cgroupPath === undefined
-      ? mount
-      : isAbsolute(cgroupPath)
-        ? resolve(cgroupPath)
-        : resolve(mount, cgroupPath);
+    cgroupPath === undefined ? mount : await resolveRealPath(isAbsolute(cgroupPath) ? cgroupPath : join(mount, cgroupPath));
   if (path !== mount && !path.startsWith(`${mount}/`)) {
     throw ebpfError("EBPF_CGROUP_INVALID", `${path} is not inside the cgroup v2 mount ${mount}.`, {
       kind: "usage",

@@ -17,6 +17,7 @@ export {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_STREAM_BYTES,
   DEFAULT_PIN_DIR,
+  DEFAULT_RELEASE_TIMEOUT_MS,
   type DisableEbpfOptions,
   type DisableEbpfResult,
   defaultObjectPath,
@@ -29,6 +30,7 @@ export {
   getEbpfStatus,
   type MapInfo,
   type ProgramInfo,
+  type VerdictAttachment,
 } from "./loader.js";
 export {
   type AccelerationConfig,

@@ -1,9 +1,16 @@
-import { access, mkdir, readdir, rmdir, unlink } from "node:fs/promises";
-import { isAbsolute, join } from "node:path";
+import { access, mkdir, readdir, readFile, rmdir, unlink } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createTracer, isMeshctlError } from "@meshctl/core";
+import { createTracer, isMeshctlError, runCommand } from "@meshctl/core";
 import { runBpftool, runBpftoolJson, tryBpftool } from "./bpftool.js";
-import { assertEbpfSupported, ensureBpffsFor, findCgroup2Mount, resolveCgroup } from "./environment.js";
+import {
+  assertEbpfSupported,
+  findCgroup2Mount,
+  mountBpffs,
+  mountsAt,
+  resolveCgroup,
+  resolvePinDir,
+} from "./environment.js";
 import { ebpfError } from "./errors.js";
 import {
   type AccelerationConfig,
@@ -45,6 +52,20 @@ export const DEFAULT_BULK_TTL_SECONDS = 600;
 export function defaultObjectPath(): string {
   return fileURLToPath(new URL("../obj/mc-accel.bpf.o", import.meta.url));
 }
+
+/** The bpf_map iterator that reports which sk_msg program each sockhash hands out (bpf/mc-query.bpf.c). */
+function queryObjectPath(): string {
+  return fileURLToPath(new URL("../obj/mc-query.bpf.o", import.meta.url));
+}
+
+/** Where the iterator is pinned while it is read; removed right after (and by disable after a crash). */
+const QUERY_PIN = "mc_query"; // bpffs refuses dots in names
+
+/**
+ * How long disable keeps the sockops program attached, with acceleration off, so that connections
+ * still exchanging data leave the sockhash as plain TCP sockets (docs/ebpf.md "Fallback").
+ */
+export const DEFAULT_RELEASE_TIMEOUT_MS = 1000;
 
 export interface EnableEbpfOptions {
   /** cgroup v2 directory to attach to; default: the cgroup v2 root (every process on the node). */
@@ -110,6 +131,18 @@ export interface EnableEbpfResult {
   readonly cgroupPath: string;
   readonly programs: { readonly sockops: ProgramInfo; readonly skMsg: ProgramInfo };
   readonly config: AccelerationConfig;
+  /**
+   * Attachments found missing in the kernel and made again (e.g. after a crash between loading and
+   * attaching): "sk_msg verdict on mc_socks", "sock_ops on <cgroup>".
+   */
+  readonly repaired: readonly string[];
+}
+
+/** The sk_msg program attached to a sockhash, as the kernel reports it. */
+export interface VerdictAttachment {
+  readonly mapId: number;
+  /** The program the map hands to every socket inserted from now on; null = none. */
+  readonly programId: number | null;
 }
 
 interface PinState {
@@ -213,6 +246,27 @@ async function effectiveSockOps(cgroupPath: string): Promise<Attachment[]> {
     }));
 }
 
+/**
+ * The sk_msg verdict program attached to map `mapId`, from the kernel itself: bpftool cannot list
+ * map attachments, so a bpf_map iterator (bpf/mc-query.bpf.c) pinned with `bpftool iter pin`
+ * prints "<map id> <program id>" for every sockmap and sockhash.
+ */
+async function verdictAttachment(pinDir: string, mapId: number): Promise<VerdictAttachment> {
+  const pin = join(pinDir, QUERY_PIN);
+  await unlink(pin).catch(() => undefined);
+  await runBpftool(["iter", "pin", queryObjectPath(), pin], "querying the sockhash's sk_msg program");
+  try {
+    const text = await readFile(pin, "utf8");
+    for (const line of text.split("\n")) {
+      const [map, prog] = line.trim().split(/\s+/).map(Number);
+      if (map === mapId) return { mapId, programId: prog ? prog : null };
+    }
+    return { mapId, programId: null };
+  } finally {
+    await unlink(pin).catch(() => undefined);
+  }
+}
+
 function validatePorts(field: string, list: readonly number[] | undefined): number[] {
   const ports = [...new Set(list ?? [])];
   if (ports.length > MAX_PORTS) {
@@ -306,29 +360,31 @@ function sameConfig(a: AccelerationConfig, b: AccelerationConfig): boolean {
  */
 export async function enableEbpfAcceleration(options: EnableEbpfOptions = {}): Promise<EnableEbpfResult> {
   const config = validateOptions(options);
-  const pinDir = options.pinDir ?? DEFAULT_PIN_DIR;
+  const location = await resolvePinDir(options.pinDir ?? DEFAULT_PIN_DIR);
+  const pinDir = location.path;
   const objectPath = options.objectPath ?? defaultObjectPath();
-  assertPinDir(pinDir);
   await assertEbpfSupported();
-  if (!(await exists(objectPath))) {
-    throw ebpfError("EBPF_OBJECT_MISSING", `The BPF object ${objectPath} is missing.`, {
-      kind: "bug",
-      suggestions: [
-        "Build the package (`npm run build -w packages/ebpf`), which compiles bpf/*.bpf.c with clang.",
-      ],
-    });
+  for (const object of [objectPath, queryObjectPath()]) {
+    if (!(await exists(object))) {
+      throw ebpfError("EBPF_OBJECT_MISSING", `The BPF object ${object} is missing.`, {
+        kind: "bug",
+        suggestions: [
+          "Build the package (`npm run build -w packages/ebpf`), which compiles bpf/*.bpf.c with clang.",
+        ],
+      });
+    }
   }
   const { mount, path: cgroupPath } = await resolveCgroup(options.cgroupPath);
-  await ensureBpffsFor(pinDir);
+  if (location.needsBpffs) await mountBpffs();
 
   let pins = await readPins(pinDir);
   if (!pins.empty && !pins.complete) {
     trace(`incomplete pins in ${pinDir}; removing them before a fresh load`);
-    await disableEbpfAcceleration({ pinDir, drainTimeoutMs: 0 });
+    await disableEbpfAcceleration({ pinDir, drainTimeoutMs: 0, releaseTimeoutMs: 0 });
     pins = await readPins(pinDir);
   }
 
-  if (pins.complete && pins.sockops && pins.skMsg) {
+  if (pins.complete && pins.sockops && pins.skMsg && pins.maps.mc_socks) {
     const ours = pins.sockops.id;
     const attachments = await listSockOpsAttachments(mount);
     const mine = attachments.filter((a) => a.programId === ours);
@@ -349,18 +405,24 @@ export async function enableEbpfAcceleration(options: EnableEbpfOptions = {}): P
     const current = await readConfig(pinDir);
     const configChanged = !current || !sameConfig(current, config);
     if (configChanged) await writeConfig(pinDir, config);
-    // Pinned but detached (e.g. after a partial disable): attach again.
-    const reattach = mine.length === 0;
-    if (reattach) {
-      await assertNoForeignPrograms(cgroupPath, ours);
-      await attachAll(pinDir, cgroupPath, { skMsgAttached: true });
-    }
+    // Never assume an attachment from the pins: a crash between loading and attaching leaves
+    // complete pins with nothing attached. Ask the kernel, and make what is missing.
+    const verdict = await verdictAttachment(pinDir, pins.maps.mc_socks.id);
+    const missing = { verdict: verdict.programId !== pins.skMsg.id, sockops: mine.length === 0 };
+    if (missing.sockops) await assertNoForeignPrograms(cgroupPath, ours);
+    await attachAll(pinDir, cgroupPath, missing);
+    const repaired = [
+      ...(missing.verdict ? ["sk_msg verdict on mc_socks"] : []),
+      ...(missing.sockops ? [`sock_ops on ${cgroupPath}`] : []),
+    ];
+    if (repaired.length) trace(`attached what the kernel lacked: ${repaired.join(", ")}`);
     return {
-      changed: configChanged || reattach,
+      changed: configChanged || repaired.length > 0,
       pinDir,
       cgroupPath,
       programs: { sockops: pins.sockops, skMsg: pins.skMsg },
       config,
+      repaired,
     };
   }
 
@@ -372,10 +434,10 @@ export async function enableEbpfAcceleration(options: EnableEbpfOptions = {}): P
       "loading the BPF programs",
     );
     await writeConfig(pinDir, config);
-    await attachAll(pinDir, cgroupPath, { skMsgAttached: false });
+    await attachAll(pinDir, cgroupPath, { verdict: true, sockops: true });
   } catch (error) {
-    await disableEbpfAcceleration({ pinDir, cgroupPath, drainTimeoutMs: 0 }).catch((cleanup: unknown) =>
-      trace(`rollback after a failed enable failed too: ${String(cleanup)}`),
+    await disableEbpfAcceleration({ pinDir, cgroupPath, drainTimeoutMs: 0, releaseTimeoutMs: 0 }).catch(
+      (cleanup: unknown) => trace(`rollback after a failed enable failed too: ${String(cleanup)}`),
     );
     throw error;
   }
@@ -393,17 +455,18 @@ export async function enableEbpfAcceleration(options: EnableEbpfOptions = {}): P
     cgroupPath,
     programs: { sockops: loaded.sockops, skMsg: loaded.skMsg },
     config,
+    repaired: [],
   };
 }
 
 async function attachAll(
   pinDir: string,
   cgroupPath: string,
-  state: { skMsgAttached: boolean },
+  which: { readonly verdict: boolean; readonly sockops: boolean },
 ): Promise<void> {
   // The verdict program goes on the map before sockops fills it: sockets inherit the map's programs
   // when they are inserted, never afterwards.
-  if (!state.skMsgAttached) {
+  if (which.verdict) {
     await runBpftool(
       [
         "prog",
@@ -417,6 +480,7 @@ async function attachAll(
       "attaching the sk_msg program to the sockhash",
     );
   }
+  if (!which.sockops) return;
   // `multi` never replaces a program someone else attached, and lets others attach after us.
   await runBpftool(
     ["cgroup", "attach", cgroupPath, "sock_ops", "pinned", progPin(pinDir, PROGRAM_NAMES.sockops), "multi"],
@@ -452,6 +516,12 @@ export interface DisableEbpfOptions {
   readonly force?: boolean;
   /** How long to wait for the kernel to free programs and maps; default 2000 ms. */
   readonly drainTimeoutMs?: number;
+  /**
+   * How long the sockops program stays attached, with acceleration off, so that connections still
+   * exchanging data leave the sockhash as plain TCP sockets (each does once its peer has sent
+   * through TCP and its redirect queue is read). Ends early when the sockhash is empty; default 1000 ms.
+   */
+  readonly releaseTimeoutMs?: number;
 }
 
 export interface DisableEbpfResult {
@@ -459,8 +529,15 @@ export interface DisableEbpfResult {
   readonly pinDir: string;
   readonly detached: readonly Attachment[];
   readonly removedPins: readonly string[];
-  /** Accelerated sockets still open at disable; they keep the programs alive until they close. */
+  /** Sockets that left the sockhash while disable waited (released to plain TCP, or closed). */
+  readonly releasedSockets: number;
+  /**
+   * Sockets still in the sockhash when disable finished (idle connections); they keep the programs
+   * alive until they close and send through the coalescing fallback path meanwhile.
+   */
   readonly openSockets: number;
+  /** Mounts at the pin directory that an older meshctl made through bpftool, removed. */
+  readonly unmounted: readonly string[];
   /** Kernel objects still alive after the drain timeout (only while such sockets are open). */
   readonly lingering: { readonly programIds: readonly number[]; readonly mapIds: readonly number[] };
 }
@@ -474,30 +551,36 @@ export interface DisableEbpfResult {
  * console.log(result.detached.length, result.lingering);
  */
 export async function disableEbpfAcceleration(options: DisableEbpfOptions = {}): Promise<DisableEbpfResult> {
-  const pinDir = options.pinDir ?? DEFAULT_PIN_DIR;
   if (process.getuid?.() !== 0) {
     throw ebpfError("EBPF_PERMISSION_DENIED", "Disabling eBPF acceleration needs root.", {
       kind: "environment",
       suggestions: ["Run with sudo."],
     });
   }
-  assertPinDir(pinDir);
+  const location = await resolvePinDir(options.pinDir ?? DEFAULT_PIN_DIR, { allowMountPoint: true });
+  const pinDir = location.path;
   const pins = await readPins(pinDir);
   if (pins.empty) {
     await rmdir(pinDir).catch(() => undefined);
+    const unmounted = location.isMountPoint ? await unmountPinDir(pinDir) : [];
     return {
-      changed: false,
+      changed: unmounted.length > 0,
       pinDir,
       detached: [],
       removedPins: [],
+      releasedSockets: 0,
       openSockets: 0,
+      unmounted,
       lingering: { programIds: [], mapIds: [] },
     };
   }
   const programIds = [pins.sockops?.id, pins.skMsg?.id].filter((id): id is number => id !== undefined);
   const mapIds = Object.values(pins.maps).map((m) => m.id);
 
-  // 1. Every direction falls back to TCP; going from redirect to TCP keeps byte order.
+  const socks = pins.maps.mc_socks?.pin;
+  const before = socks ? (await sockhashKeys(socks)).length : 0;
+
+  // 1. Every direction falls back to TCP on its next message; redirect -> TCP keeps byte order.
   if (pins.maps.mc_config) {
     const { bytes_value: valueSize } = await runBpftoolJson<{ bytes_value?: number }>(
       ["map", "show", "pinned", pins.maps.mc_config.pin],
@@ -518,31 +601,41 @@ export async function disableEbpfAcceleration(options: DisableEbpfOptions = {}):
     ).catch(() => undefined);
   }
 
-  // 2. No new sockets get in.
-  const detached: Attachment[] = [];
-  if (pins.sockops) {
-    const mount = await findCgroup2Mount();
-    const attachments = mount ? await listSockOpsAttachments(mount) : [];
-    const targets = attachments.filter((a) => a.programId === pins.sockops?.id);
-    if (options.cgroupPath && !targets.some((t) => t.cgroupPath === options.cgroupPath)) {
-      const direct = await effectiveSockOps(options.cgroupPath).catch(() => []);
-      targets.push(...direct.filter((a) => a.programId === pins.sockops?.id));
-    }
-    for (const target of targets) {
-      const result = await tryBpftool([
-        "cgroup",
-        "detach",
-        target.cgroupPath,
-        "sock_ops",
-        "id",
-        String(target.programId),
-      ]);
-      if (result.ok) detached.push(target);
-      else trace(`detach from ${target.cgroupPath} failed: ${result.errorText}`);
+  const mount = await findCgroup2Mount();
+  const attachments = pins.sockops && mount ? await listSockOpsAttachments(mount) : [];
+  const targets = attachments.filter((a) => a.programId === pins.sockops?.id);
+  if (pins.sockops && options.cgroupPath && !targets.some((t) => t.cgroupPath === options.cgroupPath)) {
+    const direct = await effectiveSockOps(options.cgroupPath).catch(() => []);
+    targets.push(...direct.filter((a) => a.programId === pins.sockops?.id));
+  }
+
+  // 2. While sockops is still attached, connections that exchange data leave the sockhash (their
+  // sockets see TCP payload from a peer that fell back) and become plain TCP sockets.
+  let inMap = before;
+  if (socks && targets.length > 0 && !options.force) {
+    const deadline = Date.now() + (options.releaseTimeoutMs ?? DEFAULT_RELEASE_TIMEOUT_MS);
+    while (inMap > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      inMap = (await sockhashKeys(socks)).length;
     }
   }
 
-  // 3. The map stops handing its verdict program to sockets.
+  // 3. No new sockets get in.
+  const detached: Attachment[] = [];
+  for (const target of targets) {
+    const result = await tryBpftool([
+      "cgroup",
+      "detach",
+      target.cgroupPath,
+      "sock_ops",
+      "id",
+      String(target.programId),
+    ]);
+    if (result.ok) detached.push(target);
+    else trace(`detach from ${target.cgroupPath} failed: ${result.errorText}`);
+  }
+
+  // 4. The map stops handing its verdict program to sockets.
   let openSockets = 0;
   if (pins.skMsg && pins.maps.mc_socks) {
     await tryBpftool([
@@ -555,20 +648,47 @@ export async function disableEbpfAcceleration(options: DisableEbpfOptions = {}):
       pins.maps.mc_socks.pin,
     ]);
   }
-  if (pins.maps.mc_socks) {
-    const keys = await sockhashKeys(pins.maps.mc_socks.pin);
+  if (socks) {
+    const keys = await sockhashKeys(socks);
     openSockets = keys.length;
     if (options.force) {
-      for (const key of keys)
-        await tryBpftool(["map", "delete", "pinned", pins.maps.mc_socks.pin, "key", "hex", ...key]);
+      for (const key of keys) await tryBpftool(["map", "delete", "pinned", socks, "key", "hex", ...key]);
     }
   }
 
-  // 4. Unpin. Programs and maps die with their last reference.
+  // 5. Unpin. Programs and maps die with their last reference.
   const removedPins = await removePins(pinDir);
+  const unmounted = location.isMountPoint ? await unmountPinDir(pinDir) : [];
 
   const lingering = await waitForRelease(programIds, mapIds, options.drainTimeoutMs ?? 2000);
-  return { changed: true, pinDir, detached, removedPins, openSockets, lingering };
+  return {
+    changed: true,
+    pinDir,
+    detached,
+    removedPins,
+    releasedSockets: Math.max(0, before - openSockets),
+    openSockets,
+    unmounted,
+    lingering,
+  };
+}
+
+/**
+ * Older meshctl versions let bpftool mount a bpffs (over a private bind mount of the directory)
+ * at a pin dir outside /sys/fs/bpf. Removes every mount stacked there, topmost first.
+ */
+async function unmountPinDir(pinDir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const m of await mountsAt(pinDir)) {
+    const result = await runCommand("umount", [pinDir], { reject: false });
+    if (result.exitCode !== 0) {
+      trace(`umount ${pinDir} failed: ${result.stderr.trim()}`);
+      break;
+    }
+    removed.push(`${m.type} ${pinDir}`);
+  }
+  await rmdir(pinDir).catch(() => undefined);
+  return removed;
 }
 
 /** Removes only the pins meshctl creates, never anything else someone put in the directory. */
@@ -577,6 +697,7 @@ async function removePins(pinDir: string): Promise<string[]> {
   const known = [
     ...Object.values(PROGRAM_NAMES).map((name) => progPin(pinDir, name)),
     ...MAP_NAMES.map((name) => mapPin(pinDir, name)),
+    join(pinDir, QUERY_PIN),
   ];
   for (const pin of known) {
     if (
@@ -593,19 +714,6 @@ async function removePins(pinDir: string): Promise<string[]> {
     });
   }
   return removed;
-}
-
-/** A pin dir must be a directory of its own, never a bpffs root shared with other software. */
-function assertPinDir(pinDir: string): void {
-  if (!isAbsolute(pinDir) || ["/sys/fs/bpf", "/sys/fs/bpf/", "/"].includes(pinDir)) {
-    throw ebpfError(
-      "EBPF_INVALID_OPTIONS",
-      `pinDir ${pinDir} must be an absolute directory below a bpffs mount, e.g. ${DEFAULT_PIN_DIR}.`,
-      {
-        kind: "usage",
-      },
-    );
-  }
 }
 
 async function sockhashKeys(pin: string): Promise<string[][]> {
@@ -644,10 +752,17 @@ export interface GetEbpfStatusOptions {
 export interface EbpfStatus {
   /** Loaded, attached somewhere and redirecting. */
   readonly enabled: boolean;
+  /**
+   * "broken": pins incomplete, or sockops attached while the sockhash hands out no sk_msg program
+   * (sockets enter the map and nothing is redirected); `meshctl enable ebpf` repairs it.
+   */
   readonly state: "disabled" | "enabled" | "loaded-not-attached" | "paused" | "broken";
   readonly pinDir: string;
   readonly programs: readonly ProgramInfo[];
+  /** sock_ops attachments, from `bpftool cgroup tree`. */
   readonly attachments: readonly Attachment[];
+  /** The sockhash's sk_msg program, from the kernel (bpf_map iterator); absent when not pinned. */
+  readonly verdict?: VerdictAttachment;
   /** Other sock_ops programs running for the attached cgroups. */
   readonly foreignPrograms: readonly Attachment[];
   readonly maps: readonly MapInfo[];
@@ -673,13 +788,13 @@ const COUNTED_MAPS: ReadonlySet<MapName> = new Set([
  * if (status.enabled) console.log(status.counters?.ingress.messages);
  */
 export async function getEbpfStatus(options: GetEbpfStatusOptions = {}): Promise<EbpfStatus> {
-  const pinDir = options.pinDir ?? DEFAULT_PIN_DIR;
   if (process.getuid?.() !== 0) {
     throw ebpfError("EBPF_PERMISSION_DENIED", "Reading BPF programs and maps needs root.", {
       kind: "environment",
       suggestions: ["Run with sudo."],
     });
   }
+  const pinDir = (await resolvePinDir(options.pinDir ?? DEFAULT_PIN_DIR, { allowMountPoint: true })).path;
   const pins = await readPins(pinDir);
   if (pins.empty)
     return {
@@ -735,19 +850,29 @@ export async function getEbpfStatus(options: GetEbpfStatusOptions = {}): Promise
     });
     if (dump) counters = decodeCounters(dump);
   }
+  const verdict = pins.maps.mc_socks
+    ? await verdictAttachment(pinDir, pins.maps.mc_socks.id).catch((error: unknown) => {
+        trace(`sk_msg query failed: ${String(error)}`);
+        return undefined;
+      })
+    : undefined;
+  const verdictOk = verdict !== undefined && verdict.programId !== null && verdict.programId === pins.skMsg?.id;
   const state: EbpfStatus["state"] = !pins.complete
     ? "broken"
     : attachments.length === 0
       ? "loaded-not-attached"
-      : config?.enabled
-        ? "enabled"
-        : "paused";
+      : !verdictOk
+        ? "broken"
+        : config?.enabled
+          ? "enabled"
+          : "paused";
   return {
     enabled: state === "enabled",
     state,
     pinDir,
     programs,
     attachments,
+    ...(verdict ? { verdict } : {}),
     foreignPrograms: foreign,
     maps,
     ...(config ? { config } : {}),

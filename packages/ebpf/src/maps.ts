@@ -36,6 +36,10 @@ export const COUNTER_NAMES = [
   "bulkLearned",
   "bulkSkips",
   "ownerSkips",
+  "socketsReleased",
+  "releaseDeferred",
+  "coalesceFails",
+  "peerFallbacks",
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
@@ -138,6 +142,17 @@ export interface EbpfCounters {
   readonly bulkSkips: number;
   /** Sockets kept out of the sockhash by the sidecar-uid filter (neither end owned by the sidecar). */
   readonly ownerSkips: number;
+  /**
+   * Sockets that left the sockhash after falling back (their peer sent through TCP and nothing
+   * redirected to them was left unread): plain TCP sockets again, at no sk_msg cost.
+   */
+  readonly socketsReleased: number;
+  /** Segments that found the socket's redirect queue not yet read; the release waits for the next one. */
+  readonly releaseDeferred: number;
+  /** Messages on the TCP fallback path that could not be made one contiguous write (allocation failed). */
+  readonly coalesceFails: number;
+  /** Directions that followed their peer to TCP (TCP payload had reached the socket). */
+  readonly peerFallbacks: number;
 }
 
 export interface DirectionCounters {
@@ -176,6 +191,10 @@ export function decodeCounters(dump: PercpuDump): EbpfCounters {
     bulkLearned: raw.bulkLearned,
     bulkSkips: raw.bulkSkips,
     ownerSkips: raw.ownerSkips,
+    socketsReleased: raw.socketsReleased,
+    releaseDeferred: raw.releaseDeferred,
+    coalesceFails: raw.coalesceFails,
+    peerFallbacks: raw.peerFallbacks,
   };
 }
 

@@ -301,6 +301,16 @@ export async function waitForListen(netns: string, port: number, timeoutMs = 10_
   throw new Error(`nothing listens on ${netns}:${port}`);
 }
 
+/** Compiles scripts/fallback-rr.c (the request/response peer of the fallback tests) into the lab's temp dir. */
+export async function compileFallbackPeer(lab: Lab): Promise<string> {
+  const cc = (await findProgram("cc")) ?? (await findProgram("clang"));
+  if (!cc) throw new Error("no C compiler (cc or clang) for scripts/fallback-rr.c");
+  const binary = join(await lab.tempDir("fallback-rr"), "fallback-rr");
+  const source = fileURLToPath(new URL("../scripts/fallback-rr.c", import.meta.url));
+  await runCommand(cc, ["-O2", "-Wall", "-pthread", "-o", binary, source]);
+  return binary;
+}
+
 /** Runs a verifying client to completion and returns its JSON summary. */
 export async function runClient(
   lab: Lab,
