@@ -5,7 +5,7 @@
 // Against the sibling packages' sources instead of their builds:
 //   node --conditions=@meshctl/source --import tsx packages/bench/scripts/lab.mjs ...
 import { parseArgs } from "node:util";
-import { cleanupLabLeftovers, parseLabScenarios, renderLabText, runLab } from "@meshctl/bench";
+import { parseLabScenarios, renderLabText, runLab } from "@meshctl/bench";
 
 const { values } = parseArgs({
   options: {
@@ -25,8 +25,6 @@ const num = (v) => (v === undefined ? undefined : Number(v));
 const controller = new AbortController();
 process.once("SIGINT", () => controller.abort());
 process.once("SIGTERM", () => controller.abort());
-const leftovers = await cleanupLabLeftovers();
-if (leftovers.removed.length) console.error(`removed leftovers: ${leftovers.removed.join(", ")}`);
 const options = {
   ...(values.scenarios ? { scenarios: parseLabScenarios(values.scenarios) } : {}),
   ...(values.duration ? { durationSeconds: num(values.duration) } : {}),
@@ -37,9 +35,11 @@ const options = {
   ...(values.payload ? { payloadBytes: num(values.payload) } : {}),
   ...(values["sidecar-mode"] ? { sidecarMode: values["sidecar-mode"] } : {}),
   ...(values["pin-cpus"] ? { pinCpus: true } : {}),
+  removeLeftovers: true,
   signal: controller.signal,
   onProgress: (e) => {
     if (e.type === "phase") console.error(`[${e.phase}] ${e.message}`);
+    if (e.type === "warning") console.error(`warning: ${e.message}`);
     if (e.type === "measurement-done") {
       const m = e.measurement;
       console.error(

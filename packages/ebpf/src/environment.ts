@@ -140,7 +140,8 @@ export async function resolvePinDir(
     if (!path.startsWith(`${BPFFS_ROOT}/`)) throw invalid(`is not on a bpffs mount${shown}.`);
     return { path, isMountPoint: false, needsBpffs: true };
   }
-  if (holder?.type !== "bpf") throw invalid(`is not on a bpffs mount${shown}: it is on ${holder?.target ?? "/"}.`);
+  if (holder?.type !== "bpf")
+    throw invalid(`is not on a bpffs mount${shown}: it is on ${holder?.target ?? "/"}.`);
   if (isMountPoint && (!options.allowMountPoint || path === BPFFS_ROOT)) {
     throw invalid(`is a mount point${shown}, not a directory below one.`);
   }
@@ -153,11 +154,15 @@ export async function mountBpffs(): Promise<void> {
   try {
     await runCommand("mount", ["-t", "bpf", "bpf", BPFFS_ROOT]);
   } catch (cause) {
-    throw ebpfError("EBPF_PERMISSION_DENIED", `bpffs is not mounted at ${BPFFS_ROOT} and mounting it failed.`, {
-      kind: "environment",
-      cause,
-      suggestions: [`Run as root, or mount it yourself: \`mount -t bpf bpf ${BPFFS_ROOT}\`.`],
-    });
+    throw ebpfError(
+      "EBPF_PERMISSION_DENIED",
+      `bpffs is not mounted at ${BPFFS_ROOT} and mounting it failed.`,
+      {
+        kind: "environment",
+        cause,
+        suggestions: [`Run as root, or mount it yourself: \`mount -t bpf bpf ${BPFFS_ROOT}\`.`],
+      },
+    );
   }
 }
 
@@ -175,7 +180,9 @@ export async function resolveCgroup(
 ): Promise<{ mount: string; path: string }> {
   const mount = await ensureCgroup2Mount();
   const path =
-    cgroupPath === undefined ? mount : await resolveRealPath(isAbsolute(cgroupPath) ? cgroupPath : join(mount, cgroupPath));
+    cgroupPath === undefined
+      ? mount
+      : await resolveRealPath(isAbsolute(cgroupPath) ? cgroupPath : join(mount, cgroupPath));
   if (path !== mount && !path.startsWith(`${mount}/`)) {
     throw ebpfError("EBPF_CGROUP_INVALID", `${path} is not inside the cgroup v2 mount ${mount}.`, {
       kind: "usage",

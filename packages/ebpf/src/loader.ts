@@ -856,7 +856,8 @@ export async function getEbpfStatus(options: GetEbpfStatusOptions = {}): Promise
         return undefined;
       })
     : undefined;
-  const verdictOk = verdict !== undefined && verdict.programId !== null && verdict.programId === pins.skMsg?.id;
+  const verdictOk =
+    verdict !== undefined && verdict.programId !== null && verdict.programId === pins.skMsg?.id;
   const state: EbpfStatus["state"] = !pins.complete
     ? "broken"
     : attachments.length === 0

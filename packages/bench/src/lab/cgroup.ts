@@ -74,12 +74,13 @@ async function childCgroups(path: string): Promise<string[]> {
 /**
  * Kills every process in a cgroup subtree and removes it, deepest first. `cgroup.kill` (Linux 5.14)
  * catches processes that forked after we looked; older kernels fall back to signalling each pid.
- * Missing cgroups are fine: teardown is idempotent.
+ * Missing cgroups are fine: teardown is idempotent. Resolves true when this call removed `path`,
+ * false when it was already gone.
  *
  * @example
  * await removeCgroupTree("/sys/fs/cgroup/unified/mcl-lab-1a2b");
  */
-export async function removeCgroupTree(path: string, timeoutMs = 5_000): Promise<void> {
+export async function removeCgroupTree(path: string, timeoutMs = 5_000): Promise<boolean> {
   for (const child of await childCgroups(path)) await removeCgroupTree(child, timeoutMs);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -102,10 +103,10 @@ export async function removeCgroupTree(path: string, timeoutMs = 5_000): Promise
   for (;;) {
     try {
       await rmdir(path);
-      return;
+      return true;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") return;
+      if (code === "ENOENT") return false;
       if (code !== "EBUSY" || Date.now() > deadline) throw error;
       await new Promise((r) => setTimeout(r, 50));
     }

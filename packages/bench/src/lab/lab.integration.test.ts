@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { chown, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { findProgram, isMeshctlError, runCommand } from "@meshctl/core";
 import { Ajv } from "ajv";
@@ -9,9 +9,11 @@ import { HTML_CHART_IDS } from "../report/html.js";
 import { findCgroup2Root } from "./cgroup.js";
 import { renderLabHtmlReport } from "./html-report.js";
 import { listNetns } from "./netns.js";
+import { SIDECAR_UID } from "./plan.js";
 import { benchPackageDir, spawnInPod } from "./pod-process.js";
 import { cleanupLabLeftovers, LAB_AGENT_SCRIPT, runLab } from "./runner.js";
 import { LAB_RESULT_JSON_SCHEMA } from "./schema.js";
+import { ENVOY_SHM_DIR } from "./sidecar.js";
 import { LAB_SCENARIOS, type LabProgressEvent } from "./types.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -165,5 +167,67 @@ describe.skipIf(Boolean(reason))("mesh lab (real namespaces, iptables, haproxy, 
     expect(out.code).toBe("LAB_REQUIRES_ROOT");
     expect(out.message).toMatch(/network namespaces/);
     expect(out.suggestions.join(" ")).toMatch(/sudo/);
+  });
+});
+
+// In this file, not a file of its own: vitest runs files in parallel, and two cleanups at once
+// would each remove (and report) the other's planted leftovers.
+describe.skipIf(!isRoot)("cleanupLabLeftovers and Envoy shared memory (real /dev/shm)", () => {
+  /** A lab id with no work directory, so no lab of this machine uses it. */
+  function unusedLabId(taken: readonly string[]): string {
+    for (;;) {
+      const id = randomBytes(2).toString("hex");
+      if (!taken.includes(id) && !existsSync(`/tmp/mcl-lab-${id}`)) return id;
+    }
+  }
+  /** The file an Envoy of lab `id`, pod `pod`, made before hot restart was disabled (base id × 10). */
+  const shmOf = (id: string, pod: number) =>
+    join(ENVOY_SHM_DIR, `envoy_shared_memory_${(Number.parseInt(id, 16) * 16 + pod + 1) * 10}`);
+
+  test("removes lab Envoys' leftovers, spares live labs, other owners and other base ids", async () => {
+    const dead = unusedLabId([]);
+    const live = unusedLabId([dead]);
+    const foreign = unusedLabId([dead, live]);
+    const planted: string[] = [];
+    const plant = async (file: string, uid: number) => {
+      await writeFile(file, "", { flag: "wx", mode: 0o600 }); // wx: never take over a real file
+      planted.push(file);
+      await chown(file, uid, uid);
+    };
+    try {
+      await plant(shmOf(dead, 0), SIDECAR_UID);
+      await plant(shmOf(dead, 1), SIDECAR_UID);
+      await plant(shmOf(live, 0), SIDECAR_UID);
+      // Same name scheme, but root's: another Envoy on the host (the xds tests run Envoy as root).
+      await plant(shmOf(foreign, 0), 0);
+      // The sidecar uid's, but past the lab's base-id range.
+      const outside = join(
+        ENVOY_SHM_DIR,
+        `envoy_shared_memory_${(0x10000 * 16 + 1 + Number.parseInt(dead, 16)) * 10}`,
+      );
+      await plant(outside, SIDECAR_UID);
+      await mkdir(`/tmp/mcl-lab-${live}`, { recursive: true });
+      await writeFile(`/tmp/mcl-lab-${live}/owner.pid`, `${process.pid}\n`);
+
+      const report = await cleanupLabLeftovers();
+
+      expect(report.removed).toEqual(
+        expect.arrayContaining([
+          `envoy shared memory ${shmOf(dead, 0)}`,
+          `envoy shared memory ${shmOf(dead, 1)}`,
+        ]),
+      );
+      expect(existsSync(shmOf(dead, 0))).toBe(false);
+      expect(existsSync(shmOf(dead, 1))).toBe(false);
+      expect(report.active).toContain(live);
+      for (const kept of [shmOf(live, 0), shmOf(foreign, 0), outside]) {
+        expect(existsSync(kept), kept).toBe(true);
+        expect(report.removed.join("\n")).not.toContain(kept);
+      }
+      expect(report.problems.filter((p) => planted.some((f) => p.includes(f)))).toEqual([]);
+    } finally {
+      for (const file of planted) await rm(file, { force: true });
+      await rm(`/tmp/mcl-lab-${live}`, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { runCommand, runJson } from "@meshctl/core";
+import { errorMessage, runCommand, runJson } from "@meshctl/core";
 import { renderCaptureRules } from "./iptables.js";
 import { type LabPlan, SIDECAR_UID } from "./plan.js";
 
@@ -57,12 +57,13 @@ export async function netnsPids(netns: string): Promise<number[]> {
 
 /**
  * Kills whatever still runs in a namespace and deletes it (its veths and bridge go with it).
- * Missing namespaces are fine: teardown is idempotent.
+ * Resolves true when this call deleted it, false when it was already gone (teardown is
+ * idempotent); throws when it still exists afterwards, e.g. without the privilege to delete it.
  *
  * @example
  * await deleteNetns("mcl-1a2b-direct-client");
  */
-export async function deleteNetns(netns: string): Promise<void> {
+export async function deleteNetns(netns: string): Promise<boolean> {
   for (const pid of await netnsPids(netns)) {
     try {
       process.kill(pid, "SIGKILL");
@@ -70,7 +71,14 @@ export async function deleteNetns(netns: string): Promise<void> {
       // already gone
     }
   }
-  await runCommand("ip", ["netns", "delete", netns], { reject: false, timeoutMs: 10_000 });
+  try {
+    await runCommand("ip", ["netns", "delete", netns], { timeoutMs: 10_000 });
+    return true;
+  } catch (error) {
+    // `ip` fails alike for "no such namespace" and "not permitted": the list tells them apart.
+    if ((await listNetns()).includes(netns)) throw error;
+    return false;
+  }
 }
 
 /** Names of all network namespaces on the machine. */
@@ -87,6 +95,12 @@ export async function listNetns(): Promise<string[]> {
  */
 export async function destroyLabNetwork(plan: LabPlan): Promise<void> {
   const existing = new Set(await listNetns());
-  for (const pod of plan.pods) if (existing.has(pod.netns)) await deleteNetns(pod.netns);
-  if (existing.has(plan.nodeNetns)) await deleteNetns(plan.nodeNetns);
+  const failures: unknown[] = [];
+  // One namespace that will not go must not keep the others (and the bridge's) alive.
+  for (const netns of [...plan.pods.map((p) => p.netns), plan.nodeNetns]) {
+    if (!existing.has(netns)) continue;
+    await deleteNetns(netns).catch((error: unknown) => failures.push(error));
+  }
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) throw new AggregateError(failures, failures.map(errorMessage).join("; "));
 }

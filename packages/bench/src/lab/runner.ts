@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { cpus, release } from "node:os";
 import { dirname, join } from "node:path";
@@ -15,15 +15,16 @@ import {
 } from "@meshctl/core";
 import { createCgroup, findCgroup2Root, removeCgroupTree } from "./cgroup.js";
 import { type EbpfAcceleration, loadEbpfIntegration } from "./ebpf-integration.js";
-import { buildLabNetwork, destroyLabNetwork, listNetns } from "./netns.js";
+import { buildLabNetwork, deleteNetns, destroyLabNetwork, listNetns } from "./netns.js";
 import { resolveLabOptions } from "./options.js";
-import { APP_PORT, LAB_PREFIX, type LabPlan, type LabPodPlan, planLab, podOf } from "./plan.js";
+import { APP_PORT, LAB_PREFIX, type LabPlan, type LabPodPlan, planLab, podOf, SIDECAR_UID } from "./plan.js";
 import { benchPackageDir, spawnInPod, waitForListening } from "./pod-process.js";
 import { compareScenarios, interleaveRounds, type LabSlot, summarizeRounds } from "./rounds.js";
 import {
-  envoyBaseId,
+  ENVOY_SHM_DIR,
   LAB_MESH_NAMESPACE,
   LAB_XDS_PORT,
+  labIdOfEnvoyShm,
   labServiceObjects,
   labSidecarMeshObjects,
   type RunningSidecar,
@@ -77,6 +78,20 @@ function abortedError(): MeshctlError {
 }
 
 /**
+ * Throws LAB_REQUIRES_ROOT unless this process is root. Both building a lab and removing one need
+ * it: unprivileged, `ip netns delete` and cgroup `rmdir` fail, and a cleanup that went on would
+ * only collect failures.
+ */
+function requireLabRoot(message: string, suggestions: readonly string[]): void {
+  if (typeof process.getuid !== "function" || process.getuid() === 0) return;
+  throw new MeshctlError("LAB_REQUIRES_ROOT", message, {
+    kind: "environment",
+    suggestions,
+    details: { uid: process.getuid() },
+  });
+}
+
+/**
  * Checks what the lab needs before it touches anything: root, the programs it drives, a cgroup v2
  * mount, a sidecar proxy and the built pod agent.
  *
@@ -90,20 +105,13 @@ export async function checkLabPrerequisites(
   agentPath: string;
   sidecar: "haproxy" | "envoy" | "none";
 }> {
-  if (typeof process.getuid === "function" && process.getuid() !== 0) {
-    throw new MeshctlError(
-      "LAB_REQUIRES_ROOT",
-      "The mesh lab needs root: it creates network namespaces, veth pairs and a bridge, installs iptables capture rules inside them, creates cgroups and attaches eBPF programs.",
-      {
-        kind: "environment",
-        suggestions: [
-          "Run it with sudo: `sudo meshctl bench`.",
-          "Or measure an existing target without root: `meshctl bench run http://host:port/`.",
-        ],
-        details: { uid: process.getuid() },
-      },
-    );
-  }
+  requireLabRoot(
+    "The mesh lab needs root: it creates network namespaces, veth pairs and a bridge, installs iptables capture rules inside them, creates cgroups and attaches eBPF programs.",
+    [
+      "Run it with sudo: `sudo meshctl bench`.",
+      "Or measure an existing target without root: `meshctl bench run http://host:port/`.",
+    ],
+  );
   const missing: string[] = [];
   for (const program of PROGRAMS) if (!(await findProgram(program))) missing.push(program);
   const meshed = options.scenarios.some((s) => s === "sidecar" || s === "sidecar-ebpf");
@@ -262,6 +270,14 @@ export class LabSession {
     };
     emit({ type: "phase", phase: "preflight", message: "checking prerequisites" });
     const pre = await checkLabPrerequisites(options);
+    const notes: string[] = [];
+    if (input.removeLeftovers) {
+      const leftovers = await cleanupLabLeftovers();
+      if (leftovers.removed.length > 0)
+        notes.push(`removed leftovers of an earlier run: ${leftovers.removed.join(", ")}`);
+      for (const problem of leftovers.problems) notes.push(`could not remove a leftover ${problem}`);
+      for (const note of notes) emit({ type: "warning", message: note });
+    }
     const skipped: { scenario: LabScenario; reason: string }[] = [];
     let ebpf: Awaited<ReturnType<typeof loadEbpfIntegration>> | undefined;
     if (options.scenarios.includes("sidecar-ebpf")) {
@@ -301,6 +317,7 @@ export class LabSession {
       pre.sidecar === "envoy" ? "envoy" : "haproxy",
     );
     session.skipped.push(...skipped);
+    session.warnings.push(...notes);
     for (const s of skipped) session.warnings.push(`skipped ${s.scenario}: ${s.reason}`);
     try {
       await session.build(input.signal, ebpf);
@@ -345,12 +362,7 @@ export class LabSession {
     for (const pod of meshed) {
       const sidecar =
         this.sidecarKind === "envoy"
-          ? await startEnvoySidecar(
-              pod,
-              plan.workDir,
-              envoyBaseId(plan.id, plan.pods.indexOf(pod)),
-              this.cpuSets.pods,
-            )
+          ? await startEnvoySidecar(pod, plan.workDir, this.cpuSets.pods)
           : await startHaproxySidecar(pod, plan.workDir, this.cpuSets.pods);
       this.sidecars.push(sidecar);
       this.processes.push(sidecar.program);
@@ -789,14 +801,28 @@ async function ownerAlive(id: string): Promise<boolean> {
   }
 }
 
+/** True when `error` says the path was already gone (someone else removed it: not our removal). */
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+}
+
 /**
- * Removes what crashed lab runs left behind: `mcl-*` namespaces, `mcl-lab-*` cgroups, bpffs pins
- * and work directories. Labs whose owning process is still alive are skipped unless `force`.
+ * Removes what crashed lab runs left behind: `mcl-*` namespaces, `mcl-lab-*` cgroups, bpffs pins,
+ * work directories, and the hot-restart shared memory (`/dev/shm/envoy_shared_memory_*`) of Envoy
+ * sidecars from lab versions that ran Envoy with hot restart: only files in the lab's base-id
+ * range that belong to the sidecar uid (see `labIdOfEnvoyShm`), so other Envoys' files stay.
+ * Labs whose owning process is still alive are skipped unless `force`. `removed` lists only what
+ * this call removed; what it could not remove is in `problems`. Needs root, and checks that
+ * first: unprivileged it removes nothing and throws LAB_REQUIRES_ROOT.
  *
  * @example
- * const { removed } = await cleanupLabLeftovers();
+ * const { removed, problems } = await cleanupLabLeftovers();
  */
 export async function cleanupLabLeftovers(options: { force?: boolean } = {}): Promise<LabCleanupReport> {
+  requireLabRoot(
+    `Removing the mesh lab's leftovers needs root: its network namespaces, cgroups and bpffs pins belong to root, and its Envoy sidecars' shared memory to uid ${SIDECAR_UID}. Nothing was removed.`,
+    ["Run it with sudo: `sudo meshctl bench --cleanup`."],
+  );
   const removed: string[] = [];
   const active = new Set<string>();
   const problems: string[] = [];
@@ -809,19 +835,20 @@ export async function cleanupLabLeftovers(options: { force?: boolean } = {}): Pr
     }
     return false;
   };
-  const { deleteNetns } = await import("./netns.js");
-  const { readdir } = await import("node:fs/promises");
+  /** Runs one removal; claims it only when `remove` reports that this call removed the thing. */
+  const attempt = async (what: string, remove: () => Promise<boolean>) => {
+    try {
+      if (await remove()) removed.push(what);
+    } catch (error) {
+      if (!isMissing(error)) problems.push(`${what}: ${errorMessage(error)}`);
+    }
+  };
   const namespaces = (await listNetns()).filter((n) => n.startsWith(LAB_PREFIX));
   // Pods before node namespaces so bridges go last.
   namespaces.sort((a, b) => Number(a.endsWith("-node")) - Number(b.endsWith("-node")));
   for (const ns of namespaces) {
     if (await keep(ns)) continue;
-    try {
-      await deleteNetns(ns);
-      removed.push(`netns ${ns}`);
-    } catch (error) {
-      problems.push(`netns ${ns}: ${errorMessage(error)}`);
-    }
+    await attempt(`netns ${ns}`, () => deleteNetns(ns));
   }
   const roots = new Set<string>();
   try {
@@ -841,12 +868,7 @@ export async function cleanupLabLeftovers(options: { force?: boolean } = {}): Pr
   for (const root of roots) {
     for (const dir of await dirs(root, `${LAB_PREFIX}lab-`)) {
       if (await keep(dir.slice(root.length + 1))) continue;
-      try {
-        await removeCgroupTree(dir);
-        removed.push(`cgroup ${dir}`);
-      } catch (error) {
-        problems.push(`cgroup ${dir}: ${errorMessage(error)}`);
-      }
+      await attempt(`cgroup ${dir}`, () => removeCgroupTree(dir));
     }
   }
   for (const [parent, kind] of [
@@ -855,13 +877,18 @@ export async function cleanupLabLeftovers(options: { force?: boolean } = {}): Pr
   ] as const) {
     for (const dir of await dirs(parent, `${LAB_PREFIX}lab-`)) {
       if (await keep(dir.slice(parent.length + 1))) continue;
-      try {
-        await rm(dir, { recursive: true, force: true });
-        removed.push(`${kind} ${dir}`);
-      } catch (error) {
-        problems.push(`${kind} ${dir}: ${errorMessage(error)}`);
-      }
+      // No `force`: a directory that vanished meanwhile is not ours to claim.
+      await attempt(`${kind} ${dir}`, () => rm(dir, { recursive: true }).then(() => true));
     }
+  }
+  for (const name of await readdir(ENVOY_SHM_DIR).catch(() => [] as string[])) {
+    const id = labIdOfEnvoyShm(name);
+    if (!id) continue;
+    const file = join(ENVOY_SHM_DIR, name);
+    const stat = await lstat(file).catch(() => undefined);
+    if (!stat?.isFile() || stat.uid !== SIDECAR_UID) continue;
+    if (await keep(`${LAB_PREFIX}lab-${id}`)) continue;
+    await attempt(`envoy shared memory ${file}`, () => unlink(file).then(() => true));
   }
   return { removed, active: [...active], problems };
 }

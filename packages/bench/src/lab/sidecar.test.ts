@@ -5,9 +5,9 @@ import { podCommand } from "./pod-process.js";
 import {
   ENVOY_ADMIN_PORT,
   envoyArgv,
-  envoyBaseId,
   LAB_XDS_PORT,
   labEnvoyBootstrap,
+  labIdOfEnvoyShm,
   labSidecarMeshObjects,
   selectSidecarKind,
 } from "./sidecar.js";
@@ -78,13 +78,12 @@ describe("Envoy sidecar of a planned pod", () => {
   });
 
   test("the command line runs envoy as the sidecar uid inside the pod", () => {
-    const argv = envoyArgv("/tmp/mcl-lab-1a2b/sidecar-client.envoy.json", 107186, 1);
+    const argv = envoyArgv("/tmp/mcl-lab-1a2b/sidecar-client.envoy.json", 1);
     expect(argv).toEqual([
       "envoy",
       "-c",
       "/tmp/mcl-lab-1a2b/sidecar-client.envoy.json",
-      "--base-id",
-      "107186",
+      "--disable-hot-restart",
       "--log-level",
       "warn",
       "--concurrency",
@@ -103,11 +102,19 @@ describe("Envoy sidecar of a planned pod", () => {
     ]);
   });
 
-  test("base ids differ per pod and per lab", () => {
-    const ids = plan.pods.map((_, i) => envoyBaseId(plan.id, i));
-    expect(new Set(ids).size).toBe(plan.pods.length);
-    expect(envoyBaseId("1a2b", 0)).not.toBe(envoyBaseId("1a2c", 0));
-    expect(envoyBaseId("0000", 0)).toBeGreaterThan(0);
+  // Oracle from Envoy: HotRestartImpl names its shm_open segment envoy_shared_memory_<base id × 10>
+  // (Envoy 1.40 with --base-id 999991 made envoy_shared_memory_9999910), and the base ids lab runs
+  // used before hot restart was disabled: lab id × 16 + pod index + 1.
+  test("shared memory of earlier lab Envoys maps back to its lab; other names do not", () => {
+    expect(labIdOfEnvoyShm("envoy_shared_memory_1071880")).toBe("1a2b"); // base id 107188, pod 3
+    expect(labIdOfEnvoyShm("envoy_shared_memory_10")).toBe("0000"); // lab 0000, pod 0
+    expect(labIdOfEnvoyShm("envoy_shared_memory_10485760")).toBe("ffff"); // lab ffff, pod 15
+    expect(labIdOfEnvoyShm("envoy_shared_memory_10485770")).toBeUndefined(); // past lab ffff
+    expect(labIdOfEnvoyShm("envoy_shared_memory_0")).toBeUndefined(); // Envoy's default base id
+    expect(labIdOfEnvoyShm("envoy_shared_memory_1071881")).toBeUndefined(); // not a base id × 10
+    expect(labIdOfEnvoyShm("envoy_shared_memory_01071880")).toBeUndefined();
+    expect(labIdOfEnvoyShm("envoy_shared_memory_1071880.lock")).toBeUndefined();
+    expect(labIdOfEnvoyShm("mcl-lab-1a2b")).toBeUndefined();
   });
 });
 

@@ -107,20 +107,22 @@ export async function labEnvoyBootstrap(pod: LabPodPlan): Promise<Record<string,
 }
 
 /**
- * The Envoy argv of a meshed pod. `--base-id` keeps the hot-restart shared memory of concurrent
- * sidecars (and other Envoys on the machine) apart; it is derived from the lab id and pod index.
+ * The Envoy argv of a meshed pod. `--disable-hot-restart`, as Istio's pilot-agent passes it: a
+ * sidecar is restarted by replacing it, never hot. With hot restart on, Envoy 1.40 creates
+ * `/dev/shm/envoy_shared_memory_<base id × 10>` and keeps it after any exit, clean or not; with it
+ * off Envoy creates no shared memory and binds no hot-restart socket, so nothing outlives the pod
+ * and concurrent sidecars need no distinct `--base-id`.
  *
  * @example
- * envoyArgv("/tmp/mcl-lab-1a2b/sidecar-client.envoy.json", 6699, 1);
- * // ["envoy", "-c", "/tmp/…/sidecar-client.envoy.json", "--base-id", "6699", "--log-level", "warn", "--concurrency", "1"]
+ * envoyArgv("/tmp/mcl-lab-1a2b/sidecar-client.envoy.json", 1);
+ * // ["envoy", "-c", "/tmp/…/sidecar-client.envoy.json", "--disable-hot-restart", "--log-level", "warn", "--concurrency", "1"]
  */
-export function envoyArgv(configFile: string, baseId: number, threads: number): string[] {
+export function envoyArgv(configFile: string, threads: number): string[] {
   return [
     "envoy",
     "-c",
     configFile,
-    "--base-id",
-    String(baseId),
+    "--disable-hot-restart",
     "--log-level",
     "warn",
     "--concurrency",
@@ -128,14 +130,27 @@ export function envoyArgv(configFile: string, baseId: number, threads: number): 
   ];
 }
 
+/** Where Envoy keeps its hot-restart shared memory (`shm_open` names live in this tmpfs). */
+export const ENVOY_SHM_DIR = "/dev/shm";
+
 /**
- * A base id unique per lab and pod: lab ids are 4 hex digits, pods fewer than 16 per lab.
+ * The lab id whose Envoy sidecar left a hot-restart shared-memory file, or undefined when the name
+ * is not one the lab ever made. Lab runs before hot restart was disabled started pod `i` of lab
+ * `id` (4 hex digits) with `--base-id id × 16 + i + 1`, and Envoy names the file
+ * `envoy_shared_memory_<base id × 10>`. The name alone does not prove the lab made it (any Envoy
+ * may pick such a base id): the caller also checks the file belongs to the sidecar uid.
  *
  * @example
- * envoyBaseId("1a2b", 3); // 107188
+ * labIdOfEnvoyShm("envoy_shared_memory_1071880"); // "1a2b" (base id 107188: pod 3 of lab 1a2b)
+ * labIdOfEnvoyShm("envoy_shared_memory_0"); // undefined (Envoy's default base id)
  */
-export function envoyBaseId(labId: string, podIndex: number): number {
-  return Number.parseInt(labId, 16) * 16 + (podIndex % 16) + 1;
+export function labIdOfEnvoyShm(name: string): string | undefined {
+  const digits = /^envoy_shared_memory_([1-9]\d{0,7})$/.exec(name)?.[1];
+  if (!digits) return undefined;
+  const n = Number(digits);
+  if (n % 10 !== 0) return undefined;
+  const id = Math.floor((n / 10 - 1) / 16);
+  return id <= 0xffff ? id.toString(16).padStart(4, "0") : undefined;
 }
 
 /** A running sidecar proxy. */
@@ -196,12 +211,11 @@ async function spawnSidecar(
  * waits for its admin port and the xDS-delivered listeners 15001/15006.
  *
  * @example
- * const sidecar = await startEnvoySidecar(pod, "/tmp/mcl-lab-1a2b", envoyBaseId("1a2b", 1));
+ * const sidecar = await startEnvoySidecar(pod, "/tmp/mcl-lab-1a2b");
  */
 export async function startEnvoySidecar(
   pod: LabPodPlan,
   workDir: string,
-  baseId: number,
   cpus?: string,
 ): Promise<RunningSidecar> {
   if (!pod.sidecar) throw new Error(`pod ${pod.netns} has no sidecar`);
@@ -209,7 +223,7 @@ export async function startEnvoySidecar(
   await writeFile(file, `${JSON.stringify(await labEnvoyBootstrap(pod), null, 2)}\n`);
   await chmod(file, 0o644);
   // 15001/15006 only appear once LDS arrived: readiness also proves the xDS connection works.
-  return spawnSidecar(pod, envoyArgv(file, baseId, pod.sidecar.threads), cpus, {
+  return spawnSidecar(pod, envoyArgv(file, pod.sidecar.threads), cpus, {
     ports: [ENVOY_ADMIN_PORT, pod.sidecar.outboundPort, pod.sidecar.inboundPort],
     timeoutMs: 20_000,
     failure: `Envoy sidecar of ${pod.scenario}/${pod.role} did not start or got no listeners over xDS`,

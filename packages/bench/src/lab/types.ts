@@ -35,6 +35,12 @@ export interface LabOptions {
    * machine confining the pods to one CPU made every scenario slower (ADR 0043).
    */
   readonly pinCpus?: boolean;
+  /**
+   * Before building, remove what crashed runs left behind (as `cleanupLabLeftovers()` does, after
+   * the preflight so a non-root caller gets the lab's LAB_REQUIRES_ROOT); what was removed, or
+   * could not be, is reported as `warning` progress events and in the result's warnings.
+   */
+  readonly removeLeftovers?: boolean;
   /** Cancels the run; the lab tears everything down, then rejects with LAB_ABORTED. */
   readonly signal?: AbortSignal;
   /** Called with progress events (phases, measurements). */

@@ -1,9 +1,11 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { chown, readdir, rm, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { findProgram } from "@meshctl/core";
+import { findProgram, runCommand } from "@meshctl/core";
 import { describe, expect, test } from "vitest";
-import { runMeshctl } from "../../../test/helpers.js";
+import { type BinResult, CLI_BIN, runMeshctl } from "../../../test/helpers.js";
 
 const isRoot = process.getuid?.() === 0;
 const haproxy = await findProgram("haproxy");
@@ -21,6 +23,31 @@ if (labReason) console.log(`skipped meshctl bench lab run: ${labReason}`);
 async function mclNamespaces(): Promise<string[]> {
   const entries = await readdir("/run/netns").catch(() => [] as string[]);
   return entries.filter((e) => e.startsWith("mcl-"));
+}
+
+/** A lab id no namespace or work directory of this machine uses. */
+async function unusedLabId(): Promise<string> {
+  const namespaces = await mclNamespaces();
+  for (;;) {
+    const id = randomBytes(2).toString("hex");
+    if (!namespaces.some((n) => n.startsWith(`mcl-${id}-`)) && !existsSync(`/tmp/mcl-lab-${id}`)) return id;
+  }
+}
+
+/** Runs the built binary as `nobody` (uid/gid 65534, no groups), as an unprivileged user would. */
+function runMeshctlAsNobody(args: readonly string[]): Promise<BinResult> {
+  return new Promise((resolve) => {
+    execFile(
+      "setpriv",
+      ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, CLI_BIN, ...args],
+      // root's HOME is unreadable for nobody: oclif would warn about its data dir.
+      { env: { ...process.env, HOME: "/nonexistent" }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
 }
 
 describe.skipIf(!built)("meshctl bench (the lab) through the built binary", () => {
@@ -58,14 +85,69 @@ describe.skipIf(!built)("meshctl bench (the lab) through the built binary", () =
   );
 
   test.skipIf(Boolean(labReason))("--cleanup --json reports what it removed", async () => {
-    const { code, stdout } = await runMeshctl(["bench", "--cleanup", "--json"]);
-    expect(code).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({
-      kind: "cleanup",
-      removed: expect.any(Array),
-      active: expect.any(Array),
-    });
+    // A lab Envoy's hot-restart file (uid 1337, base id lab × 16 + pod + 1, name base id × 10)
+    // and the same name scheme owned by root, as another Envoy on the host would leave it.
+    const shmOf = (id: string) => `/dev/shm/envoy_shared_memory_${(Number.parseInt(id, 16) * 16 + 1) * 10}`;
+    const leftover = shmOf(await unusedLabId());
+    let foreign = shmOf(await unusedLabId());
+    while (foreign === leftover) foreign = shmOf(await unusedLabId());
+    const planted: string[] = [];
+    try {
+      for (const [file, uid] of [
+        [leftover, 1337],
+        [foreign, 0],
+      ] as const) {
+        await writeFile(file, "", { flag: "wx", mode: 0o600 });
+        planted.push(file);
+        await chown(file, uid, uid);
+      }
+      const { code, stdout } = await runMeshctl(["bench", "--cleanup", "--json"]);
+      const report = JSON.parse(stdout) as { kind: string; removed: string[]; problems: string[] };
+      expect(code, stdout).toBe(report.problems.length > 0 ? 3 : 0);
+      expect(report).toMatchObject({
+        kind: "cleanup",
+        removed: expect.any(Array),
+        active: expect.any(Array),
+      });
+      expect(report.removed).toContain(`envoy shared memory ${leftover}`);
+      expect(existsSync(leftover)).toBe(false);
+      expect(existsSync(foreign)).toBe(true);
+      expect(report.removed.join("\n")).not.toContain(foreign);
+    } finally {
+      for (const file of planted) await rm(file, { force: true });
+    }
   });
+
+  test.skipIf(!isRoot)(
+    "--cleanup as a non-root user says it needs root, exits 3 and removes nothing",
+    { timeout: 60_000 },
+    async () => {
+      // A real leftover of a crashed lab, named as the lab names its pods.
+      const netns = `mcl-${await unusedLabId()}-direct-client`;
+      await runCommand("ip", ["netns", "add", netns]);
+      try {
+        const json = await runMeshctlAsNobody(["bench", "--cleanup", "--json"]);
+        expect(json.code, json.stderr).toBe(3);
+        const { error, removed } = JSON.parse(json.stdout) as {
+          error: { code: string; kind: string; message: string; suggestions: string[] };
+          removed?: unknown;
+        };
+        expect(removed).toBeUndefined();
+        expect(error).toMatchObject({ code: "LAB_REQUIRES_ROOT", kind: "environment" });
+        expect(error.message).toMatch(/needs root.*Nothing was removed/s);
+        expect(error.suggestions.join(" ")).toContain("sudo meshctl bench --cleanup");
+
+        const text = await runMeshctlAsNobody(["bench", "--cleanup"]);
+        expect(text.code).toBe(3);
+        expect(text.stderr).toMatch(/LAB_REQUIRES_ROOT/);
+        expect(text.stdout).not.toMatch(/removed/);
+
+        expect(await mclNamespaces()).toContain(netns);
+      } finally {
+        await runCommand("ip", ["netns", "delete", netns], { reject: false });
+      }
+    },
+  );
 
   test.skipIf(Boolean(labReason))(
     "a short lab run prints the versioned JSON result and leaves nothing behind",

@@ -10,6 +10,7 @@ import {
   renderLabText,
   runLab,
 } from "@meshctl/bench";
+import { EXIT_CODES } from "@meshctl/core";
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
 
@@ -97,7 +98,8 @@ creates (all named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs 
       helpValue: "FILE",
     }),
     cleanup: Flags.boolean({
-      description: "Only remove leftovers of crashed lab runs (mcl-* namespaces, cgroups, pins) and exit.",
+      description:
+        "Only remove leftovers of crashed lab runs (mcl-* namespaces, cgroups, pins, lab Envoys' /dev/shm files) and exit. Needs root.",
     }),
   };
 
@@ -115,12 +117,6 @@ creates (all named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs 
     const live = this.interactive ? await this.startLiveView() : undefined;
     const progress = live?.push ?? (this.jsonEnabled() ? undefined : plainProgress);
     try {
-      const leftovers = await cleanupLabLeftovers();
-      if (leftovers.removed.length > 0)
-        progress?.({
-          type: "warning",
-          message: `removed leftovers of an earlier run: ${leftovers.removed.join(", ")}`,
-        });
       const result = await runLab({
         scenarios: parseLabScenarios(flags.scenarios),
         durationSeconds: Number(flags.duration),
@@ -132,6 +128,7 @@ creates (all named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs 
         ...(flags.sidecar === "auto" ? {} : { sidecar: flags.sidecar as "envoy" | "haproxy" }),
         sidecarMode: flags["sidecar-mode"] as "http" | "tcp",
         pinCpus: flags["pin-cpus"],
+        removeLeftovers: true,
         signal: controller.signal,
         ...(progress ? { onProgress: progress } : {}),
       });
@@ -142,6 +139,11 @@ creates (all named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs 
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
     }
+  }
+
+  /** A cleanup that could not remove everything fails (3), so scripts do not take it as clean. */
+  protected override exitCodeFor(output: BenchLabOutput): number {
+    return output.kind === "cleanup" && output.problems.length > 0 ? EXIT_CODES.environment : 0;
   }
 
   private async startLiveView(): Promise<{ push: (e: LabProgressEvent) => void; stop: () => Promise<void> }> {

@@ -1,4 +1,4 @@
-import { type DisableEbpfResult, disableEbpfAcceleration } from "@meshctl/ebpf";
+import { DEFAULT_RELEASE_TIMEOUT_MS, type DisableEbpfResult, disableEbpfAcceleration } from "@meshctl/ebpf";
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
 import { pinDirFlag } from "../enable/ebpf.js";
@@ -24,6 +24,12 @@ read by the receiving application are then lost).`;
     force: Flags.boolean({
       description: "Drop accelerated sockets from the sockhash now (may lose unread redirected bytes).",
     }),
+    "release-timeout": Flags.integer({
+      description:
+        "Milliseconds to keep releasing connections that still exchange data to plain TCP before detaching (0 = detach at once).",
+      default: DEFAULT_RELEASE_TIMEOUT_MS,
+      min: 0,
+    }),
     "drain-timeout": Flags.integer({
       description: "Milliseconds to wait for the kernel to free programs and maps.",
       default: 2000,
@@ -37,6 +43,7 @@ read by the receiving application are then lost).`;
       pinDir: flags["pin-dir"],
       force: flags.force,
       drainTimeoutMs: flags["drain-timeout"],
+      releaseTimeoutMs: flags["release-timeout"],
       ...(flags.cgroup ? { cgroupPath: flags.cgroup } : {}),
     });
   }
@@ -47,7 +54,9 @@ read by the receiving application are then lost).`;
       "eBPF acceleration disabled.",
       `  detached  ${r.detached.length ? r.detached.map((d) => d.cgroupPath).join(", ") : "nothing was attached"}`,
       `  removed   ${r.removedPins.length} pin(s) from ${r.pinDir}`,
+      `  released  ${r.releasedSockets} socket(s) left the sockhash while disable waited; ${r.openSockets} idle one(s) stay until they close`,
     ];
+    if (r.unmounted.length) lines.push(`  unmounted ${r.unmounted.join(", ")} (left by an older meshctl)`);
     const lingering = r.lingering.programIds.length + r.lingering.mapIds.length;
     if (lingering > 0) {
       lines.push(

@@ -91,6 +91,25 @@ describe.skipIf(skipReason)("meshctl enable / ebpf status / disable ebpf on the 
     expect((await DisableEbpf.run(["--pin-dir", pinDir, "--json"], opts)).changed).toBe(false);
     expect(await readFile(join(cgroup, "cgroup.procs"), "utf8")).toBe("");
   });
+
+  test("a --pin-dir that climbs out of the bpffs with `..` is a usage error, and nothing is created", async () => {
+    const outside = `/tmp/mce-cli-outside-${process.pid}`;
+    const printed: string[] = [];
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      printed.push(String(chunk));
+      return true;
+    });
+    await expect(
+      EnableEbpf.run(
+        ["--cgroup", cgroup, "--pin-dir", `/sys/fs/bpf/x/../../../..${outside}`, "--json"],
+        opts,
+      ),
+    ).rejects.toMatchObject({ code: "EEXIT", oclif: { exit: 2 } });
+    const { error } = JSON.parse(printed.join("")) as { error: { code: string; message: string } };
+    expect(error.code).toBe("EBPF_INVALID_OPTIONS");
+    expect(error.message).toContain(`resolves to ${outside}`);
+    await expect(readFile(outside)).rejects.toMatchObject({ code: "ENOENT" });
+  });
 });
 
 describe("eBPF flags and checks", () => {
@@ -139,6 +158,18 @@ describe("eBPF flags and checks", () => {
     expect(text).toContain("2 learned service(s), 1 active");
     expect(text).toContain("netns 4099 10.96.0.10:9000  age 12 s  2 stream(s), 6 socket(s) kept on TCP");
     expect(text).toContain("[::1]:443  age 700 s (expired)");
+    const broken = render({
+      enabled: false,
+      state: "broken",
+      pinDir: "/sys/fs/bpf/meshctl",
+      programs: [],
+      attachments: [],
+      verdict: { mapId: 12, programId: null },
+      foreignPrograms: [],
+      maps: [],
+    });
+    expect(broken).toContain("eBPF acceleration: broken");
+    expect(broken).toContain("NOT attached to the sockhash");
   });
 
   test("--ports must be numbers", () => {

@@ -8,7 +8,7 @@ export default class EbpfStatusCommand extends MeshctlCommand<EbpfStatus> {
   static override description =
     `Reads the pins under --pin-dir: the programs, the cgroups the sockops program is attached to,
 other sock_ops programs running for those cgroups, entries in the sockhash / pairing maps, the
-policy in force, the learned bulk services (netns cookie, ip:port, age; new connections to an active
+policy in force, whether the sockhash hands out the sk_msg program (asked from the kernel), the learned bulk services (netns cookie, ip:port, age; new connections to an active
 one stay on plain TCP) and the redirect counters (ingress = mirror-tuple pairs such as sidecar -> app;
 egress = app -> sidecar after the REDIRECT to 15001). Needs root.`;
   static override examples = [
@@ -27,6 +27,11 @@ egress = app -> sidecar after the REDIRECT to 15001). Needs root.`;
     const lines = [`eBPF acceleration: ${s.state}`, `  pins        ${s.pinDir}`];
     lines.push(`  programs    ${s.programs.map((p) => `${p.name} (id ${p.id})`).join(", ") || "none"}`);
     lines.push(`  attached to ${s.attachments.map((a) => a.cgroupPath).join(", ") || "nothing"}`);
+    if (s.verdict) {
+      lines.push(
+        `  sk_msg      ${s.verdict.programId === null ? "NOT attached to the sockhash: nothing is redirected (run `meshctl enable ebpf` to repair)" : `program id ${s.verdict.programId} on sockhash id ${s.verdict.mapId} (kernel view)`}`,
+      );
+    }
     if (s.foreignPrograms.length) {
       lines.push(
         `  foreign     ${s.foreignPrograms.map((f) => `${f.programName || "?"} (id ${f.programId}) on ${f.cgroupPath}`).join(", ")}`,
@@ -58,7 +63,8 @@ egress = app -> sidecar after the REDIRECT to 15001). Needs root.`;
         `  ingress     ${c.ingress.messages} msgs, ${c.ingress.bytes} bytes redirected, ${c.ingress.misses} misses`,
         `  egress      ${c.egress.messages} msgs, ${c.egress.bytes} bytes redirected, ${c.egress.misses} misses`,
         `  sockets     ${c.socketsAdded} added, ${c.socketAddErrors} refused (owned by another sk_msg program), ${c.pairsCreated} REDIRECT pairs`,
-        `  on TCP      ${c.passedMessages} msgs, ${c.passedBytes} bytes; ${c.policySkips} directions moved by policy`,
+        `  on TCP      ${c.passedMessages} msgs, ${c.passedBytes} bytes; ${c.policySkips} directions moved by policy, ${c.peerFallbacks} followed their peer; ${c.coalesceFails} messages not coalesced`,
+        `  released    ${c.socketsReleased} sockets back to plain TCP, ${c.releaseDeferred} checks found unread redirected bytes`,
         `  skipped     ${c.socketsSkipped} sockets (excluded port / TCP Fast Open), ${c.bulkSkips} sockets of learned bulk services, ${c.ownerSkips} by the sidecar-uid filter; ${c.bulkLearned} bulk streams learned`,
       );
     }

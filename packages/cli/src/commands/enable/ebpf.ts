@@ -10,7 +10,8 @@ import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
 
 export const pinDirFlag = Flags.string({
-  description: "bpffs directory holding meshctl's pinned programs and maps.",
+  description:
+    "bpffs directory holding meshctl's pinned programs and maps: a directory of its own below a bpffs mount (`..` and symlinks are resolved first).",
   default: DEFAULT_PIN_DIR,
   env: "MESHCTL_EBPF_PIN_DIR",
   helpValue: "DIR",
@@ -38,7 +39,8 @@ export default class EnableEbpf extends MeshctlCommand<EnableEbpfResult> {
 cgroup v2 directory: by default the cgroup v2 root (every pod on the node), or --cgroup for one pod.
 Established TCP connections between two sockets of that cgroup in the same network namespace
 (app -> sidecar after the iptables REDIRECT to 15001, sidecar -> app, any 127.0.0.1 pair) then
-skip the TCP/IP stack. Idempotent; refuses to attach beside another sock_ops program.
+skip the TCP/IP stack. Idempotent: a second run asks the kernel what is attached and makes what is
+missing (e.g. after a crash mid-enable). Refuses to attach beside another sock_ops program.
 Needs root and Linux >= 5.15. Design and limits: docs/ebpf.md.`;
   static override examples = [
     "sudo <%= config.bin %> enable ebpf",
@@ -127,6 +129,7 @@ Needs root and Linux >= 5.15. Design and limits: docs/ebpf.md.`;
       `  programs  ${r.programs.sockops.name} (id ${r.programs.sockops.id}), ${r.programs.skMsg.name} (id ${r.programs.skMsg.id})`,
       `  pins      ${r.pinDir}`,
       `  policy    ${policy.join("; ")}`,
+      ...(r.repaired.length ? [`  repaired  ${r.repaired.join(", ")} (missing in the kernel)`] : []),
       "Connections opened from now on are accelerated; existing ones stay on TCP. See `meshctl ebpf status`.",
     ].join("\n");
   }

@@ -116,6 +116,13 @@ export function evaluateEbpfChecks(f: EbpfFacts): Check[] {
     `pins: ${s.pinDir}`,
     ...s.attachments.map((a) => `attached: ${a.cgroupPath} (${a.programName} id ${a.programId})`),
     ...s.maps.map((m) => `map ${m.name}: ${m.entries ?? "-"}/${m.maxEntries}`),
+    ...(s.verdict
+      ? [
+          s.verdict.programId === null
+            ? "sk_msg: not attached to the sockhash (kernel view): sockets enter it and nothing is redirected"
+            : `sk_msg: program ${s.verdict.programId} attached to the sockhash (kernel view)`,
+        ]
+      : []),
   ];
   if (s.state === "disabled") checks.push(check("status", "ok", "acceleration is not enabled", [], null));
   else if (s.state === "enabled")
@@ -136,7 +143,7 @@ export function evaluateEbpfChecks(f: EbpfFacts): Check[] {
         `acceleration is ${s.state}`,
         evidence,
         s.state === "broken"
-          ? "Run `meshctl disable ebpf` then `meshctl enable ebpf`."
+          ? "Run `meshctl enable ebpf`: it asks the kernel what is attached and makes what is missing (or `meshctl disable ebpf` to remove everything)."
           : "Run `meshctl enable ebpf` to attach, or `meshctl disable ebpf` to clean up.",
       ),
     );
