@@ -22,6 +22,16 @@ await step("lint (biome, every package and the root)", () => $`npx biome check .
 await step("typecheck", () => $`npx nx run-many -t typecheck --outputStyle=static`);
 await step("tests", () => $`npx nx run-many -t test --parallel=1 --outputStyle=static`);
 
+// Every package with tests must report them, or the summary would silently leave them out.
+for (const pkg of await glob("packages/*/package.json")) {
+  const { scripts = {} } = await fs.readJson(pkg);
+  const report = pkg.replace(/package\.json$/, "test-results.json");
+  if (scripts.test && !(await fs.pathExists(report))) {
+    failed = true;
+    console.log(chalk.red(`== ${pkg}: its test script wrote no ${report} (add the json reporter)`));
+  }
+}
+
 let passed = 0;
 let failedTests = 0;
 let skipped = 0;
