@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { requirementGate } from "@meshctl/core";
 import {
   renderBootstrap,
   startXdsServer,
@@ -75,30 +76,17 @@ export async function countServers(
   return counts;
 }
 
-/**
- * Whether a test needing `program` runs: skip (with a printed reason) when it is not on PATH,
- * unless MESHCTL_REQUIRE (comma-separated; `.ci/run` sets it) lists it: then the tests run and
- * fail with `missing`, so CI can never go green by skipping.
- */
+/** Whether a test needing `program` on PATH runs (see @meshctl/core's requirementGate). */
 export function programGate(
   program: string,
   found: string | undefined,
   test: string,
 ): { skip: boolean; missing?: string } {
-  if (found) return { skip: false };
-  const reason = `no \`${program}\` binary on PATH (npm run setup installs the pinned one)`;
-  const required = (process.env.MESHCTL_REQUIRE ?? "")
-    .split(",")
-    .map((s) => s.trim().toLowerCase())
-    .includes(program);
-  if (!required) {
-    console.warn(`[${test}] skipped: ${reason}`);
-    return { skip: true };
-  }
-  return {
-    skip: false,
-    missing: `MESHCTL_REQUIRE=${process.env.MESHCTL_REQUIRE} requires ${program}: ${reason}`,
-  };
+  return requirementGate(
+    program,
+    found ? undefined : `no \`${program}\` binary on PATH (npm run setup installs the pinned one)`,
+    test,
+  );
 }
 
 /** One sample of a Prometheus text exposition (0 when absent), read by the harness's parser. */

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { findProgram, isMeshctlError, runCommand } from "@meshctl/core";
+import { findProgram, isMeshctlError, isRequired, runCommand } from "@meshctl/core";
 import { beforeAll, describe, expect, test } from "vitest";
 import { benchPackageDir } from "./pod-process.js";
 import { checkLabPrerequisites, LAB_AGENT_SCRIPT, runLab } from "./runner.js";
@@ -11,10 +11,7 @@ const isRoot = process.getuid?.() === 0;
 const envoy = await findProgram("envoy");
 const envoyOnPath = Boolean(envoy);
 // CI sets MESHCTL_REQUIRE=envoy: there a missing Envoy fails the run instead of skipping it.
-const envoyRequired = (process.env.MESHCTL_REQUIRE ?? "")
-  .split(",")
-  .map((s) => s.trim().toLowerCase())
-  .includes("envoy");
+const envoyRequired = isRequired("envoy");
 const reason = !isRoot
   ? "the lab needs root"
   : !envoyOnPath && !envoyRequired
