@@ -311,7 +311,7 @@ async function makePki(dir) {
   };
 }
 
-function kubeconfigYaml({ server, caPem, token }) {
+function kubeconfigYaml({ server, caPem, token, user = "admin" }) {
   const caData = Buffer.from(caPem).toString("base64");
   return `apiVersion: v1
 kind: Config
@@ -321,17 +321,19 @@ clusters:
     server: ${server}
     certificate-authority-data: ${caData}
 users:
-- name: admin
+- name: ${user}
   user:
     token: ${token}
 contexts:
 - name: bench
   context:
     cluster: bench
-    user: admin
+    user: ${user}
 current-context: bench
 `;
 }
+
+const USER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
  * Starts etcd + kube-apiserver on free loopback ports. No controller-manager, scheduler or
@@ -343,8 +345,13 @@ current-context: bench
  * @param {string} [opts.binDir] where kube-apiserver and etcd are (default .tools/kube/bin).
  * @param {number} [opts.timeoutMs] bound on etcd health + apiserver /readyz (default 60000).
  * @param {boolean} [opts.keepWorkDir] do not remove workDir on close (debugging).
+ * @param {string[]} [opts.users] extra static-token users (lower-case names), in no group: they
+ *   are authenticated but may do nothing until RBAC grants it (`system:authenticated` only).
+ * @param {string[]} [opts.apiserverArgs] extra kube-apiserver flags (e.g. `--watch-cache=false`).
  * @returns {Promise<{kubeconfig: string, server: string, token: string, ca: string, caFile: string,
  *   workDir: string, pids: {etcd: number, apiserver: number}, logs(): {etcd: string, apiserver: string},
+ *   users: Record<string, {token: string, kubeconfig: string}>,
+ *   restartApiserver(opts?: {apiserverArgs?: string[], downMs?: number}): Promise<void>,
  *   close(): Promise<void>}>}
  */
 export async function startKubeApiserver({
@@ -352,9 +359,15 @@ export async function startKubeApiserver({
   binDir = join(toolsDir(), "kube/bin"),
   timeoutMs = 60_000,
   keepWorkDir = false,
+  users = [],
+  apiserverArgs = [],
 } = {}) {
   const avail = kubeAvailable({ binDir });
   if (!avail.ok) throw new PeerStartError(avail.reason);
+  for (const u of users) {
+    if (!USER_NAME.test(u) || u === "admin")
+      throw new PeerStartError(`startKubeApiserver: bad user name ${u}`);
+  }
   workDir = workDir ? resolve(workDir) : await mkdtemp(join(tmpdir(), "meshctl-kube-"));
   await mkdir(workDir, { recursive: true });
 
@@ -369,7 +382,16 @@ export async function startKubeApiserver({
     const caPem = await readFile(pki.caFile, "utf8");
     const token = randomBytes(24).toString("hex");
     const tokenFile = join(workDir, "tokens.csv");
-    await writeFile(tokenFile, `${token},admin,admin,"system:masters"\n`, { mode: 0o600 });
+    const userTokens = Object.fromEntries(users.map((u) => [u, randomBytes(24).toString("hex")]));
+    await writeFile(
+      tokenFile,
+      [
+        `${token},admin,admin,"system:masters"`,
+        ...users.map((u, i) => `${userTokens[u]},${u},uid-${u}-${i}`),
+        "",
+      ].join("\n"),
+      { mode: 0o600 },
+    );
 
     // A port taken between freePort() and the child's bind: retry with new ports.
     for (let attempt = 1; ; attempt++) {
@@ -406,34 +428,33 @@ export async function startKubeApiserver({
       }
 
       const server = `https://127.0.0.1:${securePort}`;
-      procs.apiserver = startProcess(
-        "kube-apiserver",
-        join(binDir, "kube-apiserver"),
-        [
-          `--etcd-servers=${etcdUrl}`,
-          "--bind-address=127.0.0.1",
-          "--advertise-address=127.0.0.1",
-          `--secure-port=${securePort}`,
-          `--tls-cert-file=${pki.certFile}`,
-          `--tls-private-key-file=${pki.keyFile}`,
-          `--client-ca-file=${pki.caFile}`,
-          `--token-auth-file=${tokenFile}`,
-          "--authorization-mode=RBAC",
-          "--anonymous-auth=false",
-          "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-          `--service-account-key-file=${pki.saPub}`,
-          `--service-account-signing-key-file=${pki.saKey}`,
-          "--api-audiences=https://kubernetes.default.svc.cluster.local",
-          "--service-cluster-ip-range=10.96.0.0/16",
-          // Core validation rejects 127.0.0.0/8 endpoint addresses, including its own.
-          "--endpoint-reconciler-type=none",
-          "--profiling=false",
-          "--v=0",
-        ],
-        { cwd: workDir },
-      );
-      try {
-        await waitReady(
+      const baseArgs = [
+        `--etcd-servers=${etcdUrl}`,
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        `--secure-port=${securePort}`,
+        `--tls-cert-file=${pki.certFile}`,
+        `--tls-private-key-file=${pki.keyFile}`,
+        `--client-ca-file=${pki.caFile}`,
+        `--token-auth-file=${tokenFile}`,
+        "--authorization-mode=RBAC",
+        "--anonymous-auth=false",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        `--service-account-key-file=${pki.saPub}`,
+        `--service-account-signing-key-file=${pki.saKey}`,
+        "--api-audiences=https://kubernetes.default.svc.cluster.local",
+        "--service-cluster-ip-range=10.96.0.0/16",
+        // Core validation rejects 127.0.0.0/8 endpoint addresses, including its own.
+        "--endpoint-reconciler-type=none",
+        "--profiling=false",
+        "--v=0",
+      ];
+      const spawnApiserver = (extra) =>
+        startProcess("kube-apiserver", join(binDir, "kube-apiserver"), [...baseArgs, ...extra], {
+          cwd: workDir,
+        });
+      const apiserverReady = () =>
+        waitReady(
           procs.apiserver,
           "answering /readyz",
           async () => {
@@ -446,6 +467,9 @@ export async function startKubeApiserver({
           },
           { timeoutMs },
         );
+      procs.apiserver = spawnApiserver(apiserverArgs);
+      try {
+        await apiserverReady();
       } catch (e) {
         await Promise.all([stopProcess(procs.apiserver), stopProcess(procs.etcd)]);
         if (e.addrInUse && attempt < 3) continue;
@@ -454,7 +478,25 @@ export async function startKubeApiserver({
 
       const kubeconfig = join(workDir, "kubeconfig");
       await writeFile(kubeconfig, kubeconfigYaml({ server, caPem, token }), { mode: 0o600 });
+      const userHandles = {};
+      for (const u of users) {
+        const file = join(workDir, `kubeconfig-${u}`);
+        await writeFile(file, kubeconfigYaml({ server, caPem, token: userTokens[u], user: u }), {
+          mode: 0o600,
+        });
+        userHandles[u] = { token: userTokens[u], kubeconfig: file };
+      }
       let closing;
+      let restarting;
+      const restart = async ({ apiserverArgs: args = apiserverArgs, downMs = 0 } = {}) => {
+        if (closing) throw new PeerStartError("restartApiserver after close()");
+        // Same port, same etcd, same certificates and tokens: clients reconnect to the same
+        // address with the same kubeconfig, as after a real API server restart.
+        await stopProcess(procs.apiserver, 10_000);
+        if (downMs > 0) await sleep(downMs);
+        procs.apiserver = spawnApiserver(args);
+        await apiserverReady();
+      };
       return {
         kubeconfig,
         server,
@@ -462,10 +504,22 @@ export async function startKubeApiserver({
         ca: caPem,
         caFile: pki.caFile,
         workDir,
-        pids: { etcd: procs.etcd.child.pid, apiserver: procs.apiserver.child.pid },
+        users: userHandles,
+        get pids() {
+          return { etcd: procs.etcd.child.pid, apiserver: procs.apiserver.child.pid };
+        },
         logs: () => ({ etcd: procs.etcd.tail(), apiserver: procs.apiserver.tail() }),
+        /**
+         * Stops kube-apiserver (SIGTERM, as a rolling restart does) and starts it again on the
+         * same port and etcd, optionally with other extra flags; resolves once /readyz answers.
+         */
+        restartApiserver: (opts) => {
+          const run = (restarting ?? Promise.resolve()).then(() => restart(opts));
+          restarting = run.catch(() => {});
+          return run;
+        },
         close: () => {
-          closing ??= cleanup();
+          closing ??= (restarting ?? Promise.resolve()).then(cleanup);
           return closing;
         },
       };
@@ -478,18 +532,41 @@ export async function startKubeApiserver({
 
 /** A minimal authenticated call to the API server started above. */
 async function kubeApi(kube, method, path, body) {
+  return kubeRequest(kube, method, path, body);
+}
+
+/**
+ * One JSON request to the API server started above, as admin (or as `token`). Resolves
+ * `{status, body, json}` (json undefined when the body is not JSON); never throws on HTTP errors.
+ * `contentType` e.g. `application/apply-patch+yaml` for server-side apply (JSON is YAML).
+ *
+ * @example
+ * await kubeRequest(kube, "PATCH", "/api/v1/namespaces/demo/services/echo?fieldManager=test&force=true", svc,
+ *   { contentType: "application/apply-patch+yaml" });
+ */
+export async function kubeRequest(
+  kube,
+  method,
+  path,
+  body,
+  { token = kube.token, contentType, timeoutMs = 10_000 } = {},
+) {
   const r = await fetchText(`${kube.server}${path}`, {
     method,
     ca: kube.ca,
     headers: {
-      authorization: `Bearer ${kube.token}`,
+      authorization: `Bearer ${token}`,
       accept: "application/json",
-      ...(body ? { "content-type": "application/json" } : {}),
+      ...(body !== undefined ? { "content-type": contentType ?? "application/json" } : {}),
     },
-    body: body ? JSON.stringify(body) : undefined,
-    timeoutMs: 10_000,
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    timeoutMs,
   });
-  return r;
+  let json;
+  try {
+    json = JSON.parse(r.body);
+  } catch {}
+  return { ...r, json };
 }
 
 /** Creates a namespace; an existing one is fine. */
@@ -506,9 +583,10 @@ export async function ensureNamespace(kube, name) {
 
 function meshConfigYaml(configDir) {
   // JSON is YAML: no quoting surprises (ingressControllerMode OFF must be a string).
+  // No configDir: no configSources, so istiod watches the Istio CRDs of the API server.
   return `${JSON.stringify(
     {
-      configSources: [{ address: `fs://${configDir}` }],
+      ...(configDir ? { configSources: [{ address: `fs://${configDir}` }] } : {}),
       rootNamespace: "istio-system",
       ingressControllerMode: "OFF",
       enableAutoMtls: false,
@@ -523,10 +601,14 @@ function meshConfigYaml(configDir) {
  * Starts istiod (pilot-discovery) with Istio config from the YAML files in `configDir`
  * (watched: fsnotify + a fixed 250 ms debounce, then the whole directory is re-read) and
  * services/endpoints from the API server `kube` (as returned by startKubeApiserver).
+ * With `istioConfigFromKube: true` instead of `configDir`, Istio config also comes from the
+ * API server (its Istio custom resources; the caller applies the CRDs), as in a cluster.
  *
  * @param {object} opts
- * @param {string} opts.configDir directory of Istio YAML (ServiceEntry, WorkloadEntry,
- *   VirtualService, DestinationRule, Sidecar, ...); made absolute.
+ * @param {string} [opts.configDir] directory of Istio YAML (ServiceEntry, WorkloadEntry,
+ *   VirtualService, DestinationRule, Sidecar, ...); made absolute. Required unless
+ *   istioConfigFromKube.
+ * @param {boolean} [opts.istioConfigFromKube] read Istio config from the API server's CRDs.
  * @param {object} opts.kube { server, token, ca, kubeconfig } from startKubeApiserver.
  * @param {Record<string,string>} [opts.env] extra environment (PILOT_DEBOUNCE_AFTER, ...).
  * @param {string} [opts.binDir] where pilot-discovery is (default .tools/istiod/bin).
@@ -538,13 +620,17 @@ function meshConfigYaml(configDir) {
  */
 export async function startIstiod({
   configDir,
+  istioConfigFromKube = false,
   kube,
   env = {},
   binDir = join(toolsDir(), "istiod/bin"),
   timeoutMs = 60_000,
   logLevel,
 } = {}) {
-  if (!configDir) throw new PeerStartError("startIstiod: configDir is required");
+  if (!configDir && !istioConfigFromKube)
+    throw new PeerStartError("startIstiod: configDir is required (or istioConfigFromKube: true)");
+  if (configDir && istioConfigFromKube)
+    throw new PeerStartError("startIstiod: pass configDir or istioConfigFromKube, not both");
   if (!kube?.server || !kube?.token || !kube?.ca || !kube?.kubeconfig) {
     throw new PeerStartError("startIstiod: kube must be the object returned by startKubeApiserver()");
   }
@@ -554,8 +640,11 @@ export async function startIstiod({
       `pilot-discovery not found in ${binDir}: run bash scripts/peers/build-istiod.sh`,
     );
   }
-  configDir = isAbsolute(configDir) ? configDir : resolve(configDir);
-  if (!existsSync(configDir)) throw new PeerStartError(`startIstiod: configDir ${configDir} does not exist`);
+  if (configDir) {
+    configDir = isAbsolute(configDir) ? configDir : resolve(configDir);
+    if (!existsSync(configDir))
+      throw new PeerStartError(`startIstiod: configDir ${configDir} does not exist`);
+  }
 
   await ensureNamespace(kube, "istio-system");
 

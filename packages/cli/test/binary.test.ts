@@ -44,11 +44,11 @@ describe("the built meshctl binary", () => {
   });
 
   test("errors: a clear paragraph on stderr, the error JSON with --json, stable exit codes", async () => {
-    const plain = await runMeshctl(["install"]);
+    const plain = await runMeshctl(["install", "--kubeconfig", "/nonexistent/kubeconfig"]);
     expect(plain.code).toBe(2);
-    expect(plain.stderr).toContain("Error [NOT_AVAILABLE_YET]");
+    expect(plain.stderr).toContain("Error [KUBE_CONFIG_INVALID]");
     expect(plain.stderr).not.toMatch(/\n\s+at /); // no stack trace for a user-facing error
-    const json = await runMeshctl(["install", "--json"]);
+    const json = await runMeshctl(["install", "--kubeconfig", "/nonexistent/kubeconfig", "--json"]);
     expect(json.code).toBe(2);
     const validate = ajv.compile(schema("error"));
     expect(validate(JSON.parse(json.stdout))).toBe(true);

@@ -21,6 +21,8 @@ export const KUBE_ERROR_CODES = [
   "KUBE_TIMEOUT",
   /** Any other API failure. */
   "KUBE_API_ERROR",
+  /** Install/uninstall options that cannot work (unknown component, tstats without xds). */
+  "KUBE_OPTIONS_INVALID",
 ] as const;
 export type KubeErrorCode = (typeof KUBE_ERROR_CODES)[number];
 

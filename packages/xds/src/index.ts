@@ -54,6 +54,13 @@ export {
   MeshDirectoryLoader,
 } from "./model/directory-source.js";
 export { parseDurationMs } from "./model/field-reader.js";
+export {
+  type KubernetesKindStatus,
+  type KubernetesMeshSource,
+  type KubernetesSourceOptions,
+  type KubernetesSourceStatus,
+  kubernetesMeshSource,
+} from "./model/kubernetes-source.js";
 export { parseMeshFile, parseMeshObject, resolveHost } from "./model/parse-documents.js";
 export type { MeshSnapshot, MeshSource, MeshSourceEvent } from "./model/source.js";
 export { type StaticMeshInput, type StaticMeshSource, staticMeshSource } from "./model/static-source.js";

@@ -1,14 +1,19 @@
 /**
  * A process entry (a `*-main.ts` file: the only kind of library file that may exit) that runs
  * the control plane alone, so a load harness can measure its CPU and memory without its own:
- * `node serve-main.js '{"configDir":DIR,"port":0,"debugPort":0,"options":{}}'`.
+ * `node serve-main.js '{"configDir":DIR,"port":0,"debugPort":0,"options":{}}'`, or with the mesh
+ * from an API server: `{"kubeconfig":FILE,"context":NAME,"namespaceSelectors":["a=b"],...}`
+ * (`"inCluster":true` for the pod's service account).
  * Prints one JSON line `{"address","debugPort","pid"}` once serving; stops on SIGTERM/SIGINT.
  */
 import { directoryMeshSource } from "./model/directory-source.js";
+import { type KubernetesSourceOptions, kubernetesMeshSource } from "./model/kubernetes-source.js";
 import { startXdsServer, type XdsServerOptions } from "./server/start.js";
 
-interface ServeProcessSpec {
-  readonly configDir: string;
+interface ServeProcessSpec
+  extends Pick<KubernetesSourceOptions, "kubeconfig" | "context" | "inCluster" | "namespaceSelectors"> {
+  /** A directory of mesh YAML; without it, the Kubernetes API (kubeconfig ... namespaceSelectors). */
+  readonly configDir?: string;
   readonly port?: number;
   readonly debugPort?: number;
   /** Tuning knobs, by the names of XdsServerOptions (unknown names are an error). */
@@ -23,6 +28,8 @@ const KNOBS: Record<string, (v: string | number | boolean) => Partial<XdsServerO
   maxStreamsPerSecond: (v) => ({ maxStreamsPerSecond: Number(v) }),
   cache: (v) => ({ cache: v === true || v === "true" }),
   scoping: (v) => ({ scoping: v === true || v === "true" }),
+  maxConnectionAgeMs: (v) => ({ maxConnectionAgeMs: Number(v) }),
+  maxConnectionAgeGraceMs: (v) => ({ maxConnectionAgeGraceMs: Number(v) }),
 };
 
 async function main(): Promise<number> {
@@ -38,7 +45,15 @@ async function main(): Promise<number> {
   }
   const server = await startXdsServer({
     ...options,
-    source: directoryMeshSource(spec.configDir),
+    source:
+      spec.configDir !== undefined
+        ? directoryMeshSource(spec.configDir)
+        : kubernetesMeshSource({
+            ...(spec.kubeconfig !== undefined ? { kubeconfig: spec.kubeconfig } : {}),
+            ...(spec.context !== undefined ? { context: spec.context } : {}),
+            ...(spec.inCluster !== undefined ? { inCluster: spec.inCluster } : {}),
+            ...(spec.namespaceSelectors !== undefined ? { namespaceSelectors: spec.namespaceSelectors } : {}),
+          }),
     port: spec.port ?? 0,
     debugPort: spec.debugPort ?? 0,
   });

@@ -30,10 +30,14 @@ describe("commands through oclif", () => {
     expect(report.checks.map((c) => c.id)).toContain("kernel.version");
   });
 
-  test("a command that is not built yet fails with NOT_AVAILABLE_YET and exit 2", async () => {
-    const { stdout, error } = await runCommand(["install", "--json"], load, capture);
+  test("install without a usable kubeconfig is a usage error (exit 2) naming it", async () => {
+    const { stdout, error } = await runCommand(
+      ["install", "--kubeconfig", "/nonexistent/kubeconfig", "--json"],
+      load,
+      capture,
+    );
     expect(error?.oclif?.exit).toBe(2);
-    expect(JSON.parse(stdout)).toMatchObject({ error: { code: "NOT_AVAILABLE_YET", kind: "not-available" } });
+    expect(JSON.parse(stdout)).toMatchObject({ error: { code: "KUBE_CONFIG_INVALID", kind: "usage" } });
   });
 
   test("an unknown feature is a usage error listing the features", async () => {

@@ -3,6 +3,7 @@ import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../base-command.js";
 import { formatDiagnoseText } from "../services/diagnose/format.js";
 import { type DiagnoseReport, defaultCheckGroups, runDiagnose } from "../services/diagnose/index.js";
+import { kubeConnectionFlags } from "./kube-flags.js";
 
 export default class Diagnose extends MeshctlCommand<DiagnoseReport> {
   static override summary = "Check what this host supports and what meshctl found on it";
@@ -14,12 +15,19 @@ export default class Diagnose extends MeshctlCommand<DiagnoseReport> {
   - netfilter: iptables / nft, and istio-init capture chains
   - dataplane and toolchain: envoy, haproxy, vpp, clang, bpftool, libbpf
   - bench: CPUs, governor, virtualization and load, which a latency benchmark must record
+  - cluster (with --kubeconfig, --context, --namespace or --control-plane): the API server and its version, Istio's
+    CRDs, meshctl's components and their readiness; per namespace, injection labels, pods with an
+    istio-proxy sidecar or a proxyless gRPC bootstrap, istio-init capture (from the pod spec) and
+    Sidecar scoping; and, from the control plane's /debug/clients, which proxies are synced, stale
+    or NACKing (with the NACK message)
 
 Exits 0 when the report was produced; with --strict, exits 5 if any check failed.`;
   static override examples = [
     "<%= config.bin %> diagnose",
     "<%= config.bin %> diagnose --json | jq '.checks[] | select(.status != \"ok\")'",
     "<%= config.bin %> diagnose --strict",
+    "<%= config.bin %> diagnose --kubeconfig ~/.kube/config --namespace demo",
+    "<%= config.bin %> diagnose --kubeconfig ~/.kube/config --control-plane http://127.0.0.1:15014 --json",
   ];
   static override flags = {
     strict: Flags.boolean({ description: "Exit with code 5 when any check fails.", env: "MESHCTL_STRICT" }),
@@ -27,6 +35,19 @@ Exits 0 when the report was produced; with --strict, exits 5 if any check failed
       description: "Also check whether this process runs on VPP's VCL (LD_PRELOAD and a valid VCL_CONFIG).",
       min: 1,
       env: "MESHCTL_VPP_PID",
+    }),
+    ...kubeConnectionFlags,
+    // No env twin: MESHCTL_NAMESPACE is install's (meshctl's own namespace), a different thing.
+    namespace: Flags.string({
+      char: "n",
+      description: "Check only this namespace of the cluster (pods, injection, capture, scoping, sync).",
+      helpValue: "NAME",
+    }),
+    "control-plane": Flags.string({
+      description:
+        "URL of the control plane's debug endpoint, for proxy sync state (default: meshctl's Service through the API server's service proxy).",
+      env: "MESHCTL_CONTROL_PLANE",
+      helpValue: "URL",
     }),
   };
 
@@ -38,7 +59,23 @@ Exits 0 when the report was produced; with --strict, exits 5 if any check failed
     this.strict = flags.strict;
     this.noColor = flags["no-color"] || process.env.NO_COLOR !== undefined;
     const vppPid = flags["vpp-pid"];
-    return runDiagnose({ groups: defaultCheckGroups(vppPid === undefined ? {} : { vppPid }) });
+    const { kubeconfig, context, namespace } = flags;
+    const controlPlaneUrl = flags["control-plane"];
+    const wantsCluster = [kubeconfig, context, namespace, controlPlaneUrl].some((v) => v !== undefined);
+    const cluster = wantsCluster
+      ? {
+          ...(kubeconfig !== undefined ? { kubeconfig } : {}),
+          ...(context !== undefined ? { context } : {}),
+          ...(namespace !== undefined ? { namespace } : {}),
+          ...(controlPlaneUrl !== undefined ? { controlPlaneUrl } : {}),
+        }
+      : undefined;
+    return runDiagnose({
+      groups: defaultCheckGroups({
+        ...(vppPid !== undefined ? { vppPid } : {}),
+        ...(cluster ? { cluster } : {}),
+      }),
+    });
   }
 
   protected renderText(report: DiagnoseReport): string {

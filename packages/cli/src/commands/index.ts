@@ -11,10 +11,11 @@ import EnableEbpf from "./enable/ebpf.js";
 import EnableTstats from "./enable/tstats.js";
 import EnableVpp from "./enable/vpp.js";
 import Enable from "./enable.js";
-import { notYetCommand } from "./not-yet.js";
+import Install from "./install.js";
 import Status from "./status.js";
 import TstatsBuild from "./tstats/build.js";
 import TstatsServe from "./tstats/serve.js";
+import Uninstall from "./uninstall.js";
 import VppCli from "./vpp/cli.js";
 import VppConfig from "./vpp/config.js";
 import VppStatusCommand from "./vpp/status.js";
@@ -37,16 +38,8 @@ export const COMMANDS = {
   disable: Disable,
   "disable:ebpf": DisableEbpf,
   "disable:tstats": DisableTstats,
-  install: notYetCommand(
-    "install",
-    "Install meshctl's components into a Kubernetes cluster",
-    "the Kubernetes installer arrives in a later release",
-  ),
-  uninstall: notYetCommand(
-    "uninstall",
-    "Remove meshctl's components from a Kubernetes cluster",
-    "the Kubernetes installer arrives in a later release",
-  ),
+  install: Install,
+  uninstall: Uninstall,
   bench: Bench,
   "bench:run": BenchRun,
   "bench:server": BenchServer,

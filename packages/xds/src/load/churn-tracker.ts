@@ -14,6 +14,8 @@ export interface TrackedChange {
   readonly change: ChurnChange;
   /** Set by the caller right before the driver applies the change. */
   t0: number;
+  /** When the server acknowledged the write (file renamed, API answer); unset if it never did. */
+  written?: number;
   expected: number;
   received: number;
 }
@@ -31,6 +33,11 @@ export interface ChurnKindResult {
   readonly leftBehind: number;
   /** Latency from t0 to receipt, ms. */
   readonly latencyMs: PercentileSummary;
+  /**
+   * From the acknowledged write to receipt, ms: latencyMs without the write itself (an API
+   * server's answer may come after some proxies already have the change: those count as 0).
+   */
+  readonly afterWriteMs: PercentileSummary;
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {
@@ -49,6 +56,8 @@ export class ChurnTracker {
   private readonly tracked: TrackedChange[] = [];
   private readonly outstanding = new Map<number, Map<string, Outstanding[]>>();
   private readonly latencies: Record<ChurnKind, number[]> = { endpoints: [], services: [], routes: [] };
+  /** Receipt times per change, to measure from the write's acknowledgement at the end. */
+  private readonly receipts = new Map<TrackedChange, number[]>();
   private open = 0;
   /** Receipts after `close()` are not counted (they are left behind). */
   private accepting = true;
@@ -118,6 +127,9 @@ export class ChurnTracker {
           o.tracked.received++;
           this.open--;
           this.latencies[c.kind].push(at - o.tracked.t0);
+          const times = this.receipts.get(o.tracked);
+          if (times) times.push(at);
+          else this.receipts.set(o.tracked, [at]);
         }
       }
       const left = list.filter((o) => !o.done);
@@ -137,12 +149,19 @@ export class ChurnTracker {
       const mine = this.tracked.filter((t) => t.change.kind === kind);
       const expected = mine.reduce((s, t) => s + t.expected, 0);
       const received = mine.reduce((s, t) => s + t.received, 0);
+      const afterWrite: number[] = [];
+      for (const t of mine) {
+        const written = t.written;
+        if (written === undefined) continue;
+        for (const at of this.receipts.get(t) ?? []) afterWrite.push(Math.max(0, at - written));
+      }
       out[kind] = {
         changes: mine.length,
         expectedReceipts: expected,
         received,
         leftBehind: expected - received,
         latencyMs: summarizePercentiles(this.latencies[kind]),
+        afterWriteMs: summarizePercentiles(afterWrite),
       };
     }
     return out;

@@ -6,11 +6,21 @@ import type { XdsKind } from "./proxy-subscriptions.js";
 import type { PercentileSummary } from "./stats.js";
 import type { ServerOptionValue } from "./target.js";
 
-export const XDS_LOAD_TARGETS = ["meshctl", "go-control-plane", "istiod", "external"] as const;
+export const XDS_LOAD_TARGETS = [
+  "meshctl",
+  "go-control-plane",
+  "istiod",
+  "external",
+  "meshctl-kube",
+  "istiod-kube",
+] as const;
 export type XdsLoadTarget = (typeof XDS_LOAD_TARGETS)[number];
 
 export interface XdsLoadOptions {
-  /** Default `meshctl`; `external` needs `server`. */
+  /**
+   * Default `meshctl`; `external` needs `server`. `meshctl-kube` and `istiod-kube` read the mesh
+   * from a loopback kube-apiserver the harness starts and fills (churn: API writes).
+   */
   readonly target?: XdsLoadTarget;
   /** `host:port` of an already running server (target `external`). */
   readonly server?: string;
@@ -46,6 +56,11 @@ export interface XdsLoadOptions {
   readonly connectRate?: number;
   /** Proxies sharing one HTTP/2 connection, default 1. */
   readonly proxiesPerChannel?: number;
+  /**
+   * The serve-main file the meshctl targets spawn (e.g. a bundle, so start-up times exclude
+   * TypeScript compilation). Default: the built one next to @meshctl/xds, else the source via tsx.
+   */
+  readonly serveEntry?: string;
   /** Server knobs (meshctl: passed to serve-main; istiod: mapped to PILOT_* variables). */
   readonly serverOptions?: Readonly<Record<string, ServerOptionValue>>;
   /** Bound on the initial convergence, seconds; default 120. */
@@ -84,6 +99,8 @@ export interface XdsLoadReport {
     readonly address: string;
     readonly pid: number | null;
     readonly metricsUrl: string | null;
+    /** Driver figures: for the kube targets, setup (`kubeLoadMs`, `kubeObjects`) and churn write latency. */
+    readonly details: Readonly<Record<string, number>>;
   };
   readonly mesh: {
     readonly services: number;
@@ -108,6 +125,10 @@ export interface XdsLoadReport {
     readonly convergenceMs: PercentileSummary;
     /** Until the last proxy converged; null when some never did. */
     readonly allConvergedMs: number | null;
+    /** The server's spawn to its ready signal (its initial load), ms; null when not started by the harness. */
+    readonly serverStartMs: number | null;
+    /** Initial sync: server spawn to every proxy converged (serverStartMs + allConvergedMs). */
+    readonly syncMs: number | null;
   };
   readonly churn: {
     readonly ran: boolean;

@@ -71,18 +71,32 @@ export class ProcessSampler {
     private readonly pids: Readonly<Record<string, number>>,
     private readonly ticks: number,
     intervalMs: number,
+    countFromStart: readonly string[],
   ) {
     for (const [name, pid] of Object.entries(pids)) {
-      this.last.set(name, readProcessCpuTicks(pid) ?? 0);
-      this.cpu.set(name, {});
+      const now = readProcessCpuTicks(pid) ?? 0;
+      this.last.set(name, now);
+      // A process started just for this run: what it used so far is its start-up (initial load).
+      this.cpu.set(
+        name,
+        countFromStart.includes(name) ? { start: Math.round((now / ticks) * 100) / 100 } : {},
+      );
     }
     this.sample();
     this.timer = setInterval(() => this.sample(), intervalMs);
     this.timer.unref();
   }
 
-  static async start(pids: Readonly<Record<string, number>>, intervalMs = 500): Promise<ProcessSampler> {
-    return new ProcessSampler(pids, await clockTicksPerSecond(), intervalMs);
+  /**
+   * Starts sampling. CPU is booked from now on, except for the processes named in
+   * `countFromStart`, whose CPU so far is booked to phase `start`.
+   */
+  static async start(
+    pids: Readonly<Record<string, number>>,
+    intervalMs = 500,
+    countFromStart: readonly string[] = [],
+  ): Promise<ProcessSampler> {
+    return new ProcessSampler(pids, await clockTicksPerSecond(), intervalMs, countFromStart);
   }
 
   private sample(): void {

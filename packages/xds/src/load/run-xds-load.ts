@@ -32,6 +32,7 @@ import { writeMeshFiles } from "./target.js";
 import { ExternalTarget } from "./target-external.js";
 import { GoControlPlaneTarget } from "./target-go-control-plane.js";
 import { IstiodTarget } from "./target-istiod.js";
+import { IstiodKubeTarget, MeshctlKubeTarget } from "./target-kube.js";
 import { MeshctlTarget } from "./target-meshctl.js";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -113,13 +114,18 @@ function resolveOptions(o: XdsLoadOptions): ResolvedOptions {
 
 function createDriver(o: XdsLoadOptions, target: ResolvedOptions["target"]): LoadTargetDriver {
   const serverOptions = o.serverOptions ?? {};
+  const entry = o.serveEntry === undefined ? {} : { entry: o.serveEntry };
   switch (target) {
     case "meshctl":
-      return new MeshctlTarget({ serverOptions });
+      return new MeshctlTarget({ serverOptions, ...entry });
     case "go-control-plane":
       return new GoControlPlaneTarget();
     case "istiod":
       return new IstiodTarget({ serverOptions });
+    case "meshctl-kube":
+      return new MeshctlKubeTarget({ serverOptions, ...entry });
+    case "istiod-kube":
+      return new IstiodKubeTarget({ serverOptions });
     default:
       return new ExternalTarget({
         address: o.server as string,
@@ -235,11 +241,18 @@ export async function runXdsLoad(
   try {
     if (driver.canChurn || ownDir) await writeMeshFiles(meshDir, mesh.files);
     setPhase("start-server");
-    const endpoint: TargetEndpoint = await driver.start(meshDir, { description, proxies: identities });
+    const endpoint: TargetEndpoint = await driver.start(meshDir, {
+      description,
+      proxies: identities,
+      files: mesh.files,
+    });
     const pids: Record<string, number> = {};
     if (endpoint.pid !== undefined) pids.server = endpoint.pid;
     for (const [name, pid] of Object.entries(endpoint.componentPids ?? {})) pids[name] = pid;
-    sampler = Object.keys(pids).length > 0 ? await ProcessSampler.start(pids) : undefined;
+    sampler =
+      Object.keys(pids).length > 0
+        ? await ProcessSampler.start(pids, 500, endpoint.countStartCpu ?? [])
+        : undefined;
 
     // ------------------------------------------------------------ initial convergence
     const decoder = new ResourceDecoder();
@@ -319,10 +332,18 @@ export async function runXdsLoad(
         const change = planner.next();
         const tracked = tracker.expect(change, proxies);
         tracked.t0 = now();
-        await driver.apply(change);
+        const markWritten = () => {
+          tracked.written = now();
+        };
+        if (driver.settle) await driver.apply(change, markWritten);
+        else {
+          await driver.apply(change);
+          markWritten();
+        }
         applied++;
       }
       churnSecondsRun = (now() - churnStart) / 1000;
+      await driver.settle?.();
       setPhase("drain");
       const drainStart = now();
       while (tracker.pending > 0 && now() - drainStart < o.drainSeconds * 1000) await sleep(20);
@@ -355,6 +376,7 @@ export async function runXdsLoad(
     }
     const allConverged =
       notConverged === 0 && convergence.length > 0 ? Math.round(Math.max(...convergence)) : null;
+    const startMs = endpoint.startMs === undefined ? null : Math.round(endpoint.startMs);
     return {
       schemaVersion: 1,
       target: {
@@ -362,6 +384,7 @@ export async function runXdsLoad(
         address: endpoint.address,
         pid: endpoint.pid ?? null,
         metricsUrl: endpoint.metricsUrl ?? null,
+        details: driver.details?.() ?? {},
       },
       mesh: {
         services: description.services.length,
@@ -384,6 +407,8 @@ export async function runXdsLoad(
         notConverged,
         convergenceMs: summarizePercentiles(convergence),
         allConvergedMs: allConverged,
+        serverStartMs: startMs,
+        syncMs: startMs !== null && allConverged !== null ? startMs + allConverged : null,
       },
       churn: {
         ran: skippedReason === null,

@@ -6,6 +6,7 @@
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { MeshctlError } from "@meshctl/core";
 import { DEFAULT_MAX_STREAMS_PER_SECOND } from "../server/ads-server.js";
@@ -19,12 +20,19 @@ import {
   writeMeshFiles,
 } from "./target.js";
 
-interface KubeHandle {
+/** What bench/peers/istiod/launch.mjs's startKubeApiserver returns. */
+export interface KubeHandle {
+  readonly kubeconfig: string;
+  readonly server: string;
+  readonly token: string;
+  /** The CA certificate (PEM). */
+  readonly ca: string;
   readonly pids: { readonly etcd: number; readonly apiserver: number };
   close(): Promise<void>;
 }
 
-interface IstiodHandle {
+/** What launch.mjs's startIstiod returns (the fields the harness uses). */
+export interface IstiodHandle {
   readonly xdsAddress: string;
   readonly monitoringAddress: string;
   readonly pid: number;
@@ -32,12 +40,15 @@ interface IstiodHandle {
 }
 
 /** The contract of bench/peers/istiod/launch.mjs. */
-interface IstiodLauncher {
+export interface IstiodLauncher {
   istiodAvailable(): { ok: boolean; reason: string };
+  kubeAvailable(): { ok: boolean; reason: string };
   startKubeApiserver(opts: { workDir?: string }): Promise<KubeHandle>;
   ensureNamespace?(kube: KubeHandle, name: string): Promise<void>;
   startIstiod(opts: {
-    configDir: string;
+    /** Istio YAML directory; or istioConfigFromKube for the API server's Istio custom resources. */
+    configDir?: string;
+    istioConfigFromKube?: boolean;
     kube: KubeHandle;
     env: Record<string, string>;
     logLevel?: string;
@@ -91,13 +102,14 @@ export class IstiodTarget implements LoadTargetDriver {
   private kube: KubeHandle | undefined;
   private istiod: IstiodHandle | undefined;
   private meshDir = "";
+  private startMs = 0;
 
   constructor(
     private readonly options: { readonly serverOptions?: Readonly<Record<string, ServerOptionValue>> } = {},
   ) {}
 
   /** Loads the launcher, or throws an environment error saying what to build. */
-  static async launcher(): Promise<IstiodLauncher> {
+  static async launcher(need: "istiod" | "kube" = "istiod"): Promise<IstiodLauncher> {
     const path = istiodLauncherPath();
     if (!path || !existsSync(path))
       throw new MeshctlError(
@@ -109,9 +121,9 @@ export class IstiodTarget implements LoadTargetDriver {
         },
       );
     const launcher = (await import(pathToFileURL(path).href)) as IstiodLauncher;
-    const available = launcher.istiodAvailable();
+    const available = need === "istiod" ? launcher.istiodAvailable() : launcher.kubeAvailable();
     if (!available.ok)
-      throw new MeshctlError("XDS_LOAD_PEER_MISSING", `istiod is not available: ${available.reason}`, {
+      throw new MeshctlError("XDS_LOAD_PEER_MISSING", `${need} is not available: ${available.reason}`, {
         kind: "environment",
         suggestions: ["bash scripts/peers/build-kube.sh && bash scripts/peers/build-istiod.sh"],
       });
@@ -124,12 +136,14 @@ export class IstiodTarget implements LoadTargetDriver {
     try {
       this.kube = await launcher.startKubeApiserver({});
       for (const ns of context.description.namespaces) await launcher.ensureNamespace?.(this.kube, ns);
+      const startedAt = performance.now();
       this.istiod = await launcher.startIstiod({
         configDir: meshDir,
         kube: this.kube,
         env: istiodEnvironment(this.options.serverOptions ?? {}),
         logLevel: "default:warn",
       });
+      this.startMs = performance.now() - startedAt;
     } catch (cause) {
       await this.stop();
       throw new MeshctlError(
@@ -144,6 +158,8 @@ export class IstiodTarget implements LoadTargetDriver {
       componentPids: { apiserver: this.kube.pids.apiserver, etcd: this.kube.pids.etcd },
       metricsUrl: `http://${this.istiod.monitoringAddress}/metrics`,
       metricsPrefix: "pilot_",
+      startMs: this.startMs,
+      countStartCpu: ["server"],
     };
   }
 

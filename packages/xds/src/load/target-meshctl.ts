@@ -4,6 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { MeshctlError, type SpawnedProgram, spawnProgram } from "@meshctl/core";
 import type { ChurnChange } from "./churn.js";
@@ -11,6 +12,7 @@ import {
   type LoadTargetDriver,
   readReadyLine,
   type ServerOptionValue,
+  type TargetContext,
   type TargetEndpoint,
   tailLines,
   writeMeshFiles,
@@ -52,15 +54,23 @@ export interface MeshctlTargetOptions {
  * const { address, pid, metricsUrl } = await target.start(meshDir, context);
  */
 export class MeshctlTarget implements LoadTargetDriver {
-  readonly name = "meshctl";
+  readonly name: string = "meshctl";
   readonly canChurn = true;
   private child: SpawnedProgram | undefined;
   private meshDir = "";
 
-  constructor(private readonly options: MeshctlTargetOptions = {}) {}
+  constructor(protected readonly options: MeshctlTargetOptions = {}) {}
 
-  async start(meshDir: string): Promise<TargetEndpoint> {
+  async start(meshDir: string, _context?: TargetContext): Promise<TargetEndpoint> {
     this.meshDir = meshDir;
+    return this.spawn({ configDir: meshDir });
+  }
+
+  /**
+   * Spawns serve-main with `source` (its mesh source fields: `configDir`, or the kube ones) and
+   * waits for its ready line.
+   */
+  protected async spawn(source: Readonly<Record<string, unknown>>): Promise<TargetEndpoint> {
     const entry = this.options.entry ?? resolveServeProcessEntry();
     if (!entry)
       throw new MeshctlError(
@@ -71,9 +81,10 @@ export class MeshctlTarget implements LoadTargetDriver {
           suggestions: ["Build the package (npm run build), or run from the source tree."],
         },
       );
-    const spec = { configDir: meshDir, port: 0, debugPort: 0, options: this.options.serverOptions ?? {} };
+    const spec = { ...source, port: 0, debugPort: 0, options: this.options.serverOptions ?? {} };
     // MESHCTL_XDS_LOAD_NODE_ARGS: extra Node flags for the control plane (e.g. `--cpu-prof`).
     const extra = (process.env.MESHCTL_XDS_LOAD_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const spawnedAt = performance.now();
     const child = spawnProgram(process.execPath, [...extra, ...nodeArgs(entry), JSON.stringify(spec)]);
     this.child = child;
     const stderr = tailLines(child.stderr);
@@ -89,6 +100,8 @@ export class MeshctlTarget implements LoadTargetDriver {
         pid: ready.pid,
         metricsUrl: `http://127.0.0.1:${ready.debugPort}/metrics`,
         metricsPrefix: "meshctl_xds_",
+        startMs: performance.now() - spawnedAt,
+        countStartCpu: ["server"],
       };
     } catch (cause) {
       await this.stop();

@@ -23,11 +23,20 @@ export interface TargetEndpoint {
   readonly metricsUrl?: string;
   /** Prefix of the server's own metrics to copy into the report (`meshctl_xds_`, `pilot_`). */
   readonly metricsPrefix?: string;
+  /**
+   * From the control plane's spawn to its ready signal, ms: its own initial load (a directory
+   * read, or the informers' list + sync from an API server). Setup before it is not counted.
+   */
+  readonly startMs?: number;
+  /** Process names (keys of componentPids, or `server`) whose CPU from their start is booked to phase `start`. */
+  readonly countStartCpu?: readonly string[];
 }
 
 export interface TargetContext {
   readonly description: SyntheticMeshDescription;
   readonly proxies: readonly ProxyIdentity[];
+  /** The mesh as files (relative path -> YAML), for drivers that load it elsewhere (an API server). */
+  readonly files: Readonly<Record<string, string>>;
 }
 
 export interface LoadTargetDriver {
@@ -36,7 +45,15 @@ export interface LoadTargetDriver {
   /** False when the harness cannot change the server's config (then only initial convergence runs). */
   readonly canChurn: boolean;
   start(meshDir: string, context: TargetContext): Promise<TargetEndpoint>;
-  apply(change: ChurnChange): Promise<void>;
+  /**
+   * Applies a change. A driver with `settle` may resolve once the write is under way and calls
+   * `written` when the server acknowledged it; for the others, resolving is the write.
+   */
+  apply(change: ChurnChange, written?: () => void): Promise<void>;
+  /** After the last change: waits for changes still being written, and throws their failure. */
+  settle?(): Promise<void>;
+  /** Driver figures for the report (setup times, write latencies), flat name -> number. */
+  details?(): Readonly<Record<string, number>>;
   stop(): Promise<void>;
 }
 

@@ -1,7 +1,15 @@
 import { createHash } from "node:crypto";
 /** Joins per-file items into one MeshModel: services with their endpoints, routing, scopes. */
-import type { EndpointSliceItem, MeshItem, ServiceEntryItem, WorkloadEntryItem } from "./parse-documents.js";
-import type { ConfigDiagnostic, Labels, MeshEndpoint, MeshModel, MeshService } from "./types.js";
+import {
+  type EndpointSliceItem,
+  type MeshItem,
+  type NodeItem,
+  type PodItem,
+  type ServiceEntryItem,
+  topologyLocality,
+  type WorkloadEntryItem,
+} from "./parse-documents.js";
+import type { ConfigDiagnostic, Labels, Locality, MeshEndpoint, MeshModel, MeshService } from "./types.js";
 import { DEFAULT_DOMAIN_SUFFIX, DEFAULT_ROOT_NAMESPACE } from "./types.js";
 
 export function labelsMatch(selector: Labels, labels: Labels): boolean {
@@ -56,15 +64,23 @@ const servicesOfItem = new WeakMap<object, MeshService[]>();
  * @example
  * const { model } = assembleMeshModel(parseMeshFile("a.yaml", text).items);
  */
-export function assembleMeshModel(
-  items: readonly MeshItem[],
-  opts: {
-    domainSuffix?: string;
-    rootNamespace?: string;
-    /** The previous result: endpoint lists whose inputs did not change are reused as is. */
-    previous?: AssembledMesh;
-  } = {},
-): AssembledMesh {
+export interface AssembleOptions {
+  readonly domainSuffix?: string;
+  readonly rootNamespace?: string;
+  /** The previous result: endpoint lists whose inputs did not change are reused as is. */
+  readonly previous?: AssembledMesh;
+  /**
+   * Where EndpointSlice endpoints get their labels (subsets) and locality from.
+   * - `"pods"` (a Kubernetes API, istiod's rule): from the Pod behind each endpoint (its
+   *   `targetRef`, else its IP) and that Pod's Node; an endpoint whose targetRef Pod is not
+   *   known yet is left out until the Pod arrives; an endpoint without a Pod has no labels.
+   * - `"slice"` (default; YAML directories, which rarely hold Pods): from the Pod when the input
+   *   has it, else from the slice's own labels.
+   */
+  readonly endpointLabels?: "pods" | "slice";
+}
+
+export function assembleMeshModel(items: readonly MeshItem[], opts: AssembleOptions = {}): AssembledMesh {
   const suffix = opts.domainSuffix ?? DEFAULT_DOMAIN_SUFFIX;
   const diagnostics: ConfigDiagnostic[] = [];
   const byKind = <K extends MeshItem["kind"]>(kind: K) =>
@@ -82,6 +98,7 @@ export function assembleMeshModel(
     if (list) list.push(w);
     else workloadsByNs.set(w.namespace, [w]);
   }
+  const workloads = new WorkloadIndex(byKind("Pod"), byKind("Node"), opts.endpointLabels ?? "slice");
   const services = new Map<string, MeshService>();
   const endpoints = new Map<string, readonly MeshEndpoint[]>();
   const endpointVersions = new Map<string, string>();
@@ -127,8 +144,12 @@ export function assembleMeshModel(
     if (!service) continue;
     add(
       service,
-      () => [...own.flatMap(sliceEndpoints), ...selected.flatMap(workloadEndpoint)],
-      [...own, ...selected].map((i) => fingerprintOf(i)).join("\n"),
+      () => [...own.flatMap((s) => workloads.sliceEndpoints(s)), ...selected.flatMap(workloadEndpoint)],
+      [
+        ...own.map((i) => fingerprintOf(i)),
+        ...workloads.inputsOf(own).map((i) => digestOf(i)),
+        ...selected.map((i) => fingerprintOf(i)),
+      ].join("\n"),
     );
   }
   for (const [k, list] of slicesByService) {
@@ -184,20 +205,93 @@ function memoServices(item: object, build: () => MeshService[]): MeshService[] {
   return out;
 }
 
-function sliceEndpoints(slice: EndpointSliceItem): MeshEndpoint[] {
-  const ports: Record<string, number> = {};
-  for (const p of slice.ports) ports[p.name] = p.port;
-  return slice.endpoints.flatMap((e) =>
-    e.addresses.map((address) => ({
-      address,
-      ports,
-      labels: slice.labels,
-      locality: e.locality,
-      weight: 1,
-      healthy: e.ready,
-      source: slice.source,
-    })),
-  );
+type SliceEndpoint = EndpointSliceItem["endpoints"][number];
+
+function hasLocality(l: Locality): boolean {
+  return l.region !== "" || l.zone !== "" || l.subzone !== "";
+}
+
+/**
+ * The Pods and Nodes behind EndpointSlice endpoints (istiod's EndpointBuilder inputs): subset
+ * labels are the Pod's labels; the locality is the Pod's `istio-locality` label, else its Node's
+ * topology labels, else the Pod's own topology labels, else what the slice says (`zone`).
+ */
+class WorkloadIndex {
+  private readonly pods = new Map<string, PodItem>();
+  private readonly podsByIp = new Map<string, PodItem>();
+  private readonly nodes: Map<string, NodeItem>;
+
+  constructor(
+    pods: readonly PodItem[],
+    nodes: readonly NodeItem[],
+    private readonly mode: "pods" | "slice",
+  ) {
+    for (const p of pods) {
+      this.pods.set(`${p.namespace}/${p.name}`, p);
+      for (const ip of p.ips) this.podsByIp.set(ip, p);
+    }
+    this.nodes = new Map(nodes.map((n) => [n.name, n]));
+  }
+
+  private podOf(e: SliceEndpoint, address: string): PodItem | undefined {
+    if (e.pod) return this.pods.get(`${e.pod.namespace}/${e.pod.name}`);
+    return this.podsByIp.get(address);
+  }
+
+  /** The Pods and Nodes these slices' endpoints read: part of their endpoints' version. */
+  inputsOf(slices: readonly EndpointSliceItem[]): object[] {
+    if (this.pods.size === 0 && this.nodes.size === 0) return [];
+    const seen = new Set<object>();
+    for (const s of slices)
+      for (const e of s.endpoints)
+        for (const address of e.addresses) {
+          const pod = this.podOf(e, address);
+          if (pod) seen.add(pod);
+          const node = this.nodes.get(pod?.nodeName ?? e.nodeName ?? "");
+          if (node) seen.add(node);
+        }
+    return [...seen];
+  }
+
+  sliceEndpoints(slice: EndpointSliceItem): MeshEndpoint[] {
+    const ports: Record<string, number> = {};
+    for (const p of slice.ports) ports[p.name] = p.port;
+    const out: MeshEndpoint[] = [];
+    for (const e of slice.endpoints) {
+      for (const address of e.addresses) {
+        const pod = this.podOf(e, address);
+        // istiod: an endpoint whose Pod is not in the cache yet waits for it (no labels to
+        // match subsets or Sidecars by would be wrong, not just incomplete).
+        if (!pod && e.pod && this.mode === "pods") continue;
+        out.push({
+          address,
+          ports,
+          labels: pod ? pod.labels : this.mode === "pods" ? {} : slice.labels,
+          locality: this.localityOf(pod, e),
+          weight: 1,
+          healthy: e.ready,
+          source: slice.source,
+        });
+      }
+    }
+    return out;
+  }
+
+  private localityOf(pod: PodItem | undefined, e: SliceEndpoint): Locality {
+    // Istio's pod label: `region.zone.subzone` (label values cannot hold `/`; accepted too).
+    const label = pod?.labels["istio-locality"];
+    if (label) {
+      const [region = "", zone = "", subzone = ""] = label.split(label.includes("/") ? "/" : ".");
+      return { region, zone, subzone };
+    }
+    const node = this.nodes.get(pod?.nodeName ?? e.nodeName ?? "");
+    if (node && hasLocality(node.locality)) return node.locality;
+    if (pod) {
+      const own = topologyLocality(pod.labels);
+      if (hasLocality(own)) return own;
+    }
+    return e.locality;
+  }
 }
 
 function selectWorkloads(

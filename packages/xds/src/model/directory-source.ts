@@ -9,17 +9,10 @@ import { type FSWatcher, watch } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { MeshctlError } from "@meshctl/core";
-import { type AssembledMesh, assembleMeshModel } from "./assemble.js";
-import { diffMeshModels } from "./diff.js";
 import type { MeshItem, ParsedFile } from "./parse-documents.js";
 import { parseMeshFile } from "./parse-documents.js";
-import {
-  diagnosticDelta,
-  hashAcceptedObjects,
-  type MeshSnapshot,
-  type MeshSource,
-  type MeshSourceEvent,
-} from "./source.js";
+import { MeshSnapshotBuilder } from "./snapshot-builder.js";
+import { type MeshSnapshot, type MeshSource, type MeshSourceEvent, sourceEventBetween } from "./source.js";
 import { type ConfigDiagnostic, configKeyString } from "./types.js";
 
 interface FileState {
@@ -60,8 +53,7 @@ export class MeshDirectoryLoader {
   private readonly pendingDeletes = new Set<string>();
   /** Last good item per object key, and the file that owns it. */
   private readonly lastGood = new Map<string, { item: MeshItem; file: string }>();
-  private assembled: AssembledMesh | undefined;
-  private generation = 0;
+  private readonly builder = new MeshSnapshotBuilder();
   private last: MeshSnapshot | undefined;
   /** True when the last scan saw content that must be read again before it is accepted. */
   unstable = false;
@@ -213,30 +205,10 @@ export class MeshDirectoryLoader {
       diagnostics.push(...state.parsed.diagnostics, ...state.extra);
       if (!state.parsed.valid || state.extra.length > 0) rejected.push(rel);
     }
-    const accepted = [...this.lastGood.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const items = accepted.map(([, v]) => v.item);
-    const previous = this.assembled;
-    const assembled = assembleMeshModel(items, previous ? { previous } : {});
-    diagnostics.push(...assembled.diagnostics);
-    // An unchanged model keeps its identity, so "did the model change?" is a pointer comparison.
-    this.assembled =
-      previous && diffMeshModels(previous.model, assembled.model).keys.length === 0
-        ? { ...assembled, model: previous.model }
-        : assembled;
-    const model = this.assembled.model;
-    if (model !== previous?.model) this.generation++;
-    // The content hash is only needed by whoever asks (tests, tools): computed on first use.
-    let hash: string | undefined;
-    return {
-      model,
-      diagnostics,
-      rejectedFiles: rejected,
-      generation: this.generation,
-      get hash() {
-        hash ??= hashAcceptedObjects(accepted.map(([k, v]) => [k, v.item] as const));
-        return hash;
-      },
-    };
+    const accepted = [...this.lastGood.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => [k, v.item] as const);
+    return this.builder.build(accepted, diagnostics, rejected);
   }
 }
 
@@ -299,23 +271,8 @@ export function directoryMeshSource(dir: string, opts: DirectorySourceOptions = 
         const before = current;
         if (changed && before && !closed) {
           current = next;
-          const delta = diagnosticDelta(before.diagnostics, next.diagnostics);
-          if (next.model !== before.model) {
-            emit({
-              type: "config-applied",
-              snapshot: next,
-              change: diffMeshModels(before.model, next.model),
-              newDiagnostics: delta.added,
-              resolvedDiagnostics: delta.resolved,
-            });
-          } else if (delta.added.length > 0 || delta.resolved.length > 0) {
-            emit({
-              type: "diagnostics-changed",
-              snapshot: next,
-              newDiagnostics: delta.added,
-              resolvedDiagnostics: delta.resolved,
-            });
-          }
+          const event = sourceEventBetween(before, next);
+          if (event) emit(event);
         }
         // Content seen for the first time is confirmed by a second read one settle period later.
         if (loader.unstable && !closed) schedule();

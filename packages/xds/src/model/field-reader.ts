@@ -215,8 +215,10 @@ export class ObjectReader extends FieldReader {
 export function objectLabel(object: unknown): string {
   const o = (object ?? {}) as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
   const kind = typeof o.kind === "string" ? o.kind : "Object";
-  const ns = typeof o.metadata?.namespace === "string" ? o.metadata.namespace : "default";
   const name = typeof o.metadata?.name === "string" ? o.metadata.name : "(unnamed)";
+  // Cluster-scoped kinds have no namespace: `Node/worker-1`.
+  if (kind === "Node" || kind === "Namespace") return `${kind}/${name}`;
+  const ns = typeof o.metadata?.namespace === "string" ? o.metadata.namespace : "default";
   return `${kind}/${ns}/${name}`;
 }
 

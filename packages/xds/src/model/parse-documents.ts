@@ -47,8 +47,32 @@ export interface EndpointSliceItem {
   readonly endpoints: readonly {
     readonly addresses: readonly string[];
     readonly ready: boolean;
+    /** From the slice's region label and the endpoint's `zone`: used when no Pod/Node says better. */
     readonly locality: Locality;
+    /** `targetRef` when it names a Pod: the Pod whose labels and node the endpoint takes. */
+    readonly pod?: { readonly namespace: string; readonly name: string };
+    readonly nodeName?: string;
   }[];
+  readonly source: SourceRef;
+}
+
+/** What an endpoint takes from the Pod behind it (Istio reads Pods, not slice labels). */
+export interface PodItem {
+  readonly kind: "Pod";
+  readonly name: string;
+  readonly namespace: string;
+  readonly labels: Labels;
+  readonly nodeName: string | undefined;
+  /** `status.podIPs` (for endpoints without a targetRef). */
+  readonly ips: readonly string[];
+  readonly source: SourceRef;
+}
+
+/** A Node's topology labels: the locality of the Pods scheduled on it. */
+export interface NodeItem {
+  readonly kind: "Node";
+  readonly name: string;
+  readonly locality: Locality;
   readonly source: SourceRef;
 }
 
@@ -80,6 +104,8 @@ export type MeshItem =
   | EndpointSliceItem
   | WorkloadEntryItem
   | ServiceEntryItem
+  | PodItem
+  | NodeItem
   | { readonly kind: "VirtualService"; readonly value: VirtualServiceModel }
   | { readonly kind: "DestinationRule"; readonly value: DestinationRuleModel }
   | { readonly kind: "Sidecar"; readonly value: SidecarModel };
@@ -109,12 +135,17 @@ export interface ParsedFile {
 const SUPPORTED: Record<string, readonly string[]> = {
   Service: ["v1"],
   EndpointSlice: ["discovery.k8s.io/v1"],
+  Pod: ["v1"],
+  Node: ["v1"],
   ServiceEntry: ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
   WorkloadEntry: ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
   VirtualService: ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
   DestinationRule: ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
   Sidecar: ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
 };
+
+/** Kinds without a namespace (their key is `Kind//name`). */
+const CLUSTER_SCOPED = new Set(["Node"]);
 
 /** gRPC status names accepted in `fault.abort.grpcStatus` and `retries.retryOn`. */
 export const GRPC_STATUS_CODES: Readonly<Record<string, number>> = {
@@ -231,8 +262,8 @@ function parseDocument(
   const kind = r.str(["kind"], { required: true });
   const apiVersion = r.str(["apiVersion"], { required: true });
   const name = r.str(["metadata", "name"], { required: true }) ?? "";
-  const namespace = r.str(["metadata", "namespace"]) ?? "default";
   if (kind === undefined || apiVersion === undefined) return none;
+  const namespace = r.str(["metadata", "namespace"]) ?? (CLUSTER_SCOPED.has(kind) ? "" : "default");
   const key: ConfigKey = { kind, namespace, name };
   const versions = SUPPORTED[kind];
   if (!versions) {
@@ -263,6 +294,10 @@ function parseKind(
       return parseService(r, name, namespace, source);
     case "EndpointSlice":
       return parseEndpointSlice(r, namespace, source);
+    case "Pod":
+      return parsePod(r, name, namespace, source);
+    case "Node":
+      return { kind: "Node", name, locality: topologyLocality(r.labels(["metadata", "labels"])), source };
     case "WorkloadEntry":
       return parseWorkloadEntry(r, namespace, source);
     case "ServiceEntry":
@@ -362,7 +397,7 @@ function parseEndpointSlice(
     if (port !== undefined) ports.push({ name: r.str(["ports", i, "name"]) ?? "", port });
   }
   const region = labels["topology.kubernetes.io/region"];
-  const endpoints: { addresses: string[]; ready: boolean; locality: Locality }[] = [];
+  const endpoints: EndpointSliceItem["endpoints"][number][] = [];
   const en = r.list(["endpoints"]);
   for (let i = 0; i < en; i++) {
     const e = ["endpoints", i];
@@ -371,7 +406,18 @@ function parseEndpointSlice(
       if (!isIpLiteral(a)) r.error([...e, "addresses", j], `"${a}" is not an IP address`);
     });
     const ready = r.bool([...e, "conditions", "ready"]) ?? true;
-    endpoints.push({ addresses, ready, locality: localityOf(region, r.str([...e, "zone"]), undefined) });
+    const podName =
+      r.str([...e, "targetRef", "kind"]) === "Pod" ? r.str([...e, "targetRef", "name"]) : undefined;
+    const nodeName = r.str([...e, "nodeName"]);
+    endpoints.push({
+      addresses,
+      ready,
+      locality: localityOf(region, r.str([...e, "zone"]), undefined),
+      ...(podName
+        ? { pod: { namespace: r.str([...e, "targetRef", "namespace"]) || namespace, name: podName } }
+        : {}),
+      ...(nodeName ? { nodeName } : {}),
+    });
   }
   const {
     "kubernetes.io/service-name": _svc,
@@ -385,6 +431,35 @@ function parseEndpointSlice(
     labels: subsetLabels,
     ports,
     endpoints,
+    source,
+  };
+}
+
+/** Region/zone/subzone from Kubernetes topology labels (GA names first, then the beta ones). */
+export function topologyLocality(labels: Labels): Locality {
+  return localityOf(
+    labels["topology.kubernetes.io/region"] ?? labels["failure-domain.beta.kubernetes.io/region"],
+    labels["topology.kubernetes.io/zone"] ?? labels["failure-domain.beta.kubernetes.io/zone"],
+    labels["topology.istio.io/subzone"],
+  );
+}
+
+function parsePod(r: FieldReader, name: string, namespace: string, source: SourceRef): PodItem {
+  const ips = new Set<string>();
+  const primary = r.str(["status", "podIP"]);
+  if (primary) ips.add(primary);
+  const n = r.list(["status", "podIPs"]);
+  for (let i = 0; i < n; i++) {
+    const ip = r.str(["status", "podIPs", i, "ip"]);
+    if (ip) ips.add(ip);
+  }
+  return {
+    kind: "Pod",
+    name,
+    namespace,
+    labels: r.labels(["metadata", "labels"]),
+    nodeName: r.str(["spec", "nodeName"]) || undefined,
+    ips: [...ips],
     source,
   };
 }

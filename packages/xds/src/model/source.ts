@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { digestOf } from "./assemble.js";
-import type { MeshChange } from "./diff.js";
+import { diffMeshModels, type MeshChange } from "./diff.js";
 import type { ConfigDiagnostic, MeshModel } from "./types.js";
 
 /** The mesh a source currently serves, with its problems. */
@@ -74,4 +74,32 @@ export function hashAcceptedObjects(entries: Iterable<readonly [string, object]>
   const hash = createHash("sha256");
   for (const [key, item] of entries) hash.update(`${key}\0${digestOf(item)}\0`);
   return hash.digest("hex");
+}
+
+/**
+ * The event that reports `next` replacing `before`: `config-applied` when the model changed
+ * (with what changed), `diagnostics-changed` when only the problems did, nothing otherwise.
+ *
+ * @example
+ * const event = sourceEventBetween(current, next);
+ * if (event) onEvent(event);
+ */
+export function sourceEventBetween(before: MeshSnapshot, next: MeshSnapshot): MeshSourceEvent | undefined {
+  const delta = diagnosticDelta(before.diagnostics, next.diagnostics);
+  if (next.model !== before.model)
+    return {
+      type: "config-applied",
+      snapshot: next,
+      change: diffMeshModels(before.model, next.model),
+      newDiagnostics: delta.added,
+      resolvedDiagnostics: delta.resolved,
+    };
+  if (delta.added.length > 0 || delta.resolved.length > 0)
+    return {
+      type: "diagnostics-changed",
+      snapshot: next,
+      newDiagnostics: delta.added,
+      resolvedDiagnostics: delta.resolved,
+    };
+  return undefined;
 }

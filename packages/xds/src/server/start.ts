@@ -7,6 +7,7 @@ import { defaultMeshDirectory } from "../default-mesh.js";
 import type { EnvoyFilterExtensions } from "../generate/filter-extensions.js";
 import type { ResourceTransform } from "../generate/proxy-config.js";
 import { directoryMeshSource } from "../model/directory-source.js";
+import { type KubernetesSourceOptions, kubernetesMeshSource } from "../model/kubernetes-source.js";
 import type { MeshSnapshot, MeshSource } from "../model/source.js";
 import type { ConfigDiagnostic, ConfigKey } from "../model/types.js";
 import { loadXdsProtos } from "../protocol/protos.js";
@@ -58,6 +59,8 @@ export interface XdsServerOptions {
   readonly source?: MeshSource;
   /** Directory of Kubernetes/Istio YAML (watched), when no `source` is given. Defaults to the embedded example mesh. */
   readonly configDir?: string;
+  /** Read the mesh from a Kubernetes API server instead (see kubernetesMeshSource), when no `source` is given. */
+  readonly kubernetes?: KubernetesSourceOptions;
   /** ADS port; 0 picks a free one. Default 15010. */
   readonly port?: number;
   /** Debug HTTP port; 0 picks a free one, `false` disables it. Default 15014. */
@@ -92,6 +95,15 @@ export interface XdsServerOptions {
   readonly cache?: boolean;
   /** Sidecar scoping (what proxies see and who is pushed). Default on; off only to measure it. */
   readonly scoping?: boolean;
+  /**
+   * Close every client connection after this long (ms, ±10 % jitter by gRPC): the client gets a
+   * GOAWAY and reconnects, which spreads proxies over the replicas behind one Service after a
+   * rollout or scale-up (gRPC's `grpc.max_connection_age_ms`; Istio's Helm default is 30 min).
+   * Default: never.
+   */
+  readonly maxConnectionAgeMs?: number;
+  /** After the GOAWAY, how long open streams may go on before the connection is closed (ms). Default 10,000 (Istio's). */
+  readonly maxConnectionAgeGraceMs?: number;
   /** For tests only. */
   readonly testHooks?: {
     readonly transformResource?: ResourceTransform;
@@ -157,9 +169,11 @@ async function serverCredentials(tls: XdsTlsOptions | undefined): Promise<grpc.S
 export async function startXdsServer(options: XdsServerOptions = {}): Promise<XdsServerHandle> {
   const source =
     options.source ??
-    directoryMeshSource(options.configDir ?? defaultMeshDirectory(), {
-      ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
-    });
+    (options.kubernetes
+      ? kubernetesMeshSource(options.kubernetes)
+      : directoryMeshSource(options.configDir ?? defaultMeshDirectory(), {
+          ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+        }));
   const host = options.host ?? "127.0.0.1";
   const metrics = new XdsMetrics();
   const emit = (event: XdsServerEvent) => {
@@ -253,6 +267,12 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
     "grpc.keepalive_timeout_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+    ...(options.maxConnectionAgeMs !== undefined
+      ? {
+          "grpc.max_connection_age_ms": options.maxConnectionAgeMs,
+          "grpc.max_connection_age_grace_ms": options.maxConnectionAgeGraceMs ?? 10_000,
+        }
+      : {}),
   });
   server.addService(AdsServer.serviceDefinition(protos.adsService), ads.handlers());
   let port: number;

@@ -2,11 +2,15 @@ import { MeshctlError } from "@meshctl/core";
 import type { XdsServerEvent } from "@meshctl/xds";
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
+import { kubeConnectionFlags } from "../kube-flags.js";
 
 export interface XdsServeResult {
   readonly address: string;
   readonly debugPort: number | null;
-  readonly configDir: string;
+  /** The mesh directory, or null when the mesh came from the Kubernetes API. */
+  readonly configDir: string | null;
+  /** Where the mesh came from: `directory DIR` or `kubernetes https://...`. */
+  readonly source: string;
   readonly pushes: number;
   readonly nacks: number;
   readonly uptimeSeconds: number;
@@ -25,17 +29,49 @@ proxies it concerned), NACK and connect/disconnect; --verbose adds every respons
 HTTP (127.0.0.1): /debug/clients, /debug/config_dump?node=ID, /debug/mesh, /metrics.
 Changes are debounced (--debounce-after quiet time, --debounce-max cap), then pushed only to
 the proxies they concern; an endpoint-only change sends only the changed ClusterLoadAssignments.
+With --kubernetes (implied by --kubeconfig, --context or --namespace-selector, and the default
+in a pod with a service account and no --config) the mesh comes from the Kubernetes API instead:
+Services, EndpointSlices, Pods (subset labels, locality), Nodes, Namespaces and Istio's
+VirtualService, DestinationRule, Sidecar, ServiceEntry, WorkloadEntry, through list + watch.
+Run several replicas behind one Service with --max-connection-age so proxies spread over them.
 Stops on Ctrl-C (SIGINT) or SIGTERM.`;
   static override examples = [
     "<%= config.bin %> xds serve",
     "<%= config.bin %> xds serve --config ./mesh --port 15010 --debug-port 15014",
     "<%= config.bin %> xds serve --config ./mesh --host 0.0.0.0 --tls-cert server.pem --tls-key server.key --tls-client-ca ca.pem",
+    "<%= config.bin %> xds serve --kubeconfig ~/.kube/config --context prod --namespace-selector istio-discovery=enabled",
+    "<%= config.bin %> xds serve --kubernetes --host 0.0.0.0 --max-connection-age 30m",
   ];
   static override flags = {
     config: Flags.string({
       description: "Directory of mesh YAML (watched). Default: the embedded example mesh.",
       helpValue: "DIR",
       env: "MESHCTL_XDS_CONFIG",
+      exclusive: ["kubernetes", "kubeconfig", "context", "namespace-selector"],
+    }),
+    kubernetes: Flags.boolean({
+      description:
+        "Read the mesh from the Kubernetes API (list + watch). Default in a pod with a service account when --config is not given.",
+      env: "MESHCTL_XDS_KUBERNETES",
+    }),
+    ...kubeConnectionFlags,
+    "namespace-selector": Flags.string({
+      description:
+        "Only namespaces whose labels match this selector (kubectl -l syntax; repeat to OR, as Istio's discoverySelectors). Objects elsewhere are never kept.",
+      helpValue: "SELECTOR",
+      multiple: true,
+    }),
+    "max-connection-age": Flags.string({
+      description:
+        "Send clients a GOAWAY after a connection is this old (±10 %), so proxies spread over the replicas behind one Service (Istio's Helm default: 30m). Default: never.",
+      helpValue: "DURATION",
+      env: "MESHCTL_XDS_MAX_CONNECTION_AGE",
+    }),
+    "max-connection-age-grace": Flags.string({
+      description: "How long streams may go on after that GOAWAY before the connection is closed.",
+      default: "10s",
+      helpValue: "DURATION",
+      env: "MESHCTL_XDS_MAX_CONNECTION_AGE_GRACE",
     }),
     port: Flags.integer({
       description: "ADS gRPC port (0 picks a free one).",
@@ -45,11 +81,17 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
       env: "MESHCTL_XDS_PORT",
     }),
     "debug-port": Flags.integer({
-      description: "Debug HTTP port on 127.0.0.1 (0 picks a free one).",
+      description: "Debug HTTP port (0 picks a free one).",
       default: 15014,
       min: 0,
       max: 65535,
       env: "MESHCTL_XDS_DEBUG_PORT",
+    }),
+    "debug-host": Flags.string({
+      description:
+        "Address of the debug HTTP port (/debug/clients, /metrics). In a pod, 0.0.0.0 lets `meshctl diagnose --kubeconfig` reach it through the API server's service proxy.",
+      default: "127.0.0.1",
+      env: "MESHCTL_XDS_DEBUG_HOST",
     }),
     host: Flags.string({
       description: "Address to listen on for ADS.",
@@ -123,6 +165,19 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
     const debounceAfterMs = duration("debounce-after", flags["debounce-after"]);
     const debounceMaxMs = duration("debounce-max", flags["debounce-max"]);
     const debounceEdsMaxMs = duration("debounce-eds-max", flags["debounce-eds-max"]);
+    const maxConnectionAgeMs = duration("max-connection-age", flags["max-connection-age"]);
+    const maxConnectionAgeGraceMs = duration("max-connection-age-grace", flags["max-connection-age-grace"]);
+    const selectors = flags["namespace-selector"] ?? [];
+    const kubernetes =
+      flags.kubernetes ||
+      flags.kubeconfig !== undefined ||
+      flags.context !== undefined ||
+      selectors.length > 0 ||
+      // In a pod (a service account mounted) without --config: the cluster is the mesh. The env
+      // check first: @meshctl/kube (client-node) is heavy and a laptop never needs it here.
+      (flags.config === undefined &&
+        process.env.KUBERNETES_SERVICE_HOST !== undefined &&
+        (await import("@meshctl/kube")).runningInCluster());
     const json = this.jsonEnabled();
     let pushes = 0;
     let nacks = 0;
@@ -144,17 +199,29 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
         for (const d of event.resolvedDiagnostics) log(`  resolved: ${formatDiagnostic(d)}`);
       }
     };
-    const configDir = flags.config ?? defaultMeshDirectory();
+    const configDir = kubernetes ? undefined : (flags.config ?? defaultMeshDirectory());
     // `meshctl enable tstats` (tstats.json in meshctl's config dir) adds Istio's native telemetry
     // filters to the Envoy sidecar listeners; read once at start.
     const { loadTstatsEnvoyFilters } = await import("@meshctl/tstats");
     const envoyFilters = await loadTstatsEnvoyFilters();
     const started = Date.now();
     const server = await startXdsServer({
-      configDir,
+      ...(configDir !== undefined ? { configDir } : {}),
+      ...(kubernetes
+        ? {
+            kubernetes: {
+              ...(flags.kubeconfig !== undefined ? { kubeconfig: flags.kubeconfig } : {}),
+              ...(flags.context !== undefined ? { context: flags.context } : {}),
+              ...(selectors.length > 0 ? { namespaceSelectors: selectors } : {}),
+            },
+          }
+        : {}),
+      ...(maxConnectionAgeMs !== undefined ? { maxConnectionAgeMs } : {}),
+      ...(maxConnectionAgeGraceMs !== undefined ? { maxConnectionAgeGraceMs } : {}),
       ...(envoyFilters ? { envoyFilters } : {}),
       port: flags.port,
       debugPort: flags["debug-port"],
+      debugHost: flags["debug-host"],
       ...(debounceAfterMs !== undefined ? { debounceAfterMs } : {}),
       ...(debounceMaxMs !== undefined ? { debounceMaxMs } : {}),
       ...(debounceEdsMaxMs !== undefined ? { debounceEdsMaxMs } : {}),
@@ -173,7 +240,7 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
         : {}),
     });
     log(
-      `xDS control plane on ${server.address}${flags["tls-cert"] ? (flags["tls-client-ca"] ? " (mTLS)" : " (TLS)") : ""}, debug http://127.0.0.1:${server.debugPort}/ , mesh ${configDir}${flags.config ? "" : " (embedded example)"}${envoyFilters ? ", tstats filters on" : ""}`,
+      `xDS control plane on ${server.address}${flags["tls-cert"] ? (flags["tls-client-ca"] ? " (mTLS)" : " (TLS)") : ""}, debug http://${flags["debug-host"]}:${server.debugPort}/ , mesh ${server.source}${kubernetes || flags.config ? "" : " (embedded example)"}${envoyFilters ? ", tstats filters on" : ""}`,
     );
     await new Promise<void>((resolve) => {
       const stop = () => {
@@ -189,7 +256,8 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
     return {
       address: server.address,
       debugPort: server.debugPort ?? null,
-      configDir,
+      configDir: configDir ?? null,
+      source: server.source,
       pushes,
       nacks,
       uptimeSeconds: Math.round((Date.now() - started) / 1000),

@@ -1,5 +1,6 @@
 import os from "node:os";
 import { errorMessage } from "@meshctl/core";
+import { type ClusterGroupOptions, clusterCheckGroup } from "./cluster-checks.js";
 import { ebpfCheckGroup } from "./ebpf-checks.js";
 import { evaluateHostChecks } from "./host-checks.js";
 import { collectHostFacts, type HostFacts } from "./host-facts.js";
@@ -14,13 +15,17 @@ export function hostCheckGroup(collect: () => Promise<HostFacts> = collectHostFa
 
 /**
  * Every check group `meshctl diagnose` runs. Features add their group here (eBPF status, VPP, ...).
+ * The cluster group runs only when asked for (`cluster` options: --kubeconfig, --context, ...).
  */
-export function defaultCheckGroups(options: { readonly vppPid?: number } = {}): CheckGroup[] {
+export function defaultCheckGroups(
+  options: { readonly vppPid?: number; readonly cluster?: ClusterGroupOptions } = {},
+): CheckGroup[] {
   return [
     hostCheckGroup(),
     ebpfCheckGroup(),
     vppCheckGroup(options.vppPid !== undefined ? { pid: options.vppPid } : {}),
     xdsCheckGroup(),
+    ...(options.cluster ? [clusterCheckGroup(options.cluster)] : []),
   ];
 }
 
@@ -72,6 +77,13 @@ export async function runDiagnose(options: DiagnoseOptions = {}): Promise<Diagno
   };
 }
 
+export {
+  type ClusterCheckOptions,
+  type ClusterGroupOptions,
+  clusterCheckGroup,
+  DEFAULT_STALE_AFTER_MS,
+  evaluateClusterChecks,
+} from "./cluster-checks.js";
 export { evaluateHostChecks, parseKernelVersion } from "./host-checks.js";
 export type { HostFacts } from "./host-facts.js";
 export { collectHostFacts } from "./host-facts.js";
