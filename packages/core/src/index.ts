@@ -17,5 +17,4 @@ export {
   type SpawnedProgram,
   spawnProgram,
 } from "./exec.js";
-export { isRequired, requirementGate } from "./requirements.js";
 export { createTracer, setTraceSink, type Tracer, type TraceSink } from "./trace.js";

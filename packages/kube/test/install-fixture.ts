@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { KubeConfig, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
-import { requirementGate } from "@meshctl/core";
+import { requirementGate } from "@meshctl/core/testing";
 import { renderEbpfDaemonSet } from "@meshctl/ebpf";
 import { tstatsSettingsPath } from "@meshctl/tstats";
 import { renderVppKubernetesManifests } from "@meshctl/vpp";

@@ -126,7 +126,18 @@ describe("renderInstallManifests", () => {
     expect(container).toMatchObject({
       image,
       command: ["meshctl"],
-      args: ["xds", "serve", "--host", "0.0.0.0", "--port", "15010", "--debug-port", "15014", "--debug-host", "0.0.0.0"],
+      args: [
+        "xds",
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "15010",
+        "--debug-port",
+        "15014",
+        "--debug-host",
+        "0.0.0.0",
+      ],
       env: [{ name: "MESHCTL_CONFIG_DIR", value: "/etc/meshctl" }],
       volumeMounts: [{ name: "config", mountPath: "/etc/meshctl", readOnly: true }],
     });

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { requirementGate } from "@meshctl/core";
+import { requirementGate } from "@meshctl/core/testing";
 import {
   renderBootstrap,
   startXdsServer,

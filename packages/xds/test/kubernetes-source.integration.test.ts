@@ -14,7 +14,8 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findProgram, requirementGate } from "@meshctl/core";
+import { findProgram } from "@meshctl/core";
+import { requirementGate } from "@meshctl/core/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   configKeyString,

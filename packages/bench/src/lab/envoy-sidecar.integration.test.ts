@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { findProgram, isMeshctlError, isRequired, runCommand } from "@meshctl/core";
+import { findProgram, isMeshctlError, runCommand } from "@meshctl/core";
+import { isRequired } from "@meshctl/core/testing";
 import { beforeAll, describe, expect, test } from "vitest";
 import { benchPackageDir } from "./pod-process.js";
 import { checkLabPrerequisites, LAB_AGENT_SCRIPT, runLab } from "./runner.js";

@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { requirementGate } from "@meshctl/core";
+import { requirementGate } from "@meshctl/core/testing";
 import { settings } from "@oclif/core";
 import { runCommand } from "@oclif/test";
 import { Ajv } from "ajv";

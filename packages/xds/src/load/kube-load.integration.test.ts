@@ -1,4 +1,4 @@
-import { requirementGate } from "@meshctl/core";
+import { requirementGate } from "@meshctl/core/testing";
 import { describe, expect, test } from "vitest";
 import { ChurnPlanner } from "./churn.js";
 import { KubeApiWriter } from "./kube-api.js";

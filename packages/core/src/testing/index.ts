@@ -1,4 +1,6 @@
 /**
+ * Test support (`@meshctl/core/testing`), never used by product code.
+ *
  * Tests that need a component installed by setup (Envoy, the kube-apiserver build, ...) skip with
  * a printed reason where it is absent, except when MESHCTL_REQUIRE (comma-separated; `.ci/run`
  * sets it) lists it: then they run and fail with the reason, so CI can never go green by skipping.
@@ -28,7 +30,7 @@ export function requirementGate(
 ): { skip: boolean; missing?: string } {
   if (missing === undefined) return { skip: false };
   if (!isRequired(component)) {
-    console.warn(`[${test}] skipped: ${missing}`);
+    process.stderr.write(`[${test}] skipped: ${missing}\n`);
     return { skip: true };
   }
   return {
