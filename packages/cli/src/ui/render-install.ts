@@ -1,31 +1,13 @@
 import type { InstallProgressStore } from "./install-progress-store.js";
-import type { LiveView } from "./render-lab.js";
+import { type LiveView, startLiveView } from "./live-view.js";
 
 /**
- * Draws the live install progress until stopped. ink and React load lazily, only on a terminal.
+ * Draws the live install progress until stopped (the elapsed clock advances between events too).
  *
  * @example
  * const view = await startInstallProgressView(store);
  * try { await installMeshctl({ ...options, onProgress: store.push }); } finally { await view.stop(); }
  */
-export async function startInstallProgressView(store: InstallProgressStore): Promise<LiveView> {
-  const [{ render }, { createElement }, { InstallProgressView }] = await Promise.all([
-    import("ink"),
-    import("react"),
-    import("./InstallProgressView.js"),
-  ]);
-  const instance = render(createElement(InstallProgressView, { store }), {
-    patchConsole: false,
-    exitOnCtrlC: false,
-  });
-  // The elapsed clock advances between events too.
-  const timer = setInterval(() => instance.rerender(createElement(InstallProgressView, { store })), 500);
-  return {
-    async stop() {
-      clearInterval(timer);
-      instance.clear();
-      instance.unmount();
-      await instance.waitUntilExit();
-    },
-  };
+export function startInstallProgressView(store: InstallProgressStore): Promise<LiveView> {
+  return startLiveView(async () => (await import("./InstallProgressView.js")).InstallProgressView, { store });
 }

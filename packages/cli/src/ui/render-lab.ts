@@ -1,35 +1,15 @@
 import type { LabProgressStore } from "./lab-progress-store.js";
+import { type LiveView, startLiveView } from "./live-view.js";
 
-/** A live ink view; `stop()` erases it so the final report prints on a clean screen. */
-export interface LiveView {
-  stop(): Promise<void>;
-}
+export type { LiveView } from "./live-view.js";
 
 /**
- * Draws the live lab progress until stopped. ink and React load lazily, only on a terminal.
+ * Draws the live lab progress until stopped (elapsed and ETA advance between events too).
  *
  * @example
  * const view = await startLabProgressView(store);
  * try { await runLab({ onProgress: store.push }); } finally { await view.stop(); }
  */
-export async function startLabProgressView(store: LabProgressStore): Promise<LiveView> {
-  const [{ render }, { createElement }, { LabProgressView }] = await Promise.all([
-    import("ink"),
-    import("react"),
-    import("./LabProgressView.js"),
-  ]);
-  const instance = render(createElement(LabProgressView, { store }), {
-    patchConsole: false,
-    exitOnCtrlC: false,
-  });
-  // Elapsed/ETA advance between events too.
-  const timer = setInterval(() => instance.rerender(createElement(LabProgressView, { store })), 500);
-  return {
-    async stop() {
-      clearInterval(timer);
-      instance.clear();
-      instance.unmount();
-      await instance.waitUntilExit();
-    },
-  };
+export function startLabProgressView(store: LabProgressStore): Promise<LiveView> {
+  return startLiveView(async () => (await import("./LabProgressView.js")).LabProgressView, { store });
 }
