@@ -1,15 +1,4 @@
-/**
- * Incremental EDS against a stock Envoy: an endpoint-only change reaches the proxy as
- * ClusterLoadAssignments only (no CDS/LDS/RDS regenerated or re-sent, Envoy's own CDS/LDS update
- * counters unchanged), while a definition change (a new port) does re-send clusters.
- *
- * Needs `envoy` on PATH (`npm run setup` installs the pinned 1.40.0); skips without it, unless
- * MESHCTL_REQUIRE (comma-separated) lists `envoy`, in which case a missing Envoy is a failure.
- */
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { findProgram, type SpawnedProgram, spawnProgram } from "@meshctl/core";
+import { findProgram } from "@meshctl/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   renderBootstrap,
@@ -20,6 +9,7 @@ import {
   type XdsServerHandle,
 } from "../src/index.js";
 import { waitFor } from "../src/testing/index.js";
+import { type EnvoyProcess, startEnvoy } from "./envoy-process.js";
 import { metricValue, programGate } from "./helpers.js";
 
 const envoyPath = await findProgram("envoy");
@@ -48,42 +38,15 @@ const metric = metricValue;
 
 type PushEvent = Extract<XdsServerEvent, { type: "push" }>;
 
-interface EnvoyClusters {
-  cluster_statuses: {
-    name: string;
-    host_statuses?: { address?: { socket_address?: { address?: string } } }[];
-  }[];
-}
-
 describe.skipIf(gate.skip)("a real Envoy gets endpoint-only changes as EDS only", () => {
   let xds: XdsServerHandle | undefined;
   let source: StaticMeshSource | undefined;
-  let proc: SpawnedProgram | undefined;
-  let dir: string | undefined;
-  let baseId: number | undefined;
-  let shmBefore = new Set<string>();
-  let envoyLog = "";
-  let admin = "";
+  let envoy: EnvoyProcess | undefined;
   const events: XdsServerEvent[] = [];
 
-  const adminGet = async (path: string): Promise<string> => {
-    const res = await fetch(`${admin}${path}`);
-    if (!res.ok) throw new Error(`Envoy admin ${path}: HTTP ${res.status}`);
-    return res.text();
-  };
-  const hostsOf = async (cluster: string): Promise<string[] | undefined> => {
-    const json = JSON.parse(await adminGet("/clusters?format=json")) as EnvoyClusters;
-    const c = json.cluster_statuses.find((s) => s.name === cluster);
-    return c?.host_statuses?.map((h) => h.address?.socket_address?.address ?? "").sort();
-  };
-  const envoyStats = async (): Promise<Map<string, number>> => {
-    const stats = new Map<string, number>();
-    for (const line of (await adminGet("/stats")).split("\n")) {
-      const i = line.lastIndexOf(": ");
-      if (i > 0) stats.set(line.slice(0, i), Number(line.slice(i + 2)));
-    }
-    return stats;
-  };
+  const hostsOf = async (cluster: string): Promise<string[] | undefined> => envoy?.hostsOf(cluster);
+  const envoyStats = async (): Promise<Map<string, number>> => (envoy ? envoy.stats() : new Map());
+  const envoyLog = () => envoy?.log() ?? "";
   const connection = () => {
     const c = xds?.clients().find((s) => s.nodeId === NODE_ID);
     if (!c) throw new Error(`Envoy (${NODE_ID}) is not connected`);
@@ -113,7 +76,6 @@ describe.skipIf(gate.skip)("a real Envoy gets endpoint-only changes as EDS only"
       debounceAfterMs: 20,
       onEvent: (e) => events.push(e),
     });
-    dir = await mkdtemp(join(tmpdir(), "mcx-envoy-eds-"));
     const bootstrap = renderBootstrap({
       kind: "envoy",
       name: "client",
@@ -123,67 +85,12 @@ describe.skipIf(gate.skip)("a real Envoy gets endpoint-only changes as EDS only"
       adminPort: 0,
     });
     expect((bootstrap.node as { id: string }).id).toBe(NODE_ID);
-    const file = join(dir, "envoy.json");
-    await writeFile(file, JSON.stringify(bootstrap));
-    shmBefore = new Set(await readdir("/dev/shm").catch(() => []));
-    // Envoy picks a free base id (no clash with other Envoys or test files) and tells us which,
-    // so its /dev/shm file can be removed afterwards; admin on 127.0.0.1 port 0, address written out.
-    proc = spawnProgram(envoyPath, [
-      "-c",
-      file,
-      "--use-dynamic-base-id",
-      "--base-id-path",
-      join(dir, "base-id"),
-      "--admin-address-path",
-      join(dir, "admin-address"),
-      "--log-level",
-      "warn",
-    ]);
-    proc.stdout?.on("data", (d: Buffer) => {
-      envoyLog = (envoyLog + d.toString()).slice(-8000);
-    });
-    proc.stderr?.on("data", (d: Buffer) => {
-      envoyLog = (envoyLog + d.toString()).slice(-8000);
-    });
-    let exited = false;
-    void proc.exited.then(() => {
-      exited = true;
-    });
-    const address = await waitFor(
-      async () => {
-        if (exited) throw new Error(`Envoy exited early:\n${envoyLog}`);
-        return (await readFile(join(dir as string, "admin-address"), "utf8").catch(() => "")).trim() || false;
-      },
-      { timeoutMs: 20_000, what: "Envoy's admin address" },
-    ).catch((e: Error) => {
-      throw new Error(`${e.message}\nEnvoy log:\n${envoyLog}`);
-    });
-    admin = `http://${address}`;
-    baseId = Number((await readFile(join(dir, "base-id"), "utf8").catch(() => "")).trim()) || undefined;
+    envoy = await startEnvoy(envoyPath, bootstrap);
   }, 40_000);
 
   afterAll(async () => {
-    if (proc) {
-      proc.kill("SIGTERM");
-      const done = await Promise.race([
-        proc.exited.then(() => true),
-        new Promise<false>((r) => setTimeout(() => r(false), 5000)),
-      ]);
-      if (!done) {
-        proc.kill("SIGKILL");
-        await proc.exited;
-      }
-    }
+    await envoy?.close();
     await xds?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-    // Envoy's hot-restart shared memory: /dev/shm/envoy_shared_memory_<baseId * 10>. Remove the
-    // files this run created for its base id (not other Envoys' files).
-    if (baseId !== undefined) {
-      const after = await readdir("/dev/shm").catch(() => [] as string[]);
-      for (const name of after)
-        if (!shmBefore.has(name) && name.startsWith(`envoy_shared_memory_${baseId * 10}`))
-          await rm(join("/dev/shm", name), { force: true });
-    }
   });
 
   let connId = "";
@@ -196,7 +103,7 @@ describe.skipIf(gate.skip)("a real Envoy gets endpoint-only changes as EDS only"
       },
       { timeoutMs: 20_000, what: "Envoy to ACK CDS, EDS and LDS" },
     ).catch((e: Error) => {
-      throw new Error(`${e.message}\nclients: ${JSON.stringify(xds?.clients())}\nEnvoy log:\n${envoyLog}`);
+      throw new Error(`${e.message}\nclients: ${JSON.stringify(xds?.clients())}\nEnvoy log:\n${envoyLog()}`);
     });
     connId = status.id;
     expect(status.proxyType).toBe("sidecar");
