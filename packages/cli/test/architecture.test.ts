@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 
-// The dependency direction is part of the design: cli -> bench -> (xds -> kube, ebpf, tstats, vpp) -> core.
+// The dependency direction is part of the design: cli -> lab -> (bench, pod, xds -> kube, ebpf) -> core.
+// The load engine (bench) and the pods (pod) depend on core only, so either installs alone.
 const ALLOWED: Record<string, readonly string[]> = {
   core: [],
   // The Kubernetes source reads the cluster connection and errors of @meshctl/kube.
@@ -13,9 +14,17 @@ const ALLOWED: Record<string, readonly string[]> = {
   vpp: ["core"],
   // The eBPF/VPP/tstats parts of an install are rendered by the CLI and handed in.
   kube: ["core"],
-  bench: ["core", "xds", "ebpf", "tstats"],
-  cli: ["core", "xds", "ebpf", "tstats", "vpp", "bench", "kube"],
+  bench: ["core"],
+  pod: ["core"],
+  lab: ["core", "bench", "pod", "xds", "ebpf"],
+  cli: ["core", "xds", "ebpf", "tstats", "vpp", "bench", "kube", "pod", "lab"],
 };
+
+/**
+ * Every way a source file reaches another package: static `from "@meshctl/x"` (imports and
+ * re-exports), dynamic `import("@meshctl/x")` (also `typeof import(...)`) and `require`.
+ */
+const meshctlImports = /\bfrom\s+["']@meshctl\/([a-z]+)|\b(?:import|require)\s*\(\s*["']@meshctl\/([a-z]+)/g;
 
 const packagesDir = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -28,6 +37,24 @@ function sourceFiles(dir: string): string[] {
 }
 
 describe("architecture", () => {
+  test("the import scanner sees static, dynamic and require imports", () => {
+    const sample = [
+      'import { a } from "@meshctl/core";',
+      'export { b } from "@meshctl/bench";',
+      'const x = await import("@meshctl/xds");',
+      'let t: typeof import("@meshctl/ebpf");',
+      'const r = require( "@meshctl/pod" );',
+      'const s = "see @meshctl/vpp in the docs";',
+    ].join("\n");
+    expect([...sample.matchAll(meshctlImports)].map((m) => m[1] ?? m[2])).toEqual([
+      "core",
+      "bench",
+      "xds",
+      "ebpf",
+      "pod",
+    ]);
+  });
+
   test("the packages are the expected set", () => {
     expect(readdirSync(packagesDir).sort()).toEqual(Object.keys(ALLOWED).sort());
   });
@@ -44,8 +71,7 @@ describe("architecture", () => {
       expect(declared.filter((d) => !allowed.includes(d))).toEqual([]);
       const imported = new Set<string>();
       for (const file of sourceFiles(join(packagesDir, name, "src"))) {
-        for (const m of readFileSync(file, "utf8").matchAll(/from\s+["']@meshctl\/([a-z]+)/g))
-          imported.add(m[1] ?? "");
+        for (const m of readFileSync(file, "utf8").matchAll(meshctlImports)) imported.add(m[1] ?? m[2] ?? "");
       }
       expect([...imported].filter((d) => !allowed.includes(d))).toEqual([]);
     });

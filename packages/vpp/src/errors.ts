@@ -18,6 +18,7 @@ export const VPP_ERROR_CODES = [
   "VPP_CONFIG_INVALID",
   "VPP_PROCESS_NOT_FOUND",
   "VPP_NOT_INSTALLED",
+  "VPP_STATE_DIR_UNKNOWN",
 ] as const;
 export type VppErrorCode = (typeof VPP_ERROR_CODES)[number];
 

@@ -102,6 +102,7 @@ export {
   type VppHostInstallResult,
 } from "./host/install.js";
 // Kubernetes
+export { defaultVppManifestDir, type VppManifestDirContext } from "./k8s/manifest-dir.js";
 export {
   renderVppKubernetesManifests,
   type VppKubernetesManifests,

@@ -40,6 +40,21 @@ describe("LatencyHistogram", () => {
     expect(h.summary().min).toBe(0);
   });
 
+  test("percentiles never exceed the max nor the min exceed them, where HDR buckets are wider than 1 µs", () => {
+    // Two samples of 9994 µs: HDR's bucket top for 9994 is 9999, the exact max is 9994.
+    const h = new LatencyHistogram();
+    h.record(9994);
+    h.record(9994);
+    const s = h.summary();
+    expect(s.max).toBe(9994);
+    expect(s.p999).toBe(9994);
+    expect(s.p9999).toBe(9994);
+    expect(s.min).toBeLessThanOrEqual(s.p50);
+    const ordered = [s.min, s.p50, s.p75, s.p90, s.p99, s.p999, s.p9999, s.max];
+    expect([...ordered].sort((a, b) => a - b)).toEqual(ordered);
+    expect(Math.max(...h.spectrum().map(([, v]) => v))).toBe(9994);
+  });
+
   test("an empty histogram summarizes to zeros", () => {
     expect(new LatencyHistogram().summary()).toEqual({
       count: 0,

@@ -70,18 +70,24 @@ export class LatencyHistogram {
         p9999: 0,
       };
     }
+    // HDR reports a percentile (and the recorded minimum) as the top of its bucket, but the max as
+    // the exact largest sample: above 2048 µs a bucket is wider than 1 µs, so p99.9 could exceed
+    // max. The true value lies between the bucket's bottom and the max: clamp into [min, max].
+    const max = h.maxValue;
+    const min = Math.min(max, h.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : minRecorded(this));
+    const at = (p: number) => Math.max(min, Math.min(max, h.getValueAtPercentile(p)));
     return {
       count: h.totalCount,
-      min: h.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : minRecorded(this),
+      min,
       mean: round1(h.mean),
       stdev: round1(h.stdDeviation),
-      max: h.maxValue,
-      p50: h.getValueAtPercentile(50),
-      p75: h.getValueAtPercentile(75),
-      p90: h.getValueAtPercentile(90),
-      p99: h.getValueAtPercentile(99),
-      p999: h.getValueAtPercentile(99.9),
-      p9999: h.getValueAtPercentile(99.99),
+      max,
+      p50: at(50),
+      p75: at(75),
+      p90: at(90),
+      p99: at(99),
+      p999: at(99.9),
+      p9999: at(99.99),
     };
   }
 
@@ -113,7 +119,8 @@ export class LatencyHistogram {
     if (this.count === 0) return [];
     const out: Array<readonly [number, number]> = [];
     const max = this.hdr.maxValue;
-    for (const p of spectrumPoints(this.count)) out.push([p, this.hdr.getValueAtPercentile(p)] as const);
+    for (const p of spectrumPoints(this.count))
+      out.push([p, Math.min(max, this.hdr.getValueAtPercentile(p))] as const);
     out.push([100, max] as const);
     return out;
   }

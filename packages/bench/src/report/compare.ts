@@ -1,4 +1,11 @@
 import type { LatencySummary, LoadResult } from "../engine/types.js";
+import {
+  orderLatencySummary,
+  orderLoadResult,
+  PERCENTILE_KEYS,
+  PERCENTILE_LABELS,
+  type PercentileKey,
+} from "./latency-order.js";
 
 /** A result with the name it is shown under (a scenario, a file, a run). */
 export interface ReportEntry {
@@ -8,18 +15,7 @@ export interface ReportEntry {
 
 export type ReportInput = LoadResult | ReportEntry;
 
-export const PERCENTILE_KEYS = ["p50", "p75", "p90", "p99", "p999", "p9999", "max"] as const;
-export type PercentileKey = (typeof PERCENTILE_KEYS)[number];
-
-export const PERCENTILE_LABELS: Record<PercentileKey, string> = {
-  p50: "p50",
-  p75: "p75",
-  p90: "p90",
-  p99: "p99",
-  p999: "p99.9",
-  p9999: "p99.99",
-  max: "max",
-};
+export { PERCENTILE_KEYS, PERCENTILE_LABELS, type PercentileKey };
 
 export interface LatencyDelta {
   readonly metric: PercentileKey | "mean";
@@ -56,16 +52,31 @@ export function toReportEntries(inputs: readonly ReportInput[]): ReportEntry[] {
 }
 
 /**
- * Absolute and relative latency change of `value` against `baseline` for each percentile.
+ * The entry as reports show it: same label, result passed through {@link orderLoadResult}
+ * (percentiles never above the max; inconsistencies beyond HDR rounding become warnings).
+ *
+ * @example
+ * renderResultText(e.label, orderReportEntry(e).result)
+ */
+export function orderReportEntry(entry: ReportEntry): ReportEntry {
+  return { label: entry.label, result: orderLoadResult(entry.result) };
+}
+
+/**
+ * Absolute and relative latency change of `value` against `baseline` for each percentile, on
+ * the ordered summaries (see {@link orderLatencySummary}), so a delta never compares a max with
+ * a p99.9 above it.
  *
  * @example
  * compareLatency(direct.corrected, sidecar.corrected).find((d) => d.metric === "p90")?.deltaUs
  */
 export function compareLatency(baseline: LatencySummary, value: LatencySummary): LatencyDelta[] {
   const metrics: Array<PercentileKey | "mean"> = [...PERCENTILE_KEYS, "mean"];
+  const base = orderLatencySummary(baseline);
+  const other = orderLatencySummary(value);
   return metrics.map((metric) => {
-    const b = baseline[metric];
-    const v = value[metric];
+    const b = base[metric];
+    const v = other[metric];
     return {
       metric,
       baselineUs: b,

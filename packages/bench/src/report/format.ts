@@ -1,45 +1,79 @@
 /** Formatting shared by the text, HTML and CLI renderers. */
 
 /**
- * Microseconds in the unit a reader expects: 850µs, 1.23ms, 2.05s.
+ * Microseconds in the unit a reader expects: 850µs, 1.23ms, 110ms, 2.05s. Three significant
+ * digits at most; a value that rounds up to 1000 of one unit is shown in the next (999.9ms is 1s).
  *
  * @example
  * formatUs(1234) // "1.23ms"
+ * formatUs(110_000) // "110ms"
  */
 export function formatUs(us: number): string {
-  const abs = Math.abs(us);
-  if (abs < 1000) return `${Math.round(us)}µs`;
-  if (abs < 1_000_000) return `${trim(us / 1000)}ms`;
-  return `${trim(us / 1_000_000)}s`;
+  if (!Number.isFinite(us)) return String(us);
+  if (Math.abs(Math.round(us)) < 1000) return `${Math.round(us) || 0}µs`;
+  const ms = significant(us / 1000);
+  if (Math.abs(Number(ms)) < 1000) return `${ms}ms`;
+  return `${significant(us / 1_000_000)}s`;
 }
 
-function trim(n: number): string {
+/**
+ * Up to three significant digits (0 decimals from 100, 1 from 10, 2 below), without trailing
+ * zeros after the decimal point. Zeros of the integer part are kept: 110 stays "110".
+ */
+function significant(n: number): string {
   const abs = Math.abs(n);
-  return (abs >= 100 ? n.toFixed(0) : abs >= 10 ? n.toFixed(1) : n.toFixed(2)).replace(/\.?0+$/, "") || "0";
+  const fixed = abs >= 100 ? n.toFixed(0) : abs >= 10 ? n.toFixed(1) : n.toFixed(2);
+  return stripFractionZeros(fixed);
+}
+
+/** "1.50" -> "1.5", "10.0" -> "10", "110" -> "110" (only zeros after a decimal point go). */
+function stripFractionZeros(s: string): string {
+  if (!s.includes(".")) return s === "-0" ? "0" : s;
+  const out = s.replace(/\.0+$|(\.\d*?[1-9])0+$/, "$1");
+  return out === "-0" ? "0" : out;
 }
 
 /** Signed delta with its relative change: "+120µs (+45.0%)". */
 export function formatDelta(deltaUs: number, pct: number | null): string {
   const sign = deltaUs > 0 ? "+" : deltaUs < 0 ? "-" : "±";
-  const rel = pct === null ? "" : ` (${pct > 0 ? "+" : ""}${pct.toFixed(1)}%)`;
+  const rel = pct === null ? "" : ` (${pct > 0 ? "+" : ""}${stripNegativeZero(pct.toFixed(1))}%)`;
   return `${sign}${formatUs(Math.abs(deltaUs))}${rel}`;
 }
 
+/** Requests per second: one decimal below 10 000 ("1000.0"), grouped integers above ("110,000"). */
 export function formatRate(qps: number): string {
-  return qps >= 10_000 ? `${Math.round(qps).toLocaleString("en-US")}` : qps.toFixed(1);
+  const oneDecimal = qps.toFixed(1);
+  return Math.abs(Number(oneDecimal)) >= 10_000
+    ? Math.round(qps).toLocaleString("en-US")
+    : stripNegativeZero(oneDecimal);
 }
 
+/** Whole KiB/MiB when exact ("1 KiB", "10 MiB"), bytes otherwise ("1000 B", "1536 B"). */
 export function formatBytes(n: number): string {
   if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
   if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
   return `${n} B`;
 }
 
+/**
+ * Milliseconds as "850ms", "1.5s", "110s" (below two minutes), then Go-style "2m30s", "1h0m0s".
+ *
+ * @example
+ * formatDuration(110_000) // "110s"
+ */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = ms / 1000;
-  if (s < 120) return `${trim(s)}s`;
-  return `${Math.floor(s / 60)}m${Math.round(s % 60)}s`;
+  if (!Number.isFinite(ms)) return String(ms);
+  if (Math.round(ms) < 1000) return `${Math.round(ms) || 0}ms`;
+  const s = significant(ms / 1000);
+  if (Number(s) < 120) return `${s}s`;
+  const total = Math.round(ms / 1000);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  return `${h > 0 ? `${h}h` : ""}${m}m${total % 60}s`;
+}
+
+function stripNegativeZero(s: string): string {
+  return /^-0(\.0+)?$/.test(s) ? s.slice(1) : s;
 }
 
 /** Pads cells into aligned columns (first column left, others right). */

@@ -1,5 +1,6 @@
 import { LatencyHistogram, logBuckets } from "../engine/histogram.js";
 import type { LatencySummary, LoadResult } from "../engine/types.js";
+import { orderLatencySummary } from "./latency-order.js";
 
 /** fortio's histogram JSON (values in seconds). */
 export interface FortioHistogram {
@@ -78,8 +79,15 @@ function histogramFromHdr(encoded: string, summary: LatencySummary): FortioHisto
     Avg: total > 0 ? sum / total / 1e6 : 0,
     StdDev: summary.stdev / 1e6,
     Data: data,
+    // A bucket's top can lie above the exact max (see latency-order.ts): never report a
+    // percentile above Max.
     Percentiles:
-      total > 0 ? FORTIO_PERCENTILES.map((p) => ({ Percentile: p, Value: h.percentile(p) / 1e6 })) : [],
+      total > 0
+        ? FORTIO_PERCENTILES.map((p) => ({
+            Percentile: p,
+            Value: Math.min(h.percentile(p), summary.max) / 1e6,
+          }))
+        : [],
   };
 }
 
@@ -129,7 +137,7 @@ export function toFortioJson(result: LoadResult, options: { labels?: string } = 
     Version: `meshctl-bench ${result.environment.meshctlBench}`,
     DurationHistogram:
       result.corrected.count > 0
-        ? histogramFromHdr(result.histogram.correctedHdr, result.corrected)
+        ? histogramFromHdr(result.histogram.correctedHdr, orderLatencySummary(result.corrected))
         : emptyHistogram(),
     ErrorsDurationHistogram: emptyHistogram(),
     Exactly: o.requests ?? 0,
@@ -144,7 +152,7 @@ export function toFortioJson(result: LoadResult, options: { labels?: string } = 
     SocketCount: o.connections,
     MeshctlUncorrectedHistogram:
       result.uncorrected.count > 0
-        ? histogramFromHdr(result.histogram.uncorrectedHdr, result.uncorrected)
+        ? histogramFromHdr(result.histogram.uncorrectedHdr, orderLatencySummary(result.uncorrected))
         : emptyHistogram(),
   };
   if (result.protocol === "http1" || result.protocol === "http2") out.URL = result.target;

@@ -1,5 +1,11 @@
 import type { LoadResult } from "../engine/types.js";
-import { compareResults, type ReportEntry, type ReportInput, toReportEntries } from "./compare.js";
+import {
+  compareResults,
+  orderReportEntry,
+  type ReportEntry,
+  type ReportInput,
+  toReportEntries,
+} from "./compare.js";
 import { formatBytes, formatDelta, formatDuration, formatRate, formatUs } from "./format.js";
 import {
   color,
@@ -44,7 +50,10 @@ export function renderHtmlReport(
   inputs: ReportInput | readonly ReportInput[],
   options: HtmlReportOptions = {},
 ): string {
-  const entries = toReportEntries(Array.isArray(inputs) ? inputs : [inputs as ReportInput]);
+  const given = toReportEntries(Array.isArray(inputs) ? inputs : [inputs as ReportInput]);
+  // Tables and charts show the ordered view (no percentile above the max, inconsistencies as
+  // warnings); the embedded JSON keeps the results as measured.
+  const entries = given.map(orderReportEntry);
   const title =
     options.title ??
     (entries.length === 1
@@ -53,10 +62,11 @@ export function renderHtmlReport(
   const generated = (options.generatedAt ?? new Date()).toISOString();
   const baseline = entries.find((e) => e.label === options.baseline) ?? entries[0];
   const warnings = entries.flatMap((e) => e.result.warnings.map((w) => `${e.label}: ${w}`));
-  const data = JSON.stringify({ schema: "meshctl.bench.report/v1", generatedAt: generated, entries }).replace(
-    /</g,
-    "\\u003c",
-  );
+  const data = JSON.stringify({
+    schema: "meshctl.bench.report/v1",
+    generatedAt: generated,
+    entries: given,
+  }).replace(/</g, "\\u003c");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title>

@@ -233,3 +233,93 @@ describe("HTML report", () => {
     expect(html).toContain("&lt;b&gt;x&lt;/b&gt;");
   });
 });
+
+/** "850µs" / "9.99ms" / "1.5s" back to µs: an oracle independent of format.ts. */
+function parseUs(text: string): number {
+  const m = /^(-?[\d.]+)(µs|ms|s)$/.exec(text.trim());
+  if (!m) throw new Error(`not a latency: ${text}`);
+  return Number(m[1]) * { µs: 1, ms: 1000, s: 1_000_000 }[m[2] as "µs" | "ms" | "s"];
+}
+
+function expectNonDecreasing(values: readonly number[]): void {
+  for (let i = 1; i < values.length; i++) expect(values[i]).toBeGreaterThanOrEqual(values[i - 1] as number);
+}
+
+describe("issue 14: whole numbers keep their zeros in reports", () => {
+  test("110ms and 200ms read as 110ms and 200ms in the text and HTML reports", () => {
+    const slow = resultOf([...Array(50).fill(110_000), ...Array(50).fill(200_000)]);
+    const text = renderTextReport(slow);
+    expect(text).toMatch(/corrected\s+110ms\s+110ms\s+200ms/);
+    expect(text).not.toMatch(/\b(11|2)ms\b/);
+    const html = renderHtmlReport([{ label: "slow", result: slow }]);
+    expect(html).toContain("<td>110ms</td>");
+    expect(html).toContain("<td>200ms</td>");
+    // Bar labels and tooltips of the comparison chart, and the axis ticks.
+    expect(html).toContain(">200ms</text>");
+    expect(html).toContain("slow p50: 110ms");
+    expect(html).toContain(">100ms</text>");
+    expect(html).not.toMatch(/>(11|2|1)ms</);
+  });
+});
+
+describe("issue 14: no percentile above its own max", () => {
+  // 998 samples of 1ms and two of 9.994ms. Above 8192µs an HDR bucket is 8µs wide: hdr-histogram-js
+  // reports p99.9 as the bucket's top (9999µs) but the max as the exact sample (9994µs), which
+  // printed as p99.9 "10ms" next to max "9.99ms".
+  const tail = (): LoadResult => resultOf([...Array(998).fill(1000), 9994, 9994]);
+
+  test("the text report's percentiles never decrease, and rounding is not a warning", () => {
+    const text = renderTextReport(tail());
+    const row = /^\s+corrected\s+(.*)$/m.exec(text)?.[1]?.split(/\s{2,}/) ?? [];
+    // min, p50 ... p99.99, max (then mean ± stdev)
+    const cells = row.slice(0, 8).map(parseUs);
+    expect(cells).toHaveLength(8);
+    expectNonDecreasing(cells);
+    expect(cells.at(-1)).toBe(9990);
+    expect(text).not.toContain("WARNING");
+  });
+
+  test("the HTML summary and the comparison chart never show p99.9 above max", () => {
+    const html = renderHtmlReport([{ label: "tail", result: tail() }]);
+    const row = /<table class="summary">[\s\S]*?<tbody><tr>([\s\S]*?)<\/tr>/.exec(html)?.[1] ?? "";
+    const cells = [...row.matchAll(/<td[^>]*>([^<]*)<\/td>/g)].map((m) => m[1] ?? "");
+    // ... p50, p90, p99, p99.9, max, p99 uncorrected
+    const latencies = cells.slice(-6, -1).map(parseUs);
+    expect(latencies).toHaveLength(5);
+    expectNonDecreasing(latencies);
+    expect(html).toContain("tail p99.9: 9.99ms");
+    expect(html).not.toContain("tail p99.9: 10ms");
+    expect(html).not.toContain("Warnings");
+    // The embedded data stays as measured.
+    const data = JSON.parse(
+      /<script type="application\/json" id="meshctl-bench-data">([\s\S]*?)<\/script>/.exec(html)?.[1] ??
+        "null",
+    );
+    expect(data.entries[0].result.corrected).toEqual(tail().corrected);
+  });
+
+  test("fortio percentiles stay at or below Max", () => {
+    const h = toFortioJson(tail()).DurationHistogram;
+    for (const p of h.Percentiles) expect(p.Value).toBeLessThanOrEqual(h.Max);
+    expect(h.Max).toBeCloseTo(0.009994, 9);
+  });
+
+  test("deltas compare ordered figures", () => {
+    const d = compareLatency(direct.corrected, tail().corrected);
+    const at = (m: string) => d.find((x) => x.metric === m)?.valueUs as number;
+    expect(at("p999")).toBeLessThanOrEqual(at("max"));
+    expect(at("p9999")).toBeLessThanOrEqual(at("max"));
+  });
+
+  test("an inconsistency beyond HDR rounding is flagged in both reports", () => {
+    // A max that cannot come from the same histogram as the percentiles.
+    const broken: LoadResult = { ...direct, corrected: { ...direct.corrected, max: 400 } };
+    const message = "corrected latencies out of order beyond HDR rounding: p50 500µs > max 400µs";
+    expect(renderTextReport(broken)).toContain(`WARNING: ${message}`);
+    const html = renderHtmlReport([{ label: "broken", result: broken }]);
+    expect(html).toMatch(/<section class="warnings">[\s\S]*broken: corrected latencies out of order/);
+    expect(html).toContain(message.replace(">", "&gt;"));
+    // The input is left as it was.
+    expect(broken.warnings).toEqual(direct.warnings);
+  });
+});

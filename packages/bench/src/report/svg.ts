@@ -1,5 +1,7 @@
 /** Tiny inline-SVG chart helpers for the HTML report (no runtime JS, no external assets). */
 
+import { formatUs } from "./format.js";
+
 export const PALETTE = [
   "#2563eb",
   "#dc2626",
@@ -52,10 +54,10 @@ export function decadeRange(min: number, max: number): [number, number] {
   return [lo, hi];
 }
 
+/** Axis label for a tick at `us` microseconds (decades: 1µs, 10µs ... 100ms, 1s). */
 export function usTick(us: number): string {
-  if (us >= 1_000_000) return `${us / 1_000_000}s`;
-  if (us >= 1000) return `${us / 1000}ms`;
-  return `${us}µs`;
+  // One formatter for axes, bars and tables, so a tick never reads differently from a cell.
+  return formatUs(us);
 }
 
 export function svgOpen(f: Frame, title: string): string {

@@ -7,6 +7,7 @@ import {
   toReportEntries,
 } from "./compare.js";
 import { formatBytes, formatDelta, formatDuration, formatRate, formatUs, table } from "./format.js";
+import { orderLatencySummary, orderLoadResult } from "./latency-order.js";
 
 export interface TextReportOptions {
   /** Entry (or label of an entry) the others are compared with; a LoadResult from another run works too. */
@@ -39,8 +40,12 @@ function latencyRow(name: string, s: LatencySummary): string[] {
   return [name, ...COLUMNS.map((c) => formatUs(s[c])), `${formatUs(s.mean)} ± ${formatUs(s.stdev)}`];
 }
 
-/** The table block for one result. */
-export function renderResultText(label: string, r: LoadResult, showUncorrected = true): string {
+/**
+ * The table block for one result, with its latencies in order and a WARNING for any
+ * inconsistency HDR rounding cannot explain (see orderLoadResult).
+ */
+export function renderResultText(label: string, result: LoadResult, showUncorrected = true): string {
+  const r = orderLoadResult(result);
   const errors = Object.values(r.errors).reduce((a, b) => a + b, 0);
   const rate =
     r.targetQps === null
@@ -99,7 +104,7 @@ function renderComparison(entries: readonly ReportEntry[], baseline: ReportEntry
   const rows = entries.map((e) => [
     e.label,
     formatRate(e.result.achievedQps),
-    ...DELTA_COLUMNS.map((c) => formatUs(e.result.corrected[c])),
+    ...DELTA_COLUMNS.map((c) => formatUs(orderLatencySummary(e.result.corrected)[c])),
     String(Object.values(e.result.errors).reduce((a, b) => a + b, 0)),
   ]);
   const lines = ["Comparison (corrected latency)", table([header, ...rows])];

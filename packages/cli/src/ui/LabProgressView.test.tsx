@@ -1,4 +1,4 @@
-import type { LabMeasurement } from "@meshctl/bench";
+import type { LabMeasurement } from "@meshctl/lab";
 import { render } from "ink-testing-library";
 import { expect, test } from "vitest";
 import { LabProgressFrame, LabProgressView } from "./LabProgressView.js";

@@ -1,4 +1,4 @@
-import type { LabLiveFigures, LabMeasurement, LabProgressEvent, LabScenario } from "@meshctl/bench";
+import type { LabLiveFigures, LabMeasurement, LabProgressEvent, LabScenario } from "@meshctl/lab";
 
 /** What the live lab view draws, folded from the lab's progress events. */
 export interface LabProgressState {

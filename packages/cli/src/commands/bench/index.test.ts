@@ -1,7 +1,9 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chown, readdir, rm, writeFile } from "node:fs/promises";
+import { chown, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findProgram, runCommand } from "@meshctl/core";
 import { describe, expect, test } from "vitest";
@@ -59,28 +61,36 @@ describe.skipIf(!built)("meshctl bench (the lab) through the built binary", () =
     expect(error.suggestions.join(" ")).toContain("sidecar-ebpf");
   });
 
-  test("--sidecar accepts only auto, envoy and haproxy", async () => {
+  test("--sidecar accepts only envoy and haproxy", async () => {
     const { code, stdout, stderr } = await runMeshctl(["bench", "--sidecar", "nginx", "--json"]);
     expect(code).toBe(2);
-    expect(`${stdout}${stderr}`).toMatch(/auto, envoy, haproxy/);
+    expect(`${stdout}${stderr}`).toMatch(/envoy, haproxy/);
   });
 
-  test.skipIf(!isRoot || Boolean(envoy))(
-    "--sidecar envoy without an envoy binary names the missing program",
+  test.skipIf(!isRoot)(
+    "without an envoy binary the default (Envoy) sidecar names the missing program and how to install it",
     { timeout: 30_000 },
     async () => {
-      const { code, stdout } = await runMeshctl([
-        "bench",
-        "--sidecar",
-        "envoy",
-        "--scenarios",
-        "sidecar",
-        "--json",
-      ]);
-      expect(code).not.toBe(0);
-      const { error } = JSON.parse(stdout) as { error: { code: string; details: { missing: string[] } } };
-      expect(error.code).toBe("LAB_MISSING_PROGRAM");
-      expect(error.details.missing).toEqual(["envoy"]);
+      // A PATH holding every program the lab drives except envoy.
+      const bin = await mkdtemp(join(tmpdir(), "mcl-test-path-"));
+      try {
+        for (const p of ["ip", "iptables-restore", "nsenter", "setpriv", "ss"]) {
+          const found = await findProgram(p);
+          if (found) await symlink(found, join(bin, p));
+        }
+        const { code, stdout } = await runMeshctl(["bench", "--scenarios", "sidecar", "--json"], {
+          PATH: bin,
+        });
+        expect(code).not.toBe(0);
+        const { error } = JSON.parse(stdout) as {
+          error: { code: string; details: { missing: string[] }; suggestions: string[] };
+        };
+        expect(error.code).toBe("LAB_MISSING_PROGRAM");
+        expect(error.details.missing).toEqual(["envoy"]);
+        expect(error.suggestions.join(" ")).toMatch(/install-envoy\.sh/);
+      } finally {
+        await rm(bin, { recursive: true, force: true });
+      }
     },
   );
 

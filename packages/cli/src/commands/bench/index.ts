@@ -1,4 +1,5 @@
 import { writeFile } from "node:fs/promises";
+import { EXIT_CODES } from "@meshctl/core";
 import {
   cleanupLabLeftovers,
   LAB_DEFAULTS,
@@ -9,8 +10,7 @@ import {
   parseLabScenarios,
   renderLabText,
   runLab,
-} from "@meshctl/bench";
-import { EXIT_CODES } from "@meshctl/core";
+} from "@meshctl/lab";
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
 
@@ -79,9 +79,9 @@ creates (all named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs 
     }),
     sidecar: Flags.string({
       description:
-        "Sidecar proxy of the meshed pods: envoy (bootstrapped to meshctl's xDS control plane), haproxy, or auto (envoy when on PATH).",
-      options: ["auto", "envoy", "haproxy"],
-      default: "auto",
+        "Sidecar proxy of the meshed pods: envoy (Istio's defaults, configured by meshctl's xDS control plane) or haproxy.",
+      options: ["envoy", "haproxy"],
+      default: "envoy",
     }),
     "sidecar-mode": Flags.string({
       description: "Sidecar mode: http (L7, like Istio) or tcp (L4; Envoy gets the port as opaque TCP).",
@@ -125,7 +125,7 @@ creates (all named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs 
         qps: flags.qps,
         connections: flags.connections,
         payloadBytes: flags.payload,
-        ...(flags.sidecar === "auto" ? {} : { sidecar: flags.sidecar as "envoy" | "haproxy" }),
+        sidecar: flags.sidecar as "envoy" | "haproxy",
         sidecarMode: flags["sidecar-mode"] as "http" | "tcp",
         pinCpus: flags["pin-cpus"],
         removeLeftovers: true,
@@ -182,6 +182,6 @@ function plainProgress(e: LabProgressEvent): void {
 }
 
 async function renderLabHtml(result: LabResult): Promise<string> {
-  const { renderLabHtmlReport } = await import("@meshctl/bench");
+  const { renderLabHtmlReport } = await import("@meshctl/lab");
   return renderLabHtmlReport(result);
 }

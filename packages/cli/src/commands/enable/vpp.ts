@@ -1,14 +1,20 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { findProgram } from "@meshctl/core";
-import { installVppHostConfig, renderVppKubernetesManifests, type VppHostInstallResult } from "@meshctl/vpp";
+import {
+  defaultVppManifestDir,
+  installVppHostConfig,
+  renderVppKubernetesManifests,
+  type VppHostInstallResult,
+} from "@meshctl/vpp";
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
 import { profileOptionsFromFlags, vppProfileFlags } from "../vpp/shared-flags.js";
 
 export interface EnableVppResult {
-  /** Kubernetes manifests written (for `meshctl install` / kubectl apply). */
+  /** Kubernetes manifests written (for `meshctl install` / kubectl apply), absolute paths. */
   readonly manifests: readonly string[];
+  /** Absolute directory they were written to: --out, else meshctl's state directory. */
   readonly outDir: string;
   /** What was done on this host; null when VPP is not installed here (or --no-host). */
   readonly host: VppHostInstallResult | null;
@@ -24,6 +30,10 @@ libraries on each node), vcl-configmap.yaml and sidecar-patch.yaml (the /run/vpp
 libraries, vcl.conf, LD_PRELOAD environment and resources for the sidecar container). Nothing is
 applied: \`meshctl install\` (or kubectl) does that.
 
+Without --out the files go to meshctl's state directory, never the current directory:
+$XDG_STATE_HOME/meshctl/vpp, else /var/lib/meshctl/vpp as root, else ~/.local/state/meshctl/vpp.
+The absolute paths written are printed (and listed in --json).
+
 On a host where \`vpp\` is installed it also writes startup.conf and vcl.conf to --config-dir
 (backing up files it replaces) and reports what must be restarted.`;
   static override examples = [
@@ -33,8 +43,8 @@ On a host where \`vpp\` is installed it also writes startup.conf and vcl.conf to
   ];
   static override flags = {
     out: Flags.string({
-      description: "Directory for the Kubernetes manifests.",
-      default: "meshctl-vpp",
+      description:
+        "Directory for the Kubernetes manifests (default: $XDG_STATE_HOME/meshctl/vpp, /var/lib/meshctl/vpp as root, else ~/.local/state/meshctl/vpp).",
       helpValue: "DIR",
     }),
     image: Flags.string({
@@ -78,7 +88,8 @@ On a host where \`vpp\` is installed it also writes startup.conf and vcl.conf to
       vppCpu: flags["vpp-cpu"],
       vppMemory: flags["vpp-memory"],
     });
-    const outDir = resolve(flags.out);
+    // Never the cwd implicitly: a relative path only when the user typed one.
+    const outDir = resolve(flags.out ?? defaultVppManifestDir());
     await mkdir(outDir, { recursive: true });
     const manifests: string[] = [];
     for (const [name, text] of Object.entries(rendered.files)) {

@@ -1,5 +1,5 @@
+import { parseCgroup2Mount } from "@meshctl/pod";
 import { describe, expect, test } from "vitest";
-import { parseCgroup2Mount } from "./cgroup.js";
 import { parseLabScenarios, resolveLabOptions } from "./options.js";
 import { planLab } from "./plan.js";
 

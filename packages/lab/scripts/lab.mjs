@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Runs the local mesh lab and prints the comparison (text, then the JSON result on the last line
 // with --json). Build first (`npm run build`: the pods run dist/lab-agent.js). Usage:
-//   flock /tmp/meshctl-bench.lock node packages/bench/scripts/lab.mjs [--scenarios a,b] [--duration s] [--rounds n] [--qps n] [--connections n] [--sidecar-mode http|tcp] [--pin-cpus] [--json]
+//   flock /tmp/meshctl-bench.lock node packages/lab/scripts/lab.mjs [--scenarios a,b] [--duration s] [--rounds n] [--qps n] [--connections n] [--sidecar-mode http|tcp] [--pin-cpus] [--json]
 // Against the sibling packages' sources instead of their builds:
-//   node --conditions=@meshctl/source --import tsx packages/bench/scripts/lab.mjs ...
+//   node --conditions=@meshctl/source --import tsx packages/lab/scripts/lab.mjs ...
 import { parseArgs } from "node:util";
-import { parseLabScenarios, renderLabText, runLab } from "@meshctl/bench";
+import { parseLabScenarios, renderLabText, runLab } from "@meshctl/lab";
 
 const { values } = parseArgs({
   options: {

@@ -5,11 +5,15 @@
  * histograms and the result are the load engine's.
  */
 import type * as GrpcJs from "@grpc/grpc-js";
-import { LatencyHistogram } from "../engine/histogram.js";
-import { buildResult, resolveLoadOptions } from "../engine/run-load.js";
-import { OpenLoopSchedule } from "../engine/schedule.js";
-import { GRPC_ECHO_METHOD } from "../engine/target.js";
-import type { LoadProgress, LoadResult } from "../engine/types.js";
+import {
+  buildLoadResult,
+  GRPC_ECHO_METHOD,
+  LatencyHistogram,
+  type LoadProgress,
+  type LoadResult,
+  OpenLoopSchedule,
+  resolveLoadOptions,
+} from "@meshctl/bench";
 
 /** What the lab asks of one proxyless gRPC measurement. */
 export interface GrpcXdsLoadOptions {
@@ -181,7 +185,7 @@ export async function runGrpcXdsLoad(
     if (progressTimer) clearInterval(progressTimer);
     hooks.signal?.removeEventListener("abort", onAbort);
     if (stopped) unsent = Math.max(0, schedule.firstAtOrAfter(measureEnd) - next);
-    const result = buildResult(
+    const result = buildLoadResult(
       resolved,
       [
         {

@@ -1,36 +1,39 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { lstat, mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { cpus, release } from "node:os";
-import { dirname, join } from "node:path";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { errorMessage, isMeshctlError, MeshctlError, type SpawnedProgram } from "@meshctl/core";
 import {
-  createTracer,
-  errorMessage,
-  findProgram,
-  isMeshctlError,
-  MeshctlError,
-  runCommand,
-  type SpawnedProgram,
-} from "@meshctl/core";
-import { createCgroup, findCgroup2Root, removeCgroupTree } from "./cgroup.js";
+  buildPodNetwork,
+  createCgroup,
+  destroyPodNetwork,
+  listNetns,
+  type RunningSidecar,
+  removeCgroupTree,
+  spawnInPod,
+  waitForListening,
+} from "@meshctl/pod";
+import {
+  type AgentMode,
+  agentArgv,
+  decodeLoadOutput,
+  decodeProgressLine,
+  measurementFromLoadResult,
+} from "./agent-protocol.js";
+import { cleanupLabLeftovers } from "./cleanup.js";
 import { type EbpfAcceleration, loadEbpfIntegration } from "./ebpf-integration.js";
-import { buildLabNetwork, deleteNetns, destroyLabNetwork, listNetns } from "./netns.js";
+import { describeLabEnvironment } from "./facts.js";
 import { resolveLabOptions } from "./options.js";
-import { APP_PORT, LAB_PREFIX, type LabPlan, type LabPodPlan, planLab, podOf, SIDECAR_UID } from "./plan.js";
-import { benchPackageDir, spawnInPod, waitForListening } from "./pod-process.js";
-import { compareScenarios, interleaveRounds, type LabSlot, summarizeRounds } from "./rounds.js";
+import { APP_PORT, LAB_PREFIX, type LabPlan, type LabPodPlan, planLab, podOf } from "./plan.js";
+import { abortedError, checkLabPrerequisites, xdsUnavailableReason } from "./preflight.js";
+import { interleaveRounds, type LabSlot } from "./rounds.js";
 import {
-  ENVOY_SHM_DIR,
   LAB_MESH_NAMESPACE,
   LAB_XDS_PORT,
-  labIdOfEnvoyShm,
   labServiceObjects,
   labSidecarMeshObjects,
-  type RunningSidecar,
-  selectSidecarKind,
-  startEnvoySidecar,
-  startHaproxySidecar,
+  startLabSidecar,
 } from "./sidecar.js";
 import type {
   LabEbpfCounters,
@@ -38,171 +41,16 @@ import type {
   LabLiveFigures,
   LabMeasurement,
   LabOptions,
-  LabPercentiles,
   LabProgressEvent,
-  LabResult,
   LabScenario,
   ResolvedLabOptions,
   SidecarKind,
 } from "./types.js";
 
-const trace = createTracer("bench");
-
-/** Script run inside pods (echo servers, load generation); built next to the library in dist/. */
-export const LAB_AGENT_SCRIPT = "lab-agent.js";
-
-const PROGRAMS = ["ip", "iptables-restore", "nsenter", "setpriv", "ss"] as const;
-
 /** The proxyless scenario's mesh: Service `echo` in namespace `mcl-lab`, control plane port. */
 const GRPC_SERVICE = "echo";
 const MESH_NAMESPACE = LAB_MESH_NAMESPACE;
 const XDS_PORT = LAB_XDS_PORT;
-
-/** Why proxyless gRPC cannot run here, or undefined. The pod agent loads @meshctl/xds's build. */
-function xdsUnavailableReason(): string | undefined {
-  try {
-    const pkg = createRequire(import.meta.url).resolve("@meshctl/xds/package.json");
-    if (!existsSync(join(dirname(pkg), "dist", "index.js")))
-      return "@meshctl/xds is not built (its dist/ is missing)";
-  } catch {
-    return "@meshctl/xds is not installed";
-  }
-  return undefined;
-}
-
-/** Raised when the run was cancelled (Ctrl-C); everything was torn down before it is thrown. */
-function abortedError(): MeshctlError {
-  return new MeshctlError("LAB_ABORTED", "The lab run was interrupted; everything it created was removed.", {
-    kind: "usage",
-  });
-}
-
-/**
- * Throws LAB_REQUIRES_ROOT unless this process is root. Both building a lab and removing one need
- * it: unprivileged, `ip netns delete` and cgroup `rmdir` fail, and a cleanup that went on would
- * only collect failures.
- */
-function requireLabRoot(message: string, suggestions: readonly string[]): void {
-  if (typeof process.getuid !== "function" || process.getuid() === 0) return;
-  throw new MeshctlError("LAB_REQUIRES_ROOT", message, {
-    kind: "environment",
-    suggestions,
-    details: { uid: process.getuid() },
-  });
-}
-
-/**
- * Checks what the lab needs before it touches anything: root, the programs it drives, a cgroup v2
- * mount, a sidecar proxy and the built pod agent.
- *
- * @example
- * await checkLabPrerequisites({ sidecar: "auto" });
- */
-export async function checkLabPrerequisites(
-  options: Pick<ResolvedLabOptions, "sidecar" | "scenarios">,
-): Promise<{
-  cgroupRoot: string;
-  agentPath: string;
-  sidecar: "haproxy" | "envoy" | "none";
-}> {
-  requireLabRoot(
-    "The mesh lab needs root: it creates network namespaces, veth pairs and a bridge, installs iptables capture rules inside them, creates cgroups and attaches eBPF programs.",
-    [
-      "Run it with sudo: `sudo meshctl bench`.",
-      "Or measure an existing target without root: `meshctl bench run http://host:port/`.",
-    ],
-  );
-  const missing: string[] = [];
-  for (const program of PROGRAMS) if (!(await findProgram(program))) missing.push(program);
-  const meshed = options.scenarios.some((s) => s === "sidecar" || s === "sidecar-ebpf");
-  let sidecar: "haproxy" | "envoy" | "none" = "none";
-  if (meshed) {
-    const found = {
-      envoy: options.sidecar !== "haproxy" ? await findProgram("envoy") : undefined,
-      haproxy: options.sidecar !== "envoy" ? await findProgram("haproxy") : undefined,
-    };
-    let choice = selectSidecarKind(options.sidecar, found);
-    const xdsReason = choice.kind === "envoy" ? xdsUnavailableReason() : undefined;
-    if (xdsReason && options.sidecar === "envoy") {
-      throw new MeshctlError(
-        "LAB_SIDECAR_UNSUPPORTED",
-        `The Envoy sidecar needs meshctl's xDS control plane, which cannot run here: ${xdsReason}.`,
-        {
-          kind: "environment",
-          suggestions: ["Build it: `npx nx run @meshctl/xds:build`.", "Or use `--sidecar haproxy`."],
-        },
-      );
-    }
-    if (xdsReason) {
-      // auto: an Envoy without its control plane is useless; haproxy needs none.
-      trace(`envoy found on PATH but ${xdsReason}; using haproxy`);
-      choice = selectSidecarKind("haproxy", { ...found, haproxy: await findProgram("haproxy") });
-    }
-    if (choice.missing) missing.push(choice.missing);
-    else sidecar = choice.kind;
-  }
-  if (missing.length > 0) {
-    throw new MeshctlError("LAB_MISSING_PROGRAM", `The mesh lab needs ${missing.join(", ")} on PATH.`, {
-      kind: "environment",
-      suggestions: [
-        "On Debian/Ubuntu: `apt-get install -y iproute2 iptables util-linux haproxy`.",
-        ...(missing.includes("envoy") ? ["Put an `envoy` binary on PATH, or use `--sidecar haproxy`."] : []),
-      ],
-      details: { missing },
-    });
-  }
-  const cgroupRoot = await findCgroup2Root();
-  const agentPath = join(benchPackageDir(), "dist", LAB_AGENT_SCRIPT);
-  if (!existsSync(agentPath)) {
-    throw new MeshctlError(
-      "LAB_AGENT_MISSING",
-      `The lab's pod agent ${agentPath} is missing: @meshctl/bench is not built.`,
-      {
-        kind: "environment",
-        suggestions: ["Build it: `npx nx run @meshctl/bench:build` (or `npm run build`)."],
-      },
-    );
-  }
-  return { cgroupRoot, agentPath, sidecar };
-}
-
-interface LoadSummaryLike {
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  readonly p999: number;
-  readonly max: number;
-}
-
-interface LoadResultLike {
-  readonly protocol: string;
-  readonly requests: number;
-  readonly achievedQps: number;
-  readonly fellBehind: boolean;
-  readonly errors: Record<string, number>;
-  readonly corrected: LoadSummaryLike;
-  readonly uncorrected: LoadSummaryLike;
-}
-
-function percentilesOf(s: LoadSummaryLike): LabPercentiles {
-  return { p50: s.p50, p90: s.p90, p99: s.p99, p999: s.p999, max: s.max };
-}
-
-/** Turns the engine's result into one lab measurement. */
-export function measurementFromLoadResult(slot: LabSlot, result: LoadResultLike): LabMeasurement {
-  return {
-    scenario: slot.scenario,
-    round: slot.round,
-    protocol: result.protocol,
-    requests: result.requests,
-    errors: Object.values(result.errors).reduce((a, b) => a + b, 0),
-    achievedQps: result.achievedQps,
-    rateReached: !result.fellBehind,
-    latencyUs: percentilesOf(result.corrected),
-    uncorrectedLatencyUs: percentilesOf(result.uncorrected),
-    raw: result,
-  };
-}
 
 /**
  * One lab on this machine: its plan, the processes and kernel objects it created, and an
@@ -350,7 +198,7 @@ export class LabSession {
     await writeFile(join(plan.workDir, "owner.pid"), `${process.pid}\n`);
     for (const pod of plan.pods) await createCgroup(pod.cgroup);
     this.checkAbort(signal);
-    await buildLabNetwork(plan);
+    await buildPodNetwork(plan);
     this.checkAbort(signal);
     for (const pod of plan.pods.filter((p) => p.role === "server")) await this.startEchoServer(pod);
     this.checkAbort(signal);
@@ -360,10 +208,7 @@ export class LabSession {
       for (const pod of meshed) await this.startAgentControlPlane(pod, objects);
     }
     for (const pod of meshed) {
-      const sidecar =
-        this.sidecarKind === "envoy"
-          ? await startEnvoySidecar(pod, plan.workDir, this.cpuSets.pods)
-          : await startHaproxySidecar(pod, plan.workDir, this.cpuSets.pods);
+      const sidecar = await startLabSidecar(this.sidecarKind, pod, plan.workDir, this.cpuSets.pods);
       this.sidecars.push(sidecar);
       this.processes.push(sidecar.program);
     }
@@ -398,7 +243,8 @@ export class LabSession {
     const spec = { protocol: pod.appProtocol, port: APP_PORT, host: "0.0.0.0" };
     await this.startAgent(
       pod,
-      ["echo", JSON.stringify(spec)],
+      "echo",
+      spec,
       APP_PORT,
       15_000,
       (stderr) =>
@@ -419,16 +265,13 @@ export class LabSession {
    */
   private async startAgent(
     pod: LabPodPlan,
-    agentArgs: readonly string[],
+    mode: AgentMode,
+    spec: unknown,
     port: number,
     timeoutMs: number,
     failure: (stderr: string) => MeshctlError,
   ): Promise<void> {
-    const program = spawnInPod(
-      pod,
-      [process.execPath, this.agentPath, ...agentArgs],
-      this.pin(this.cpuSets.pods),
-    );
+    const program = spawnInPod(pod, agentArgv(this.agentPath, mode, spec), this.pin(this.cpuSets.pods));
     this.processes.push(program);
     let stderr = "";
     program.stderr?.on("data", (c: Buffer) => {
@@ -458,7 +301,8 @@ export class LabSession {
   private async startAgentControlPlane(pod: LabPodPlan, objects: readonly object[]): Promise<void> {
     await this.startAgent(
       pod,
-      ["xds", JSON.stringify({ objects, port: XDS_PORT })],
+      "xds",
+      { objects, port: XDS_PORT },
       XDS_PORT,
       20_000,
       (stderr) =>
@@ -513,7 +357,7 @@ export class LabSession {
           }),
         }
       : load;
-    const argv = [process.execPath, this.agentPath, proxyless ? "grpc-load" : "load", JSON.stringify(spec)];
+    const argv = agentArgv(this.agentPath, proxyless ? "grpc-load" : "load", spec);
     const program = spawnInPod(client, argv, this.pin(this.cpuSets.generator));
     this.current = program;
     const started = Date.now();
@@ -531,20 +375,10 @@ export class LabSession {
       const lines = pending.split("\n");
       pending = lines.pop() ?? "";
       for (const line of lines) {
-        if (line.startsWith("@progress ")) {
-          try {
-            const p = JSON.parse(line.slice("@progress ".length)) as LabLiveFigures;
-            live = {
-              phase: p.phase,
-              requests: p.requests,
-              errors: p.errors,
-              currentQps: p.currentQps,
-              p50Us: p.p50Us,
-              p99Us: p.p99Us,
-            };
-          } catch {
-            // a torn line: the next one will do
-          }
+        const figures = decodeProgressLine(line);
+        if (figures !== undefined) {
+          // null: a torn line; the next one will do
+          if (figures) live = figures;
           continue;
         }
         stderr = `${stderr + line}\n`.slice(-2000);
@@ -569,31 +403,23 @@ export class LabSession {
     try {
       const { exitCode } = await program.exited;
       if (signal?.aborted) throw abortedError();
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(stdout.trim().split("\n").pop() ?? "");
-      } catch {
-        parsed = undefined;
-      }
-      const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
-      if (exitCode !== 0 || !parsed || error) {
-        throw new MeshctlError(
-          "LAB_LOAD_FAILED",
-          `Load generation for ${slot.scenario} (round ${slot.round}) failed: ${error?.message ?? (stderr.trim() || `exit code ${exitCode ?? "?"}`)}`,
-          { kind: "bug", details: { scenario: slot.scenario, exitCode, stderr, code: error?.code } },
-        );
-      }
-      const measurement = measurementFromLoadResult(slot, parsed as LoadResultLike);
+      const result = decodeLoadOutput(
+        stdout,
+        exitCode ?? null,
+        stderr,
+        `${slot.scenario} (round ${slot.round})`,
+      );
+      const measurement = measurementFromLoadResult(slot, result);
       if (measurement.requests > 0 && measurement.errors >= measurement.requests) {
         throw new MeshctlError(
           "LAB_SCENARIO_FAILED",
-          `Every request of ${slot.scenario} failed: ${JSON.stringify((parsed as LoadResultLike).errors)}`,
+          `Every request of ${slot.scenario} failed: ${JSON.stringify(result.errors)}`,
           {
             kind: "external",
             suggestions: [
               "Run with MESHCTL_TRACE=bench and check the sidecar configs in the lab's work directory.",
             ],
-            details: { scenario: slot.scenario, errors: (parsed as LoadResultLike).errors },
+            details: { scenario: slot.scenario, errors: result.errors },
           },
         );
       }
@@ -654,38 +480,16 @@ export class LabSession {
   }
 
   /** A description of where the lab runs, for the report. */
-  async environment(): Promise<LabEnvironment> {
-    let sidecarVersion = "";
-    if (this.sidecars.length > 0 && this.sidecarKind === "envoy") {
-      const v = await runCommand("envoy", ["--version"], { reject: false, timeoutMs: 5_000 });
-      sidecarVersion =
-        /version:\s*\S+?\/([\d.]+)/.exec(v.stdout)?.[1] ?? v.stdout.trim().split("\n")[0] ?? "";
-    } else if (this.sidecars.length > 0) {
-      const v = await runCommand("haproxy", ["-v"], { reject: false, timeoutMs: 5_000 });
-      sidecarVersion =
-        v.stdout
-          .split("\n")[0]
-          ?.replace(/^HAProxy version\s*/, "")
-          .split(" ")[0] ?? "";
-    }
-    return {
+  environment(): Promise<LabEnvironment> {
+    return describeLabEnvironment({
+      sidecar: this.sidecars.length === 0 ? "none" : this.sidecarKind,
+      sidecarMode: this.options.sidecarMode,
+      cgroupRoot: this.plan.cgroupBase,
+      ebpf: this.ebpfDescription,
       cpuPinning: this.cpuSets.generator
         ? `generator on CPU ${this.cpuSets.generator}, pods on CPU ${this.cpuSets.pods}`
         : "none",
-      kernel: release(),
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model.trim() ?? "unknown",
-      node: process.version,
-      sidecar:
-        this.sidecars.length === 0
-          ? "none"
-          : this.sidecarKind === "envoy"
-            ? "envoy (xDS from meshctl's control plane)"
-            : `haproxy (${this.options.sidecarMode} mode)`,
-      sidecarVersion,
-      cgroupRoot: this.plan.cgroupBase,
-      ebpf: this.ebpfDescription,
-    };
+    });
   }
 
   /**
@@ -722,173 +526,9 @@ export class LabSession {
       await step("eBPF disable", () => acc.disable());
     }
     await step("cgroups", () => removeCgroupTree(this.plan.cgroupBase));
-    await step("network namespaces", () => destroyLabNetwork(this.plan));
+    await step("network namespaces", () => destroyPodNetwork(this.plan));
     await step("bpffs pins", () => rm(this.plan.bpffsPinDir, { recursive: true, force: true }));
     await step("work directory", () => rm(this.plan.workDir, { recursive: true, force: true }));
     return problems;
   }
-}
-
-/**
- * Builds the lab, measures every scenario in interleaved rounds, tears everything down (also on
- * error and when `signal` aborts) and returns the comparison.
- *
- * @example
- * const result = await runLab({ scenarios: ["direct", "sidecar", "sidecar-ebpf"], durationSeconds: 10 });
- * result.comparisons.find((c) => c.id === "ebpf-gain");
- */
-export async function runLab(options: LabOptions = {}): Promise<LabResult> {
-  const startedAt = new Date();
-  if (options.signal?.aborted) throw abortedError();
-  const lab = await LabSession.start(options);
-  let result: LabResult | undefined;
-  let failure: unknown;
-  try {
-    const { measurements, warnings } = await lab.measure(options.signal);
-    const summaries = summarizeRounds(measurements, lab.scenarios);
-    const ebpfCounters = await lab.ebpfCounters();
-    result = {
-      schema: "meshctl.bench.lab/v1",
-      startedAt: startedAt.toISOString(),
-      durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
-      options: lab.options,
-      environment: await lab.environment(),
-      skipped: lab.skipped,
-      measurements,
-      summaries,
-      comparisons: compareScenarios(summaries),
-      ...(ebpfCounters ? { ebpfCounters } : {}),
-      warnings: [...lab.warnings, ...warnings],
-    };
-  } catch (error) {
-    failure =
-      options.signal?.aborted && !(isMeshctlError(error) && error.code === "LAB_ABORTED")
-        ? abortedError()
-        : error;
-  }
-  const problems = await lab.teardown();
-  if (failure) throw failure;
-  if (problems.length > 0) {
-    throw new MeshctlError(
-      "LAB_TEARDOWN_INCOMPLETE",
-      `The lab ran but could not remove everything: ${problems.join("; ")}`,
-      {
-        kind: "environment",
-        suggestions: ["Run `meshctl bench --cleanup` to remove leftovers."],
-        details: { problems },
-      },
-    );
-  }
-  return result!;
-}
-
-/** What `cleanupLabLeftovers` found and did. */
-export interface LabCleanupReport {
-  readonly removed: readonly string[];
-  /** Labs still owned by a live process, left alone. */
-  readonly active: readonly string[];
-  readonly problems: readonly string[];
-}
-
-async function ownerAlive(id: string): Promise<boolean> {
-  try {
-    const pid = Number((await readFile(join("/tmp", `${LAB_PREFIX}lab-${id}`, "owner.pid"), "utf8")).trim());
-    if (!Number.isInteger(pid) || pid <= 0) return false;
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** True when `error` says the path was already gone (someone else removed it: not our removal). */
-function isMissing(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
-}
-
-/**
- * Removes what crashed lab runs left behind: `mcl-*` namespaces, `mcl-lab-*` cgroups, bpffs pins,
- * work directories, and the hot-restart shared memory (`/dev/shm/envoy_shared_memory_*`) of Envoy
- * sidecars from lab versions that ran Envoy with hot restart: only files in the lab's base-id
- * range that belong to the sidecar uid (see `labIdOfEnvoyShm`), so other Envoys' files stay.
- * Labs whose owning process is still alive are skipped unless `force`. `removed` lists only what
- * this call removed; what it could not remove is in `problems`. Needs root, and checks that
- * first: unprivileged it removes nothing and throws LAB_REQUIRES_ROOT.
- *
- * @example
- * const { removed, problems } = await cleanupLabLeftovers();
- */
-export async function cleanupLabLeftovers(options: { force?: boolean } = {}): Promise<LabCleanupReport> {
-  requireLabRoot(
-    `Removing the mesh lab's leftovers needs root: its network namespaces, cgroups and bpffs pins belong to root, and its Envoy sidecars' shared memory to uid ${SIDECAR_UID}. Nothing was removed.`,
-    ["Run it with sudo: `sudo meshctl bench --cleanup`."],
-  );
-  const removed: string[] = [];
-  const active = new Set<string>();
-  const problems: string[] = [];
-  const idOf = (name: string) => /^mcl-(?:lab-)?([0-9a-f]{4})(?:-|$)/.exec(name)?.[1];
-  const keep = async (name: string) => {
-    const id = idOf(name);
-    if (!options.force && id && (await ownerAlive(id))) {
-      active.add(id);
-      return true;
-    }
-    return false;
-  };
-  /** Runs one removal; claims it only when `remove` reports that this call removed the thing. */
-  const attempt = async (what: string, remove: () => Promise<boolean>) => {
-    try {
-      if (await remove()) removed.push(what);
-    } catch (error) {
-      if (!isMissing(error)) problems.push(`${what}: ${errorMessage(error)}`);
-    }
-  };
-  const namespaces = (await listNetns()).filter((n) => n.startsWith(LAB_PREFIX));
-  // Pods before node namespaces so bridges go last.
-  namespaces.sort((a, b) => Number(a.endsWith("-node")) - Number(b.endsWith("-node")));
-  for (const ns of namespaces) {
-    if (await keep(ns)) continue;
-    await attempt(`netns ${ns}`, () => deleteNetns(ns));
-  }
-  const roots = new Set<string>();
-  try {
-    roots.add(await findCgroup2Root());
-  } catch {
-    // no cgroup2: nothing to clean there
-  }
-  const dirs = async (parent: string, prefix: string) => {
-    try {
-      return (await readdir(parent, { withFileTypes: true }))
-        .filter((e) => e.isDirectory() && e.name.startsWith(prefix))
-        .map((e) => join(parent, e.name));
-    } catch {
-      return [];
-    }
-  };
-  for (const root of roots) {
-    for (const dir of await dirs(root, `${LAB_PREFIX}lab-`)) {
-      if (await keep(dir.slice(root.length + 1))) continue;
-      await attempt(`cgroup ${dir}`, () => removeCgroupTree(dir));
-    }
-  }
-  for (const [parent, kind] of [
-    ["/sys/fs/bpf", "bpffs"],
-    ["/tmp", "workdir"],
-  ] as const) {
-    for (const dir of await dirs(parent, `${LAB_PREFIX}lab-`)) {
-      if (await keep(dir.slice(parent.length + 1))) continue;
-      // No `force`: a directory that vanished meanwhile is not ours to claim.
-      await attempt(`${kind} ${dir}`, () => rm(dir, { recursive: true }).then(() => true));
-    }
-  }
-  for (const name of await readdir(ENVOY_SHM_DIR).catch(() => [] as string[])) {
-    const id = labIdOfEnvoyShm(name);
-    if (!id) continue;
-    const file = join(ENVOY_SHM_DIR, name);
-    const stat = await lstat(file).catch(() => undefined);
-    if (!stat?.isFile() || stat.uid !== SIDECAR_UID) continue;
-    if (await keep(`${LAB_PREFIX}lab-${id}`)) continue;
-    await attempt(`envoy shared memory ${file}`, () => unlink(file).then(() => true));
-  }
-  return { removed, active: [...active], problems };
 }

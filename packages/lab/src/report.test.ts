@@ -1,9 +1,9 @@
+import { podCommand } from "@meshctl/pod";
 import { describe, expect, test } from "vitest";
 import { encodeEchoRequest } from "./grpc-xds-load.js";
 import { representativeRound } from "./html-report.js";
-import { podCommand } from "./pod-process.js";
+import { measurementFromLoadResult } from "./index.js";
 import { compareScenarios, summarizeRounds } from "./rounds.js";
-import { measurementFromLoadResult } from "./runner.js";
 import { formatMicros, renderLabText } from "./text-report.js";
 import type { LabMeasurement, LabResult, LabScenario } from "./types.js";
 
@@ -25,7 +25,19 @@ function m(scenario: LabScenario, round: number, p50: number): LabMeasurement {
 
 describe("engine result → lab measurement", () => {
   test("keeps corrected and uncorrected percentiles, sums errors, flags a missed rate", () => {
-    const summary = (p50: number) => ({ p50, p90: p50 + 1, p99: p50 + 2, p999: p50 + 3, max: p50 + 4 });
+    const summary = (p50: number) => ({
+      count: 500,
+      min: p50 - 10,
+      mean: p50,
+      stdev: 1,
+      p50,
+      p75: p50,
+      p90: p50 + 1,
+      p99: p50 + 2,
+      p999: p50 + 3,
+      p9999: p50 + 4,
+      max: p50 + 4,
+    });
     const out = measurementFromLoadResult(
       { scenario: "sidecar", round: 2 },
       {
@@ -72,7 +84,7 @@ describe("text report", () => {
       qps: 1000,
       connections: 4,
       payloadBytes: 1024,
-      sidecar: "auto",
+      sidecar: "envoy",
       sidecarMode: "http",
       pinCpus: false,
     },

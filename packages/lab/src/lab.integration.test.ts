@@ -2,16 +2,15 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chown, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { HTML_CHART_IDS } from "@meshctl/bench";
 import { findProgram, isMeshctlError, runCommand } from "@meshctl/core";
+import { findCgroup2Root, listNetns, SIDECAR_UID, spawnInPod } from "@meshctl/pod";
 import { Ajv } from "ajv";
 import { beforeAll, describe, expect, test } from "vitest";
-import { HTML_CHART_IDS } from "../report/html.js";
-import { findCgroup2Root } from "./cgroup.js";
+import { LAB_AGENT_SCRIPT } from "./agent-protocol.js";
 import { renderLabHtmlReport } from "./html-report.js";
-import { listNetns } from "./netns.js";
-import { SIDECAR_UID } from "./plan.js";
-import { benchPackageDir, spawnInPod } from "./pod-process.js";
-import { cleanupLabLeftovers, LAB_AGENT_SCRIPT, runLab } from "./runner.js";
+import { cleanupLabLeftovers, runLab } from "./index.js";
+import { labPackageDir } from "./preflight.js";
 import { LAB_RESULT_JSON_SCHEMA } from "./schema.js";
 import { ENVOY_SHM_DIR } from "./sidecar.js";
 import { LAB_SCENARIOS, type LabProgressEvent } from "./types.js";
@@ -21,7 +20,7 @@ const haproxy = await findProgram("haproxy");
 const reason = !isRoot ? "the lab needs root" : !haproxy ? "haproxy is not installed" : "";
 if (reason) console.log(`skipped lab integration tests: ${reason}`);
 
-const pkgDir = benchPackageDir();
+const pkgDir = labPackageDir();
 const agent = join(pkgDir, "dist", LAB_AGENT_SCRIPT);
 
 /** Everything named mcl-lab-<id> / mcl-<id>- on the machine, for "nothing is left" assertions. */

@@ -1,42 +1,8 @@
+import { ENVOY_ADMIN_PORT, envoyArgv, podCommand } from "@meshctl/pod";
 import { nodeIdFor, renderConfigDump } from "@meshctl/xds";
 import { describe, expect, test } from "vitest";
 import { planLab, podOf } from "./plan.js";
-import { podCommand } from "./pod-process.js";
-import {
-  ENVOY_ADMIN_PORT,
-  envoyArgv,
-  LAB_XDS_PORT,
-  labEnvoyBootstrap,
-  labIdOfEnvoyShm,
-  labSidecarMeshObjects,
-  selectSidecarKind,
-} from "./sidecar.js";
-
-const ENVOY = "/usr/local/bin/envoy";
-const HAPROXY = "/usr/sbin/haproxy";
-
-describe("selectSidecarKind", () => {
-  test("auto prefers envoy when it is on PATH", () => {
-    expect(selectSidecarKind("auto", { envoy: ENVOY, haproxy: HAPROXY })).toEqual({ kind: "envoy" });
-    expect(selectSidecarKind("auto", { envoy: ENVOY, haproxy: undefined })).toEqual({ kind: "envoy" });
-  });
-
-  test("auto falls back to haproxy without envoy", () => {
-    expect(selectSidecarKind("auto", { envoy: undefined, haproxy: HAPROXY })).toEqual({ kind: "haproxy" });
-    expect(selectSidecarKind("auto", { envoy: undefined, haproxy: undefined })).toEqual({
-      kind: "haproxy",
-      missing: "haproxy",
-    });
-  });
-
-  test("an explicit choice is kept and reports its missing binary", () => {
-    expect(selectSidecarKind("haproxy", { envoy: ENVOY, haproxy: HAPROXY })).toEqual({ kind: "haproxy" });
-    expect(selectSidecarKind("envoy", { envoy: undefined, haproxy: HAPROXY })).toEqual({
-      kind: "envoy",
-      missing: "envoy",
-    });
-  });
-});
+import { LAB_XDS_PORT, labEnvoyBootstrap, labIdOfEnvoyShm, labSidecarMeshObjects } from "./sidecar.js";
 
 describe("Envoy sidecar of a planned pod", () => {
   const plan = planLab({ id: "1a2b", scenarios: ["direct", "sidecar", "sidecar-ebpf"], cgroupRoot: "/cg" });
@@ -78,7 +44,7 @@ describe("Envoy sidecar of a planned pod", () => {
   });
 
   test("the command line runs envoy as the sidecar uid inside the pod", () => {
-    const argv = envoyArgv("/tmp/mcl-lab-1a2b/sidecar-client.envoy.json", 1);
+    const argv = envoyArgv("/tmp/mcl-lab-1a2b/sidecar-client.envoy.json", 2);
     expect(argv).toEqual([
       "envoy",
       "-c",
@@ -87,7 +53,7 @@ describe("Envoy sidecar of a planned pod", () => {
       "--log-level",
       "warn",
       "--concurrency",
-      "1",
+      "2",
     ]);
     const { command, args } = podCommand(client, argv, { asSidecar: true });
     expect(command).toBe("sh");

@@ -1,11 +1,13 @@
 import { existsSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { mkdtemp, readdir, rm, symlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findProgram, isMeshctlError, runCommand } from "@meshctl/core";
 import { isRequired } from "@meshctl/core/testing";
 import { beforeAll, describe, expect, test } from "vitest";
-import { benchPackageDir } from "./pod-process.js";
-import { checkLabPrerequisites, LAB_AGENT_SCRIPT, runLab } from "./runner.js";
+import { LAB_AGENT_SCRIPT } from "./agent-protocol.js";
+import { checkLabPrerequisites, resolveLabOptions, runLab } from "./index.js";
+import { labPackageDir } from "./preflight.js";
 import { ENVOY_SHM_DIR } from "./sidecar.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -25,26 +27,39 @@ async function envoyShmFiles(): Promise<string[]> {
   return (await readdir(ENVOY_SHM_DIR)).filter((f) => f.startsWith("envoy_shared_memory_"));
 }
 
-const pkgDir = benchPackageDir();
+const pkgDir = labPackageDir();
 const agent = join(pkgDir, "dist", LAB_AGENT_SCRIPT);
 
 describe.skipIf(!isRoot)("lab sidecar selection (preflight)", () => {
-  test.skipIf(envoyOnPath)(
-    "asking for Envoy without an envoy binary names the missing program",
-    { timeout: 30_000 },
-    async () => {
+  test("the default sidecar is Envoy; without an envoy binary the error names it and how to install it", {
+    timeout: 30_000,
+  }, async () => {
+    expect(resolveLabOptions({}).sidecar).toBe("envoy");
+    // A PATH holding every program the lab drives except envoy.
+    const bin = await mkdtemp(join(tmpdir(), "mcl-test-path-"));
+    const path = process.env.PATH;
+    try {
+      for (const p of ["ip", "iptables-restore", "nsenter", "setpriv", "ss", "haproxy"]) {
+        const found = await findProgram(p);
+        if (found) await symlink(found, join(bin, p));
+      }
+      process.env.PATH = bin;
       const error = await checkLabPrerequisites({ sidecar: "envoy", scenarios: ["sidecar"] }).catch(
         (e: unknown) => e,
       );
       expect(isMeshctlError(error) && error.code).toBe("LAB_MISSING_PROGRAM");
       expect(isMeshctlError(error) && error.details).toMatchObject({ missing: ["envoy"] });
-    },
-  );
-
-  test("auto picks envoy exactly when it is on PATH", { timeout: 30_000 }, async () => {
-    if (!existsSync(agent)) await runCommand("npx", ["tsup"], { cwd: pkgDir, timeoutMs: 180_000 });
-    const pre = await checkLabPrerequisites({ sidecar: "auto", scenarios: ["sidecar"] });
-    expect(pre.sidecar).toBe(envoyOnPath ? "envoy" : "haproxy");
+      expect(isMeshctlError(error) && error.suggestions.join(" ")).toMatch(/install-envoy\.sh/);
+      // haproxy stays available on request.
+      if (await findProgram("haproxy")) {
+        expect((await checkLabPrerequisites({ sidecar: "haproxy", scenarios: ["sidecar"] })).sidecar).toBe(
+          "haproxy",
+        );
+      }
+    } finally {
+      process.env.PATH = path;
+      await rm(bin, { recursive: true, force: true });
+    }
   });
 });
 

@@ -25,7 +25,7 @@ export interface LabOptions {
   readonly connections?: number;
   /** Request and response body size in bytes. */
   readonly payloadBytes?: number;
-  /** Force a sidecar proxy; default: Envoy when on PATH, otherwise haproxy. */
+  /** The sidecar proxy of meshed pods; default Envoy configured by meshctl's xDS control plane. */
   readonly sidecar?: SidecarKind;
   /** Sidecar mode: L7 (`http`, like Istio's HTTP routing) or L4 (`tcp`; Envoy sees the port as opaque TCP). */
   readonly sidecarMode?: "http" | "tcp";
@@ -56,7 +56,7 @@ export interface ResolvedLabOptions {
   readonly qps: number;
   readonly connections: number;
   readonly payloadBytes: number;
-  readonly sidecar: SidecarKind | "auto";
+  readonly sidecar: SidecarKind;
   readonly sidecarMode: "http" | "tcp";
   readonly pinCpus: boolean;
 }

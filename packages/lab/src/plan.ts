@@ -1,12 +1,9 @@
 import { join } from "node:path";
-import type { SidecarModel } from "./haproxy.js";
+import type { SidecarModel } from "@meshctl/pod";
 import type { LabScenario } from "./types.js";
 
 /** Every name the lab creates on the machine starts with this, so leftovers can be found. */
 export const LAB_PREFIX = "mcl-";
-
-/** uid/gid the sidecar proxies run as; their traffic is exempt from capture (Istio's 1337). */
-export const SIDECAR_UID = 1337;
 
 /** Port the app (echo server) listens on in every server pod. */
 export const APP_PORT = 8080;
@@ -100,7 +97,7 @@ export function planLab(input: {
               inboundPort: 15006,
               healthPort: 15021,
               inbound: role === "server" ? [{ port: APP_PORT, protocol: "http" }] : [],
-              threads: input.sidecarThreads ?? 1,
+              threads: input.sidecarThreads ?? 2,
             }
           : undefined,
       });

@@ -1,6 +1,6 @@
 import { errorMessage, runCommand, runJson } from "@meshctl/core";
 import { renderCaptureRules } from "./iptables.js";
-import { type LabPlan, SIDECAR_UID } from "./plan.js";
+import { type PodNetwork, SIDECAR_UID } from "./types.js";
 
 async function ipBatch(netns: string | undefined, lines: readonly string[]): Promise<void> {
   const args = netns ? ["-n", netns, "-batch", "-"] : ["-batch", "-"];
@@ -8,14 +8,15 @@ async function ipBatch(netns: string | undefined, lines: readonly string[]): Pro
 }
 
 /**
- * Builds the lab's network: a node namespace holding a bridge, and one namespace per pod wired to it
- * with a veth pair (`eth0` inside the pod). Meshed pods get istio-init capture rules. Addresses are a
- * private /24 that exists only inside these namespaces: nothing is routed to or from the host.
+ * Builds a pod network: a node namespace holding a bridge, and one namespace per pod wired to it
+ * with a veth pair (`eth0` inside the pod). Pods with a sidecar get istio-init capture rules.
+ * Addresses are a private subnet that exists only inside these namespaces: nothing is routed to or
+ * from the host.
  *
  * @example
- * await buildLabNetwork(plan);
+ * await buildPodNetwork(plan);
  */
-export async function buildLabNetwork(plan: LabPlan): Promise<void> {
+export async function buildPodNetwork(plan: PodNetwork): Promise<void> {
   const prefix = plan.subnet.split("/")[1];
   await ipBatch(undefined, [`netns add ${plan.nodeNetns}`, ...plan.pods.map((p) => `netns add ${p.netns}`)]);
   await ipBatch(plan.nodeNetns, [
@@ -88,12 +89,12 @@ export async function listNetns(): Promise<string[]> {
 }
 
 /**
- * Tears the lab network down: pods first, then the node namespace with the bridge.
+ * Tears a pod network down: pods first, then the node namespace with the bridge. Idempotent.
  *
  * @example
- * await destroyLabNetwork(plan);
+ * await destroyPodNetwork(plan);
  */
-export async function destroyLabNetwork(plan: LabPlan): Promise<void> {
+export async function destroyPodNetwork(plan: PodNetwork): Promise<void> {
   const existing = new Set(await listNetns());
   const failures: unknown[] = [];
   // One namespace that will not go must not keep the others (and the bridge's) alive.

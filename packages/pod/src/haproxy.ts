@@ -22,7 +22,7 @@ export interface SidecarModel {
   /** Readiness endpoint (HTTP 200), Istio's 15021. */
   readonly healthPort: number;
   readonly inbound: readonly SidecarInboundPort[];
-  /** Proxy worker threads (Istio runs 2 Envoy workers; one fits a 2-CPU lab better). */
+  /** Proxy worker threads (Istio runs 2 Envoy workers, the lab's default). */
   readonly threads: number;
 }
 

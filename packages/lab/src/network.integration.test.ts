@@ -2,12 +2,19 @@ import { randomBytes } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { findProgram, runCommand } from "@meshctl/core";
+import {
+  buildPodNetwork,
+  createCgroup,
+  destroyPodNetwork,
+  findCgroup2Root,
+  listNetns,
+  removeCgroupTree,
+  spawnInPod,
+  startHaproxySidecar,
+  waitForListening,
+} from "@meshctl/pod";
 import { afterAll, describe, expect, test } from "vitest";
-import { createCgroup, findCgroup2Root, removeCgroupTree } from "./cgroup.js";
-import { buildLabNetwork, destroyLabNetwork, listNetns } from "./netns.js";
 import { type LabPlan, planLab, podOf } from "./plan.js";
-import { spawnInPod, waitForListening } from "./pod-process.js";
-import { startHaproxySidecar } from "./sidecar.js";
 
 const isRoot = process.getuid?.() === 0;
 const haproxy = await findProgram("haproxy");
@@ -24,7 +31,7 @@ describe.skipIf(Boolean(reason))("lab network (namespaces, bridge, capture, hapr
   afterAll(async () => {
     if (!plan) return;
     await removeCgroupTree(plan.cgroupBase);
-    await destroyLabNetwork(plan);
+    await destroyPodNetwork(plan);
     await rm(plan.workDir, { recursive: true, force: true });
     const left = (await listNetns()).filter((n) => n.startsWith(`mcl-${plan!.id}-`));
     expect(left).toEqual([]);
@@ -39,13 +46,14 @@ describe.skipIf(Boolean(reason))("lab network (namespaces, bridge, capture, hapr
     // Marks the lab as live, so a concurrent cleanupLabLeftovers() leaves it alone.
     await writeFile(join(plan.workDir, "owner.pid"), `${process.pid}\n`);
     for (const pod of plan.pods) await createCgroup(pod.cgroup);
-    await buildLabNetwork(plan);
+    await buildPodNetwork(plan);
     for (const scenario of ["direct", "sidecar"] as const) {
       const server = podOf(plan, scenario, "server");
       spawnInPod(server, [process.execPath, "-e", PEER_SERVER]);
       expect(await waitForListening(server.netns, [8080], 10_000)).toBe(true);
     }
-    for (const pod of plan.pods.filter((p) => p.sidecar)) await startHaproxySidecar(pod, plan.workDir);
+    for (const pod of plan.pods.filter((p) => p.sidecar))
+      await startHaproxySidecar(pod, pod.sidecar!, plan.workDir);
 
     const get = async (scenario: "direct" | "sidecar") => {
       const client = podOf(plan!, scenario, "client");

@@ -1,8 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { runCommand, type SpawnedProgram, spawnProgram } from "@meshctl/core";
-import { type LabPodPlan, SIDECAR_UID } from "./plan.js";
+import { type PodSpec, SIDECAR_UID } from "./types.js";
 
 // The cgroup is joined before entering the namespace: `ip netns exec` remounts /sys, which would
 // hide the cgroup2 mount; nsenter --net only switches the network namespace.
@@ -17,7 +14,7 @@ const POD_WRAPPER =
  * podCommand(pod, ["haproxy", "-f", cfg, "-db"], { asSidecar: true });
  */
 export function podCommand(
-  pod: Pick<LabPodPlan, "netns" | "cgroup">,
+  pod: Pick<PodSpec, "netns" | "cgroup">,
   argv: readonly string[],
   options: { asSidecar?: boolean; cpus?: string } = {},
 ): { command: string; args: string[] } {
@@ -36,7 +33,7 @@ export function podCommand(
  * const sidecar = spawnInPod(pod, ["haproxy", "-f", cfg, "-db"], { asSidecar: true });
  */
 export function spawnInPod(
-  pod: Pick<LabPodPlan, "netns" | "cgroup">,
+  pod: Pick<PodSpec, "netns" | "cgroup">,
   argv: readonly string[],
   options: { asSidecar?: boolean; cpus?: string; env?: Readonly<Record<string, string>> } = {},
 ): SpawnedProgram {
@@ -73,25 +70,4 @@ export async function waitForListening(
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
-}
-
-/**
- * The directory of the @meshctl/bench package (works from src/ under vitest and from dist/ when
- * bundled), so the pod agent script can be found next to the built library.
- */
-export function benchPackageDir(from: string = fileURLToPath(import.meta.url)): string {
-  let dir = dirname(from);
-  for (let i = 0; i < 6; i++) {
-    const pkg = join(dir, "package.json");
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "@meshctl/bench")
-          return dir;
-      } catch {
-        // not ours
-      }
-    }
-    dir = dirname(dir);
-  }
-  throw new Error(`@meshctl/bench package.json not found above ${from}`);
 }

@@ -5,11 +5,16 @@
 //   lab-agent.js grpc-load '<GrpcXdsLoadOptions>'  the same for proxyless gRPC over an xds:/// target
 //   lab-agent.js xds '{"objects","port"}'          meshctl's xDS control plane on 127.0.0.1 inside the pod
 // It wraps the engine (runLoad, startEchoServer); it is not a second engine.
+import {
+  type EchoServerOptions,
+  type LoadOptions,
+  type LoadProgress,
+  runLoad,
+  startEchoServer,
+} from "@meshctl/bench";
 import { isMeshctlError } from "@meshctl/core";
-import { runLoad } from "./engine/run-load.js";
-import type { EchoServerOptions, LoadOptions, LoadProgress } from "./engine/types.js";
-import { type GrpcXdsLoadOptions, runGrpcXdsLoad } from "./lab/grpc-xds-load.js";
-import { startEchoServer } from "./servers/echo-server.js";
+import { decodeAgentArgv, encodeAgentOutput, encodeProgressLine } from "./agent-protocol.js";
+import { type GrpcXdsLoadOptions, runGrpcXdsLoad } from "./grpc-xds-load.js";
 
 function stopSignal(): AbortController {
   const controller = new AbortController();
@@ -36,18 +41,18 @@ async function load(options: LoadOptions): Promise<number> {
     signal: controller.signal,
     onProgress: reportProgress,
   });
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.stdout.write(encodeAgentOutput(result));
   return 0;
 }
 
 function reportProgress(p: LoadProgress): void {
-  process.stderr.write(`@progress ${JSON.stringify(p)}\n`);
+  process.stderr.write(encodeProgressLine(p));
 }
 
 async function grpcLoad(options: GrpcXdsLoadOptions): Promise<number> {
   const controller = stopSignal();
   const result = await runGrpcXdsLoad(options, { signal: controller.signal, onProgress: reportProgress });
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.stdout.write(encodeAgentOutput(result));
   return 0;
 }
 
@@ -69,19 +74,18 @@ async function xds(spec: { objects: readonly object[]; port: number }): Promise<
 }
 
 async function main(): Promise<number> {
-  const [mode, json] = process.argv.slice(2);
   try {
-    const spec = JSON.parse(json ?? "") as unknown;
+    const { mode, spec } = decodeAgentArgv(process.argv.slice(2));
     if (mode === "echo") return await echo(spec as EchoServerOptions);
     if (mode === "load") return await load(spec as LoadOptions);
     if (mode === "grpc-load") return await grpcLoad(spec as GrpcXdsLoadOptions);
     if (mode === "xds") return await xds(spec as { objects: readonly object[]; port: number });
-    throw new Error(`unknown mode ${mode ?? "(none)"}: use echo, load, grpc-load or xds`);
+    throw new Error(`unknown mode ${mode || "(none)"}: use echo, load, grpc-load or xds`);
   } catch (err) {
     const error = isMeshctlError(err)
       ? { code: err.code, message: err.message, kind: err.kind }
       : { code: "LAB_AGENT_FAILED", message: err instanceof Error ? err.message : String(err), kind: "bug" };
-    process.stdout.write(`${JSON.stringify({ error })}\n`);
+    process.stdout.write(encodeAgentOutput({ error }));
     return 1;
   }
 }

@@ -1,5 +1,4 @@
-import type { LoadResult } from "../engine/types.js";
-import { renderHtmlReport } from "../report/html.js";
+import { type LoadResult, renderHtmlReport } from "@meshctl/bench";
 import { medianOf } from "./rounds.js";
 import { formatMicros } from "./text-report.js";
 import type { LabMeasurement, LabResult } from "./types.js";

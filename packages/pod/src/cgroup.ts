@@ -112,3 +112,43 @@ export async function removeCgroupTree(path: string, timeoutMs = 5_000): Promise
     }
   }
 }
+
+/** CPU a cgroup subtree used (cgroup v2 `cpu.stat`), in microseconds. */
+export interface CgroupCpu {
+  readonly usageUs: number;
+  readonly userUs: number;
+  readonly systemUs: number;
+}
+
+/**
+ * Parses a cgroup v2 `cpu.stat` file. The `cpu` controller need not be enabled: the kernel always
+ * reports `usage_usec`, `user_usec` and `system_usec`.
+ *
+ * @example
+ * parseCpuStat("usage_usec 1200\nuser_usec 800\nsystem_usec 400\n"); // { usageUs: 1200, userUs: 800, systemUs: 400 }
+ */
+export function parseCpuStat(text: string): CgroupCpu {
+  const fields = new Map(
+    text
+      .split("\n")
+      .map((line) => line.trim().split(/\s+/))
+      .filter((f) => f.length === 2)
+      .map(([k, v]) => [k!, Number(v)] as const),
+  );
+  const get = (key: string) => {
+    const v = fields.get(key);
+    if (v === undefined || !Number.isFinite(v)) throw new Error(`cpu.stat has no ${key}`);
+    return v;
+  };
+  return { usageUs: get("usage_usec"), userUs: get("user_usec"), systemUs: get("system_usec") };
+}
+
+/**
+ * Reads a cgroup's CPU use so far (its whole subtree, also of processes that already exited).
+ *
+ * @example
+ * const before = await readCgroupCpu(pod.cgroup);
+ */
+export async function readCgroupCpu(path: string): Promise<CgroupCpu> {
+  return parseCpuStat(await readFile(join(path, "cpu.stat"), "utf8"));
+}

@@ -78,7 +78,7 @@ export function resolveLabOptions(options: LabOptions = {}): ResolvedLabOptions 
       options.payloadBytes === 0
         ? 0
         : positive("payload", options.payloadBytes ?? LAB_DEFAULTS.payloadBytes, true),
-    sidecar: options.sidecar ?? "auto",
+    sidecar: options.sidecar ?? "envoy",
     sidecarMode: options.sidecarMode ?? "http",
     pinCpus: options.pinCpus ?? false,
   };
