@@ -38,6 +38,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
 import { findProgram, runCommand } from "@meshctl/core";
+import { captureChainNames, SIDECAR_UID } from "@meshctl/pod";
 // Internal on purpose: the fallback rows read counters by map id after the disable has removed the pins.
 import { runBpftoolJson } from "../src/bpftool.js";
 import {
@@ -50,7 +51,7 @@ import {
   getEbpfStatus,
 } from "../src/index.js";
 import { decodeCounters } from "../src/maps.js";
-import { Lab, labPrerequisites, type Proc, SIDECAR_UID, SVC_IP } from "../test/lab.js";
+import { Lab, labPrerequisites, type Proc, SVC_IP } from "../test/lab.js";
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const sayErr = (text: string) => process.stderr.write(`${text}\n`);
@@ -145,20 +146,25 @@ async function benchSidecarHops(lab: Lab, cc: string, dir: string, pinDirs: HopP
     binary,
     join(dirname(fileURLToPath(import.meta.url)), "rr-bench.c"),
   ]);
-  const pod = await lab.pod("b");
   const cgroups: Record<Mode, string> = {
     base: await lab.cgroup("base"),
     accel: await lab.cgroup("accel"),
     policy: await lab.cgroup("policy"),
     excluded: await lab.cgroup("excluded"),
   };
-  // Four "sidecars" share this netns (one per mode), so the egress REDIRECT keeps the service port
-  // instead of sending everything to 15001; the per-packet work (conntrack + NAT) is the same.
+  // Meshed: istio-init's capture rules (@meshctl/pod), except on the bare loopback path.
+  const pod = await lab.pod("b", cgroups.base, { meshed: !paths.includes("loopback") });
   const host: Record<Path, string> = { egress: SVC_IP, ingress: pod.ip, loopback: "127.0.0.1" };
   if (!paths.includes("loopback")) {
-    await lab.istioIptables(pod);
-    const ipt = ["iptables", "-w", "-t", "nat", "-I", "MCE_OUTPUT", "3", "-p", "tcp", "-d", `${SVC_IP}/32`];
-    await runCommand("ip", ["netns", "exec", pod.netns, ...ipt, "-j", "REDIRECT"]);
+    const chains = captureChainNames();
+    const ipt = (...rule: string[]) =>
+      runCommand("ip", ["netns", "exec", pod.netns, "iptables", "-w", "-t", "nat", "-I", ...rule]);
+    // Four "sidecars" share this netns (one per mode), so the egress REDIRECT keeps the service port
+    // instead of sending everything to 15001; the per-packet work (conntrack + NAT) is the same.
+    await ipt(chains.redirect, "1", "-p", "tcp", "-d", `${SVC_IP}/32`, "-j", "REDIRECT");
+    // The ingress hop's client plays the sidecar dialling the app on the pod IP: istio-init would
+    // send the sidecar's own pod-IP connections to 15006, where no inbound listener runs here.
+    await ipt(chains.output, "1", "-m", "owner", "--uid-owner", String(SIDECAR_UID), "-j", "RETURN");
   }
   // On the ingress hop the client is the sidecar: it runs as the sidecar uid, which the rules let through.
   const asClient = (path: Path) =>
@@ -168,8 +174,12 @@ async function benchSidecarHops(lab: Lab, cc: string, dir: string, pinDirs: HopP
   const pin = values["pin-cpus"] ? (cpu: number) => ["taskset", "-c", String(cpu)] : () => [];
   for (const mode of MODES) {
     for (const port of [rpcPort(mode), ...bulkChunks.map((_, i) => bulkPort(mode, i))]) {
-      const [cmd, ...pre] = [...pin(1), binary];
-      const server = lab.spawnIn(pod.netns, cgroups[mode], cmd!, [...pre, "server", String(port)]);
+      const server = lab.spawnIn({ netns: pod.netns, cgroup: cgroups[mode] }, [
+        ...pin(1),
+        binary,
+        "server",
+        String(port),
+      ]);
       await server.next();
     }
   }
@@ -198,10 +208,11 @@ async function benchSidecarHops(lab: Lab, cc: string, dir: string, pinDirs: HopP
     args: string[],
     path = paths[0]!,
   ): Promise<Record<string, number>> => {
-    const [cmd, ...pre] = [...pin(0), ...asClient(path), binary];
     // rr-bench dials a new connection on every run.
-    const proc: Proc = lab.spawnIn(pod.netns, cgroups[mode], cmd!, [
-      ...pre,
+    const proc: Proc = lab.spawnIn({ netns: pod.netns, cgroup: cgroups[mode] }, [
+      ...pin(0),
+      ...asClient(path),
+      binary,
       args[0]!,
       host[path],
       String(port),
@@ -508,8 +519,8 @@ async function benchFallback(
     binary,
     join(dirname(fileURLToPath(import.meta.url)), "fallback-rr.c"),
   ]);
-  const pod = await lab.pod("f");
   const cgroup = await lab.cgroup("fallback");
+  const pod = await lab.pod("f", cgroup);
   const key = (row: FallbackRow, nodelay: boolean) => `${row} ${nodelay ? "nodelay" : "nagle"}`;
   const cases = FALLBACK_ROWS.flatMap((row) => NODELAYS.map((nodelay) => ({ row, nodelay })));
   const runs: Record<string, FallbackRun[]> = {};
@@ -525,7 +536,7 @@ async function benchFallback(
       `${FALLBACK_ROUND_TRIPS} round trips per run, sizes uniform ${sizeName(FALLBACK_MIN_BYTES)}-${sizeName(FALLBACK_MAX_BYTES)} (seed = round)`,
   );
   for (let r = 0; r < rounds; r++) {
-    const proc = lab.spawnIn(pod.netns, cgroup, binary, []);
+    const proc = lab.spawnIn(pod, [binary]);
     await proc.next();
     const ask = async (line: string): Promise<Record<string, unknown>> => {
       proc.send(line);

@@ -1,6 +1,6 @@
 /**
- * Real-kernel tests: pods from network namespaces, haproxy as the sidecar, istio-init-style
- * iptables, and meshctl's programs attached to a dedicated test cgroup (never the cgroup root).
+ * Real-kernel tests: pods from network namespaces (@meshctl/pod), Envoy as the sidecar, istio-init
+ * capture rules, and meshctl's programs attached to a dedicated test cgroup (never the cgroup root).
  */
 import { access } from "node:fs/promises";
 import { runCommand } from "@meshctl/core";
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { disableEbpfAcceleration, enableEbpfAcceleration, getEbpfStatus } from "../src/index.js";
 import {
   counters,
+  envoyPrerequisite,
   Lab,
   labPrerequisites,
   type Pod,
@@ -20,6 +21,8 @@ import {
 
 const skipReason = await labPrerequisites();
 if (skipReason) console.warn(`skipping eBPF real-kernel tests: ${skipReason}`);
+const noEnvoy = skipReason ?? (await envoyPrerequisite());
+if (noEnvoy && !skipReason) console.warn(`skipping the eBPF tests with a sidecar: ${noEnvoy}`);
 
 const APP_PORT = 8080;
 
@@ -27,7 +30,7 @@ async function alive(kind: "prog" | "map", id: number): Promise<boolean> {
   return (await runCommand("bpftool", [kind, "show", "id", String(id)], { reject: false })).exitCode === 0;
 }
 
-describe.skipIf(skipReason)("sidecar pod: egress via REDIRECT to 15001, ingress via 15006", () => {
+describe.skipIf(noEnvoy)("sidecar pod (Envoy): egress via REDIRECT to 15001, ingress via 15006", () => {
   const lab = new Lab(`a${process.pid % 1000}`);
   const pinDir = `/sys/fs/bpf/mce-test-${process.pid}-a`;
   let cgroup = "";
@@ -55,7 +58,7 @@ describe.skipIf(skipReason)("sidecar pod: egress via REDIRECT to 15001, ingress 
     const before = await counters(pinDir);
     const sizes = [1, 1024, 65_536, 1 << 20, 4 << 20];
     for (const size of sizes) {
-      const result = await runClient(lab, pod.netns, cgroup, [
+      const result = await runClient(lab, pod, [
         "--host",
         SVC_IP,
         "--port",
@@ -77,7 +80,7 @@ describe.skipIf(skipReason)("sidecar pod: egress via REDIRECT to 15001, ingress 
     const before = await counters(pinDir);
     const sizes = [1, 16_384, 1 << 20, 3 << 20];
     for (const size of sizes) {
-      const result = await runClient(lab, lab.world, undefined, [
+      const result = await runClient(lab, pod.world, [
         "--host",
         pod.ip,
         "--port",
@@ -95,7 +98,7 @@ describe.skipIf(skipReason)("sidecar pod: egress via REDIRECT to 15001, ingress 
 
   test("1,000 concurrent connections through the sidecar", async () => {
     const before = await counters(pinDir);
-    const result = await runClient(lab, pod.netns, cgroup, [
+    const result = await runClient(lab, pod, [
       "--host",
       SVC_IP,
       "--port",
@@ -117,7 +120,7 @@ describe.skipIf(skipReason)("sidecar pod: egress via REDIRECT to 15001, ingress 
     expect(reconfigured.config.maxStreamBytes).toBe(256 * 1024);
     const before = await counters(pinDir);
     const size = 4 << 20;
-    const result = await runClient(lab, pod.netns, cgroup, [
+    const result = await runClient(lab, pod, [
       "--host",
       SVC_IP,
       "--port",
@@ -139,7 +142,7 @@ describe.skipIf(skipReason)("sidecar pod: egress via REDIRECT to 15001, ingress 
   test("excluded ports keep both the app's and the sidecar's sockets out of the sockhash", async () => {
     await enableEbpfAcceleration({ cgroupPath: cgroup, pinDir, excludePorts: [SVC_PORT] });
     const before = await counters(pinDir);
-    const result = await runClient(lab, pod.netns, cgroup, [
+    const result = await runClient(lab, pod, [
       "--host",
       SVC_IP,
       "--port",
@@ -173,26 +176,25 @@ describe.skipIf(skipReason)("sidecar pod: egress via REDIRECT to 15001, ingress 
 describe.skipIf(skipReason)("isolation between pods with identical 127.0.0.1 tuples", () => {
   const lab = new Lab(`b${process.pid % 1000}`);
   const pinDir = `/sys/fs/bpf/mce-test-${process.pid}-b`;
+  let cgroup = "";
+
+  beforeAll(async () => {
+    cgroup = await lab.cgroup("pods");
+  });
 
   afterAll(() => teardown(lab, pinDir));
 
   test("each pod only ever receives its own data", async () => {
-    const cgroup = await lab.cgroup("pods");
-    const podA = await lab.pod("pa");
-    const podB = await lab.pod("pb");
+    // Two pods on one bridge; neither is meshed.
+    const [podA, podB] = (await lab.pods([
+      { name: "pa", cgroup },
+      { name: "pb", cgroup },
+    ])) as [Pod, Pod];
     for (const [pod, tag] of [
       [podA, "A"],
       [podB, "B"],
     ] as const) {
-      const server = await lab.peer(pod.netns, cgroup, [
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "9000",
-        "--tag",
-        tag,
-      ]);
+      const server = await lab.peer(pod, ["server", "--host", "127.0.0.1", "--port", "9000", "--tag", tag]);
       await server.next();
     }
     await enableEbpfAcceleration({ cgroupPath: cgroup, pinDir });
@@ -201,7 +203,7 @@ describe.skipIf(skipReason)("isolation between pods with identical 127.0.0.1 tup
       // Same source port in both pods: the 4-tuples are byte-identical, only the netns differs.
       const localPort = String(40_000 + round);
       const [a, b] = await Promise.all([
-        runClient(lab, podA.netns, cgroup, [
+        runClient(lab, podA, [
           "--port",
           "9000",
           "--local-port",
@@ -211,7 +213,7 @@ describe.skipIf(skipReason)("isolation between pods with identical 127.0.0.1 tup
           "--expect-tag",
           "A",
         ]),
-        runClient(lab, podB.netns, cgroup, [
+        runClient(lab, podB, [
           "--port",
           "9000",
           "--local-port",
@@ -230,11 +232,10 @@ describe.skipIf(skipReason)("isolation between pods with identical 127.0.0.1 tup
   });
 
   test("request/response with 64 KiB messages stays redirected under the default stream policy", async () => {
-    const cgroup = lab.cgroups[0]!;
-    const pod = await lab.pod("pr");
-    const server = await lab.peer(pod.netns, cgroup, ["server", "--host", "127.0.0.1", "--port", "9002"]);
+    const pod = await lab.pod("pr", cgroup);
+    const server = await lab.peer(pod, ["server", "--host", "127.0.0.1", "--port", "9002"]);
     await server.next();
-    const client = await lab.peer(pod.netns, cgroup, ["hold", "--port", "9002"]);
+    const client = await lab.peer(pod, ["hold", "--port", "9002"]);
     expect(await client.next()).toMatchObject({ connected: true });
     const before = await counters(pinDir);
     for (let i = 0; i < 50; i++) {
@@ -251,19 +252,11 @@ describe.skipIf(skipReason)("isolation between pods with identical 127.0.0.1 tup
   });
 
   test("IPv6 pairs (::1) are redirected too", async () => {
-    const cgroup = lab.cgroups[0]!;
-    const pod = await lab.pod("p6");
-    const server = await lab.peer(pod.netns, cgroup, ["server", "--host", "::1", "--port", "9001"]);
+    const pod = await lab.pod("p6", cgroup);
+    const server = await lab.peer(pod, ["server", "--host", "::1", "--port", "9001"]);
     await server.next();
     const before = await counters(pinDir);
-    const result = await runClient(lab, pod.netns, cgroup, [
-      "--host",
-      "::1",
-      "--port",
-      "9001",
-      "--size",
-      "100000",
-    ]);
+    const result = await runClient(lab, pod, ["--host", "::1", "--port", "9001", "--size", "100000"]);
     expect(result).toMatchObject({ ok: true });
     const after = await counters(pinDir);
     expect(after.ingress.bytes - before.ingress.bytes).toBeGreaterThanOrEqual(200_000);
@@ -278,19 +271,13 @@ describe.skipIf(skipReason)("enable and disable around live connections", () => 
 
   test("connections opened before enable and open at disable lose nothing; nothing is left after", async () => {
     const cgroup = await lab.cgroup("app");
-    const pod = await lab.pod("pc");
-    const server = await lab.peer(pod.netns, cgroup, [
-      "server",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(APP_PORT),
-    ]);
+    const pod = await lab.pod("pc", cgroup);
+    const server = await lab.peer(pod, ["server", "--host", "127.0.0.1", "--port", String(APP_PORT)]);
     await server.next();
-    const sink = await lab.peer(pod.netns, cgroup, ["sink", "--host", "127.0.0.1", "--port", "9100"]);
+    const sink = await lab.peer(pod, ["sink", "--host", "127.0.0.1", "--port", "9100"]);
     await sink.next();
 
-    const early = await lab.peer(pod.netns, cgroup, ["hold", "--port", String(APP_PORT)]);
+    const early = await lab.peer(pod, ["hold", "--port", String(APP_PORT)]);
     expect(await early.next()).toMatchObject({ connected: true });
 
     const enabled = await enableEbpfAcceleration({ cgroupPath: cgroup, pinDir });
@@ -300,14 +287,14 @@ describe.skipIf(skipReason)("enable and disable around live connections", () => 
     // The early connection was never in the sockhash: it stayed on TCP.
     expect((await counters(pinDir)).ingress.bytes - base.ingress.bytes).toBe(0);
 
-    const late = await lab.peer(pod.netns, cgroup, ["hold", "--port", String(APP_PORT)]);
+    const late = await lab.peer(pod, ["hold", "--port", String(APP_PORT)]);
     expect(await late.next()).toMatchObject({ connected: true });
     late.send("send 200000");
     expect(await late.next()).toMatchObject({ ok: true, received: 200_000 });
     expect((await counters(pinDir)).ingress.bytes - base.ingress.bytes).toBeGreaterThanOrEqual(400_000);
 
     // Bytes redirected into the sink's queue but not read yet when acceleration goes away.
-    const push = await lab.peer(pod.netns, cgroup, ["push", "--port", "9100", "--size", "100000"]);
+    const push = await lab.peer(pod, ["push", "--port", "9100", "--size", "100000"]);
     expect(await sink.next()).toMatchObject({ accepted: true });
     const pushed = await push.next();
     expect(pushed).toMatchObject({ sent: 100_000 });

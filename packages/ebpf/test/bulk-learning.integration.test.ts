@@ -13,15 +13,25 @@ import {
   enableEbpfAcceleration,
   getEbpfStatus,
 } from "../src/index.js";
-import { Lab, labPrerequisites, type Pod, runClient, SVC_IP, SVC_PORT, teardown, waitFor } from "./lab.js";
+import {
+  envoyPrerequisite,
+  Lab,
+  labPrerequisites,
+  type Pod,
+  runClient,
+  SVC_IP,
+  SVC_PORT,
+  teardown,
+  waitFor,
+} from "./lab.js";
 
-const skipReason = await labPrerequisites();
+const skipReason = (await labPrerequisites()) ?? (await envoyPrerequisite());
 if (skipReason) console.warn(`skipping learned bulk-service tests: ${skipReason}`);
 
 /** In the pod, on 127.0.0.1: a store-and-forward service (bulk both ways) and an echo service. */
 const LOCAL_BULK_PORT = 9300;
 const LOCAL_RPC_PORT = 9301;
-/** In the "world", reached through the sidecar after the REDIRECT to 15001. */
+/** In the "world", reached through the (Envoy) sidecar after the REDIRECT to 15001. */
 const UPSTREAM_BULK_PORT = 9400;
 const BULK_SIZE = 4 << 20;
 
@@ -55,25 +65,24 @@ describe.skipIf(skipReason)("learned bulk services", () => {
   let pod: Pod;
 
   const client = (host: string, port: number, size: number) =>
-    runClient(lab, pod.netns, cgroup, ["--host", host, "--port", String(port), "--size", String(size)]);
+    runClient(lab, pod, ["--host", host, "--port", String(port), "--size", String(size)]);
 
   beforeAll(async () => {
     cgroup = await lab.cgroup("pod");
-    pod = await lab.pod("pl");
-    await lab.istioIptables(pod);
+    pod = await lab.pod("pl", cgroup, { meshed: true });
     for (const args of [
       ["--host", SVC_IP, "--port", String(UPSTREAM_BULK_PORT), "--store"],
       ["--host", SVC_IP, "--port", String(SVC_PORT)],
     ]) {
-      await (await lab.peer(lab.world, undefined, ["server", ...args])).next();
+      await (await lab.peer(pod.world, ["server", ...args])).next();
     }
     for (const args of [
       ["--host", "127.0.0.1", "--port", String(LOCAL_BULK_PORT), "--store"],
       ["--host", "127.0.0.1", "--port", String(LOCAL_RPC_PORT)],
     ]) {
-      await (await lab.peer(pod.netns, cgroup, ["server", ...args])).next();
+      await (await lab.peer(pod, ["server", ...args])).next();
     }
-    await lab.sidecar(pod, cgroup, LOCAL_RPC_PORT);
+    await lab.sidecar(pod, [LOCAL_RPC_PORT]);
     const enabled = await enableEbpfAcceleration({ cgroupPath: cgroup, pinDir });
     // Learning is on by default.
     expect(enabled.config).toMatchObject({ maxStreamBytes: 262_144, bulkTtlSeconds: 600 });

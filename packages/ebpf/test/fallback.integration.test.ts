@@ -6,7 +6,16 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { disableEbpfAcceleration, enableEbpfAcceleration, getEbpfStatus } from "../src/index.js";
-import { compileFallbackPeer, counters, Lab, labPrerequisites, type Proc, teardown, waitFor } from "./lab.js";
+import {
+  compileFallbackPeer,
+  counters,
+  Lab,
+  labPrerequisites,
+  type Pod,
+  type Proc,
+  teardown,
+  waitFor,
+} from "./lab.js";
 
 const skipReason = await labPrerequisites();
 if (skipReason) console.warn(`skipping eBPF fallback tests: ${skipReason}`);
@@ -26,6 +35,7 @@ describe.skipIf(skipReason)("fallback to TCP: request/response never slower than
   const lab = new Lab(`f${process.pid % 1000}`);
   const pinDir = `/sys/fs/bpf/mce-test-${process.pid}-f`;
   let cgroup = "";
+  let pod: Pod;
   let peer: Proc;
   let seq = 0;
 
@@ -57,9 +67,8 @@ describe.skipIf(skipReason)("fallback to TCP: request/response never slower than
 
   beforeAll(async () => {
     cgroup = await lab.cgroup("fallback");
-    const pod = await lab.pod("f");
-    const binary = await compileFallbackPeer(lab);
-    peer = lab.spawnIn(pod.netns, cgroup, binary, []);
+    pod = await lab.pod("f", cgroup);
+    peer = lab.spawnIn(pod, [await compileFallbackPeer(lab)]);
     expect(await peer.next()).toMatchObject({ ready: true });
   }, 60_000);
 
@@ -129,23 +138,14 @@ describe.skipIf(skipReason)("fallback to TCP: request/response never slower than
   test("a release waits until the application has read what was redirected to it: no byte lost", async () => {
     try {
       await enableEbpfAcceleration({ cgroupPath: cgroup, pinDir });
-      const pod = lab.netns[lab.netns.length - 1]!;
-      const sink = await lab.peer(pod, cgroup, ["sink", "--host", "127.0.0.1", "--port", "9200", "--hold"]);
+      const sink = await lab.peer(pod, ["sink", "--host", "127.0.0.1", "--port", "9200", "--hold"]);
       await sink.next();
       const before = await counters(pinDir);
       const inSockhash = async () =>
         (await getEbpfStatus({ pinDir })).maps.find((m) => m.name === "mc_socks")?.entries ?? -1;
       // 2 MB in 16 KiB writes, unread: the first 256 KiB are redirected into the sink's queue, the
       // rest crosses the stream limit and arrives through TCP.
-      const push = await lab.peer(pod, cgroup, [
-        "push",
-        "--port",
-        "9200",
-        "--size",
-        "2000000",
-        "--chunk",
-        "16384",
-      ]);
+      const push = await lab.peer(pod, ["push", "--port", "9200", "--size", "2000000", "--chunk", "16384"]);
       expect(await sink.next()).toMatchObject({ accepted: true });
       await waitFor(async () => (await counters(pinDir)).policySkips > before.policySkips);
       // The sink answers through TCP (its peer is on TCP), and its ACK finds 256 KiB still unread.

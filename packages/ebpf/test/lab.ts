@@ -1,29 +1,82 @@
 /**
- * A small "pod lab" on the real kernel: network namespaces with veths, a cgroup v2 directory for
- * the pods' processes, istio-init-style iptables rules and haproxy as the sidecar. Everything is
- * named mce-* and torn down by `lab.cleanup()`, which tests call in afterAll/finally.
+ * The real-kernel tests' pods, built with @meshctl/pod: each `pods()` call is a pod network (a node
+ * namespace, the pods' "world", holding SVC_IP and routing to the pods on its bridge), meshed pods
+ * get istio-init capture rules and an Envoy sidecar from a static bootstrap (Istio's 15001/15006
+ * listeners, L4), and every process runs in a cgroup under one lab cgroup. Everything is named
+ * mce-<id>* and removed by `lab.cleanup()`, which tests call in afterAll/finally.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { findProgram, runCommand } from "@meshctl/core";
-import { findCgroup2Mount } from "../src/environment.js";
+import { errorMessage, findProgram, runCommand } from "@meshctl/core";
+import { isRequired } from "@meshctl/core/testing";
+import {
+  buildPodNetwork,
+  createCgroup,
+  destroyPodNetwork,
+  ENVOY_ADMIN_PORT,
+  findCgroup2Root,
+  type PodNetwork,
+  type PodSpec,
+  podCommand,
+  type RunningSidecar,
+  removeCgroupTree,
+  renderStaticSidecarBootstrap,
+  routePodsViaNode,
+  startEnvoySidecar,
+} from "@meshctl/pod";
 import { disableEbpfAcceleration, type EbpfCounters, getEbpfStatus } from "../src/index.js";
 
 export const PEER = fileURLToPath(new URL("./fixtures/peer.mjs", import.meta.url));
-export const SIDECAR_UID = 1337;
+/** A "service" address in the world: pods reach it through their default route. */
 export const SVC_IP = "10.96.0.10";
 export const SVC_PORT = 80;
+/** The capture targets, Istio's ports. */
+export const OUTBOUND_PORT = 15001;
+export const INBOUND_PORT = 15006;
+/** Envoy workers per sidecar: Istio's default. */
+const ENVOY_THREADS = 2;
+/** Every pod network is private to its node namespace, so all of them can use the same addresses. */
+const SUBNET = "10.201.0.0/24";
+const GATEWAY_IP = "10.201.0.1";
 
+/** Why the real-kernel tests cannot run here, or undefined. */
 export async function labPrerequisites(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return "not root";
-  if (!(await findCgroup2Mount())) return "no cgroup2 mount";
-  for (const tool of ["ip", "iptables", "bpftool", "haproxy"]) {
+  const cgroup2 = await findCgroup2Root().catch(() => undefined);
+  if (!cgroup2) return "no cgroup2 mount";
+  for (const tool of ["ip", "iptables-restore", "nsenter", "setpriv", "ss", "bpftool"]) {
     if (!(await findProgram(tool))) return `${tool} not installed`;
   }
   return undefined;
+}
+
+/**
+ * Why the suites with an Envoy sidecar cannot run here, or undefined. Where MESHCTL_REQUIRE lists
+ * envoy (CI) they run anyway, and a missing Envoy fails them instead of skipping them.
+ */
+export async function envoyPrerequisite(): Promise<string | undefined> {
+  if ((await findProgram("envoy")) || isRequired("envoy")) return undefined;
+  return "envoy not installed (the sidecar is Envoy)";
+}
+
+/** Where a process runs: a network namespace and a cgroup. */
+export type Place = Pick<PodSpec, "netns" | "cgroup">;
+
+export interface Pod extends PodSpec {
+  readonly name: string;
+  /** The node namespace of the pod's network ("the world" outside the pod), holding SVC_IP. */
+  readonly world: Place;
+}
+
+export interface PodRequest {
+  readonly name: string;
+  /** Cgroup (from `lab.cgroup`) of the pod's processes; pods may share one. */
+  readonly cgroup: string;
+  /** istio-init capture rules to the sidecar's 15001/15006 (start the sidecar with `lab.sidecar`). */
+  readonly meshed?: boolean;
 }
 
 export interface Proc {
@@ -84,221 +137,139 @@ function wrapProc(child: ChildProcess): Proc {
   };
 }
 
-export interface Pod {
-  readonly name: string;
-  readonly netns: string;
-  readonly ip: string;
-  readonly gatewayIp: string;
-}
-
 export class Lab {
   readonly id: string;
-  readonly procs: Proc[] = [];
-  readonly netns: string[] = [];
-  readonly cgroups: string[] = [];
-  readonly dirs: string[] = [];
-  cgroupMount = "";
-  private worldReady = false;
-  private podCount = 0;
+  private readonly workDir: string;
+  private readonly procs: Proc[] = [];
+  private readonly sidecars: RunningSidecar[] = [];
+  private readonly networks: PodNetwork[] = [];
+  /** `<cgroup2 root>/mce-<id>`: every cgroup of the lab lives below it. */
+  private cgroupRoot: string | undefined;
 
   constructor(id: string) {
     this.id = id;
+    this.workDir = `/tmp/mce-${id}`;
   }
 
-  get world(): string {
-    return `mce-${this.id}-w`;
-  }
-
+  /** Creates `<cgroup2 root>/mce-<id>/<name>` (`name` may nest: "first/child") and returns its path. */
   async cgroup(name: string): Promise<string> {
-    this.cgroupMount ||= (await findCgroup2Mount())!;
-    const path = join(this.cgroupMount, `mce-${this.id}-${name}`);
-    await mkdir(path, { recursive: true });
-    this.cgroups.push(path);
+    this.cgroupRoot ??= join(await findCgroup2Root(), `mce-${this.id}`);
+    const path = join(this.cgroupRoot, name);
+    await createCgroup(path);
     return path;
   }
 
+  /** A directory under the lab's /tmp/mce-<id>, readable by the sidecar uid. */
   async tempDir(name: string): Promise<string> {
-    const dir = `/tmp/mce-${this.id}-${name}`;
-    await mkdir(dir, { recursive: true });
-    this.dirs.push(dir);
+    const dir = join(this.workDir, name);
+    await mkdir(dir, { recursive: true, mode: 0o755 });
     return dir;
   }
 
-  private async ensureWorld(): Promise<void> {
-    if (this.worldReady) return;
-    await runCommand("ip", ["netns", "add", this.world]);
-    this.netns.push(this.world);
-    await runCommand("ip", ["-n", this.world, "link", "set", "lo", "up"]);
-    await runCommand("ip", ["-n", this.world, "addr", "add", `${SVC_IP}/32`, "dev", "lo"]);
-    this.worldReady = true;
+  /**
+   * A pod network of its own: a node namespace `mce-<id>-n<k>` (the pods' gateway, holding SVC_IP)
+   * and the pods `mce-<id>-<name>` on its bridge, meshed ones with istio-init capture rules.
+   */
+  async pods(requests: readonly PodRequest[]): Promise<Pod[]> {
+    const network: PodNetwork = {
+      nodeNetns: `mce-${this.id}-n${this.networks.length}`,
+      bridge: "br0",
+      subnet: SUBNET,
+      pods: requests.map((r, i) => ({
+        netns: `mce-${this.id}-${r.name}`,
+        ip: `10.201.0.${10 + i}`,
+        bridgePort: `veth${i}`,
+        cgroup: r.cgroup,
+        sidecar: r.meshed ? { outboundPort: OUTBOUND_PORT, inboundPort: INBOUND_PORT } : undefined,
+      })),
+    };
+    // Recorded before anything exists, so that cleanup also removes a half-built network.
+    this.networks.push(network);
+    const world = { netns: network.nodeNetns, cgroup: await this.cgroup("world") };
+    await buildPodNetwork(network);
+    await routePodsViaNode(network, { gatewayIp: GATEWAY_IP, nodeAddresses: [SVC_IP] });
+    return network.pods.map((spec, i) => ({ ...spec, name: requests[i]!.name, world }));
   }
 
-  /** A pod netns joined to the "world" netns by a veth; the world holds the service IP. */
-  async pod(name: string): Promise<Pod> {
-    await this.ensureWorld();
-    const n = ++this.podCount;
-    const netns = `mce-${this.id}-${name}`;
-    const ip = `10.201.${n}.2`;
-    const gatewayIp = `10.201.${n}.1`;
-    await runCommand("ip", ["netns", "add", netns]);
-    this.netns.push(netns);
-    const inPod = `mce${this.id}${n}a`.slice(0, 15);
-    const inWorld = `mce${this.id}${n}b`.slice(0, 15);
-    await runCommand("ip", [
-      "link",
-      "add",
-      inPod,
-      "netns",
-      netns,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      inWorld,
-      "netns",
-      this.world,
-    ]);
-    await runCommand("ip", ["-n", netns, "link", "set", "lo", "up"]);
-    await runCommand("ip", ["-n", netns, "addr", "add", `${ip}/24`, "dev", inPod]);
-    await runCommand("ip", ["-n", netns, "link", "set", inPod, "up"]);
-    await runCommand("ip", ["-n", netns, "route", "add", "default", "via", gatewayIp]);
-    await runCommand("ip", ["-n", this.world, "addr", "add", `${gatewayIp}/24`, "dev", inWorld]);
-    await runCommand("ip", ["-n", this.world, "link", "set", inWorld, "up"]);
-    return { name, netns, ip, gatewayIp };
-  }
-
-  /** istio-init-style capture: outbound TCP to 15001 except the sidecar uid and loopback, inbound to 15006. */
-  async istioIptables(pod: Pod): Promise<void> {
-    const ipt = (...args: string[]) =>
-      runCommand("ip", ["netns", "exec", pod.netns, "iptables", "-w", "-t", "nat", ...args]);
-    await ipt("-N", "MCE_OUTPUT");
-    await ipt("-A", "MCE_OUTPUT", "-m", "owner", "--uid-owner", String(SIDECAR_UID), "-j", "RETURN");
-    await ipt("-A", "MCE_OUTPUT", "-d", "127.0.0.1/32", "-j", "RETURN");
-    await ipt("-A", "MCE_OUTPUT", "-p", "tcp", "-j", "REDIRECT", "--to-ports", "15001");
-    await ipt("-A", "OUTPUT", "-p", "tcp", "-j", "MCE_OUTPUT");
-    await ipt("-N", "MCE_INBOUND");
-    await ipt("-A", "MCE_INBOUND", "-p", "tcp", "-j", "REDIRECT", "--to-ports", "15006");
-    await ipt("-A", "PREROUTING", "-p", "tcp", "-j", "MCE_INBOUND");
+  /** One pod in a network of its own. */
+  async pod(name: string, cgroup: string, options: { meshed?: boolean } = {}): Promise<Pod> {
+    const [pod] = await this.pods([{ name, cgroup, ...options }]);
+    return pod!;
   }
 
   /**
-   * A sidecar pod in its own cgroup: istio-init rules, the upstream service (SVC_IP:SVC_PORT) in the
-   * world netns, outside the cgroup, the app on "::" (IPv4 peers arrive as IPv4-mapped IPv6 sockets)
-   * and haproxy as the sidecar.
+   * A meshed pod in the lab's "pod" cgroup: the upstream service (SVC_IP:SVC_PORT) in its world,
+   * outside the cgroup; the app on "::" (IPv4 peers arrive as IPv4-mapped IPv6 sockets) and an
+   * Envoy sidecar in the pod.
    */
   async sidecarPod(name: string, appPort: number): Promise<{ pod: Pod; cgroup: string }> {
     const cgroup = await this.cgroup("pod");
-    const pod = await this.pod(name);
-    await this.istioIptables(pod);
-    await (
-      await this.peer(this.world, undefined, ["server", "--host", SVC_IP, "--port", String(SVC_PORT)])
-    ).next();
-    await (await this.peer(pod.netns, cgroup, ["server", "--host", "::", "--port", String(appPort)])).next();
-    await this.sidecar(pod, cgroup, appPort);
+    const pod = await this.pod(name, cgroup, { meshed: true });
+    await (await this.peer(pod.world, ["server", "--host", SVC_IP, "--port", String(SVC_PORT)])).next();
+    await (await this.peer(pod, ["server", "--host", "::", "--port", String(appPort)])).next();
+    await this.sidecar(pod, [appPort]);
     return { pod, cgroup };
   }
 
-  /** Starts a program inside a netns (and a cgroup, when given). */
-  spawnIn(netns: string, cgroup: string | undefined, command: string, args: readonly string[]): Proc {
-    // Join the cgroup before entering the netns: `ip netns exec` remounts /sys, hiding the cgroup tree.
-    const enter = ["ip", "netns", "exec", netns, command, ...args];
-    const argv = cgroup ? ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...enter] : enter;
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
-    const proc = wrapProc(child);
+  /**
+   * Envoy as the pod's sidecar, as uid 1337 from the start as Istio runs it (runAsUser 1337): its
+   * listeners, and so the sockets it accepts, are owned by that uid, which the sidecar-uid filter
+   * reads. 15001 forwards to the original destination, 15006 to 127.0.0.1:<app port> from 127.0.0.6.
+   */
+  async sidecar(pod: Pod, appPorts: readonly number[]): Promise<RunningSidecar> {
+    const sidecar = await startEnvoySidecar(pod, {
+      name: pod.name,
+      workDir: await this.tempDir("sidecars"),
+      bootstrap: renderStaticSidecarBootstrap({ appPorts, nodeId: pod.netns }),
+      threads: ENVOY_THREADS,
+      ports: [ENVOY_ADMIN_PORT, OUTBOUND_PORT, INBOUND_PORT],
+    });
+    this.sidecars.push(sidecar);
+    return sidecar;
+  }
+
+  /** Starts `argv` in a place (a pod, or a pod's world) with piped stdio. */
+  spawnIn(where: Place, argv: readonly string[]): Proc {
+    const { command, args } = podCommand(where, argv);
+    const proc = wrapProc(spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] }));
     this.procs.push(proc);
     return proc;
   }
 
-  async peer(netns: string, cgroup: string | undefined, args: readonly string[]): Promise<Proc> {
-    return this.spawnIn(netns, cgroup, process.execPath, [PEER, ...args]);
+  /** Starts the test peer (fixtures/peer.mjs) in a place. */
+  async peer(where: Place, args: readonly string[]): Promise<Proc> {
+    return this.spawnIn(where, [process.execPath, PEER, ...args]);
   }
 
-  /** haproxy as the sidecar (running as uid 1337): 15001 forwards to the original destination, 15006 to the app. */
-  async sidecar(pod: Pod, cgroup: string, appPort: number): Promise<Proc> {
-    const dir = await this.tempDir(`${pod.name}-haproxy`);
-    const cfg = join(dir, "haproxy.cfg");
-    await writeFile(
-      cfg,
-      [
-        "global",
-        "  maxconn 8000",
-        "defaults",
-        "  mode tcp",
-        "  timeout connect 5s",
-        "  timeout client 60s",
-        "  timeout server 60s",
-        "  timeout client-fin 60s",
-        "  timeout server-fin 60s",
-        "frontend outbound",
-        "  bind 0.0.0.0:15001",
-        "  default_backend original_dst",
-        "backend original_dst",
-        // 0.0.0.0:0 = the address the client dialled, read with SO_ORIGINAL_DST after REDIRECT.
-        "  server orig 0.0.0.0:0",
-        "frontend inbound",
-        "  bind 0.0.0.0:15006",
-        "  default_backend app",
-        "backend app",
-        `  server app 127.0.0.1:${appPort}`,
-        "",
-      ].join("\n"),
-    );
-    // Runs as the sidecar uid from the start, as Istio's Envoy does (runAsUser 1337): its listeners,
-    // and so the sockets it accepts, are owned by that uid (a proxy that binds as root and drops
-    // privileges later would own them as root; the sidecar-uid filter reads the socket owner).
-    const proc = this.spawnIn(pod.netns, cgroup, "setpriv", [
-      `--reuid=${SIDECAR_UID}`,
-      `--regid=${SIDECAR_UID}`,
-      "--clear-groups",
-      "haproxy",
-      "-f",
-      cfg,
-      "-db",
-    ]);
-    await waitForListen(pod.netns, 15001);
-    await waitForListen(pod.netns, 15006);
-    return proc;
-  }
-
+  /**
+   * Removes everything the lab made, each step even when an earlier one failed: processes, pod
+   * networks (whatever still runs in them is killed), the lab cgroup tree, the work directory.
+   * Throws afterwards when a step failed.
+   */
   async cleanup(): Promise<void> {
+    const failures: unknown[] = [];
+    const attempt = async (step: () => Promise<unknown>) => {
+      try {
+        await step();
+      } catch (error) {
+        failures.push(error);
+      }
+    };
     for (const proc of this.procs) {
       if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill("SIGKILL");
     }
-    await Promise.all(this.procs.map((p) => p.wait(5000).catch(() => undefined)));
-    for (const cgroup of this.cgroups.reverse()) {
-      // Anything still inside (a forked child) is killed so the directory can go.
-      const procs = await readFile(join(cgroup, "cgroup.procs"), "utf8").catch(() => "");
-      for (const pid of procs.split("\n").filter(Boolean)) {
-        try {
-          process.kill(Number(pid), "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-      for (let i = 0; i < 50; i++) {
-        const ok = await rmdir(cgroup).then(
-          () => true,
-          (e: NodeJS.ErrnoException) => e.code === "ENOENT",
-        );
-        if (ok) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+    for (const sidecar of this.sidecars) sidecar.program.kill("SIGKILL");
+    await Promise.all(this.procs.map((p) => p.wait(5_000).catch(() => undefined)));
+    for (const network of [...this.networks].reverse()) await attempt(() => destroyPodNetwork(network));
+    if (this.cgroupRoot) {
+      const root = this.cgroupRoot;
+      await attempt(() => removeCgroupTree(root));
     }
-    for (const ns of this.netns.reverse()) await runCommand("ip", ["netns", "del", ns], { reject: false });
-    for (const dir of this.dirs) await rm(dir, { recursive: true, force: true });
+    await attempt(() => rm(this.workDir, { recursive: true, force: true }));
+    if (failures.length > 0) {
+      throw new AggregateError(failures, `lab ${this.id} cleanup: ${failures.map(errorMessage).join("; ")}`);
+    }
   }
-}
-
-export async function waitForListen(netns: string, port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const { stdout } = await runCommand("ip", ["netns", "exec", netns, "ss", "-Htln", `sport = :${port}`], {
-      reject: false,
-    });
-    if (stdout.trim()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${netns}:${port}`);
 }
 
 /** Compiles scripts/fallback-rr.c (the request/response peer of the fallback tests) into the lab's temp dir. */
@@ -314,11 +285,10 @@ export async function compileFallbackPeer(lab: Lab): Promise<string> {
 /** Runs a verifying client to completion and returns its JSON summary. */
 export async function runClient(
   lab: Lab,
-  netns: string,
-  cgroup: string | undefined,
+  where: Place,
   args: readonly string[],
 ): Promise<Record<string, unknown>> {
-  const proc = await lab.peer(netns, cgroup, ["client", ...args]);
+  const proc = await lab.peer(where, ["client", ...args]);
   const result = await proc.next(120_000);
   await proc.wait(10_000);
   return result;

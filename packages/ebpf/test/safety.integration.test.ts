@@ -98,8 +98,8 @@ describe.skipIf(skipReason)("a crash at any step of enable or disable", () => {
     cgroup = await lab.cgroup("crash");
     binDir = await lab.tempDir("crash-bin");
     await symlink(CRASH_BPFTOOL, join(binDir, "bpftool"));
-    const pod = await lab.pod("k");
-    peer = lab.spawnIn(pod.netns, cgroup, await compileFallbackPeer(lab), []);
+    const pod = await lab.pod("k", cgroup);
+    peer = lab.spawnIn(pod, [await compileFallbackPeer(lab)]);
     expect(await peer.next()).toMatchObject({ ready: true });
   }, 60_000);
 

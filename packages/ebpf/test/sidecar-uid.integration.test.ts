@@ -4,6 +4,7 @@
  * directions); an app <-> app pair in the same pod stays on TCP, and its client socket, which
  * entered the sockhash before its peer was known, is taken back out.
  */
+import { SIDECAR_UID } from "@meshctl/pod";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   disableEbpfAcceleration,
@@ -13,17 +14,17 @@ import {
 } from "../src/index.js";
 import {
   counters,
+  envoyPrerequisite,
   Lab,
   labPrerequisites,
   type Pod,
   runClient,
-  SIDECAR_UID,
   SVC_IP,
   SVC_PORT,
   teardown,
 } from "./lab.js";
 
-const skipReason = await labPrerequisites();
+const skipReason = (await labPrerequisites()) ?? (await envoyPrerequisite());
 if (skipReason) console.warn(`skipping sidecar-uid filter tests: ${skipReason}`);
 
 /** The app (root) listens here; the sidecar's inbound 15006 forwards to it. */
@@ -50,9 +51,7 @@ describe.skipIf(skipReason)("sidecar-uid filter", () => {
 
   beforeAll(async () => {
     ({ pod, cgroup } = await lab.sidecarPod("pu", APP_PORT));
-    await (
-      await lab.peer(pod.netns, cgroup, ["server", "--host", "127.0.0.1", "--port", String(OTHER_APP_PORT)])
-    ).next();
+    await (await lab.peer(pod, ["server", "--host", "127.0.0.1", "--port", String(OTHER_APP_PORT)])).next();
     // No stream limit and no learning: only the uid filter decides here.
     const enabled = await enableEbpfAcceleration({
       cgroupPath: cgroup,
@@ -69,7 +68,7 @@ describe.skipIf(skipReason)("sidecar-uid filter", () => {
   /** Two root-owned processes of the pod over 127.0.0.1, no sidecar involved; bytes checked by the peer. */
   const appToApp = async () => {
     const before = await counters(pinDir);
-    const result = await runClient(lab, pod.netns, cgroup, [
+    const result = await runClient(lab, pod, [
       "--host",
       "127.0.0.1",
       "--port",
@@ -81,9 +80,9 @@ describe.skipIf(skipReason)("sidecar-uid filter", () => {
     return delta(await counters(pinDir), before);
   };
 
-  test("egress (app -> 15001, the sidecar's socket is uid 1337) is accelerated", async () => {
+  test("egress (app -> 15001, Envoy's accepted socket is uid 1337) is accelerated", async () => {
     const before = await counters(pinDir);
-    const result = await runClient(lab, pod.netns, cgroup, [
+    const result = await runClient(lab, pod, [
       "--host",
       SVC_IP,
       "--port",
@@ -100,7 +99,7 @@ describe.skipIf(skipReason)("sidecar-uid filter", () => {
 
   test("ingress (sidecar -> app, the client socket is uid 1337) is accelerated", async () => {
     const before = await counters(pinDir);
-    const result = await runClient(lab, lab.world, undefined, [
+    const result = await runClient(lab, pod.world, [
       "--host",
       pod.ip,
       "--port",

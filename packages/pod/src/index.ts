@@ -10,9 +10,11 @@ export {
   readCgroupCpu,
   removeCgroupTree,
 } from "./cgroup.js";
+export { renderStaticSidecarBootstrap, type StaticSidecarBootstrapOptions } from "./envoy-static.js";
 export { renderHaproxyConfig, type SidecarInboundPort, type SidecarModel } from "./haproxy.js";
 export { type CaptureRulesOptions, captureChainNames, renderCaptureRules } from "./iptables.js";
 export { buildPodNetwork, deleteNetns, destroyPodNetwork, listNetns, netnsPids } from "./netns.js";
+export { type NodeRoutes, routePodsViaNode } from "./node-routes.js";
 export { podCommand, spawnInPod, waitForListening } from "./process.js";
 export {
   ENVOY_ADMIN_PORT,

@@ -20,7 +20,7 @@ export const ENVOY_ADMIN_PORT = 15000;
  * envoyArgv("/tmp/mcl-lab-1a2b/sidecar-client.envoy.json", 2);
  * // ["envoy", "-c", "/tmp/…/sidecar-client.envoy.json", "--disable-hot-restart", "--log-level", "warn", "--concurrency", "2"]
  */
-export function envoyArgv(configFile: string, threads: number): string[] {
+export function envoyArgv(configFile: string, threads: number, extra: readonly string[] = []): string[] {
   return [
     "envoy",
     "-c",
@@ -30,6 +30,7 @@ export function envoyArgv(configFile: string, threads: number): string[] {
     "warn",
     "--concurrency",
     String(threads),
+    ...extra,
   ];
 }
 
@@ -118,11 +119,13 @@ export async function startEnvoySidecar(
     readonly ports: readonly number[];
     readonly cpus?: string | undefined;
     readonly timeoutMs?: number;
+    /** More command-line flags, e.g. `--file-flush-interval-msec 100`. */
+    readonly args?: readonly string[];
   },
 ): Promise<RunningSidecar> {
   const file = join(o.workDir, `${o.name}.envoy.json`);
   await writeSidecarFile(file, `${JSON.stringify(o.bootstrap, null, 2)}\n`);
-  return spawnSidecar(pod, envoyArgv(file, o.threads), o.cpus, {
+  return spawnSidecar(pod, envoyArgv(file, o.threads, o.args), o.cpus, {
     ports: o.ports,
     timeoutMs: o.timeoutMs ?? 20_000,
     failure: `Envoy sidecar ${o.name} did not start or got no listeners`,
