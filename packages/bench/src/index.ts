@@ -18,6 +18,7 @@ export {
   simulateOpenLoop,
 } from "./engine/schedule.js";
 export { GRPC_ECHO_METHOD, type ParsedTarget, parseLoadTarget } from "./engine/target.js";
+export { formatTraceRequestId, LOAD_TRACE_MAX_REQUESTS } from "./engine/trace.js";
 export type {
   BenchEnvironment,
   EchoServer,
@@ -29,6 +30,9 @@ export type {
   LoadProgress,
   LoadProtocol,
   LoadResult,
+  LoadTrace,
+  LoadTraceOptions,
+  LoadTraceRequest,
   ResolvedLoadOptions,
 } from "./engine/types.js";
 // Reports (text, fortio JSON, HTML), reusable for scenario comparisons.
@@ -42,9 +46,33 @@ export {
   type ResultComparison,
   toReportEntries,
 } from "./report/compare.js";
-export { formatBytes, formatDelta, formatDuration, formatRate, formatUs } from "./report/format.js";
+export {
+  formatBytes,
+  formatDelta,
+  formatDuration,
+  formatRate,
+  formatUs,
+  table as textTable,
+} from "./report/format.js";
 export { type FortioHistogram, type FortioResult, toFortioJson } from "./report/fortio.js";
 export { HTML_CHART_IDS, type HtmlReportOptions, renderHtmlReport } from "./report/html.js";
 export { LOAD_RESULT_JSON_SCHEMA } from "./report/schema.js";
+export {
+  type AxisTick,
+  type ChartAxis,
+  esc as escapeHtml,
+  type IntervalRow,
+  intervalChart,
+  lineChart,
+  niceTicks,
+  PALETTE,
+  type StackedBarOptions,
+  type StackedBarRow,
+  type StackedBarSegment,
+  scatterChart,
+  stackedBarChart,
+  type XyChartOptions,
+  type XySeries,
+} from "./report/svg.js";
 export { describeRun, renderTextReport, type TextReportOptions } from "./report/text.js";
 export { startEchoServer } from "./servers/echo-server.js";

@@ -18,7 +18,9 @@ export { type NodeRoutes, routePodsViaNode } from "./node-routes.js";
 export { podCommand, spawnInPod, waitForListening } from "./process.js";
 export {
   ENVOY_ADMIN_PORT,
+  ENVOY_PINNED_VERSION,
   envoyArgv,
+  parseEnvoyVersion,
   type RunningSidecar,
   type SidecarReadiness,
   spawnSidecar,

@@ -5,6 +5,20 @@ import { renderHaproxyConfig, type SidecarModel } from "./haproxy.js";
 import { spawnInPod, waitForListening } from "./process.js";
 import type { PodSpec } from "./types.js";
 
+/** The Envoy release meshctl pins and tests with (`scripts/install-envoy.sh` installs it). */
+export const ENVOY_PINNED_VERSION = "1.40.0";
+
+/**
+ * The release in `envoy --version` output (`envoy  version: <sha>/1.40.0/Clean/RELEASE/BoringSSL`),
+ * or undefined when the output is not Envoy's.
+ *
+ * @example
+ * parseEnvoyVersion("envoy  version: 9e55…/1.40.0/Clean/RELEASE/BoringSSL"); // "1.40.0"
+ */
+export function parseEnvoyVersion(output: string): string | undefined {
+  return /version:\s*[0-9a-f]+\/(\d+\.\d+\.\d+)/.exec(output)?.[1];
+}
+
 /** Envoy's admin port inside each meshed pod (Istio's 15000), on 127.0.0.1 only. */
 export const ENVOY_ADMIN_PORT = 15000;
 

@@ -40,6 +40,24 @@ describe("renderBootstrap", () => {
     expect(d.dynamic_resources.ads_config.api_type).toBe("DELTA_GRPC");
   });
 
+  test("envoy: admin on 127.0.0.1:15000 unless another port is given; a bad one is a usage error", () => {
+    const admin = (adminPort?: number) =>
+      (
+        renderBootstrap({
+          kind: "envoy",
+          name: "web-1",
+          namespace: "shop",
+          ...(adminPort !== undefined ? { adminPort } : {}),
+        }) as { admin: { address: { socket_address: { address: string; port_value: number } } } }
+      ).admin.address.socket_address;
+    expect(admin()).toEqual({ address: "127.0.0.1", port_value: 15000 });
+    expect(admin(15100)).toEqual({ address: "127.0.0.1", port_value: 15100 });
+    for (const bad of [-1, 65536, 1.5, Number.NaN])
+      expect(() => admin(bad), String(bad)).toThrow(
+        expect.objectContaining({ code: "XDS_BOOTSTRAP_INVALID", kind: "usage" }),
+      );
+  });
+
   test("the node id round-trips through proxyFromNode", () => {
     const p = proxyFromNode({ id: nodeIdFor("envoy", "web-1", "shop", "10.0.0.7") });
     expect(p).toMatchObject({ type: "sidecar", name: "web-1", namespace: "shop", ip: "10.0.0.7" });

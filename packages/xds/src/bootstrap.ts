@@ -14,9 +14,12 @@ export interface BootstrapOptions {
   readonly labels?: Readonly<Record<string, string>>;
   /** Envoy only: use Delta (incremental) ADS instead of state of the world. */
   readonly delta?: boolean;
-  /** Envoy only: admin port. Default 15000. */
+  /** Envoy only: admin port on 127.0.0.1 (0: Envoy picks one). Default 15000. */
   readonly adminPort?: number;
 }
+
+/** Envoy's admin port in a bootstrap, as Istio's sidecars have it. */
+export const DEFAULT_ENVOY_ADMIN_PORT = 15000;
 
 /** The Istio-style node id: `<type>~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`. */
 export function nodeIdFor(kind: "grpc" | "envoy", name: string, namespace: string, ip = "127.0.0.1"): string {
@@ -45,6 +48,13 @@ export function renderBootstrap(options: BootstrapOptions): Record<string, unkno
     throw new MeshctlError("XDS_BOOTSTRAP_INVALID", "A bootstrap needs a name and a namespace.", {
       kind: "usage",
     });
+  const adminPort = options.adminPort ?? DEFAULT_ENVOY_ADMIN_PORT;
+  if (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535)
+    throw new MeshctlError(
+      "XDS_BOOTSTRAP_INVALID",
+      `The Envoy admin port must be a whole number from 0 (Envoy picks one) to 65535, got ${String(options.adminPort)}.`,
+      { kind: "usage", suggestions: [`Pick a free port, e.g. --admin-port ${DEFAULT_ENVOY_ADMIN_PORT}.`] },
+    );
   const server = options.server ?? "127.0.0.1:15010";
   const { host, port } = splitServer(server);
   const ip = options.ip ?? "127.0.0.1";
@@ -68,7 +78,7 @@ export function renderBootstrap(options: BootstrapOptions): Record<string, unkno
   const ads = { ads: {}, resource_api_version: "V3" };
   return {
     node: { id, cluster: `${options.name}.${options.namespace}`, metadata },
-    admin: { address: { socket_address: { address: "127.0.0.1", port_value: options.adminPort ?? 15000 } } },
+    admin: { address: { socket_address: { address: "127.0.0.1", port_value: adminPort } } },
     dynamic_resources: {
       ads_config: {
         api_type: options.delta ? "DELTA_GRPC" : "GRPC",

@@ -1,5 +1,10 @@
 // Public entry of @meshctl/xds. Explicit named exports only.
-export { type BootstrapOptions, nodeIdFor, renderBootstrap } from "./bootstrap.js";
+export {
+  type BootstrapOptions,
+  DEFAULT_ENVOY_ADMIN_PORT,
+  nodeIdFor,
+  renderBootstrap,
+} from "./bootstrap.js";
 export {
   type ConfigDump,
   type ConfigDumpResource,
@@ -8,7 +13,22 @@ export {
   renderConfigDump,
 } from "./config-dump.js";
 export { defaultMeshDirectory } from "./default-mesh.js";
-export type { EncodedFilter, EnvoyFilterExtensions } from "./generate/filter-extensions.js";
+export {
+  type AccessLogEncoding,
+  type AccessLogOptions,
+  buildFileAccessLog,
+  ISTIO_JSON_ACCESS_LOG_FORMAT,
+  ISTIO_TEXT_ACCESS_LOG_FORMAT,
+} from "./generate/access-log.js";
+export { capabilitiesFromNode, type ProxyCapabilities } from "./generate/capabilities.js";
+export {
+  type EncodedFilter,
+  type EnvoyFilterExtensions,
+  type EnvoyFilterSelection,
+  filterConfigType,
+  type SkippedFilter,
+  selectEnvoyFilters,
+} from "./generate/filter-extensions.js";
 export { type ProxyInfo, type ProxyType, proxyFromNode } from "./generate/proxy.js";
 export {
   type EncodedResource,

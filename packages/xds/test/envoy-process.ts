@@ -1,12 +1,14 @@
 /**
  * A stock Envoy for the xds tests: bootstrapped from an object, admin on 127.0.0.1 (port picked by
- * Envoy), stopped and cleaned up by `close()`.
+ * Envoy), stopped and cleaned up by `close()`. In a network namespace (a "pod", see netns.ts) its
+ * admin listens on the namespace's address instead, so the test on the host can reach it.
  */
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type SpawnedProgram, spawnProgram } from "@meshctl/core";
 import { waitFor } from "../src/testing/index.js";
+import type { TestNetns } from "./netns.js";
 
 /** A stock Envoy on ADS, with its admin API (127.0.0.1, port picked by Envoy). */
 export interface EnvoyProcess {
@@ -35,7 +37,23 @@ interface EnvoyClusters {
 export async function startEnvoy(
   envoyPath: string,
   bootstrap: Record<string, unknown>,
+  options: {
+    readonly netns?: TestNetns;
+    /** More command-line flags, e.g. `--file-flush-interval-msec 200` (access logs: default 10 s). */
+    readonly args?: readonly string[];
+  } = {},
 ): Promise<EnvoyProcess> {
+  const netns = options.netns;
+  if (netns) {
+    const admin = (bootstrap.admin ?? {}) as { address?: { socket_address?: Record<string, unknown> } };
+    bootstrap = {
+      ...bootstrap,
+      admin: {
+        ...admin,
+        address: { socket_address: { ...admin.address?.socket_address, address: netns.ip } },
+      },
+    };
+  }
   const dir = await mkdtemp(join(tmpdir(), "mcx-envoy-"));
   let log = "";
   let proc: SpawnedProgram | undefined;
@@ -56,7 +74,7 @@ export async function startEnvoy(
   try {
     const file = join(dir, "envoy.json");
     await writeFile(file, JSON.stringify(bootstrap));
-    proc = spawnProgram(envoyPath, [
+    const args = [
       "-c",
       file,
       // No hot restart, as Istio runs it: no shared memory in /dev/shm, nothing to clean up.
@@ -65,7 +83,9 @@ export async function startEnvoy(
       join(dir, "admin-address"),
       "--log-level",
       "warn",
-    ]);
+      ...(options.args ?? []),
+    ];
+    proc = netns ? netns.spawn(envoyPath, args) : spawnProgram(envoyPath, args);
     const append = (d: Buffer) => {
       log = (log + d.toString()).slice(-8000);
     };

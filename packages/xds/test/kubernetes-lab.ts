@@ -10,9 +10,10 @@ import { readFile, writeFile } from "node:fs/promises";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { runCommand, type SpawnedProgram, spawnProgram } from "@meshctl/core";
+import type { SpawnedProgram } from "@meshctl/core";
 import { parseAllDocuments } from "yaml";
 import { waitFor } from "../src/testing/index.js";
+import { createTestNetns } from "./netns.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const XDS_PACKAGE = resolve(HERE, "..");
@@ -225,10 +226,7 @@ export async function startNetnsPod(opts: {
   id: string;
   port: number;
 }): Promise<NetnsPod> {
-  const netns = `mcx-${opts.tag}`;
-  const hostIf = `mcx${opts.tag}`.slice(0, 15);
-  const subnet = `10.${opts.octet}.${opts.index}`;
-  const ip = `${subnet}.2`;
+  const ns = await createTestNetns(opts);
   let echo: SpawnedProgram | undefined;
   const close = async () => {
     if (echo) {
@@ -242,27 +240,12 @@ export async function startNetnsPod(opts: {
         await echo.exited;
       }
     }
-    await runCommand("ip", ["netns", "delete", netns], { reject: false, timeoutMs: 10_000 });
-    await runCommand("ip", ["link", "delete", hostIf], { reject: false, timeoutMs: 10_000 });
+    await ns.close();
   };
   try {
-    await close(); // leftovers of a crashed run
-    await runCommand("ip", ["netns", "add", netns], { timeoutMs: 10_000 });
-    await runCommand("ip", ["link", "add", hostIf, "type", "veth", "peer", "name", "eth0", "netns", netns], {
-      timeoutMs: 10_000,
-    });
-    await runCommand("ip", ["addr", "add", `${subnet}.1/30`, "dev", hostIf], { timeoutMs: 10_000 });
-    await runCommand("ip", ["link", "set", hostIf, "up"], { timeoutMs: 10_000 });
-    await runCommand("ip", ["-n", netns, "addr", "add", `${ip}/30`, "dev", "eth0"], { timeoutMs: 10_000 });
-    await runCommand("ip", ["-n", netns, "link", "set", "eth0", "up"], { timeoutMs: 10_000 });
-    await runCommand("ip", ["-n", netns, "link", "set", "lo", "up"], { timeoutMs: 10_000 });
-    echo = spawnProgram(
-      "ip",
+    echo = ns.spawn(
+      process.execPath,
       [
-        "netns",
-        "exec",
-        netns,
-        process.execPath,
         "--import",
         "tsx",
         "--conditions=@meshctl/source",
@@ -285,16 +268,16 @@ export async function startNetnsPod(opts: {
     });
     await waitFor(
       () => {
-        if (exited) throw new Error(`echo server in ${netns} exited: ${out}`);
+        if (exited) throw new Error(`echo server in ${ns.name} exited: ${out}`);
         return out.includes("ready");
       },
-      { timeoutMs: 30_000, what: `the echo server in ${netns}` },
+      { timeoutMs: 30_000, what: `the echo server in ${ns.name}` },
     );
   } catch (error) {
     await close();
     throw error;
   }
-  return { netns, ip, id: opts.id, port: opts.port, close };
+  return { netns: ns.name, ip: ns.ip, id: opts.id, port: opts.port, close };
 }
 
 /** A TCP proxy to `target` that a test can cut (every connection closed, new ones refused) and heal. */

@@ -21,7 +21,8 @@ async function main(): Promise<void> {
   port.on("message", (m: { type: string; startEpochMs?: number }) => {
     if (m.type === "stop") shard.stop();
     if (m.type === "start" && m.startEpochMs !== undefined) {
-      const startAt = performance.now() + (m.startEpochMs - Date.now());
+      // The parent's start is a timeOrigin-based epoch (see runInWorkers): map it onto this thread's clock.
+      const startAt = m.startEpochMs - performance.timeOrigin;
       shard
         .run(startAt, (progress) => port.postMessage({ type: "progress", progress }))
         .then((result) => {

@@ -4,6 +4,7 @@ import { LatencyHistogram } from "./histogram.js";
 import { buildResult, makePayload, resolveLoadOptions, shardOptions } from "./run-load.js";
 import type { ShardResult } from "./shard.js";
 import { parseLoadTarget } from "./target.js";
+import { LOAD_TRACE_MAX_REQUESTS } from "./trace.js";
 
 const base = { target: "http://127.0.0.1:8080/echo", connections: 4, payloadBytes: 0, warmupMs: 0 };
 
@@ -82,6 +83,39 @@ describe("resolveLoadOptions", () => {
   ])("rejects %j", (bad) => {
     expect(code(() => resolveLoadOptions({ ...base, ...bad }))).toBe("BENCH_OPTIONS_INVALID");
   });
+
+  test("keeps trace options, and has no trace key without them", () => {
+    const trace = { header: "x-request-id", idPrefix: "mcl-1a2b-sidecar-r3" };
+    expect(resolveLoadOptions({ ...base, trace }).trace).toEqual(trace);
+    expect("trace" in resolveLoadOptions(base)).toBe(false);
+  });
+
+  test("a tcp:// target cannot be traced", () => {
+    const trace = { header: "x-request-id", idPrefix: "r1" };
+    expect(code(() => resolveLoadOptions({ ...base, target: "tcp://127.0.0.1:7000", trace }))).toBe(
+      "BENCH_OPTIONS_INVALID",
+    );
+    expect(() => resolveLoadOptions({ ...base, target: "tcp://127.0.0.1:7000", trace })).toThrow(/tcp/);
+  });
+
+  test.each([
+    [{ header: "x request id", idPrefix: "r1" }],
+    [{ header: ":path", idPrefix: "r1" }],
+    [{ header: "Content-Length", idPrefix: "r1" }],
+    [{ header: "x-request-id", idPrefix: "" }],
+    [{ header: "x-request-id", idPrefix: "r 1" }],
+    [{ header: "x-request-id", idPrefix: "r1\r\nx-evil: 1" }],
+    [{ header: "x-request-id", idPrefix: "réq" }],
+  ])("rejects trace %j", (trace) => {
+    expect(code(() => resolveLoadOptions({ ...base, trace }))).toBe("BENCH_OPTIONS_INVALID");
+  });
+
+  test("rejects a trace header also given in headers", () => {
+    const trace = { header: "x-request-id", idPrefix: "r1" };
+    expect(code(() => resolveLoadOptions({ ...base, headers: { "X-Request-Id": "fixed" }, trace }))).toBe(
+      "BENCH_OPTIONS_INVALID",
+    );
+  });
 });
 
 describe("sharding", () => {
@@ -95,6 +129,16 @@ describe("sharding", () => {
     expect(shards.map((s) => s.requests)).toEqual([4, 3, 3]);
     expect(shards.map((s) => s.qps)).toEqual([300, 300, 300]);
     expect(shards.map((s) => s.scheduleOffset)).toEqual([0, 1 / 3, 2 / 3]);
+    expect(shards.map((s) => s.trace)).toEqual([null, null, null]);
+  });
+
+  test("numbers traced shards after dropping empty ones", () => {
+    const trace = { header: "x-request-id", idPrefix: "r1" };
+    const shards = shardOptions(resolveLoadOptions({ ...base, connections: 2, trace }), 3, "precise");
+    expect(shards.map((s) => s.trace)).toEqual([
+      { ...trace, shard: 0, shards: 2 },
+      { ...trace, shard: 1, shards: 2 },
+    ]);
   });
 
   test("payload has the requested size", () => {
@@ -151,6 +195,56 @@ describe("buildResult", () => {
     expect(result.achievedRatio).toBe(1);
     expect(result.fellBehind).toBe(false);
     expect(result.warnings).toEqual([]);
+  });
+
+  test("an untraced result has no trace field", () => {
+    const result = buildResult(
+      resolveLoadOptions({ ...base, qps: 1, durationMs: 1000 }),
+      [shard([1])],
+      [],
+      0,
+    );
+    expect("trace" in result).toBe(false);
+  });
+
+  test("merges shard traces on the earliest shard's clock", () => {
+    const trace = { header: "x-request-id", idPrefix: "r1" };
+    const r = resolveLoadOptions({ ...base, qps: 2, durationMs: 1000, trace });
+    const t0 = Date.parse("2026-01-01T00:00:00Z");
+    const result = buildResult(
+      r,
+      [
+        shard([100], { trace: { entries: Float64Array.from([0, 10, 100, 0]), dropped: 0 } }),
+        shard([200], {
+          measureStartEpochMs: t0 + 0.25,
+          trace: { entries: Float64Array.from([1, 5, 200, 1]), dropped: 0 },
+        }),
+      ],
+      [],
+      0,
+    );
+    expect(result.trace).toEqual({
+      ...trace,
+      requests: [
+        ["r1-1", 5.25, 200, 1],
+        ["r1-0", 10, 100, 0],
+      ],
+    });
+    expect(result.warnings.join("\n")).not.toMatch(/trace/);
+  });
+
+  test("warns when the trace was cut at its cap", () => {
+    const r = resolveLoadOptions({
+      ...base,
+      qps: 1,
+      durationMs: 1000,
+      trace: { header: "x-id", idPrefix: "r" },
+    });
+    const entries = new Float64Array(4 * LOAD_TRACE_MAX_REQUESTS);
+    for (let i = 0; i < LOAD_TRACE_MAX_REQUESTS; i++) entries.set([i, i / 100, 50, 0], 4 * i);
+    const result = buildResult(r, [shard([1], { trace: { entries, dropped: 7 } })], [], 0);
+    expect(result.trace?.requests).toHaveLength(LOAD_TRACE_MAX_REQUESTS);
+    expect(result.warnings.join("\n")).toMatch(/first 200000 of 200007 measured requests/);
   });
 
   test("closed loop has no target and is never flagged", () => {

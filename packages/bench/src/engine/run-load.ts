@@ -7,7 +7,15 @@ import { describeEnvironment } from "./environment.js";
 import { LatencyHistogram } from "./histogram.js";
 import { LoadShard, type ShardOptions, type ShardProgress, type ShardResult } from "./shard.js";
 import { parseLoadTarget } from "./target.js";
-import type { LoadOptions, LoadProgress, LoadResult, ResolvedLoadOptions } from "./types.js";
+import { LOAD_TRACE_MAX_REQUESTS, mergeShardTraces, type ShardTrace } from "./trace.js";
+import type {
+  LoadOptions,
+  LoadProgress,
+  LoadProtocol,
+  LoadResult,
+  LoadTraceOptions,
+  ResolvedLoadOptions,
+} from "./types.js";
 
 export const LOAD_RESULT_SCHEMA = "meshctl.bench.load/v1" as const;
 export const DEFAULT_QPS = 1000;
@@ -39,6 +47,8 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   if (!Number.isInteger(options.payloadBytes) || options.payloadBytes < 0)
     throw usage(`payload must be >= 0 bytes, got ${options.payloadBytes}`);
   if (!(options.warmupMs >= 0)) throw usage(`warmup must be >= 0 ms, got ${options.warmupMs}`);
+  if (options.trace !== undefined)
+    checkTraceOptions(options.trace, target.protocol, options.headers ?? {}, usage);
   const workers = Math.max(1, Math.min(options.workers ?? 1, options.connections));
   const closed = options.max === true;
   return {
@@ -54,7 +64,46 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     headers: { ...(options.headers ?? {}) },
     workers,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    ...(options.trace !== undefined
+      ? { trace: { header: options.trace.header, idPrefix: options.trace.idPrefix } }
+      : {}),
   };
+}
+
+/** RFC 9110 token: what a header name may be. */
+const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Visible ASCII: ids need no escaping in headers, access logs or JSON, and bytes = characters. */
+const ID_PREFIX = /^[\x21-\x7e]+$/;
+/** Headers the engine writes itself or HTTP/2 forbids. */
+const RESERVED_HEADERS = new Set([
+  "host",
+  "content-length",
+  "content-type",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "te",
+  "proxy-connection",
+]);
+
+function checkTraceOptions(
+  trace: LoadTraceOptions,
+  protocol: LoadProtocol,
+  headers: Readonly<Record<string, string>>,
+  usage: (message: string) => MeshctlError,
+): void {
+  if (protocol === "tcp")
+    throw usage("request tracing needs HTTP/1.1, h2c or gRPC: a tcp:// target has no headers to carry an id");
+  if (!HEADER_TOKEN.test(trace.header))
+    throw usage(`trace header "${trace.header}" is not a valid header name`);
+  const name = trace.header.toLowerCase();
+  if (RESERVED_HEADERS.has(name))
+    throw usage(`trace header "${trace.header}" is set by the engine or not allowed`);
+  if (Object.keys(headers).some((h) => h.toLowerCase() === name))
+    throw usage(`trace header "${trace.header}" is also given in headers: ids would be sent twice`);
+  if (!ID_PREFIX.test(trace.idPrefix))
+    throw usage(`trace idPrefix "${trace.idPrefix}" must be visible ASCII without spaces, and not empty`);
 }
 
 /** Deterministic, printable payload bytes. */
@@ -73,7 +122,7 @@ export function shardOptions(
 ): ShardOptions[] {
   const target = parseLoadTarget(r.target, r.protocol);
   const payload = makePayload(r.payloadBytes);
-  return Array.from({ length: workers }, (_, w) => {
+  const shards = Array.from({ length: workers }, (_, w) => {
     const share = (total: number): number => Math.floor(total / workers) + (w < total % workers ? 1 : 0);
     return {
       target,
@@ -90,6 +139,13 @@ export function shardOptions(
       pacing,
     };
   }).filter((s) => s.connections > 0 && (s.requests === null || s.requests > 0));
+  // Numbered after filtering: shard i of n sends ids i, i + n, i + 2n, ...
+  return shards.map((s, i) => ({
+    ...s,
+    trace: r.trace
+      ? { header: r.trace.header, idPrefix: r.trace.idPrefix, shard: i, shards: shards.length }
+      : null,
+  }));
 }
 
 /**
@@ -166,6 +222,7 @@ export interface SerializedShardResult {
   measureStartEpochMs: number;
   durationMs: number;
   unsent: number;
+  trace?: ShardTrace;
 }
 
 export function serializeShardResult(r: ShardResult): SerializedShardResult {
@@ -229,7 +286,8 @@ async function runInWorkers(
   try {
     await Promise.all(ready);
     // One shared start on the wall clock; each worker maps it to its own performance.now().
-    const startEpochMs = Date.now() + 20;
+    // timeOrigin-based (sub-ms) rather than Date.now(): threads then agree to microseconds.
+    const startEpochMs = performance.timeOrigin + performance.now() + 20;
     for (const w of workers) w.postMessage({ type: "start", startEpochMs });
     if (signal?.aborted) stopAll();
     signal?.addEventListener("abort", stopAll, { once: true });
@@ -338,6 +396,7 @@ export function buildResult(
   if (requests === 0) warnings.push("no request completed in the measured phase");
   const startEpoch =
     shards.length > 0 ? Math.min(...shards.map((s) => s.measureStartEpochMs || startedWall)) : startedWall;
+  const trace = r.trace ? mergeTrace(r.trace, shards, startEpoch, warnings) : undefined;
   return {
     schema: LOAD_RESULT_SCHEMA,
     target: r.target,
@@ -362,5 +421,25 @@ export function buildResult(
     },
     warnings,
     environment: describeEnvironment(),
+    ...(trace ? { trace } : {}),
   };
+}
+
+function mergeTrace(
+  options: LoadTraceOptions,
+  shards: readonly ShardResult[],
+  startEpoch: number,
+  warnings: string[],
+): LoadResult["trace"] {
+  const parts = shards.flatMap((s) =>
+    s.trace
+      ? [{ trace: s.trace, offsetMs: s.measureStartEpochMs ? s.measureStartEpochMs - startEpoch : 0 }]
+      : [],
+  );
+  const { trace, total } = mergeShardTraces(options, parts);
+  if (total > trace.requests.length)
+    warnings.push(
+      `the request trace holds the first ${trace.requests.length} of ${total} measured requests (at most ${LOAD_TRACE_MAX_REQUESTS})`,
+    );
+  return trace;
 }

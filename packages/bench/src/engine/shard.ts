@@ -5,6 +5,7 @@ import { connectLoad } from "./clients/index.js";
 import { LatencyHistogram } from "./histogram.js";
 import { OpenLoopSchedule } from "./schedule.js";
 import type { ParsedTarget } from "./target.js";
+import { formatTraceRequestId, type ShardTrace, type ShardTraceOptions, TraceRecorder } from "./trace.js";
 
 /** What one thread (main or worker) runs: a slice of the connections and of the rate. */
 export interface ShardOptions {
@@ -23,6 +24,8 @@ export interface ShardOptions {
   readonly warmupMs: number;
   readonly timeoutMs: number;
   readonly pacing: "precise" | "timer";
+  /** Per-request ids and timings; null sends the prebuilt request. */
+  readonly trace: ShardTraceOptions | null;
 }
 
 export interface ShardProgress {
@@ -40,11 +43,13 @@ export interface ShardResult {
   readonly errors: Record<string, number>;
   /** Completed measured requests (successes and errors). */
   readonly requests: number;
-  /** Epoch ms when the measured phase started. */
+  /** Epoch ms (sub-ms precision, comparable across threads) when the measured phase started. */
   readonly measureStartEpochMs: number;
   readonly durationMs: number;
   /** Measured requests that were due before the end but never sent (generator or target too slow). */
   readonly unsent: number;
+  /** Measured requests of a traced run. */
+  readonly trace?: ShardTrace;
 }
 
 interface Slot {
@@ -53,6 +58,8 @@ interface Slot {
   measured: boolean;
   intended: number;
   sent: number;
+  /** Id number of the request in flight (traced runs). */
+  traceN: number;
   readonly onDone: (err: string | null) => void;
 }
 
@@ -89,8 +96,14 @@ export class LoadShard {
   private resolveDone: (() => void) | null = null;
   private measureStartEpoch = 0;
   private lastProgressAt = performance.now();
+  /** Fastest measured successful response (ms): how far completions trail their sends at best. */
+  private fastestMs = Number.POSITIVE_INFINITY;
+  private traceSeq = 0;
+  private readonly traceRecorder: TraceRecorder | null;
 
-  private constructor(private readonly opts: ShardOptions) {}
+  private constructor(private readonly opts: ShardOptions) {
+    this.traceRecorder = opts.trace ? new TraceRecorder() : null;
+  }
 
   /** Opens all connections; throws BENCH_TARGET_UNREACHABLE when none can be opened. */
   static async connect(opts: ShardOptions): Promise<LoadShard> {
@@ -105,6 +118,7 @@ export class LoadShard {
       payload: this.opts.payload,
       headers: this.opts.headers,
       connectTimeoutMs: Math.min(this.opts.timeoutMs, 10_000),
+      traceHeader: this.opts.trace?.header ?? null,
     });
   }
 
@@ -144,6 +158,7 @@ export class LoadShard {
           measured: false,
           intended: 0,
           sent: 0,
+          traceN: 0,
           onDone: (err) => this.complete(id, err),
         };
         this.slots.push(slot);
@@ -186,7 +201,9 @@ export class LoadShard {
       this.timers.push(setTimeout(() => this.endSending(), Math.max(0, this.measureEnd - performance.now())));
     }
     const begin = (): void => {
-      this.measureStartEpoch = Date.now() + (this.measureStart - performance.now());
+      // timeOrigin + a performance.now() time: an epoch with sub-ms precision on which threads
+      // agree to microseconds (Date.now() is whole ms); merged trace send times rely on it.
+      this.measureStartEpoch = performance.timeOrigin + this.measureStart;
       this.pump();
     };
     const delay = startAt - performance.now();
@@ -230,15 +247,21 @@ export class LoadShard {
     let planned = 0;
     if (o.durationMs !== null) planned = o.durationMs;
     else if (o.mode === "open" && o.requests !== null && o.qps) planned = (o.requests * 1000) / o.qps;
-    return {
+    // Open loop: completions follow the schedule shifted by the response time, so even a target
+    // that keeps up answers the last request that long after the window. Only the lag beyond the
+    // fastest response lengthens the duration: a backlog that drains after the window still
+    // lowers the achieved rate (and flags the run); a 20 ms target that keeps up is not flagged.
+    const trailing = o.mode === "open" && Number.isFinite(this.fastestMs) ? this.fastestMs : 0;
+    const result: ShardResult = {
       corrected: this.corrected,
       uncorrected: this.uncorrected,
       errors: this.errors,
       requests: this.completed,
       measureStartEpochMs: this.measureStartEpoch,
-      durationMs: this.stopped ? actual : Math.max(planned, actual),
+      durationMs: this.stopped ? actual : Math.max(planned, actual - trailing),
       unsent: this.unsent,
     };
+    return this.traceRecorder ? { ...result, trace: this.traceRecorder.finish() } : result;
   }
 
   private pump = (): void => {
@@ -312,7 +335,12 @@ export class LoadShard {
     slot.intended = intended;
     slot.sent = now;
     this.inFlight++;
-    conn.request(slot.onDone);
+    const trace = this.opts.trace;
+    if (trace === null) conn.request(slot.onDone);
+    else {
+      slot.traceN = this.traceSeq++ * trace.shards + trace.shard;
+      conn.request(slot.onDone, formatTraceRequestId(trace.idPrefix, slot.traceN));
+    }
     return true;
   }
 
@@ -326,13 +354,21 @@ export class LoadShard {
     if (slot.measured) {
       this.completed++;
       this.lastCompletion = end;
+      const serviceMs = end - slot.sent;
       if (err === null) {
         this.corrected.record((end - slot.intended) * 1000);
-        this.uncorrected.record((end - slot.sent) * 1000);
+        this.uncorrected.record(serviceMs * 1000);
+        if (serviceMs < this.fastestMs) this.fastestMs = serviceMs;
       } else {
         this.errorCount++;
         this.errors[err] = (this.errors[err] ?? 0) + 1;
       }
+      this.traceRecorder?.record(
+        slot.traceN,
+        slot.sent - this.measureStart,
+        Math.round(serviceMs * 1000),
+        err === null ? 0 : 1,
+      );
     }
     const conn = this.conns[slot.conn];
     if (conn?.alive) this.idle.push(id);

@@ -60,8 +60,43 @@ export interface LoadOptions {
   readonly workers?: number;
   /** Per-request timeout, default 30 000 ms; a timeout counts as error kind "timeout". */
   readonly timeoutMs?: number;
+  /**
+   * Give every request (warm-up included) a unique id header and return the measured requests'
+   * timings in `LoadResult.trace`, so they can be joined with proxy access logs. HTTP/1.1, h2c
+   * and gRPC only.
+   */
+  readonly trace?: LoadTraceOptions;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: LoadProgress) => void;
+}
+
+/**
+ * Per-request ids: each request carries `<header>: <idPrefix>-<n>`, n unique within the run across
+ * worker threads (n = k × shards + shard for a shard's k-th request, warm-up included).
+ *
+ * @example
+ * { header: "x-request-id", idPrefix: "mcl-1a2b-sidecar-r3" } // x-request-id: mcl-1a2b-sidecar-r3-0, -1, ...
+ */
+export interface LoadTraceOptions {
+  /** Header name, an HTTP token, e.g. `x-request-id` (sent lower-case over HTTP/2). */
+  readonly header: string;
+  /** Visible ASCII without spaces, e.g. `mcl-1a2b-sidecar-r3`. */
+  readonly idPrefix: string;
+}
+
+/**
+ * One measured request: its id, actual send time in ms since the measured phase began (µs
+ * precision), uncorrected latency in µs (actual send to response complete, also for a failed
+ * request: until it failed) and 1 if it failed.
+ */
+export type LoadTraceRequest = readonly [id: string, sentMs: number, latencyUs: number, error: 0 | 1];
+
+/** The measured requests of a traced run (warm-up excluded), ordered by send time. */
+export interface LoadTrace {
+  readonly header: string;
+  readonly idPrefix: string;
+  /** At most LOAD_TRACE_MAX_REQUESTS (200,000) entries: the earliest sent; a warning says so. */
+  readonly requests: readonly LoadTraceRequest[];
 }
 
 /** Percentiles in integer microseconds. */
@@ -109,7 +144,10 @@ export interface LoadResult {
   readonly options: ResolvedLoadOptions;
   /** ISO-8601 start of the measured phase. */
   readonly startedAt: string;
-  /** Measured phase wall time. */
+  /**
+   * Measured phase: the planned duration, or longer when the run could not keep up (open loop:
+   * until the last completion, less the fastest response time; closed loop: until the last completion).
+   */
   readonly durationMs: number;
   /** Completed measured requests (successes + errors). */
   readonly requests: number;
@@ -130,6 +168,8 @@ export interface LoadResult {
   /** Human-readable warnings (fell behind, errors, short run). */
   readonly warnings: readonly string[];
   readonly environment: BenchEnvironment;
+  /** Present when the run was traced (`LoadOptions.trace`). */
+  readonly trace?: LoadTrace;
 }
 
 export interface ResolvedLoadOptions {
@@ -145,6 +185,8 @@ export interface ResolvedLoadOptions {
   readonly headers: Record<string, string>;
   readonly workers: number;
   readonly timeoutMs: number;
+  /** Present when requests carry ids. */
+  readonly trace?: LoadTraceOptions;
 }
 
 /** Where a run happened; shown in reports. */

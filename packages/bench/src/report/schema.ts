@@ -14,6 +14,16 @@ const summary = {
   ),
 } as const;
 
+/** `LoadOptions.trace` as run. */
+const traceOptions = {
+  type: "object",
+  required: ["header", "idPrefix"],
+  properties: {
+    header: { type: "string", minLength: 1 },
+    idPrefix: { type: "string", minLength: 1 },
+  },
+} as const;
+
 const spectrum = {
   type: "array",
   items: { type: "array", items: { type: "number" }, minItems: 2, maxItems: 2 },
@@ -73,6 +83,7 @@ export const LOAD_RESULT_JSON_SCHEMA = {
         headers: { type: "object", additionalProperties: { type: "string" } },
         workers: { type: "integer", minimum: 1 },
         timeoutMs: { type: "number" },
+        trace: traceOptions,
       },
     },
     startedAt: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}T" },
@@ -108,6 +119,24 @@ export const LOAD_RESULT_JSON_SCHEMA = {
       },
     },
     warnings: { type: "array", items: { type: "string" } },
+    trace: {
+      type: "object",
+      required: ["header", "idPrefix", "requests"],
+      properties: {
+        ...traceOptions.properties,
+        // [id, sentMs since the measured start, uncorrected latency µs, error 0|1], ordered by
+        // sentMs. Positions are not checked: tuple keywords differ between draft-07 and 2020-12.
+        requests: {
+          type: "array",
+          items: {
+            type: "array",
+            minItems: 4,
+            maxItems: 4,
+            items: { type: ["string", "number"] },
+          },
+        },
+      },
+    },
     environment: {
       type: "object",
       required: [

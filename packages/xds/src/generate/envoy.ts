@@ -27,11 +27,20 @@ export const VIRTUAL_INBOUND_PORT = 15006;
 
 const TCP_PROXY = "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
 
-function tcpProxy(statPrefix: string, cluster: string): Proto {
+function tcpProxy(statPrefix: string, cluster: string, accessLog: Proto | undefined): Proto {
   return {
     name: "envoy.filters.network.tcp_proxy",
-    typed_config: packAny(TCP_PROXY, { stat_prefix: statPrefix, cluster }),
+    typed_config: packAny(TCP_PROXY, {
+      stat_prefix: statPrefix,
+      cluster,
+      ...(accessLog ? { access_log: [accessLog] } : {}),
+    }),
   };
+}
+
+/** The access log of an HTTP connection manager (Istio puts it on every one, and on tcp_proxy). */
+function hcmAccessLog(accessLog: Proto | undefined): Proto {
+  return accessLog ? { access_log: [accessLog] } : {};
 }
 
 function socketAddress(address: string, port: number): Proto {
@@ -67,6 +76,7 @@ export function envoyFixedClusters(): Map<string, Proto> {
     type: "ORIGINAL_DST",
     lb_policy: "CLUSTER_PROVIDED",
     connect_timeout: duration(10_000),
+    typed_extension_protocol_options: passthroughProtocolOptions(),
   });
   out.set("BlackHoleCluster", {
     name: "BlackHoleCluster",
@@ -79,8 +89,23 @@ export function envoyFixedClusters(): Map<string, Proto> {
     lb_policy: "CLUSTER_PROVIDED",
     connect_timeout: duration(10_000),
     upstream_bind_config: { source_address: { address: "127.0.0.6", port_value: 0 } },
+    typed_extension_protocol_options: passthroughProtocolOptions(),
   });
   return out;
+}
+
+/**
+ * Passthrough clusters speak upstream what the client spoke downstream (Istio's passthrough
+ * HttpProtocolOptions): HTTP routes reach them for hosts outside the registry, and an HTTP/2 or
+ * gRPC request forwarded as HTTP/1.1 would fail.
+ */
+function passthroughProtocolOptions(): Record<string, unknown> {
+  return {
+    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": packAny(
+      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+      { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } },
+    ),
+  };
 }
 
 /**
@@ -93,7 +118,8 @@ export function generateEnvoyOutbound(
   visible: readonly MeshService[],
 ): GeneratedListeners {
   const out: GeneratedListeners = { lds: new Map(), rds: new Map() };
-  const ext = ctx.envoyFilters;
+  const ext = ctx.envoyFiltersFor(proxy).filters;
+  const accessLog = ctx.accessLog;
   const httpPorts = new Map<number, { service: MeshService; port: ServicePort }[]>();
   const tcpPorts = new Map<number, { service: MeshService; port: ServicePort }>();
   for (const service of visible) {
@@ -124,6 +150,7 @@ export function generateEnvoyOutbound(
                 stat_prefix: `outbound_0.0.0.0_${portNumber}`,
                 rds: { route_config_name: String(portNumber), config_source: ADS_SOURCE },
                 http_filters: httpFilters(ext.http?.outbound),
+                ...hcmAccessLog(accessLog),
               }),
             },
           ],
@@ -168,7 +195,7 @@ export function generateEnvoyOutbound(
       address: socketAddress("0.0.0.0", portNumber),
       bind_to_port: { value: false },
       traffic_direction: "OUTBOUND",
-      filter_chains: [{ filters: [...(ext.network?.outbound ?? []), tcpProxy(cluster, cluster)] }],
+      filter_chains: [{ filters: [...(ext.network?.outbound ?? []), tcpProxy(cluster, cluster, accessLog)] }],
     });
   }
   out.lds.set("virtualOutbound", {
@@ -179,7 +206,7 @@ export function generateEnvoyOutbound(
     filter_chains: [
       {
         name: "virtualOutbound-catchall-tcp",
-        filters: [tcpProxy("PassthroughCluster", "PassthroughCluster")],
+        filters: [tcpProxy("PassthroughCluster", "PassthroughCluster", accessLog)],
       },
     ],
   });
@@ -196,7 +223,8 @@ export function generateEnvoyInbound(
   lds: Map<string, Proto>;
 } {
   const out = { cds: new Map<string, Proto>(), lds: new Map<string, Proto>() };
-  const ext = ctx.envoyFilters;
+  const ext = ctx.envoyFiltersFor(proxy).filters;
+  const accessLog = ctx.accessLog;
   // Inbound: one chain per served port, then a passthrough chain.
   const chains: Proto[] = [];
   for (const { port, targetPort } of inboundPorts(ctx, proxy)) {
@@ -240,18 +268,19 @@ export function generateEnvoyInbound(
               ],
             },
             http_filters: httpFilters(ext.http?.inbound),
+            ...hcmAccessLog(accessLog),
           }),
         }
       : undefined;
     chains.push({
       name: cluster,
       filter_chain_match: { destination_port: { value: targetPort } },
-      filters: filter ? [filter] : [...(ext.network?.inbound ?? []), tcpProxy(cluster, cluster)],
+      filters: filter ? [filter] : [...(ext.network?.inbound ?? []), tcpProxy(cluster, cluster, accessLog)],
     });
   }
   chains.push({
     name: "virtualInbound-catchall",
-    filters: [tcpProxy("InboundPassthroughCluster", "InboundPassthroughCluster")],
+    filters: [tcpProxy("InboundPassthroughCluster", "InboundPassthroughCluster", accessLog)],
   });
   out.lds.set("virtualInbound", {
     name: "virtualInbound",

@@ -20,6 +20,7 @@ import {
   serviceClusterSpecs,
 } from "./common.js";
 import { envoyFixedClusters, generateEnvoyInbound, generateEnvoyOutbound } from "./envoy.js";
+import type { SkippedFilter } from "./filter-extensions.js";
 import { generateGrpcOutbound } from "./grpc.js";
 import type { ProxyInfo } from "./proxy.js";
 import type { PushContext } from "./push-context.js";
@@ -50,6 +51,8 @@ export interface GeneratedProxy {
   readonly clustersByHost: ReadonlyMap<string, readonly ClusterSpec[]>;
   /** The view this proxy shares with others. */
   readonly viewKey: string;
+  /** Extension filters configured for sidecars that this proxy does not get (it lacks them). */
+  readonly skippedFilters: readonly SkippedFilter[];
 }
 
 /**
@@ -106,9 +109,10 @@ function sortedEncoded(
 }
 
 function clusterFor(ctx: PushContext, proxy: ProxyInfo, spec: ClusterSpec, transform?: ResourceTransform) {
+  const selection = ctx.envoyFiltersFor(proxy);
   const build = () => {
     let cluster = buildEdsCluster(spec.name, spec.policy, proxy, isHttp2(spec.port));
-    const filters = proxy.type === "sidecar" ? (ctx.envoyFilters.cluster?.outbound ?? []) : [];
+    const filters = selection.filters.cluster?.outbound ?? [];
     if (filters.length > 0) cluster = { ...cluster, filters: [...filters] };
     return encodeResource(
       "cds",
@@ -119,7 +123,7 @@ function clusterFor(ctx: PushContext, proxy: ProxyInfo, spec: ClusterSpec, trans
   if (transform) return build();
   return ctx.cache.memo(
     "cds",
-    `${proxy.type}|${spec.name}|${spec.destinationRule}`,
+    `${proxy.type}|${spec.name}|${spec.destinationRule}|${selection.key}`,
     [dependency.service(spec.service.hostname)],
     build,
     bytesOf,
@@ -199,7 +203,9 @@ function inboundFor(ctx: PushContext, proxy: ProxyInfo, transform?: ResourceTran
   if (transform) return build();
   const ip = proxy.ip ?? "";
   const deps = [dependency.address(ip), ...ctx.servicesAt(ip).map((s) => dependency.service(s.hostname))];
-  return ctx.cache.memo("inbound", ip, deps, build);
+  // The filters it carries are part of the key: two proxies at one IP (a restart onto another
+  // build while the old stream lingers) may get different ones.
+  return ctx.cache.memo("inbound", `${ip}|${ctx.envoyFiltersFor(proxy).key}`, deps, build);
 }
 
 /**
@@ -240,6 +246,7 @@ export function generateProxy(
     ownDependencies: own,
     clustersByHost: view.clustersByHost,
     viewKey,
+    skippedFilters: ctx.envoyFiltersFor(proxy).skipped,
   };
 }
 

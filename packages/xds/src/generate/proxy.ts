@@ -1,5 +1,11 @@
 /** Who is asking: a proxy's identity, parsed from the xDS `Node` it sends. */
 import type { Labels } from "../model/types.js";
+import {
+  type CapabilityNodeLike,
+  type CapabilityRegistry,
+  capabilitiesFromNode,
+  type ProxyCapabilities,
+} from "./capabilities.js";
 
 export type ProxyType = "grpc" | "sidecar";
 
@@ -10,14 +16,15 @@ export interface ProxyInfo {
   readonly name: string;
   readonly ip: string | undefined;
   readonly labels: Labels;
+  /** What it reported it can do (extensions, user agent): decides which optional filters it gets. */
+  readonly capabilities: ProxyCapabilities;
 }
 
 /** The subset of envoy.config.core.v3.Node this server reads (as decoded by proto-loader). */
-export interface NodeLike {
+export interface NodeLike extends CapabilityNodeLike {
   readonly id?: string;
   readonly cluster?: string;
   readonly metadata?: { readonly fields?: Readonly<Record<string, unknown>> } | null;
-  readonly user_agent_name?: string;
 }
 
 // protobufjs's bundled google.protobuf.Struct uses camelCase field names (stringValue,
@@ -53,12 +60,13 @@ function structLabels(
 
 /**
  * Parses Istio-style node ids (`<type>~<ip>~<pod>.<namespace>~<namespace>.svc.cluster.local`)
- * and metadata (`NAMESPACE`, `NAME`, `INSTANCE_IPS`, `LABELS`, `GENERATOR`).
+ * and metadata (`NAMESPACE`, `NAME`, `INSTANCE_IPS`, `LABELS`, `GENERATOR`), and the capabilities
+ * the node reports (shared through `registry` when given: the ADS server passes one).
  *
  * @example
  * proxyFromNode({ id: "grpc~10.0.0.5~app-1.shop~shop.svc.cluster.local" }).namespace; // "shop"
  */
-export function proxyFromNode(node: NodeLike | undefined | null): ProxyInfo {
+export function proxyFromNode(node: NodeLike | undefined | null, registry?: CapabilityRegistry): ProxyInfo {
   const id = node?.id ?? "";
   const fields = node?.metadata?.fields;
   const parts = id.split("~");
@@ -74,5 +82,6 @@ export function proxyFromNode(node: NodeLike | undefined | null): ProxyInfo {
     structString(fields, "NAMESPACE") ?? (dot > 0 ? podDotNs.slice(dot + 1) : undefined) ?? "default";
   const name = structString(fields, "NAME") ?? (dot > 0 ? podDotNs.slice(0, dot) : podDotNs || id);
   const ip = structString(fields, "INSTANCE_IPS")?.split(",")[0] ?? (idIp || undefined);
-  return { id, type, namespace, name, ip, labels: structLabels(fields, "LABELS") };
+  const capabilities = registry ? registry.capabilitiesOf(node) : capabilitiesFromNode(node);
+  return { id, type, namespace, name, ip, labels: structLabels(fields, "LABELS"), capabilities };
 }

@@ -12,7 +12,16 @@ import type {
   SidecarModel,
   VirtualServiceModel,
 } from "../model/types.js";
-import { type EnvoyFilterExtensions, NO_FILTER_EXTENSIONS } from "./filter-extensions.js";
+import { type AccessLogOptions, buildFileAccessLog } from "./access-log.js";
+import type { ProxyCapabilities } from "./capabilities.js";
+import type { Proto } from "./common.js";
+import {
+  type EnvoyFilterExtensions,
+  type EnvoyFilterSelection,
+  NO_FILTER_EXTENSIONS,
+  NO_FILTER_SELECTION,
+  selectEnvoyFilters,
+} from "./filter-extensions.js";
 import type { ProxyInfo } from "./proxy.js";
 import { ALL_NAMESPACES, XdsCache } from "./xds-cache.js";
 
@@ -37,10 +46,18 @@ function hostMatches(pattern: string, host: string): boolean {
 }
 
 export interface PushContextOptions {
-  /** Where generated resources are cached across versions. Default: a private cache. */
+  /**
+   * Where generated resources are cached across versions. Default: a private cache. Contexts
+   * that share a cache must share their filters and access log (cache keys do not hold them).
+   */
   readonly cache?: XdsCache;
   /** Sidecar resources scope what proxies see (default). Off: every proxy sees every exported service. */
   readonly scoping?: boolean;
+  /**
+   * An access log on every Envoy sidecar HTTP connection manager and tcp_proxy (Istio's
+   * meshConfig accessLogFile/Format/Encoding). Default: none. Proxyless gRPC never gets one.
+   */
+  readonly accessLog?: AccessLogOptions;
 }
 
 function groupBy<T>(list: readonly T[], keys: (t: T) => readonly string[]): Map<string, T[]> {
@@ -57,6 +74,9 @@ function groupBy<T>(list: readonly T[], keys: (t: T) => readonly string[]): Map<
 export class PushContext {
   readonly cache: XdsCache;
   readonly scoping: boolean;
+  /** The encoded `AccessLog` for sidecar HCMs and tcp_proxies, or undefined (off). */
+  readonly accessLog: Proto | undefined;
+  private readonly selections = new WeakMap<ProxyCapabilities, EnvoyFilterSelection>();
   private servicesByHostIndex: Map<string, MeshService> | undefined;
   private byAddress: Map<string, MeshService[]> | undefined;
   private vsByHost: Map<string, VirtualServiceModel[]> | undefined;
@@ -72,6 +92,21 @@ export class PushContext {
   ) {
     this.cache = options.cache ?? new XdsCache();
     this.scoping = options.scoping ?? true;
+    this.accessLog = options.accessLog ? buildFileAccessLog(options.accessLog) : undefined;
+  }
+
+  /**
+   * The extension filters this proxy gets: those its Node says it has (see filter-extensions.ts).
+   * Proxyless gRPC gets none. Decided once per capability set (proxies of one build share one).
+   */
+  envoyFiltersFor(proxy: ProxyInfo): EnvoyFilterSelection {
+    if (proxy.type !== "sidecar" || this.envoyFilters === NO_FILTER_EXTENSIONS) return NO_FILTER_SELECTION;
+    let selection = this.selections.get(proxy.capabilities);
+    if (!selection) {
+      selection = selectEnvoyFilters(this.envoyFilters, proxy.capabilities);
+      this.selections.set(proxy.capabilities, selection);
+    }
+    return selection;
   }
 
   get servicesByHost(): ReadonlyMap<string, MeshService> {
@@ -95,12 +130,19 @@ export class PushContext {
 
   /**
    * Everything outbound generation reads from a proxy: its type, its namespace (visibility,
-   * short names) and the Sidecar that scopes it. Proxies with the same view share their
-   * outbound listeners, routes and clusters; the IP only matters for inbound.
+   * short names), the Sidecar that scopes it and which extension filters it gets. Proxies with
+   * the same view share their outbound listeners, routes and clusters; the IP only matters for
+   * inbound.
    */
   proxyViewKey(proxy: ProxyInfo): string {
     const sidecar = this.sidecarFor(proxy);
-    return [proxy.type, proxy.namespace, sidecar ? `${sidecar.namespace}/${sidecar.name}` : ""].join("|");
+    const filters = this.envoyFiltersFor(proxy).key;
+    return [
+      proxy.type,
+      proxy.namespace,
+      sidecar ? `${sidecar.namespace}/${sidecar.name}` : "",
+      ...(filters ? [`filters=${filters}`] : []),
+    ].join("|");
   }
 
   /** The Sidecar resource that scopes this proxy, if any (selector match > namespace default > root default). */

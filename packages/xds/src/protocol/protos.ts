@@ -49,6 +49,10 @@ const ROOT_FILES = [
   "envoy/extensions/filters/listener/original_dst/v3/original_dst.proto",
   "envoy/extensions/transport_sockets/tls/v3/tls.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
+  "envoy/extensions/access_loggers/file/v3/file.proto",
+  // Filters configured through a TypedStruct are looked up by the type inside it.
+  "xds/type/v3/typed_struct.proto",
+  "udpa/type/v1/typed_struct.proto",
 ];
 
 export interface XdsProtos {

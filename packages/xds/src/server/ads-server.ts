@@ -12,6 +12,8 @@
  */
 import type * as grpc from "@grpc/grpc-js";
 import { createTracer, type Tracer } from "@meshctl/core";
+import type { AccessLogOptions } from "../generate/access-log.js";
+import { CapabilityRegistry } from "../generate/capabilities.js";
 import type { EnvoyFilterExtensions } from "../generate/filter-extensions.js";
 import { type NodeLike, proxyFromNode } from "../generate/proxy.js";
 import {
@@ -57,6 +59,8 @@ export type XdsEvent =
       readonly nodeId: string;
       readonly proxyType: string;
       readonly protocol: StreamProtocol;
+      /** Names of the configured extension filters this proxy does not get (it lacks them). */
+      readonly skippedFilters: readonly string[];
     }
   | {
       readonly type: "disconnect";
@@ -145,6 +149,8 @@ export interface AdsServerOptions {
   /** Sidecar scoping, also of who is pushed (default on). */
   readonly scoping?: boolean;
   readonly envoyFilters?: EnvoyFilterExtensions;
+  /** An access log on every sidecar HTTP connection manager and tcp_proxy (validated by the caller). */
+  readonly accessLog?: AccessLogOptions;
   /** Tests: a fake clock for the debouncer. */
   readonly clock?: DebounceClock;
 }
@@ -188,6 +194,8 @@ export class AdsServer {
   private tokensAt = Date.now();
   private readonly streamRate: number;
   private closed = false;
+  /** Proxies of one build share one capabilities object (and one filter selection per push). */
+  private readonly capabilities = new CapabilityRegistry();
   /** `MESHCTL_TRACE=xds` prints every request and response decision. */
   private readonly trace: Tracer = createTracer("xds");
 
@@ -287,7 +295,11 @@ export class AdsServer {
       model,
       `${new Date().toISOString()}/${this.versionCounter}`,
       this.options.envoyFilters,
-      { cache: this.cache, scoping: this.options.scoping ?? true },
+      {
+        cache: this.cache,
+        scoping: this.options.scoping ?? true,
+        ...(this.options.accessLog ? { accessLog: this.options.accessLog } : {}),
+      },
     );
   }
 
@@ -486,18 +498,26 @@ export class AdsServer {
 
   private ensureProxy(conn: Conn, node: NodeLike | null | undefined): void {
     if (conn.proxy) return;
-    conn.proxy = proxyFromNode(node);
+    // Capabilities come from the first request's Node only: Envoy sends the Node once
+    // (set_node_on_first_message_only), and a stream's proxy does not change build.
+    conn.proxy = proxyFromNode(node, this.capabilities);
     this.connections.set(conn.id, conn);
     this.options.metrics.connectedClients.set(this.connections.size);
-    this.emit({
-      type: "connect",
-      connection: conn.id,
-      nodeId: conn.proxy.id,
-      proxyType: conn.proxy.type,
-      protocol: conn.protocol,
-    });
-    conn.generated = generateProxy(this.ctx, conn.proxy, this.options.transformResource);
-    conn.configVersion = this.ctx.version;
+    const proxy = conn.proxy;
+    try {
+      conn.generated = generateProxy(this.ctx, proxy, this.options.transformResource);
+      conn.configVersion = this.ctx.version;
+    } finally {
+      // Logged also when generation failed (that error follows): the proxy did connect.
+      this.emit({
+        type: "connect",
+        connection: conn.id,
+        nodeId: proxy.id,
+        proxyType: proxy.type,
+        protocol: conn.protocol,
+        skippedFilters: [...new Set(conn.generated?.skippedFilters.map((f) => f.name))],
+      });
+    }
   }
 
   /** Records the node of a request and resolves its type; unknown types are reported and ignored. */

@@ -1,5 +1,6 @@
 /** Per-stream state: the proxy, its generated config, and per-type watch state plus bookkeeping (what `/debug/clients` shows). */
 
+import type { SkippedFilter } from "../generate/filter-extensions.js";
 import type { ProxyInfo } from "../generate/proxy.js";
 import type { GeneratedProxy } from "../generate/proxy-config.js";
 import type { ResourceKind } from "../protocol/protos.js";
@@ -79,8 +80,17 @@ export interface ClientStatus {
   readonly peer: string;
   readonly connectedAt: string;
   readonly configVersion: string | undefined;
-  /** The view it shares with other proxies (type|namespace|Sidecar). */
+  /** The view it shares with other proxies (type|namespace|Sidecar[|filters=...]). */
   readonly view: string | undefined;
+  /** What its Node reported (Envoy lists its extensions; gRPC clients list none). */
+  readonly capabilities: {
+    readonly userAgent: string | undefined;
+    readonly buildVersion: string | undefined;
+    /** Enabled extensions reported; 0 when it reported none. */
+    readonly extensionCount: number;
+  };
+  /** Configured extension filters (e.g. tstats') it does not get because it lacks them, and why. */
+  readonly skippedFilters: readonly SkippedFilter[];
   readonly types: Record<
     string,
     {
@@ -130,6 +140,12 @@ export function connectionStatus(conn: XdsConnection): ClientStatus {
     connectedAt: conn.connectedAt,
     configVersion: conn.configVersion,
     view: conn.generated?.viewKey,
+    capabilities: {
+      userAgent: conn.proxy?.capabilities.userAgent,
+      buildVersion: conn.proxy?.capabilities.buildVersion,
+      extensionCount: conn.proxy?.capabilities.extensionCount ?? 0,
+    },
+    skippedFilters: conn.generated?.skippedFilters ?? [],
     types,
   };
 }

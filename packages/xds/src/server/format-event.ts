@@ -10,7 +10,11 @@ import type { XdsServerEvent } from "./start.js";
 export function formatXdsEvent(event: XdsServerEvent): string {
   switch (event.type) {
     case "connect":
-      return `connect ${event.connection} ${event.protocol} ${event.proxyType} node=${event.nodeId}`;
+      return `connect ${event.connection} ${event.protocol} ${event.proxyType} node=${event.nodeId}${
+        event.skippedFilters.length > 0
+          ? ` (not sent, the proxy lacks them: ${event.skippedFilters.join(", ")}; see /debug/clients)`
+          : ""
+      }`;
     case "disconnect":
       return `disconnect ${event.connection} node=${event.nodeId} (${event.reason})`;
     case "push":

@@ -24,7 +24,10 @@ export interface XdsProbeResult {
 export async function probeXdsControlPlane(
   options: { url?: string; timeoutMs?: number } = {},
 ): Promise<XdsProbeResult> {
-  const url = (options.url ?? `http://127.0.0.1:${DEFAULT_DEBUG_PORT}`).replace(/\/$/, "");
+  // The base URL, also when given as the clients endpoint itself (as --control-plane accepts).
+  const url = (options.url ?? `http://127.0.0.1:${DEFAULT_DEBUG_PORT}`)
+    .replace(/\/+$/, "")
+    .replace(/\/debug\/clients$/, "");
   const get = async (path: string): Promise<unknown> => {
     const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(options.timeoutMs ?? 1000) });
     if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}`);

@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import * as grpc from "@grpc/grpc-js";
 import { MeshctlError } from "@meshctl/core";
 import { defaultMeshDirectory } from "../default-mesh.js";
+import { type AccessLogOptions, buildFileAccessLog } from "../generate/access-log.js";
 import type { EnvoyFilterExtensions } from "../generate/filter-extensions.js";
 import type { ResourceTransform } from "../generate/proxy-config.js";
 import { directoryMeshSource } from "../model/directory-source.js";
@@ -78,9 +79,17 @@ export interface XdsServerOptions {
   readonly pollMs?: number;
   /**
    * Extra filters for Envoy sidecars (e.g. tstats' `loadTstatsEnvoyFilters()`), applied to every
-   * generated model version. Proxyless gRPC resources never get them.
+   * generated model version. A sidecar gets a filter only when its Node lists an extension for it
+   * (by type, in the filter's category); the others are reported per client on /debug/clients.
+   * Proxyless gRPC resources never get them.
    */
   readonly envoyFilters?: EnvoyFilterExtensions;
+  /**
+   * An access log on every Envoy sidecar HTTP connection manager and tcp_proxy (Istio's meshConfig
+   * accessLogFile / accessLogFormat / accessLogEncoding). Default: none. Validated before anything
+   * starts (`XDS_ACCESS_LOG_INVALID`).
+   */
+  readonly accessLog?: AccessLogOptions;
   /** Debounce quiet period (ms): a push waits until no change came for this long. Default 100 (Istio's PILOT_DEBOUNCE_AFTER). */
   readonly debounceAfterMs?: number;
   /** Longest a debounce window stays open (ms). Default 10,000 (PILOT_DEBOUNCE_MAX). */
@@ -167,6 +176,8 @@ async function serverCredentials(tls: XdsTlsOptions | undefined): Promise<grpc.S
  * await xds.close();
  */
 export async function startXdsServer(options: XdsServerOptions = {}): Promise<XdsServerHandle> {
+  // A bad access log option is the caller's mistake: say so before watching or binding anything.
+  if (options.accessLog) buildFileAccessLog(options.accessLog);
   const source =
     options.source ??
     (options.kubernetes
@@ -258,6 +269,7 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
       ...(options.cache !== undefined ? { cache: options.cache } : {}),
       ...(options.scoping !== undefined ? { scoping: options.scoping } : {}),
       ...(options.envoyFilters ? { envoyFilters: options.envoyFilters } : {}),
+      ...(options.accessLog ? { accessLog: options.accessLog } : {}),
     },
     () => source.current().model,
   );

@@ -52,18 +52,24 @@ export async function connectAdsTestClient(opts: {
   protocol: "sotw";
   nodeId: string;
   credentials?: grpc.ChannelCredentials;
+  /** More Node fields for the first request, e.g. `extensions` (what Envoy reports it has). */
+  node?: Record<string, unknown>;
 }): Promise<AdsTestClient<SotwResponse>>;
 export async function connectAdsTestClient(opts: {
   address: string;
   protocol: "delta";
   nodeId: string;
   credentials?: grpc.ChannelCredentials;
+  /** More Node fields for the first request, e.g. `extensions` (what Envoy reports it has). */
+  node?: Record<string, unknown>;
 }): Promise<AdsTestClient<DeltaResponse>>;
 export async function connectAdsTestClient(opts: {
   address: string;
   protocol: "sotw" | "delta";
   nodeId: string;
   credentials?: grpc.ChannelCredentials;
+  /** More Node fields for the first request, e.g. `extensions` (what Envoy reports it has). */
+  node?: Record<string, unknown>;
 }): Promise<AdsTestClient<SotwResponse> | AdsTestClient<DeltaResponse>> {
   const { adsService } = loadXdsProtos();
   const Ctor = grpc.makeClientConstructor(adsService as grpc.ServiceDefinition, "AggregatedDiscoveryService");
@@ -117,7 +123,10 @@ export async function connectAdsTestClient(opts: {
     send(request) {
       const msg = sentNode
         ? request
-        : { node: { id: opts.nodeId, locality: {}, user_agent_name: "meshctl-test" }, ...request };
+        : {
+            node: { id: opts.nodeId, locality: {}, user_agent_name: "meshctl-test", ...opts.node },
+            ...request,
+          };
       sentNode = true;
       call.write(msg);
     },

@@ -13,7 +13,8 @@ export interface LoadConnection {
   readonly capacity: number;
   /** False once the transport closed or failed; the scheduler then reconnects. */
   readonly alive: boolean;
-  request(done: RequestDone): void;
+  /** `requestId`: the value of the trace header for this request (traced runs only). */
+  request(done: RequestDone, requestId?: string): void;
   /** Fails every in-flight request with `reason` and closes the transport. */
   destroy(reason: string): void;
 }
@@ -23,6 +24,8 @@ export interface ConnectOptions {
   readonly payload: Buffer;
   readonly headers: Readonly<Record<string, string>>;
   readonly connectTimeoutMs: number;
+  /** Header that carries each request's id (traced runs); null keeps the prebuilt request. */
+  readonly traceHeader: string | null;
 }
 
 /** Maps a socket/system error to a stable error kind. */
@@ -86,9 +89,14 @@ export abstract class SingleFlightConnection implements LoadConnection, ByteSink
   alive = true;
   protected pending: RequestDone | null = null;
 
+  /**
+   * `requestBytes` is the one prebuilt request of an untraced run; `encodeTraced` builds a
+   * request carrying an id, only called when `request()` gets one.
+   */
   constructor(
     protected readonly socket: net.Socket,
     private readonly requestBytes: Buffer,
+    private readonly encodeTraced: ((requestId: string) => Buffer) | null = null,
   ) {
     socket.on("error", (err) => this.fail(errorKind(err)));
     socket.on("close", () => this.fail("ECONNRESET"));
@@ -96,13 +104,17 @@ export abstract class SingleFlightConnection implements LoadConnection, ByteSink
 
   abstract onData(chunk: Buffer): void;
 
-  request(done: RequestDone): void {
+  request(done: RequestDone, requestId?: string): void {
     if (!this.alive) {
       done("ECONNRESET");
       return;
     }
     this.pending = done;
-    this.socket.write(this.requestBytes);
+    this.socket.write(
+      requestId === undefined || this.encodeTraced === null
+        ? this.requestBytes
+        : this.encodeTraced(requestId),
+    );
   }
 
   destroy(reason: string): void {

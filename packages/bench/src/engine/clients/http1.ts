@@ -7,8 +7,8 @@ const CONTENT_LENGTH = /\r\ncontent-length:[ \t]*(\d+)/i;
 const CHUNKED = /\r\ntransfer-encoding:[^\r]*chunked/i;
 const CONNECTION_CLOSE = /\r\nconnection:[ \t]*close/i;
 
-/** Builds the one request every send reuses: no per-request formatting. */
-export function buildHttp1Request(opts: Pick<ConnectOptions, "target" | "payload" | "headers">): Buffer {
+/** Request line and headers, each line CRLF-terminated, without the blank line that ends the head. */
+function http1RequestHead(opts: Pick<ConnectOptions, "target" | "payload" | "headers">): string {
   const { target, payload, headers } = opts;
   const method = payload.length > 0 ? "POST" : "GET";
   let head = `${method} ${target.path} HTTP/1.1\r\nHost: ${target.authority}\r\n`;
@@ -19,8 +19,37 @@ export function buildHttp1Request(opts: Pick<ConnectOptions, "target" | "payload
     head += `Content-Length: ${payload.length}\r\n`;
   }
   for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
-  head += "\r\n";
-  return Buffer.concat([Buffer.from(head, "latin1"), payload]);
+  return head;
+}
+
+/** Builds the one request every send reuses: no per-request formatting. */
+export function buildHttp1Request(opts: Pick<ConnectOptions, "target" | "payload" | "headers">): Buffer {
+  return Buffer.concat([Buffer.from(`${http1RequestHead(opts)}\r\n`, "latin1"), opts.payload]);
+}
+
+/**
+ * For traced runs: the prebuilt head with `<header>: ` already appended, so a request costs one
+ * pooled allocation and three copies (head, id, payload). Ids are ASCII (checked by
+ * resolveLoadOptions), so their length is their byte length.
+ *
+ * @example
+ * const encode = http1TracedRequestEncoder({ target, payload, headers: {} }, "x-request-id");
+ * socket.write(encode("mcl-1a2b-sidecar-r3-0")); // "GET / HTTP/1.1\r\n...x-request-id: mcl-1a2b-sidecar-r3-0\r\n\r\n"
+ */
+export function http1TracedRequestEncoder(
+  opts: Pick<ConnectOptions, "target" | "payload" | "headers">,
+  header: string,
+): (requestId: string) => Buffer {
+  const prefix = Buffer.from(`${http1RequestHead(opts)}${header}: `, "latin1");
+  const { payload } = opts;
+  return (requestId) => {
+    const headEnd = prefix.length + requestId.length + 4;
+    const out = Buffer.allocUnsafe(headEnd + payload.length);
+    prefix.copy(out, 0);
+    out.write(`${requestId}\r\n\r\n`, prefix.length, "latin1");
+    payload.copy(out, headEnd);
+    return out;
+  };
 }
 
 /**
@@ -30,7 +59,8 @@ export function buildHttp1Request(opts: Pick<ConnectOptions, "target" | "payload
  */
 export function connectHttp1(opts: ConnectOptions): Promise<LoadConnection> {
   const request = buildHttp1Request(opts);
-  return connectRawSocket(opts, (socket) => new Http1Connection(socket, request));
+  const traced = opts.traceHeader === null ? null : http1TracedRequestEncoder(opts, opts.traceHeader);
+  return connectRawSocket(opts, (socket) => new Http1Connection(socket, request, traced));
 }
 
 class Http1Connection extends SingleFlightConnection {

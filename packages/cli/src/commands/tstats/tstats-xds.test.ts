@@ -35,6 +35,29 @@ describe("tstats through meshctl's xDS control plane", () => {
       address: xds.address,
       protocol: "sotw",
       nodeId: "sidecar~127.0.0.1~web-1.default~default.svc.cluster.local",
+      // An Istio proxy build: it reports Istio's filters, so the control plane sends them.
+      node: {
+        user_agent_name: "envoy",
+        extensions: [
+          {
+            name: "istio.metadata_exchange",
+            category: "envoy.filters.http",
+            type_urls: ["io.istio.http.peer_metadata.Config"],
+          },
+          { name: "istio.stats", category: "envoy.filters.http", type_urls: ["stats.PluginConfig"] },
+          {
+            name: "istio.metadata_exchange",
+            category: "envoy.filters.network",
+            type_urls: ["envoy.tcp.metadataexchange.config.MetadataExchange"],
+          },
+          { name: "istio.stats", category: "envoy.filters.network", type_urls: ["stats.PluginConfig"] },
+          {
+            name: "istio.metadata_exchange",
+            category: "envoy.filters.upstream_network",
+            type_urls: ["envoy.tcp.metadataexchange.config.MetadataExchange"],
+          },
+        ],
+      },
     });
     cleanups.push(() => client.close());
     client.send({ type_url: "type.googleapis.com/envoy.config.listener.v3.Listener", resource_names: [] });

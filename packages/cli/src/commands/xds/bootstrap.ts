@@ -14,6 +14,7 @@ or sidecar~...), which the control plane reads to scope what the proxy receives.
   static override examples = [
     "<%= config.bin %> xds bootstrap --kind grpc --name client-1 --namespace demo > bootstrap.json && GRPC_XDS_BOOTSTRAP=bootstrap.json node client.js",
     "<%= config.bin %> xds bootstrap --kind envoy --name web-1 --namespace demo --ip 10.0.0.7 --server xds.internal:15010 > envoy.json",
+    "<%= config.bin %> xds bootstrap --kind envoy --name web-2 --namespace demo --admin-port 15100 > envoy-2.json",
   ];
   static override flags = {
     kind: Flags.string({ description: "Client kind.", options: ["grpc", "envoy"], required: true }),
@@ -30,6 +31,14 @@ or sidecar~...), which the control plane reads to scope what the proxy receives.
       default: "127.0.0.1",
     }),
     delta: Flags.boolean({ description: "Envoy only: use Delta (incremental) ADS." }),
+    "admin-port": Flags.integer({
+      description:
+        "Envoy only: port of Envoy's admin API on 127.0.0.1 (another one per Envoy when several run on one host).",
+      default: 15000,
+      min: 1,
+      max: 65535,
+      helpValue: "PORT",
+    }),
   };
 
   protected async execute(): Promise<XdsBootstrapResult> {
@@ -42,6 +51,7 @@ or sidecar~...), which the control plane reads to scope what the proxy receives.
       server: flags.server,
       ip: flags.ip,
       delta: flags.delta,
+      adminPort: flags["admin-port"],
     });
   }
 

@@ -34,6 +34,9 @@ in a pod with a service account and no --config) the mesh comes from the Kuberne
 Services, EndpointSlices, Pods (subset labels, locality), Nodes, Namespaces and Istio's
 VirtualService, DestinationRule, Sidecar, ServiceEntry, WorkloadEntry, through list + watch.
 Run several replicas behind one Service with --max-connection-age so proxies spread over them.
+Extension filters (meshctl enable tstats) go only to the Envoys whose xDS Node lists them; the
+others are named in /debug/clients and in the connect log line. --access-log-file puts an Envoy
+access log on every sidecar HTTP connection manager and tcp_proxy (Istio's accessLogFile).
 Stops on Ctrl-C (SIGINT) or SIGTERM.`;
   static override examples = [
     "<%= config.bin %> xds serve",
@@ -41,6 +44,8 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
     "<%= config.bin %> xds serve --config ./mesh --host 0.0.0.0 --tls-cert server.pem --tls-key server.key --tls-client-ca ca.pem",
     "<%= config.bin %> xds serve --kubeconfig ~/.kube/config --context prod --namespace-selector istio-discovery=enabled",
     "<%= config.bin %> xds serve --kubernetes --host 0.0.0.0 --max-connection-age 30m",
+    "<%= config.bin %> xds serve --access-log-file /dev/stdout",
+    `<%= config.bin %> xds serve --access-log-file /tmp/envoy-access.log --access-log-encoding JSON --access-log-format '{"request_id":"%REQ(X-REQUEST-ID)%","duration_us":"%COMMON_DURATION(DS_RX_BEG:DS_TX_END:us)%"}'`,
   ];
   static override flags = {
     config: Flags.string({
@@ -130,6 +135,26 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
       min: 1,
       env: "MESHCTL_XDS_MAX_STREAMS_PER_SECOND",
     }),
+    "access-log-file": Flags.string({
+      description:
+        "Envoy sidecars write an access log here (every HTTP connection manager and tcp_proxy), e.g. /dev/stdout. Default: no access log (Istio's meshConfig.accessLogFile).",
+      helpValue: "PATH",
+      env: "MESHCTL_XDS_ACCESS_LOG_FILE",
+    }),
+    "access-log-format": Flags.string({
+      description:
+        "TEXT: an Envoy format string; JSON: a JSON object of field names to Envoy commands. Default: Istio's format (meshConfig.accessLogFormat).",
+      helpValue: "FMT",
+      env: "MESHCTL_XDS_ACCESS_LOG_FORMAT",
+      dependsOn: ["access-log-file"],
+    }),
+    "access-log-encoding": Flags.string({
+      description: "TEXT or JSON (meshConfig.accessLogEncoding).",
+      options: ["TEXT", "JSON"],
+      default: "TEXT",
+      helpValue: "TEXT|JSON",
+      env: "MESHCTL_XDS_ACCESS_LOG_ENCODING",
+    }),
     "tls-cert": Flags.string({
       description: "PEM certificate chain: serve ADS over TLS.",
       helpValue: "FILE",
@@ -200,6 +225,15 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
       }
     };
     const configDir = kubernetes ? undefined : (flags.config ?? defaultMeshDirectory());
+    const accessLogFile = flags["access-log-file"];
+    const accessLog =
+      accessLogFile !== undefined
+        ? {
+            path: accessLogFile,
+            encoding: flags["access-log-encoding"] as "TEXT" | "JSON",
+            ...(flags["access-log-format"] !== undefined ? { format: flags["access-log-format"] } : {}),
+          }
+        : undefined;
     // `meshctl enable tstats` (tstats.json in meshctl's config dir) adds Istio's native telemetry
     // filters to the Envoy sidecar listeners; read once at start.
     const { loadTstatsEnvoyFilters } = await import("@meshctl/tstats");
@@ -219,6 +253,7 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
       ...(maxConnectionAgeMs !== undefined ? { maxConnectionAgeMs } : {}),
       ...(maxConnectionAgeGraceMs !== undefined ? { maxConnectionAgeGraceMs } : {}),
       ...(envoyFilters ? { envoyFilters } : {}),
+      ...(accessLog ? { accessLog } : {}),
       port: flags.port,
       debugPort: flags["debug-port"],
       debugHost: flags["debug-host"],
@@ -240,7 +275,7 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
         : {}),
     });
     log(
-      `xDS control plane on ${server.address}${flags["tls-cert"] ? (flags["tls-client-ca"] ? " (mTLS)" : " (TLS)") : ""}, debug http://${flags["debug-host"]}:${server.debugPort}/ , mesh ${server.source}${kubernetes || flags.config ? "" : " (embedded example)"}${envoyFilters ? ", tstats filters on" : ""}`,
+      `xDS control plane on ${server.address}${flags["tls-cert"] ? (flags["tls-client-ca"] ? " (mTLS)" : " (TLS)") : ""}, debug http://${flags["debug-host"]}:${server.debugPort}/ , mesh ${server.source}${kubernetes || flags.config ? "" : " (embedded example)"}${envoyFilters ? ", tstats filters on (for Envoys that have them)" : ""}${accessLog ? `, access log ${accessLog.path} (${accessLog.encoding})` : ""}`,
     );
     await new Promise<void>((resolve) => {
       const stop = () => {

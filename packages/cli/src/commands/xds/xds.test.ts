@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { connectAdsTestClient } from "@meshctl/xds/testing";
 import { settings } from "@oclif/core";
 import { runCommand } from "@oclif/test";
 import { register } from "tsx/esm/api";
@@ -37,6 +38,35 @@ describe("meshctl xds", () => {
     expect(b.node.id).toBe("grpc~127.0.0.1~c1.demo~demo.svc.cluster.local");
     expect(b.node.locality).toEqual({});
     expect(b.xds_servers[0]?.server_uri).toBe("127.0.0.1:15999");
+  });
+
+  test("bootstrap --kind envoy: admin port 15000 unless --admin-port says otherwise", async () => {
+    const adminOf = async (...extra: string[]) => {
+      const { stdout, error } = await runCommand(
+        ["xds", "bootstrap", "--kind", "envoy", "--name", "web-1", "--namespace", "demo", ...extra, "--json"],
+        load,
+        capture,
+      );
+      expect(error, stdout).toBeUndefined();
+      return (JSON.parse(stdout) as { admin: { address: { socket_address: unknown } } }).admin.address
+        .socket_address;
+    };
+    expect(await adminOf()).toEqual({ address: "127.0.0.1", port_value: 15000 });
+    expect(await adminOf("--admin-port", "15100")).toEqual({ address: "127.0.0.1", port_value: 15100 });
+  });
+
+  test("bootstrap --admin-port outside 1..65535 is a usage error (exit 2) naming the flag", async () => {
+    for (const bad of ["0", "65536", "http"]) {
+      const { stdout, error } = await runCommand(
+        ["xds", "bootstrap", "--kind", "envoy", "--name", "w", "--admin-port", bad, "--json"],
+        load,
+        capture,
+      );
+      expect(error?.oclif?.exit, bad).toBe(2);
+      const report = JSON.parse(stdout) as { error: { code: string; message: string } };
+      expect(report.error.code).toBe("USAGE");
+      expect(report.error.message).toMatch(/--admin-port/);
+    }
   });
 
   test("config-dump of the embedded mesh lists Istio-named clusters", async () => {
@@ -89,5 +119,118 @@ describe("meshctl xds", () => {
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(out).toMatch(/Stopped after \d+s: 0 pushes, 0 NACKs\./);
+  });
+
+  test("serve --access-log-*: a bad format is a usage error before anything starts; --access-log-format needs the file", async () => {
+    const bad = await runCommand(
+      [
+        "xds",
+        "serve",
+        "--port",
+        "0",
+        "--debug-port",
+        "0",
+        "--access-log-file",
+        "/tmp/mcx-al.log",
+        "--access-log-encoding",
+        "JSON",
+        "--access-log-format",
+        "{nope",
+        "--json",
+      ],
+      load,
+      capture,
+    );
+    expect(bad.error?.oclif?.exit).toBe(2);
+    expect(JSON.parse(bad.stdout)).toMatchObject({
+      error: { code: "XDS_ACCESS_LOG_INVALID", kind: "usage" },
+    });
+    const alone = await runCommand(
+      ["xds", "serve", "--access-log-format", "%DURATION%", "--json"],
+      load,
+      capture,
+    );
+    expect(alone.error?.oclif?.exit).toBe(2);
+    expect(JSON.parse(alone.stdout)).toMatchObject({
+      error: { code: "USAGE", message: expect.stringMatching(/--access-log-file/) },
+    });
+  });
+
+  test("serve --access-log-file puts the JSON access log on a sidecar's HTTP connection managers", {
+    timeout: 30_000,
+  }, async () => {
+    const format =
+      '{"request_id":"%REQ(X-REQUEST-ID)%","duration_us":"%COMMON_DURATION(DS_RX_BEG:DS_TX_END:us)%"}';
+    const child = spawn(
+      process.execPath,
+      [
+        CLI_BIN,
+        "xds",
+        "serve",
+        "--port",
+        "0",
+        "--debug-port",
+        "0",
+        "--access-log-file",
+        "/dev/stdout",
+        "--access-log-encoding",
+        "JSON",
+        "--access-log-format",
+        format,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!/xDS control plane on (127\.0\.0\.1:\d+)/.test(out) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(out).toMatch(/access log \/dev\/stdout \(JSON\)/);
+      const address = /xDS control plane on (127\.0\.0\.1:\d+)/.exec(out)?.[1] ?? "";
+      const ads = await connectAdsTestClient({
+        address,
+        protocol: "sotw",
+        nodeId: "sidecar~127.0.0.1~web-1.demo~demo.svc.cluster.local",
+      });
+      try {
+        ads.send({ type_url: "type.googleapis.com/envoy.config.listener.v3.Listener", resource_names: [] });
+        const lds = await ads.next(10_000);
+        type Hcm = {
+          access_log?: {
+            name: string;
+            typed_config: {
+              path: string;
+              log_format: { json_format?: { fields: Record<string, { stringValue?: string }> } };
+            };
+          }[];
+        };
+        const hcms = lds.resources
+          .flatMap(
+            (r) =>
+              (r.value.filter_chains as { filters: { name: string; typed_config: Hcm }[] }[] | undefined) ??
+              [],
+          )
+          .flatMap((c) => c.filters)
+          .filter((f) => f.name === "envoy.filters.network.http_connection_manager");
+        expect(hcms.length).toBeGreaterThan(0);
+        for (const hcm of hcms) {
+          const [log] = hcm.typed_config.access_log ?? [];
+          expect(log?.name).toBe("envoy.access_loggers.file");
+          expect(log?.typed_config.path).toBe("/dev/stdout");
+          expect(log?.typed_config.log_format.json_format?.fields.duration_us?.stringValue).toBe(
+            "%COMMON_DURATION(DS_RX_BEG:DS_TX_END:us)%",
+          );
+        }
+      } finally {
+        ads.close();
+      }
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { ENVOY_PINNED_VERSION } from "@meshctl/pod";
 import { describe, expect, test } from "vitest";
 import { evaluateHostChecks, parseKernelVersion } from "./host-checks.js";
 import { hostFactsFixture } from "./host-facts.test-data.js";
@@ -111,12 +112,25 @@ describe("evaluateHostChecks", () => {
     expect(check.summary).toContain("ISTIO_OUTPUT");
   });
 
-  test("envoy missing is a warning that names the fallback; found, it shows the version", () => {
-    expect(byId(evaluateHostChecks(hostFactsFixture()), "dataplane.envoy").summary).toMatch(/haproxy/);
-    const programs = { ...hostFactsFixture().programs, envoy: { path: "/usr/bin/envoy", version: "1.31.2" } };
-    const check = byId(evaluateHostChecks(hostFactsFixture({ programs })), "dataplane.envoy");
-    expect(check.status).toBe("ok");
-    expect(check.summary).toContain("1.31.2");
+  test("envoy: missing or another release warns with the install command; the pinned release is ok", () => {
+    const missing = byId(evaluateHostChecks(hostFactsFixture()), "dataplane.envoy");
+    expect(missing.status).toBe("warn");
+    expect(missing.summary).toMatch(/default sidecar/);
+    expect(missing.recommendation).toMatch(/install-envoy\.sh/);
+    const withEnvoy = (version: string | undefined) =>
+      byId(
+        evaluateHostChecks(
+          hostFactsFixture({
+            programs: { ...hostFactsFixture().programs, envoy: { path: "/usr/bin/envoy", version } },
+          }),
+        ),
+        "dataplane.envoy",
+      );
+    expect(withEnvoy(ENVOY_PINNED_VERSION)).toMatchObject({ status: "ok" });
+    expect(withEnvoy("1.31.2")).toMatchObject({ status: "warn" });
+    expect(withEnvoy("1.31.2").summary).toContain("1.31.2");
+    expect(withEnvoy("1.31.2").recommendation).toMatch(/install-envoy\.sh/);
+    expect(withEnvoy(undefined).summary).toMatch(/may not be Envoy/);
   });
 
   test("a 2-CPU busy VM with a powersave governor warns the benchmark user", () => {

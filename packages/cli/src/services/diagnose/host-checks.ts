@@ -1,3 +1,4 @@
+import { ENVOY_PINNED_VERSION } from "@meshctl/pod";
 import type { HostFacts, ProgramFact } from "./host-facts.js";
 import type { Check, CheckStatus } from "./types.js";
 
@@ -314,19 +315,31 @@ function netfilterChecks(f: HostFacts): Check[] {
 function programChecks(f: HostFacts): Check[] {
   const p = f.programs;
   const out: Check[] = [];
+  const envoyFix = "Install the pinned Envoy: `bash scripts/install-envoy.sh` (part of `npm run lab`).";
   out.push(
-    p.envoy.path
-      ? check("dataplane", "envoy", "ok", `Envoy ${p.envoy.version ?? ""} is installed`.trim(), [
-          versionLine("envoy", p.envoy),
-        ])
-      : check(
+    !p.envoy.path
+      ? check(
           "dataplane",
           "envoy",
           "warn",
-          "Envoy is not installed: the lab uses haproxy as the sidecar",
+          "Envoy is not installed: the lab's default sidecar (and `meshctl bench`) needs it",
           [versionLine("envoy", p.envoy)],
-          "Install Envoy (e.g. from its release packages) to run the lab with Envoy sidecars.",
-        ),
+          `${envoyFix} Or run the lab with \`--sidecar haproxy\`.`,
+        )
+      : p.envoy.version === ENVOY_PINNED_VERSION
+        ? check("dataplane", "envoy", "ok", `Envoy ${p.envoy.version} is installed (the pinned release)`, [
+            versionLine("envoy", p.envoy),
+          ])
+        : check(
+            "dataplane",
+            "envoy",
+            "warn",
+            p.envoy.version
+              ? `Envoy ${p.envoy.version} is installed; meshctl is tested with ${ENVOY_PINNED_VERSION}`
+              : `${p.envoy.path} does not report an Envoy version: it may not be Envoy`,
+            [versionLine("envoy", p.envoy)],
+            envoyFix,
+          ),
   );
   out.push(
     p.haproxy.path

@@ -24,7 +24,10 @@ export function defaultCheckGroups(
     hostCheckGroup(),
     ebpfCheckGroup(),
     vppCheckGroup(options.vppPid !== undefined ? { pid: options.vppPid } : {}),
-    xdsCheckGroup(),
+    // --control-plane names the control plane to ask; without it, a local one (127.0.0.1:15014).
+    xdsCheckGroup(
+      options.cluster?.controlPlaneUrl !== undefined ? { debugUrl: options.cluster.controlPlaneUrl } : {},
+    ),
     ...(options.cluster ? [clusterCheckGroup(options.cluster)] : []),
   ];
 }

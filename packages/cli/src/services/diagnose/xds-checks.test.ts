@@ -1,4 +1,4 @@
-import type { XdsProbeResult } from "@meshctl/xds";
+import type { ClientStatus, XdsProbeResult } from "@meshctl/xds";
 import { describe, expect, test } from "vitest";
 import { evaluateXdsChecks } from "./xds-checks.js";
 
@@ -47,6 +47,8 @@ describe("evaluateXdsChecks", () => {
           peer: "ipv4:127.0.0.1:1",
           connectedAt: "",
           configVersion: "v1",
+          capabilities: { userAgent: "gRPC Node Pure JS", buildVersion: "1.14.3", extensionCount: 0 },
+          skippedFilters: [],
           types: {
             cds: {
               subscribed: [],
@@ -75,6 +77,117 @@ describe("evaluateXdsChecks", () => {
     expect(checks.find((c) => c.id === "xds.config")).toMatchObject({
       status: "warn",
       evidence: ["echo.yaml:8:13 spec.ports[0].port: must be <= 65535, got 99999"],
+    });
+  });
+
+  test("each proxy that was not sent some extension filters is a warning naming them and why", () => {
+    const sidecar = (nodeId: string, skipped: ClientStatus["skippedFilters"]): ClientStatus => ({
+      id: nodeId,
+      nodeId,
+      proxyType: "sidecar",
+      namespace: "demo",
+      view: "sidecar|demo||filters=00.00.0.0.0",
+      protocol: "sotw",
+      peer: "ipv4:10.1.0.5:40000",
+      connectedAt: "",
+      configVersion: "v1",
+      capabilities: { userAgent: "envoy", buildVersion: "1.40.0", extensionCount: 516 },
+      skippedFilters: skipped,
+      types: {},
+    });
+    const reason =
+      "envoy 1.40.0 reports no envoy.filters.http extension for type stats.PluginConfig (nor one named istio.stats) among its 516 extensions";
+    const probe: XdsProbeResult = {
+      ...absent,
+      reachable: true,
+      error: null,
+      clients: [
+        sidecar("sidecar~10.1.0.6~b.demo~demo.svc.cluster.local", []),
+        sidecar("sidecar~10.1.0.5~a.demo~demo.svc.cluster.local", [
+          {
+            name: "istio.stats",
+            type: "stats.PluginConfig",
+            category: "envoy.filters.http",
+            at: ["http/inbound", "http/outbound"],
+            reason,
+          },
+          {
+            name: "istio.stats",
+            type: "stats.PluginConfig",
+            category: "envoy.filters.network",
+            at: ["network/outbound"],
+            reason: "r2",
+          },
+          {
+            name: "istio.metadata_exchange",
+            type: "io.istio.http.peer_metadata.Config",
+            category: "envoy.filters.http",
+            at: ["http/inbound"],
+            reason: "r3",
+          },
+        ]),
+      ],
+    };
+    const filters = evaluateXdsChecks({ ok: true, error: null }, probe).filter((c) =>
+      c.id.startsWith("xds.filters"),
+    );
+    expect(filters).toHaveLength(1);
+    expect(filters[0]).toMatchObject({
+      id: "xds.filters.sidecar~10.1.0.5~a.demo~demo.svc.cluster.local",
+      status: "warn",
+      summary:
+        "sidecar~10.1.0.5~a.demo~demo.svc.cluster.local: 2 extension filters not sent, the proxy lacks them: istio.stats, istio.metadata_exchange",
+    });
+    expect(filters[0]?.evidence).toEqual([
+      "sidecar~10.1.0.5~a.demo~demo.svc.cluster.local: envoy 1.40.0, 516 extensions reported",
+      `istio.stats (envoy.filters.http, type stats.PluginConfig) for http/inbound, http/outbound: ${reason}`,
+      "istio.stats (envoy.filters.network, type stats.PluginConfig) for network/outbound: r2",
+      "istio.metadata_exchange (envoy.filters.http, type io.istio.http.peer_metadata.Config) for http/inbound: r3",
+    ]);
+    expect(filters[0]?.recommendation).toMatch(/meshctl disable tstats/);
+    // Nobody lacking anything: one ok finding.
+    const fine = evaluateXdsChecks({ ok: true, error: null }, { ...probe, clients: [probe.clients[0]!] });
+    expect(fine.filter((c) => c.id.startsWith("xds.filters")).map((c) => [c.id, c.status])).toEqual([
+      ["xds.filters", "ok"],
+    ]);
+  });
+
+  test("past 20 proxies, one finding counts the rest", () => {
+    const client = (i: number): ClientStatus => ({
+      id: `c${i}`,
+      nodeId: `sidecar~10.1.1.${i}~p${String(i).padStart(2, "0")}.demo~demo.svc.cluster.local`,
+      proxyType: "sidecar",
+      namespace: "demo",
+      view: undefined,
+      protocol: "sotw",
+      peer: "",
+      connectedAt: "",
+      configVersion: "v1",
+      capabilities: { userAgent: undefined, buildVersion: undefined, extensionCount: 0 },
+      skippedFilters: [
+        {
+          name: "istio.stats",
+          type: "stats.PluginConfig",
+          category: "envoy.filters.http",
+          at: ["http/inbound"],
+          reason: "none reported",
+        },
+      ],
+      types: {},
+    });
+    const probe: XdsProbeResult = {
+      ...absent,
+      reachable: true,
+      error: null,
+      clients: Array.from({ length: 23 }, (_, i) => client(i)),
+    };
+    const filters = evaluateXdsChecks({ ok: true, error: null }, probe).filter((c) =>
+      c.id.startsWith("xds.filters"),
+    );
+    expect(filters).toHaveLength(21);
+    expect(filters[20]).toMatchObject({
+      id: "xds.filters.more",
+      summary: "3 more proxies lack extension filters they are configured for",
     });
   });
 

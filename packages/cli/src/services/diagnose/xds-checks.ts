@@ -1,9 +1,71 @@
 import { errorMessage } from "@meshctl/core";
-import type { XdsProbeResult } from "@meshctl/xds";
+import type { ClientStatus, XdsProbeResult } from "@meshctl/xds";
 import { checkFactory } from "./check.js";
 import type { Check, CheckGroup } from "./types.js";
 
 const check = checkFactory("xds");
+
+/** Proxies named one by one; past this, one finding counts the rest. */
+const MAX_PROXY_FINDINGS = 20;
+
+function capabilityLine(c: ClientStatus): string {
+  const caps = c.capabilities;
+  const who = [caps?.userAgent ?? "unknown proxy", caps?.buildVersion].filter(Boolean).join(" ");
+  return `${c.nodeId}: ${who}, ${caps?.extensionCount ?? 0} extensions reported`;
+}
+
+/**
+ * One finding per proxy that was not sent some configured extension filters because its Node did
+ * not list them (e.g. tstats' Istio filters on a stock Envoy): its config is otherwise served and
+ * accepted, but the feature those filters carry is missing there.
+ */
+function filterChecks(clients: readonly ClientStatus[]): Check[] {
+  // A control plane from before capability checks has no skippedFilters: nothing to say.
+  const lacking = clients
+    .filter((c) => (c.skippedFilters ?? []).length > 0)
+    .sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+  if (lacking.length === 0)
+    return clients.length === 0
+      ? []
+      : [
+          check(
+            "filters",
+            "ok",
+            "No connected proxy lacks an extension filter it is configured for",
+            [],
+            null,
+          ),
+        ];
+  const recommendation =
+    "These filters come from a meshctl feature (meshctl enable tstats adds Istio's istio.stats and istio.metadata_exchange, which only Istio's proxy build has). The rest of the proxy's config is served without them. To have the feature there, run a proxy build with these extensions; otherwise turn the feature off (meshctl disable tstats).";
+  const checks = lacking.slice(0, MAX_PROXY_FINDINGS).map((c) => {
+    const names = [...new Set(c.skippedFilters.map((f) => f.name))];
+    return check(
+      `filters.${c.nodeId}`,
+      "warn",
+      `${c.nodeId}: ${names.length === 1 ? "1 extension filter" : `${names.length} extension filters`} not sent, the proxy lacks ${names.length === 1 ? "it" : "them"}: ${names.join(", ")}`,
+      [
+        capabilityLine(c),
+        ...c.skippedFilters.map(
+          (f) => `${f.name} (${f.category}, type ${f.type}) for ${f.at.join(", ")}: ${f.reason}`,
+        ),
+      ],
+      recommendation,
+    );
+  });
+  const rest = lacking.slice(MAX_PROXY_FINDINGS);
+  if (rest.length > 0)
+    checks.push(
+      check(
+        "filters.more",
+        "warn",
+        `${rest.length} more proxies lack extension filters they are configured for`,
+        rest.map((c) => `${c.nodeId}: ${[...new Set(c.skippedFilters.map((f) => f.name))].join(", ")}`),
+        recommendation,
+      ),
+    );
+  return checks;
+}
 
 /** Pure evaluation of the xDS facts (unit-testable without a running control plane). */
 export function evaluateXdsChecks(
@@ -58,6 +120,7 @@ export function evaluateXdsChecks(
           "Inspect the rejected resources with meshctl xds config-dump --node-id ID.",
         ),
   );
+  checks.push(...filterChecks(probe.clients));
   checks.push(
     probe.rejectedFiles.length === 0
       ? check("config", "ok", "Every mesh YAML file is accepted", [], null)
@@ -74,7 +137,11 @@ export function evaluateXdsChecks(
   return checks;
 }
 
-/** The xds check group: protos, and a running control plane's clients, NACKs and config errors. */
+/**
+ * The xds check group: protos, and a running control plane's clients, NACKs, extension filters
+ * its proxies lack, and config errors. `debugUrl` is the control plane's debug endpoint
+ * (`meshctl diagnose --control-plane URL`; default http://127.0.0.1:15014).
+ */
 export function xdsCheckGroup(options: { readonly debugUrl?: string } = {}): CheckGroup {
   return {
     name: "xds",
