@@ -1,11 +1,14 @@
 #!/usr/bin/env node
+import { writeFile } from "node:fs/promises";
 // Runs the local mesh lab and prints the comparison (text, then the JSON result on the last line
 // with --json). Build first (`npm run build`: the pods run dist/lab-agent.js). Usage:
-//   flock /tmp/meshctl-bench.lock node packages/lab/scripts/lab.mjs [--scenarios a,b] [--duration s] [--rounds n] [--qps n] [--connections n] [--sidecar-mode http|tcp] [--pin-cpus] [--json]
+//   flock /tmp/meshctl-bench.lock node packages/lab/scripts/lab.mjs [--scenarios a,b] [--duration s] [--rounds n]
+//     [--qps n|500,2000,max] [--connections n] [--sidecar envoy|haproxy] [--sidecar-mode http|tcp] [--pin-cpus]
+//     [--html file] [--json]
 // Against the sibling packages' sources instead of their builds:
 //   node --conditions=@meshctl/source --import tsx packages/lab/scripts/lab.mjs ...
 import { parseArgs } from "node:util";
-import { parseLabScenarios, renderLabText, runLab } from "@meshctl/lab";
+import { parseLabRates, parseLabScenarios, renderLabHtmlReport, renderLabText, runLab } from "@meshctl/lab";
 
 const { values } = parseArgs({
   options: {
@@ -17,6 +20,8 @@ const { values } = parseArgs({
     connections: { type: "string" },
     payload: { type: "string" },
     "sidecar-mode": { type: "string" },
+    sidecar: { type: "string" },
+    html: { type: "string" },
     json: { type: "boolean", default: false },
     "pin-cpus": { type: "boolean", default: false },
   },
@@ -30,7 +35,8 @@ const options = {
   ...(values.duration ? { durationSeconds: num(values.duration) } : {}),
   ...(values.warmup ? { warmupSeconds: num(values.warmup) } : {}),
   ...(values.rounds ? { rounds: num(values.rounds) } : {}),
-  ...(values.qps ? { qps: num(values.qps) } : {}),
+  ...(values.qps ? { rates: parseLabRates(values.qps) } : {}),
+  ...(values.sidecar ? { sidecar: values.sidecar } : {}),
   ...(values.connections ? { connections: num(values.connections) } : {}),
   ...(values.payload ? { payloadBytes: num(values.payload) } : {}),
   ...(values["sidecar-mode"] ? { sidecarMode: values["sidecar-mode"] } : {}),
@@ -43,7 +49,7 @@ const options = {
     if (e.type === "measurement-done") {
       const m = e.measurement;
       console.error(
-        `  ${e.index + 1}/${e.total} ${m.scenario} #${m.round}: p50 ${m.latencyUs.p50} µs p90 ${m.latencyUs.p90} µs p99 ${m.latencyUs.p99} µs, ${m.achievedQps.toFixed(0)} req/s, ${m.errors} errors`,
+        `  ${e.index + 1}/${e.total} ${m.scenario} @${m.rate} #${m.round}: p50 ${m.latencyUs.p50} µs p90 ${m.latencyUs.p90} µs p99 ${m.latencyUs.p99} µs, ${m.achievedQps.toFixed(0)} req/s, ${m.errors} errors`,
       );
     }
   },
@@ -51,9 +57,10 @@ const options = {
 try {
   const result = await runLab(options);
   process.stdout.write(renderLabText(result));
+  if (values.html) await writeFile(values.html, renderLabHtmlReport(result));
   if (values.json)
     process.stdout.write(
-      `${JSON.stringify({ ...result, measurements: result.measurements.map(({ raw, ...m }) => m) })}\n`,
+      `${JSON.stringify({ ...result, measurements: result.measurements.map(({ raw, breakdown, ...m }) => ({ ...m, ...(breakdown ? { breakdown: { ...breakdown, timeline: undefined } } : {}) })) })}\n`,
     );
 } catch (error) {
   console.error(`lab failed: ${error.code ?? ""} ${error.message}`);

@@ -11,8 +11,21 @@ import type { LabLiveFigures, LabMeasurement, LabPercentiles } from "./types.js"
 /** Script run inside pods (echo servers, load generation, xDS); built next to the library in dist/. */
 export const LAB_AGENT_SCRIPT = "lab-agent.js";
 
-/** The agent's modes and what each takes. */
+/** The agent's modes: echo (EchoServerOptions), load (LoadOptions), grpc-load (GrpcLoadOptions), xds. */
 export type AgentMode = "echo" | "load" | "grpc-load" | "xds";
+
+/** What the agent's `xds` mode serves: meshctl's control plane on the pod's 127.0.0.1. */
+export interface XdsAgentSpec {
+  /** Kubernetes objects of the mesh (a static source). */
+  readonly objects: readonly object[];
+  readonly port: number;
+  /** Access logs the sidecars write (Istio's accessLogFile/Format/Encoding). */
+  readonly accessLog?: {
+    readonly path: string;
+    readonly encoding: "JSON";
+    readonly format: Readonly<Record<string, string>>;
+  };
+}
 
 /**
  * The argv that runs the agent in one mode.
@@ -72,6 +85,19 @@ export function encodeAgentOutput(output: { error: AgentError } | object): strin
   return `${JSON.stringify(output)}\n`;
 }
 
+/** The agent's error line among its stdout, if it wrote one. */
+export function agentErrorOf(stdout: string): AgentError | undefined {
+  for (const line of stdout.trim().split("\n").reverse()) {
+    try {
+      const error = (JSON.parse(line) as { error?: AgentError }).error;
+      if (error) return error;
+    } catch {
+      // not a JSON line
+    }
+  }
+  return undefined;
+}
+
 let validateLoadResult: ((data: unknown) => boolean) & { errors?: unknown } = undefined as never;
 
 /**
@@ -118,7 +144,7 @@ function percentilesOf(s: LoadResult["corrected"]): LabPercentiles {
 
 /** Turns the engine's result into one lab measurement. */
 export function measurementFromLoadResult(
-  slot: Pick<LabMeasurement, "scenario" | "round">,
+  slot: Pick<LabMeasurement, "scenario" | "round" | "rate">,
   result: Pick<
     LoadResult,
     "protocol" | "requests" | "achievedQps" | "fellBehind" | "errors" | "corrected" | "uncorrected"
@@ -126,6 +152,7 @@ export function measurementFromLoadResult(
 ): LabMeasurement {
   return {
     scenario: slot.scenario,
+    rate: slot.rate,
     round: slot.round,
     protocol: result.protocol,
     requests: result.requests,

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, rm, symlink } from "node:fs/promises";
+import { mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findProgram, isMeshctlError, runCommand } from "@meshctl/core";
@@ -50,6 +50,14 @@ describe.skipIf(!isRoot)("lab sidecar selection (preflight)", () => {
       expect(isMeshctlError(error) && error.code).toBe("LAB_MISSING_PROGRAM");
       expect(isMeshctlError(error) && error.details).toMatchObject({ missing: ["envoy"] });
       expect(isMeshctlError(error) && error.suggestions.join(" ")).toMatch(/install-envoy\.sh/);
+      // Something called envoy that is not Envoy is refused, naming it.
+      await writeFile(join(bin, "envoy"), "#!/bin/sh\necho hello\n", { mode: 0o755 });
+      const notEnvoy = await checkLabPrerequisites({ sidecar: "envoy", scenarios: ["sidecar"] }).catch(
+        (e: unknown) => e,
+      );
+      expect(isMeshctlError(notEnvoy) && notEnvoy.code).toBe("LAB_SIDECAR_UNSUPPORTED");
+      expect(isMeshctlError(notEnvoy) && notEnvoy.message).toMatch(/not a usable Envoy/);
+      await rm(join(bin, "envoy"));
       // haproxy stays available on request.
       if (await findProgram("haproxy")) {
         expect((await checkLabPrerequisites({ sidecar: "haproxy", scenarios: ["sidecar"] })).sidecar).toBe(
@@ -79,7 +87,7 @@ describe.skipIf(Boolean(reason))("mesh lab with the Envoy sidecar (real envoy, m
       durationSeconds: 1,
       warmupSeconds: 0.5,
       rounds: 1,
-      qps: 100,
+      rates: [100],
       connections: 2,
     });
     expect(result.environment.sidecar).toMatch(/^envoy/);

@@ -1,8 +1,10 @@
 /**
- * Load for the grpc-proxyless scenario: a real grpc-js client whose channels resolve an `xds:///`
- * target through meshctl's xDS control plane (listener → route → cluster → endpoints), with no
- * proxy on the path. Only the transport is grpc-js; the schedule, the coordinated-omission-correct
- * histograms and the result are the load engine's.
+ * Load for the lab's gRPC scenarios, all with one client library (grpc-js) so they compare like
+ * with like: `grpc-proxyless` resolves an `xds:///` target through meshctl's xDS control plane
+ * (listener → route → cluster → endpoints) with no proxy on the path; `direct-grpc` and
+ * `sidecar-grpc` dial the server pod's address (through both sidecars for the latter). Only the
+ * transport is grpc-js; the schedule, the coordinated-omission-correct histograms and the result
+ * are the load engine's.
  */
 import type * as GrpcJs from "@grpc/grpc-js";
 import {
@@ -15,18 +17,21 @@ import {
   resolveLoadOptions,
 } from "@meshctl/bench";
 
-/** What the lab asks of one proxyless gRPC measurement. */
-export interface GrpcXdsLoadOptions {
-  /** `xds:///<host>:<port>`. */
+/** What the lab asks of one gRPC measurement. */
+export interface GrpcLoadOptions {
+  /** `xds:///<host>:<port>` (proxyless, needs `bootstrap`) or `<ip>:<port>` (grpc-js's default resolver). */
   readonly target: string;
-  readonly qps: number;
+  /** Requests per second (open loop), or null for closed loop (one call in flight per connection). */
+  readonly qps: number | null;
   readonly connections: number;
   readonly durationMs: number;
   readonly warmupMs: number;
   readonly payloadBytes: number;
   readonly timeoutMs?: number;
-  /** grpc-js-xds bootstrap (node identity and the control plane's address). */
-  readonly bootstrap: Record<string, unknown>;
+  /** grpc-js-xds bootstrap (node identity and the control plane's address), for `xds:///` targets. */
+  readonly bootstrap?: Record<string, unknown>;
+  /** Send `<header>: <idPrefix>-<n>` with every call and return the measured calls' trace. */
+  readonly trace?: { readonly header: string; readonly idPrefix: string };
 }
 
 /**
@@ -48,25 +53,30 @@ export function encodeEchoRequest(payload: Buffer): Buffer {
 }
 
 /**
- * Runs open-loop unary echo calls over `connections` xDS-routed channels and returns the engine's
- * LoadResult (target = the xds:/// URI).
+ * Runs unary echo calls over `connections` grpc-js channels, open loop at `qps` or closed loop,
+ * and returns the engine's LoadResult (target = the dialed URI). The measured phase lasts until
+ * the last measured call completes: when the server saturates, calls scheduled in the window
+ * complete late, the achieved rate drops below the target and `fellBehind` says so.
  *
  * @example
- * const result = await runGrpcXdsLoad({ target: "xds:///echo.mcl.svc.cluster.local:8080", qps: 1000,
+ * const result = await runGrpcLoad({ target: "xds:///echo.mcl.svc.cluster.local:8080", qps: 1000,
  *   connections: 4, durationMs: 4000, warmupMs: 1000, payloadBytes: 1024, bootstrap });
  */
-export async function runGrpcXdsLoad(
-  options: GrpcXdsLoadOptions,
+export async function runGrpcLoad(
+  options: GrpcLoadOptions,
   hooks: { signal?: AbortSignal; onProgress?: (p: LoadProgress) => void } = {},
 ): Promise<LoadResult> {
   // Loaded on use: the other pod-agent modes must not depend on grpc-js or @meshctl/xds's build.
   const grpc = await import("@grpc/grpc-js");
-  const { registerXdsResolver } = await import("@meshctl/xds/testing");
-  await registerXdsResolver();
+  const xds = options.target.startsWith("xds:///");
+  if (xds) {
+    const { registerXdsResolver } = await import("@meshctl/xds/testing");
+    await registerXdsResolver();
+  }
   const authority = options.target.replace(/^xds:\/\/\//, "");
   const resolved = resolveLoadOptions({
     target: `grpc://${authority}${GRPC_ECHO_METHOD}`,
-    qps: options.qps,
+    ...(options.qps === null ? { max: true } : { qps: options.qps }),
     connections: options.connections,
     durationMs: options.durationMs,
     warmupMs: options.warmupMs,
@@ -75,7 +85,9 @@ export async function runGrpcXdsLoad(
   });
   const request = encodeEchoRequest(Buffer.alloc(options.payloadBytes, 0x61));
   const channelOptions: GrpcJs.ChannelOptions = {
-    "grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config": JSON.stringify(options.bootstrap),
+    ...(xds
+      ? { "grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config": JSON.stringify(options.bootstrap ?? {}) }
+      : {}),
     // One connection per client, as the other scenarios have.
     "grpc.use_local_subchannel_pool": 1,
   };
@@ -84,19 +96,24 @@ export async function runGrpcXdsLoad(
     () => new grpc.Client(options.target, grpc.credentials.createInsecure(), channelOptions),
   );
   const timeoutMs = resolved.timeoutMs;
-  const call = (client: GrpcJs.Client, done: (err: string | null) => void) => {
+  const trace = options.trace;
+  let seq = 0;
+  const call = (client: GrpcJs.Client, done: (err: string | null, id: string) => void) => {
+    const metadata = new grpc.Metadata();
+    const id = trace ? `${trace.idPrefix}-${seq++}` : "";
+    if (trace) metadata.set(trace.header, id);
     client.makeUnaryRequest(
       GRPC_ECHO_METHOD,
       (b: Buffer) => b,
       (b: Buffer) => b.length,
       request,
-      new grpc.Metadata(),
+      metadata,
       { deadline: Date.now() + timeoutMs },
-      (err) => done(err ? `grpc_${grpc.status[err.code] ?? err.code}` : null),
+      (err) => done(err ? `grpc_${grpc.status[err.code] ?? err.code}` : null, id),
     );
   };
   try {
-    // Resolution through xDS and the first connection happen before the clock starts.
+    // Resolution (through xDS when proxyless) and the first connection happen before the clock starts.
     await Promise.all(
       clients.map(
         (c) =>
@@ -110,14 +127,16 @@ export async function runGrpcXdsLoad(
     const corrected = new LatencyHistogram();
     const uncorrected = new LatencyHistogram();
     const errors: Record<string, number> = {};
+    const traced: [string, number, number, 0 | 1][] = [];
     let requests = 0;
     let inFlight = 0;
     let recentDone = 0;
+    let lastEnd = 0;
     const startedWall = Date.now();
     const start = performance.now() + 5;
     const measureStart = start + options.warmupMs;
     const measureEnd = measureStart + options.durationMs;
-    const schedule = new OpenLoopSchedule(start, options.qps);
+    const schedule = options.qps === null ? undefined : new OpenLoopSchedule(start, options.qps);
     let next = 0;
     let stopped = false;
     let unsent = 0;
@@ -144,38 +163,63 @@ export async function runGrpcXdsLoad(
         }, 250)
       : undefined;
     await new Promise<void>((resolve) => {
-      const finishIfDone = () => {
-        if ((next >= 0 && schedule.intendedAt(next) >= measureEnd) || stopped) {
-          if (inFlight === 0) resolve();
-          return true;
-        }
-        return false;
+      let sendingDone = false;
+      const finish = () => {
+        if (sendingDone && inFlight === 0) resolve();
       };
+      const send = (client: GrpcJs.Client, intended: number, onDone?: () => void) => {
+        const measured = intended >= measureStart;
+        inFlight++;
+        const sent = performance.now();
+        call(client, (err, id) => {
+          const end = performance.now();
+          inFlight--;
+          recentDone++;
+          if (measured) {
+            requests++;
+            lastEnd = end;
+            if (err) errors[err] = (errors[err] ?? 0) + 1;
+            else {
+              corrected.record((end - intended) * 1000);
+              uncorrected.record((end - sent) * 1000);
+            }
+            if (trace) traced.push([id, sent - measureStart, Math.round((end - sent) * 1000), err ? 1 : 0]);
+          }
+          onDone?.();
+          finish();
+        });
+      };
+      if (!schedule) {
+        // Closed loop: each connection sends its next call when the previous one completes.
+        const loop = (client: GrpcJs.Client) => {
+          const now = performance.now();
+          if (stopped || now >= measureEnd) {
+            sendingDone = true;
+            finish();
+            return;
+          }
+          send(client, now, () => setImmediate(() => loop(client)));
+        };
+        setTimeout(
+          () => {
+            for (const c of clients) loop(c);
+          },
+          Math.max(0, start - performance.now()),
+        );
+        return;
+      }
       const tick = () => {
         const now = performance.now();
         while (!stopped && schedule.intendedAt(next) <= now && schedule.intendedAt(next) < measureEnd) {
           const intended = schedule.intendedAt(next);
-          const measured = intended >= measureStart;
-          const client = clients[next % clients.length]!;
+          send(clients[next % clients.length]!, intended);
           next++;
-          inFlight++;
-          const sent = performance.now();
-          call(client, (err) => {
-            const end = performance.now();
-            inFlight--;
-            recentDone++;
-            if (measured) {
-              requests++;
-              if (err) errors[err] = (errors[err] ?? 0) + 1;
-              else {
-                corrected.record((end - intended) * 1000);
-                uncorrected.record((end - sent) * 1000);
-              }
-            }
-            if (finishIfDone() && inFlight === 0) resolve();
-          });
         }
-        if (finishIfDone()) return;
+        if (stopped || schedule.intendedAt(next) >= measureEnd) {
+          sendingDone = true;
+          finish();
+          return;
+        }
         const wait = schedule.intendedAt(next) - performance.now();
         if (wait > 1.5) setTimeout(tick, wait - 1);
         else setImmediate(tick);
@@ -184,7 +228,7 @@ export async function runGrpcXdsLoad(
     });
     if (progressTimer) clearInterval(progressTimer);
     hooks.signal?.removeEventListener("abort", onAbort);
-    if (stopped) unsent = Math.max(0, schedule.firstAtOrAfter(measureEnd) - next);
+    if (stopped && schedule) unsent = Math.max(0, schedule.firstAtOrAfter(measureEnd) - next);
     const result = buildLoadResult(
       resolved,
       [
@@ -194,14 +238,20 @@ export async function runGrpcXdsLoad(
           errors,
           requests,
           measureStartEpochMs: startedWall + (measureStart - start),
-          durationMs: options.durationMs,
+          // Until the last measured call completed: a saturated server stretches it.
+          durationMs: Math.max(options.durationMs, lastEnd - measureStart),
           unsent,
         },
       ],
       [],
       startedWall,
     );
-    return { ...result, target: options.target };
+    traced.sort((a, b) => a[1] - b[1]);
+    return {
+      ...result,
+      target: options.target,
+      ...(trace ? { trace: { header: trace.header, idPrefix: trace.idPrefix, requests: traced } } : {}),
+    };
   } finally {
     for (const c of clients) c.close();
   }

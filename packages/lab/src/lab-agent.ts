@@ -2,7 +2,7 @@
 //   lab-agent.js echo '<EchoServerOptions JSON>'  serves until SIGTERM; prints {"ready":...} once listening
 //   lab-agent.js load '<LoadOptions JSON>'        runs the load engine; live progress goes to stderr as
 //                                                 "@progress <LoadProgress JSON>" lines, the LoadResult to stdout
-//   lab-agent.js grpc-load '<GrpcXdsLoadOptions>'  the same for proxyless gRPC over an xds:/// target
+//   lab-agent.js grpc-load '<GrpcLoadOptions>'  the same for proxyless gRPC over an xds:/// target
 //   lab-agent.js xds '{"objects","port"}'          meshctl's xDS control plane on 127.0.0.1 inside the pod
 // It wraps the engine (runLoad, startEchoServer); it is not a second engine.
 import {
@@ -13,8 +13,13 @@ import {
   startEchoServer,
 } from "@meshctl/bench";
 import { isMeshctlError } from "@meshctl/core";
-import { decodeAgentArgv, encodeAgentOutput, encodeProgressLine } from "./agent-protocol.js";
-import { type GrpcXdsLoadOptions, runGrpcXdsLoad } from "./grpc-xds-load.js";
+import {
+  decodeAgentArgv,
+  encodeAgentOutput,
+  encodeProgressLine,
+  type XdsAgentSpec,
+} from "./agent-protocol.js";
+import { type GrpcLoadOptions, runGrpcLoad } from "./grpc-load.js";
 
 function stopSignal(): AbortController {
   const controller = new AbortController();
@@ -49,14 +54,14 @@ function reportProgress(p: LoadProgress): void {
   process.stderr.write(encodeProgressLine(p));
 }
 
-async function grpcLoad(options: GrpcXdsLoadOptions): Promise<number> {
+async function grpcLoad(options: GrpcLoadOptions): Promise<number> {
   const controller = stopSignal();
-  const result = await runGrpcXdsLoad(options, { signal: controller.signal, onProgress: reportProgress });
+  const result = await runGrpcLoad(options, { signal: controller.signal, onProgress: reportProgress });
   process.stdout.write(encodeAgentOutput(result));
   return 0;
 }
 
-async function xds(spec: { objects: readonly object[]; port: number }): Promise<number> {
+async function xds(spec: XdsAgentSpec): Promise<number> {
   const controller = stopSignal();
   const { staticMeshSource, startXdsServer } = await import("@meshctl/xds");
   const server = await startXdsServer({
@@ -64,6 +69,7 @@ async function xds(spec: { objects: readonly object[]; port: number }): Promise<
     host: "127.0.0.1",
     port: spec.port,
     debugPort: false,
+    ...(spec.accessLog ? { accessLog: spec.accessLog } : {}),
   });
   process.stdout.write(`${JSON.stringify({ ready: true, address: server.address, pid: process.pid })}\n`);
   await new Promise<void>((resolve) =>
@@ -78,8 +84,8 @@ async function main(): Promise<number> {
     const { mode, spec } = decodeAgentArgv(process.argv.slice(2));
     if (mode === "echo") return await echo(spec as EchoServerOptions);
     if (mode === "load") return await load(spec as LoadOptions);
-    if (mode === "grpc-load") return await grpcLoad(spec as GrpcXdsLoadOptions);
-    if (mode === "xds") return await xds(spec as { objects: readonly object[]; port: number });
+    if (mode === "grpc-load") return await grpcLoad(spec as GrpcLoadOptions);
+    if (mode === "xds") return await xds(spec as XdsAgentSpec);
     throw new Error(`unknown mode ${mode || "(none)"}: use echo, load, grpc-load or xds`);
   } catch (err) {
     const error = isMeshctlError(err)

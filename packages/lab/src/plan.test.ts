@@ -1,6 +1,6 @@
 import { parseCgroup2Mount } from "@meshctl/pod";
 import { describe, expect, test } from "vitest";
-import { parseLabScenarios, resolveLabOptions } from "./options.js";
+import { parseLabRates, parseLabScenarios, resolveLabOptions } from "./options.js";
 import { planLab } from "./plan.js";
 
 describe("planLab", () => {
@@ -63,12 +63,26 @@ describe("cgroup2 mount detection", () => {
 
 describe("lab options", () => {
   test("defaults follow Istio's method scaled down: 1 KiB, fixed 1000 rps, 4 connections, 3 rounds", () => {
-    expect(resolveLabOptions()).toMatchObject({ payloadBytes: 1024, qps: 1000, connections: 4, rounds: 3 });
+    expect(resolveLabOptions()).toMatchObject({
+      payloadBytes: 1024,
+      rates: [1000],
+      connections: 4,
+      rounds: 3,
+      sidecar: "envoy",
+    });
   });
   test("rejects unknown scenarios and non-positive numbers with usage errors", () => {
     expect(parseLabScenarios("direct, sidecar-ebpf")).toEqual(["direct", "sidecar-ebpf"]);
     expect(() => parseLabScenarios("direct,bogus")).toThrow(/bogus/);
     expect(() => resolveLabOptions({ rounds: 0 })).toThrow(/rounds/);
-    expect(() => resolveLabOptions({ qps: -5 })).toThrow(/qps/);
+    expect(() => resolveLabOptions({ rates: [-5] })).toThrow(/qps/);
+    expect(() => resolveLabOptions({ rates: [] })).toThrow(/rate/);
+  });
+
+  test("rate lists: numbers and max, sorted, duplicates dropped; junk is a usage error", () => {
+    expect(parseLabRates("5000, 500,max,500")).toEqual([500, 5000, "max"]);
+    expect(parseLabRates("1000")).toEqual([1000]);
+    for (const bad of ["", "fast", "-1", "0", "1e3", "500,,x"])
+      expect(() => parseLabRates(bad), bad).toThrow(/rate/);
   });
 });

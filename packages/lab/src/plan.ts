@@ -12,8 +12,20 @@ const SCENARIO_CODE: Record<LabScenario, string> = {
   direct: "d",
   sidecar: "s",
   "sidecar-ebpf": "e",
+  "direct-grpc": "r",
+  "sidecar-grpc": "t",
   "grpc-proxyless": "g",
 };
+
+/** Whether a scenario's pods run a sidecar proxy (istio-init capture and a sidecar each). */
+export function isMeshed(scenario: LabScenario): boolean {
+  return scenario === "sidecar" || scenario === "sidecar-ebpf" || scenario === "sidecar-grpc";
+}
+
+/** Whether a scenario's app speaks gRPC (the grpc-js client and the gRPC echo server). */
+export function isGrpc(scenario: LabScenario): boolean {
+  return scenario === "direct-grpc" || scenario === "sidecar-grpc" || scenario === "grpc-proxyless";
+}
 
 /** One pod: a network namespace on the lab bridge, in its own cgroup. */
 export interface LabPodPlan {
@@ -23,8 +35,11 @@ export interface LabPodPlan {
   readonly ip: string;
   /** The veth end on the bridge, inside the node namespace. */
   readonly bridgePort: string;
-  /** Absolute cgroup directory the pod's processes live in. */
+  /** Absolute cgroup directory of the pod (eBPF sees it through its scenario's parent). */
   readonly cgroup: string;
+  /** Child cgroups, so CPU is accounted per part: the app (echo server or load generator) and the sidecar. */
+  readonly appCgroup: string;
+  readonly sidecarCgroup: string;
   /** The pod's sidecar, when meshed. */
   readonly sidecar: SidecarModel | undefined;
   /** Protocol the app speaks. */
@@ -62,6 +77,8 @@ export function planLab(input: {
   readonly tmpDir?: string;
   readonly bpffs?: string;
   readonly sidecarMode?: "http" | "tcp";
+  /** haproxy relays gRPC (HTTP/2) as opaque TCP: its gRPC scenario's sidecars run in `tcp` mode. */
+  readonly sidecarKind?: "envoy" | "haproxy";
   readonly sidecarThreads?: number;
 }): LabPlan {
   const { id } = input;
@@ -73,7 +90,7 @@ export function planLab(input: {
   const pods: LabPodPlan[] = [];
   input.scenarios.forEach((scenario, index) => {
     const code = SCENARIO_CODE[scenario];
-    const meshed = scenario === "sidecar" || scenario === "sidecar-ebpf";
+    const meshed = isMeshed(scenario);
     const scenarioCgroup = join(cgroupBase, scenario);
     scenarioCgroups[scenario] = scenarioCgroup;
     for (const [offset, role] of [
@@ -88,15 +105,19 @@ export function planLab(input: {
         ip,
         bridgePort: `mcl${id}${code}${role[0]}`,
         cgroup: join(scenarioCgroup, role),
-        appProtocol: scenario === "grpc-proxyless" ? "grpc" : "http1",
+        appCgroup: join(scenarioCgroup, role, "app"),
+        sidecarCgroup: join(scenarioCgroup, role, "sidecar"),
+        appProtocol: isGrpc(scenario) ? "grpc" : "http1",
         sidecar: meshed
           ? {
               pod: `${scenario}-${role}`,
-              mode: input.sidecarMode ?? "http",
+              mode:
+                isGrpc(scenario) && input.sidecarKind === "haproxy" ? "tcp" : (input.sidecarMode ?? "http"),
               outboundPort: 15001,
               inboundPort: 15006,
               healthPort: 15021,
-              inbound: role === "server" ? [{ port: APP_PORT, protocol: "http" }] : [],
+              inbound:
+                role === "server" ? [{ port: APP_PORT, protocol: isGrpc(scenario) ? "grpc" : "http" }] : [],
               threads: input.sidecarThreads ?? 2,
             }
           : undefined,
@@ -121,4 +142,17 @@ export function podOf(plan: LabPlan, scenario: LabScenario, role: "client" | "se
   const pod = plan.pods.find((p) => p.scenario === scenario && p.role === role);
   if (!pod) throw new Error(`no ${role} pod for ${scenario} in lab ${plan.id}`);
   return pod;
+}
+
+/** Where the control plane agent of a pod runs: its own cgroup, so it counts as neither app nor sidecar. */
+export function xdsCgroupOf(pod: Pick<LabPodPlan, "cgroup">): string {
+  return join(pod.cgroup, "xds");
+}
+
+/** The access log file of a meshed pod's Envoy sidecar. */
+export function accessLogOf(
+  plan: Pick<LabPlan, "workDir">,
+  pod: Pick<LabPodPlan, "scenario" | "role">,
+): string {
+  return join(plan.workDir, "logs", `${pod.scenario}-${pod.role}.access.log`);
 }

@@ -2,9 +2,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { findProgram, MeshctlError } from "@meshctl/core";
-import { findCgroup2Root } from "@meshctl/pod";
+import { findProgram, MeshctlError, runCommand } from "@meshctl/core";
+import { ENVOY_PINNED_VERSION, findCgroup2Root, parseEnvoyVersion } from "@meshctl/pod";
 import { LAB_AGENT_SCRIPT } from "./agent-protocol.js";
+import { isMeshed } from "./plan.js";
 import type { ResolvedLabOptions, SidecarKind } from "./types.js";
 
 /** Programs the lab drives directly. */
@@ -63,11 +64,6 @@ export function labPackageDir(from: string = fileURLToPath(import.meta.url)): st
   throw new Error(`@meshctl/lab package.json not found above ${from}`);
 }
 
-/** Whether a scenario's pods run a sidecar proxy. */
-export function isMeshedScenario(scenario: string): boolean {
-  return scenario.startsWith("sidecar");
-}
-
 /**
  * Checks what the lab needs before it touches anything: root, the programs it drives, a cgroup v2
  * mount, the sidecar proxy (Envoy by default, with meshctl's xDS control plane) and the built pod
@@ -78,7 +74,7 @@ export function isMeshedScenario(scenario: string): boolean {
  */
 export async function checkLabPrerequisites(
   options: Pick<ResolvedLabOptions, "sidecar" | "scenarios">,
-): Promise<{ cgroupRoot: string; agentPath: string; sidecar: SidecarKind | "none" }> {
+): Promise<{ cgroupRoot: string; agentPath: string; sidecar: SidecarKind | "none"; warnings: string[] }> {
   requireLabRoot(
     "The mesh lab needs root: it creates network namespaces, veth pairs and a bridge, installs iptables capture rules inside them, creates cgroups and attaches eBPF programs.",
     [
@@ -88,7 +84,7 @@ export async function checkLabPrerequisites(
   );
   const missing: string[] = [];
   for (const program of PROGRAMS) if (!(await findProgram(program))) missing.push(program);
-  const meshed = options.scenarios.some(isMeshedScenario);
+  const meshed = options.scenarios.some(isMeshed);
   const sidecar = meshed ? options.sidecar : "none";
   if (sidecar !== "none" && !(await findProgram(sidecar))) missing.push(sidecar);
   if (sidecar === "envoy") {
@@ -118,6 +114,30 @@ export async function checkLabPrerequisites(
       details: { missing },
     });
   }
+  const warnings: string[] = [];
+  if (sidecar === "envoy") {
+    const path = (await findProgram("envoy"))!;
+    const out = await runCommand(path, ["--version"], { reject: false, timeoutMs: 10_000 });
+    const version = parseEnvoyVersion(`${out.stdout}\n${out.stderr}`);
+    if (!version) {
+      throw new MeshctlError(
+        "LAB_SIDECAR_UNSUPPORTED",
+        `${path} does not report an Envoy version (\`envoy --version\` printed "${(out.stdout || out.stderr).trim().slice(0, 200)}"): it is not a usable Envoy.`,
+        {
+          kind: "environment",
+          suggestions: [
+            "Install the pinned Envoy: `bash scripts/install-envoy.sh`.",
+            "Or use `--sidecar haproxy`.",
+          ],
+          details: { path },
+        },
+      );
+    }
+    if (version !== ENVOY_PINNED_VERSION)
+      warnings.push(
+        `Envoy ${version} at ${path}; meshctl is tested with ${ENVOY_PINNED_VERSION} (bash scripts/install-envoy.sh)`,
+      );
+  }
   const cgroupRoot = await findCgroup2Root();
   const agentPath = join(labPackageDir(), "dist", LAB_AGENT_SCRIPT);
   if (!existsSync(agentPath)) {
@@ -130,5 +150,5 @@ export async function checkLabPrerequisites(
       },
     );
   }
-  return { cgroupRoot, agentPath, sidecar };
+  return { cgroupRoot, agentPath, sidecar, warnings };
 }

@@ -1,6 +1,6 @@
 import { isMeshctlError, MeshctlError } from "@meshctl/core";
 import { abortedError } from "./preflight.js";
-import { compareScenarios, summarizeRounds } from "./rounds.js";
+import { compareScenarios, curvesOf, summarizeRounds } from "./rounds.js";
 import { LabSession } from "./session.js";
 import type { LabOptions, LabResult } from "./types.js";
 
@@ -20,10 +20,10 @@ export async function runLab(options: LabOptions = {}): Promise<LabResult> {
   let failure: unknown;
   try {
     const { measurements, warnings } = await lab.measure(options.signal);
-    const summaries = summarizeRounds(measurements, lab.scenarios);
+    const summaries = summarizeRounds(measurements, lab.scenarios, lab.options.rates);
     const ebpfCounters = await lab.ebpfCounters();
     result = {
-      schema: "meshctl.bench.lab/v1",
+      schema: "meshctl.bench.lab/v2",
       startedAt: startedAt.toISOString(),
       durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
       options: lab.options,
@@ -32,6 +32,7 @@ export async function runLab(options: LabOptions = {}): Promise<LabResult> {
       measurements,
       summaries,
       comparisons: compareScenarios(summaries),
+      curves: curvesOf(summaries),
       ...(ebpfCounters ? { ebpfCounters } : {}),
       warnings: [...lab.warnings, ...warnings],
     };

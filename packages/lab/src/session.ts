@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { errorMessage, isMeshctlError, MeshctlError, type SpawnedProgram } from "@meshctl/core";
@@ -17,15 +17,38 @@ import {
 import {
   type AgentMode,
   agentArgv,
+  agentErrorOf,
   decodeLoadOutput,
   decodeProgressLine,
   measurementFromLoadResult,
+  type XdsAgentSpec,
 } from "./agent-protocol.js";
+import {
+  joinBreakdown,
+  LAB_ACCESS_LOG_FORMAT,
+  parseAccessLog,
+  REQUEST_ID_HEADER,
+  type SidecarTiming,
+  type TracedRequest,
+} from "./breakdown.js";
 import { cleanupLabLeftovers } from "./cleanup.js";
+import { CpuWindow } from "./cpu-window.js";
 import { type EbpfAcceleration, loadEbpfIntegration } from "./ebpf-integration.js";
 import { describeLabEnvironment } from "./facts.js";
+import { LogTail } from "./log-tail.js";
 import { resolveLabOptions } from "./options.js";
-import { APP_PORT, LAB_PREFIX, type LabPlan, type LabPodPlan, planLab, podOf } from "./plan.js";
+import {
+  APP_PORT,
+  accessLogOf,
+  isGrpc,
+  isMeshed,
+  LAB_PREFIX,
+  type LabPlan,
+  type LabPodPlan,
+  planLab,
+  podOf,
+  xdsCgroupOf,
+} from "./plan.js";
 import { abortedError, checkLabPrerequisites, xdsUnavailableReason } from "./preflight.js";
 import { interleaveRounds, type LabSlot } from "./rounds.js";
 import {
@@ -36,6 +59,7 @@ import {
   startLabSidecar,
 } from "./sidecar.js";
 import type {
+  LabCpuPart,
   LabEbpfCounters,
   LabEnvironment,
   LabLiveFigures,
@@ -72,6 +96,8 @@ export class LabSession {
   readonly skipped: { scenario: LabScenario; reason: string }[] = [];
   readonly warnings: string[] = [];
   private ebpfDescription = "not used";
+  /** Read positions in the sidecars' access logs, per meshed scenario. */
+  private readonly logTails = new Map<LabScenario, [LogTail, LogTail]>();
   /** CPU lists for `taskset`: the generator's, and everything else's. */
   private readonly cpuSets: { generator?: string; pods?: string } = {};
 
@@ -118,7 +144,8 @@ export class LabSession {
     };
     emit({ type: "phase", phase: "preflight", message: "checking prerequisites" });
     const pre = await checkLabPrerequisites(options);
-    const notes: string[] = [];
+    const notes: string[] = [...pre.warnings];
+    for (const note of pre.warnings) emit({ type: "warning", message: note });
     if (input.removeLeftovers) {
       const leftovers = await cleanupLabLeftovers();
       if (leftovers.removed.length > 0)
@@ -156,7 +183,13 @@ export class LabSession {
       )
         break;
     }
-    const plan = planLab({ id, scenarios, cgroupRoot: pre.cgroupRoot, sidecarMode: options.sidecarMode });
+    const plan = planLab({
+      id,
+      scenarios,
+      cgroupRoot: pre.cgroupRoot,
+      sidecarMode: options.sidecarMode,
+      sidecarKind: options.sidecar,
+    });
     const session = new LabSession(
       plan,
       options,
@@ -196,7 +229,13 @@ export class LabSession {
     });
     await mkdir(plan.workDir, { recursive: true, mode: 0o755 });
     await writeFile(join(plan.workDir, "owner.pid"), `${process.pid}\n`);
-    for (const pod of plan.pods) await createCgroup(pod.cgroup);
+    for (const pod of plan.pods) {
+      for (const cgroup of [pod.cgroup, pod.appCgroup, pod.sidecarCgroup, xdsCgroupOf(pod)])
+        await createCgroup(cgroup);
+    }
+    // The sidecars (uid 1337) write their access logs here.
+    await mkdir(join(plan.workDir, "logs"), { mode: 0o777 });
+    await chmod(join(plan.workDir, "logs"), 0o777);
     this.checkAbort(signal);
     await buildPodNetwork(plan);
     this.checkAbort(signal);
@@ -205,7 +244,12 @@ export class LabSession {
     const meshed = plan.pods.filter((p) => p.sidecar);
     if (this.sidecarKind === "envoy" && meshed.length > 0) {
       const objects = labSidecarMeshObjects(plan, this.options.sidecarMode);
-      for (const pod of meshed) await this.startAgentControlPlane(pod, objects);
+      for (const pod of meshed)
+        await this.startAgentControlPlane(pod, {
+          objects,
+          port: XDS_PORT,
+          accessLog: { path: accessLogOf(plan, pod), encoding: "JSON", format: LAB_ACCESS_LOG_FORMAT },
+        });
     }
     for (const pod of meshed) {
       const sidecar = await startLabSidecar(this.sidecarKind, pod, plan.workDir, this.cpuSets.pods);
@@ -271,18 +315,26 @@ export class LabSession {
     timeoutMs: number,
     failure: (stderr: string) => MeshctlError,
   ): Promise<void> {
-    const program = spawnInPod(pod, agentArgv(this.agentPath, mode, spec), this.pin(this.cpuSets.pods));
+    const where = { netns: pod.netns, cgroup: mode === "xds" ? xdsCgroupOf(pod) : pod.appCgroup };
+    const program = spawnInPod(where, agentArgv(this.agentPath, mode, spec), this.pin(this.cpuSets.pods));
     this.processes.push(program);
     let stderr = "";
     program.stderr?.on("data", (c: Buffer) => {
       stderr = (stderr + c.toString()).slice(-2000);
     });
-    program.stdout?.on("data", () => {});
+    let stdout = "";
+    program.stdout?.on("data", (c: Buffer) => {
+      stdout = (stdout + c.toString()).slice(-2000);
+    });
     let alive = true;
     void program.exited.then(() => {
       alive = false;
     });
-    if (!(await waitForListening(pod.netns, [port], timeoutMs, () => alive))) throw failure(stderr.trim());
+    if (!(await waitForListening(pod.netns, [port], timeoutMs, () => alive))) {
+      // The agent reports its own failures as an error line on stdout.
+      const error = agentErrorOf(stdout);
+      throw failure(error ? `${error.code}: ${error.message}` : stderr.trim());
+    }
   }
 
   /**
@@ -294,15 +346,15 @@ export class LabSession {
     const server = podOf(this.plan, "grpc-proxyless", "server");
     const client = podOf(this.plan, "grpc-proxyless", "client");
     const objects = labServiceObjects({ name: GRPC_SERVICE, protocol: "grpc", address: server.ip });
-    await this.startAgentControlPlane(client, objects);
+    await this.startAgentControlPlane(client, { objects, port: XDS_PORT });
   }
 
   /** Runs meshctl's xDS control plane (the pod agent's `xds` mode) on a pod's 127.0.0.1:15010. */
-  private async startAgentControlPlane(pod: LabPodPlan, objects: readonly object[]): Promise<void> {
+  private async startAgentControlPlane(pod: LabPodPlan, spec: XdsAgentSpec): Promise<void> {
     await this.startAgent(
       pod,
       "xds",
-      { objects, port: XDS_PORT },
+      spec,
       XDS_PORT,
       20_000,
       (stderr) =>
@@ -317,13 +369,64 @@ export class LabSession {
     );
   }
 
-  private targetOf(scenario: LabScenario): string {
+  /** What the scenario's client runs: the agent mode and its spec. */
+  private async loadSpecOf(slot: LabSlot): Promise<{ mode: AgentMode; spec: object }> {
+    const o = this.options;
+    const client = podOf(this.plan, slot.scenario, "client");
+    const server = podOf(this.plan, slot.scenario, "server");
+    const rate = slot.rate === "max" ? { max: true } : { qps: slot.rate };
+    const common = {
+      connections: o.connections,
+      durationMs: Math.round(o.durationSeconds * 1000),
+      warmupMs: Math.round(o.warmupSeconds * 1000),
+      payloadBytes: o.payloadBytes,
+      timeoutMs: 10_000,
+      trace: {
+        header: REQUEST_ID_HEADER,
+        idPrefix: `${this.plan.id}-${slot.scenario}-${slot.rate}-${slot.round}`,
+      },
+    };
+    if (!isGrpc(slot.scenario)) {
+      return { mode: "load", spec: { ...common, ...rate, target: `http://${server.ip}:${APP_PORT}/` } };
+    }
+    const grpc = { ...common, qps: slot.rate === "max" ? null : slot.rate };
+    if (slot.scenario !== "grpc-proxyless") {
+      return { mode: "grpc-load", spec: { ...grpc, target: `${server.ip}:${APP_PORT}` } };
+    }
+    const { renderBootstrap } = await import("@meshctl/xds");
+    return {
+      mode: "grpc-load",
+      spec: {
+        ...grpc,
+        target: `xds:///${GRPC_SERVICE}.${MESH_NAMESPACE}.svc.cluster.local:${APP_PORT}`,
+        bootstrap: renderBootstrap({
+          kind: "grpc",
+          name: "client",
+          namespace: MESH_NAMESPACE,
+          server: `127.0.0.1:${XDS_PORT}`,
+          ip: client.ip,
+        }),
+      },
+    };
+  }
+
+  /** The cgroups whose CPU a scenario's measurement reports. */
+  private cpuPartsOf(scenario: LabScenario): [LabCpuPart, string][] {
+    const client = podOf(this.plan, scenario, "client");
     const server = podOf(this.plan, scenario, "server");
-    return `http://${server.ip}:${APP_PORT}/`;
+    const parts: [LabCpuPart, string][] = [
+      ["client-app", client.appCgroup],
+      ["server-app", server.appCgroup],
+    ];
+    if (client.sidecar)
+      parts.push(["client-sidecar", client.sidecarCgroup], ["server-sidecar", server.sidecarCgroup]);
+    return parts;
   }
 
   /**
-   * Runs one measurement of one scenario from its client pod and returns the engine's result.
+   * Runs one measurement of one scenario at one rate from its client pod: the engine's result,
+   * the CPU each part used during the measured phase, and (with Envoy sidecars) where each
+   * request's latency went.
    */
   async measureOnce(
     slot: LabSlot,
@@ -333,32 +436,15 @@ export class LabSession {
   ): Promise<LabMeasurement> {
     const o = this.options;
     const client = podOf(this.plan, slot.scenario, "client");
-    const load = {
-      target: this.targetOf(slot.scenario),
-      qps: o.qps,
-      connections: o.connections,
-      durationMs: Math.round(o.durationSeconds * 1000),
-      warmupMs: Math.round(o.warmupSeconds * 1000),
-      payloadBytes: o.payloadBytes,
-      timeoutMs: 10_000,
-    };
-    const proxyless = slot.scenario === "grpc-proxyless";
-    const renderBootstrap = proxyless ? (await import("@meshctl/xds")).renderBootstrap : undefined;
-    const spec = proxyless
-      ? {
-          ...load,
-          target: `xds:///${GRPC_SERVICE}.${MESH_NAMESPACE}.svc.cluster.local:${APP_PORT}`,
-          bootstrap: renderBootstrap!({
-            kind: "grpc",
-            name: "client",
-            namespace: MESH_NAMESPACE,
-            server: `127.0.0.1:${XDS_PORT}`,
-            ip: client.ip,
-          }),
-        }
-      : load;
-    const argv = agentArgv(this.agentPath, proxyless ? "grpc-load" : "load", spec);
-    const program = spawnInPod(client, argv, this.pin(this.cpuSets.generator));
+    const { mode, spec } = await this.loadSpecOf(slot);
+    const logs = this.sidecarLogsOf(slot.scenario);
+    for (const log of logs ?? []) await log.skipToEnd();
+    const cpu = new CpuWindow(this.cpuPartsOf(slot.scenario));
+    const program = spawnInPod(
+      { netns: client.netns, cgroup: client.appCgroup },
+      agentArgv(this.agentPath, mode, spec),
+      this.pin(this.cpuSets.generator),
+    );
     this.current = program;
     const started = Date.now();
     const seconds = o.durationSeconds + o.warmupSeconds;
@@ -379,6 +465,8 @@ export class LabSession {
         if (figures !== undefined) {
           // null: a torn line; the next one will do
           if (figures) live = figures;
+          // The CPU window opens with the measured phase: process start and warm-up excluded.
+          if (figures?.phase === "measure") cpu.open();
           continue;
         }
         stderr = `${stderr + line}\n`.slice(-2000);
@@ -389,6 +477,7 @@ export class LabSession {
       this.emit({
         type: "measurement-tick",
         scenario: slot.scenario,
+        rate: slot.rate,
         round: slot.round,
         index,
         total,
@@ -402,18 +491,14 @@ export class LabSession {
     const hardLimit = setTimeout(() => program.kill("SIGKILL"), (seconds + 30) * 1000);
     try {
       const { exitCode } = await program.exited;
+      await cpu.close();
       if (signal?.aborted) throw abortedError();
-      const result = decodeLoadOutput(
-        stdout,
-        exitCode ?? null,
-        stderr,
-        `${slot.scenario} (round ${slot.round})`,
-      );
-      const measurement = measurementFromLoadResult(slot, result);
-      if (measurement.requests > 0 && measurement.errors >= measurement.requests) {
+      const what = `${slot.scenario} at ${slot.rate} req/s (round ${slot.round})`;
+      const result = decodeLoadOutput(stdout, exitCode ?? null, stderr, what);
+      if (result.requests > 0 && Object.values(result.errors).reduce((a, b) => a + b, 0) >= result.requests) {
         throw new MeshctlError(
           "LAB_SCENARIO_FAILED",
-          `Every request of ${slot.scenario} failed: ${JSON.stringify(result.errors)}`,
+          `Every request of ${what} failed: ${JSON.stringify(result.errors)}`,
           {
             kind: "external",
             suggestions: [
@@ -423,13 +508,51 @@ export class LabSession {
           },
         );
       }
-      return measurement;
+      const trace = (result.trace?.requests ?? []) as readonly TracedRequest[];
+      const measurement = measurementFromLoadResult(slot, result);
+      const cpuUse = await cpu.result(trace, Date.parse(result.startedAt), result.requests);
+      const breakdown = logs ? await this.breakdownOf(logs, trace) : undefined;
+      return { ...measurement, ...(cpuUse ? { cpu: cpuUse } : {}), ...(breakdown ? { breakdown } : {}) };
     } finally {
       clearInterval(tick);
       clearTimeout(hardLimit);
       signal?.removeEventListener("abort", onAbort);
       this.current = undefined;
     }
+  }
+
+  /** The access logs of a meshed scenario's two Envoy sidecars (client, server); undefined otherwise. */
+  private sidecarLogsOf(scenario: LabScenario): [LogTail, LogTail] | undefined {
+    if (this.sidecarKind !== "envoy" || !isMeshed(scenario)) return undefined;
+    const key = scenario;
+    let tails = this.logTails.get(key);
+    if (!tails) {
+      tails = [
+        new LogTail(accessLogOf(this.plan, podOf(this.plan, scenario, "client"))),
+        new LogTail(accessLogOf(this.plan, podOf(this.plan, scenario, "server"))),
+      ];
+      this.logTails.set(key, tails);
+    }
+    return tails;
+  }
+
+  /**
+   * Joins the measurement's trace with both sidecars' new access log lines; waits (up to 3 s) for
+   * Envoy to flush the last lines.
+   */
+  private async breakdownOf(logs: [LogTail, LogTail], trace: readonly TracedRequest[]) {
+    const client = new Map<string, SidecarTiming>();
+    const server = new Map<string, SidecarTiming>();
+    const wanted = trace.filter((t) => !t[3]);
+    const last = wanted.at(-1)?.[0];
+    const deadline = Date.now() + 3_000;
+    for (;;) {
+      parseAccessLog(await logs[0].read(), client);
+      parseAccessLog(await logs[1].read(), server);
+      if (!last || (client.has(last) && server.has(last)) || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return joinBreakdown(trace, client, server);
   }
 
   /**
@@ -439,7 +562,7 @@ export class LabSession {
    * const result = await lab.measure();
    */
   async measure(signal?: AbortSignal): Promise<{ measurements: LabMeasurement[]; warnings: string[] }> {
-    const slots = interleaveRounds(this.scenarios, this.options.rounds);
+    const slots = interleaveRounds(this.scenarios, this.options.rounds, this.options.rates);
     const measurements: LabMeasurement[] = [];
     const warnings: string[] = [];
     const seconds = this.options.durationSeconds + this.options.warmupSeconds;
@@ -449,6 +572,7 @@ export class LabSession {
       this.emit({
         type: "measurement-start",
         scenario: slot.scenario,
+        rate: slot.rate,
         round: slot.round,
         index,
         total: slots.length,
@@ -456,13 +580,17 @@ export class LabSession {
         etaSeconds: (slots.length - index) * (seconds + 0.8),
       });
       const m = await this.measureOnce(slot, index, slots.length, signal);
-      if (!m.rateReached) {
+      const at = `${slot.scenario} at ${slot.rate === "max" ? "max rate" : `${slot.rate} req/s`} round ${slot.round}`;
+      if (!m.rateReached && slot.rate !== "max") {
         warnings.push(
-          `${slot.scenario} round ${slot.round}: the generator reached only ${m.achievedQps.toFixed(0)} of ${this.options.qps} requests/s`,
+          `${at}: rate not reached, only ${m.achievedQps.toFixed(0)} of ${slot.rate} requests/s (the scenario saturated; its latency includes queueing)`,
         );
       }
-      if (m.errors > 0)
-        warnings.push(`${slot.scenario} round ${slot.round}: ${m.errors} of ${m.requests} requests failed`);
+      if (m.errors > 0) warnings.push(`${at}: ${m.errors} of ${m.requests} requests failed`);
+      if (m.breakdown && m.breakdown.unmatched > 0)
+        warnings.push(
+          `${at}: ${m.breakdown.unmatched} requests missing from a sidecar access log (breakdown without them)`,
+        );
       measurements.push(m);
       this.emit({ type: "measurement-done", measurement: m, index, total: slots.length });
     }

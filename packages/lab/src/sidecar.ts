@@ -24,7 +24,11 @@ export function labSidecarMeshObjects(plan: Pick<LabPlan, "pods">, mode: "http" 
   return plan.pods
     .filter((p) => p.sidecar && p.role === "server")
     .flatMap((server) =>
-      labServiceObjects({ name: `echo-${server.scenario}`, protocol: mode, address: server.ip }),
+      labServiceObjects({
+        name: `echo-${server.scenario}`,
+        protocol: mode === "tcp" ? "tcp" : server.appProtocol === "grpc" ? "grpc" : "http",
+        address: server.ip,
+      }),
     );
 }
 
@@ -122,13 +126,18 @@ export async function startLabSidecar(
 ): Promise<RunningSidecar> {
   const model = pod.sidecar;
   if (!model) throw new Error(`pod ${pod.netns} has no sidecar`);
-  if (kind === "haproxy") return startHaproxySidecar(pod, model, workDir, cpus);
-  return startEnvoySidecar(pod, {
+  // In the pod's namespace, accounted in its own cgroup (CPU per part).
+  const where = { netns: pod.netns, cgroup: pod.sidecarCgroup };
+  if (kind === "haproxy") return startHaproxySidecar(where, model, workDir, cpus);
+  return startEnvoySidecar(where, {
     name: model.pod,
     workDir,
     bootstrap: await labEnvoyBootstrap(pod),
     threads: model.threads,
     ports: [ENVOY_ADMIN_PORT, model.outboundPort, model.inboundPort],
     cpus,
+    // Access logs reach the file within 100 ms (Envoy's default: 10 s), so a measurement's lines
+    // are there when the lab joins them.
+    args: ["--file-flush-interval-msec", "100"],
   });
 }

@@ -2,9 +2,24 @@
  * Public types of the local mesh lab (`meshctl bench` with no target).
  */
 
-/** The scenarios the lab can compare. */
-export const LAB_SCENARIOS = ["direct", "sidecar", "sidecar-ebpf", "grpc-proxyless"] as const;
+/**
+ * The scenarios the lab can compare. HTTP/1.1: `direct` (no sidecars), `sidecar` (istio-init
+ * capture and a sidecar per pod), `sidecar-ebpf` (the same, accelerated by @meshctl/ebpf). gRPC,
+ * all with the same grpc-js client: `direct-grpc` (dialing the server pod), `sidecar-grpc` (through
+ * both sidecars), `grpc-proxyless` (routed by meshctl's xDS, no sidecar).
+ */
+export const LAB_SCENARIOS = [
+  "direct",
+  "sidecar",
+  "sidecar-ebpf",
+  "direct-grpc",
+  "sidecar-grpc",
+  "grpc-proxyless",
+] as const;
 export type LabScenario = (typeof LAB_SCENARIOS)[number];
+
+/** A target rate: requests per second (open loop) or `max` (closed loop: as fast as it goes). */
+export type LabRate = number | "max";
 
 /** Which proxy plays the sidecar. */
 export type SidecarKind = "envoy" | "haproxy";
@@ -19,8 +34,11 @@ export interface LabOptions {
   readonly warmupSeconds?: number;
   /** Interleaved rounds (A B C A B C ...). */
   readonly rounds?: number;
-  /** Fixed request rate (open loop), total across connections. */
-  readonly qps?: number;
+  /**
+   * Target rates, total across connections: one (default 1000 req/s, open loop) or a sweep such as
+   * `[500, 2000, 5000, "max"]`, each level measured in its own interleaved rounds.
+   */
+  readonly rates?: readonly LabRate[];
   /** Client connections. */
   readonly connections?: number;
   /** Request and response body size in bytes. */
@@ -53,7 +71,7 @@ export interface ResolvedLabOptions {
   readonly durationSeconds: number;
   readonly warmupSeconds: number;
   readonly rounds: number;
-  readonly qps: number;
+  readonly rates: readonly LabRate[];
   readonly connections: number;
   readonly payloadBytes: number;
   readonly sidecar: SidecarKind;
@@ -71,6 +89,7 @@ export type LabProgressEvent =
   | {
       readonly type: "measurement-start";
       readonly scenario: LabScenario;
+      readonly rate: LabRate;
       readonly round: number;
       /** 0-based position in the whole run. */
       readonly index: number;
@@ -83,6 +102,7 @@ export type LabProgressEvent =
   | {
       readonly type: "measurement-tick";
       readonly scenario: LabScenario;
+      readonly rate: LabRate;
       readonly round: number;
       readonly index: number;
       readonly total: number;
@@ -119,9 +139,57 @@ export interface LabPercentiles {
   readonly max: number;
 }
 
-/** One scenario measured once (one round). */
+/** The parts of a meshed scenario whose CPU is measured: each pod's app and sidecar. */
+export const LAB_CPU_PARTS = ["client-app", "client-sidecar", "server-app", "server-sidecar"] as const;
+export type LabCpuPart = (typeof LAB_CPU_PARTS)[number];
+
+/** CPU time used, µs (cgroup v2 `cpu.stat`). */
+export interface LabCpuUse {
+  readonly userUs: number;
+  readonly systemUs: number;
+}
+
+/**
+ * The segments one meshed request's latency splits into (they add up to the client's measured
+ * latency from actual send): client app ⇄ client sidecar, client sidecar processing, sidecar ⇄
+ * sidecar, server sidecar processing, server sidecar ⇄ app plus the app.
+ */
+export const LAB_SEGMENTS = [
+  "client-app-to-sidecar",
+  "client-sidecar",
+  "sidecar-to-sidecar",
+  "server-sidecar",
+  "server-sidecar-to-app",
+] as const;
+export type LabSegment = (typeof LAB_SEGMENTS)[number];
+
+/** Percentiles of one segment, µs. */
+export interface LabSegmentStats {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly mean: number;
+}
+
+/** Where one measurement's latency went, from both sidecars' access logs joined by request id. */
+export interface LabBreakdown {
+  /** Requests found in the client's trace and in both sidecars' logs. */
+  readonly joined: number;
+  /** Traced requests missing from a sidecar log. */
+  readonly unmatched: number;
+  readonly segments: Readonly<Record<LabSegment, LabSegmentStats>>;
+  /**
+   * Each sidecar's processing time over the run, evenly sampled (at most 2,000 points):
+   * [ms since the measured phase began, client sidecar µs, server sidecar µs].
+   */
+  readonly timeline: readonly (readonly [number, number, number])[];
+}
+
+/** One scenario measured once (one round at one rate). */
 export interface LabMeasurement {
   readonly scenario: LabScenario;
+  /** The target rate of this measurement's level. */
+  readonly rate: LabRate;
   readonly round: number;
   readonly protocol: string;
   readonly requests: number;
@@ -133,6 +201,16 @@ export interface LabMeasurement {
   readonly latencyUs: LabPercentiles;
   /** Latency from the actual send time, µs. */
   readonly uncorrectedLatencyUs: LabPercentiles;
+  /**
+   * CPU each part used during the measured phase (warm-up and process start excluded), and the
+   * requests completed in that window; absent when cgroup `cpu.stat` could not be read.
+   */
+  readonly cpu?: {
+    readonly requests: number;
+    readonly parts: Readonly<Partial<Record<LabCpuPart, LabCpuUse>>>;
+  };
+  /** Per-hop latency of meshed Envoy scenarios. */
+  readonly breakdown?: LabBreakdown;
   /** The load engine's full result (its own versioned shape) for reports. */
   readonly raw: unknown;
 }
@@ -147,9 +225,10 @@ export interface RoundStat {
   readonly values: readonly number[];
 }
 
-/** A scenario summarised across rounds. */
+/** A scenario at one rate summarised across rounds: every view (text, HTML, TUI) reads these. */
 export interface LabScenarioSummary {
   readonly scenario: LabScenario;
+  readonly rate: LabRate;
   readonly protocol: string;
   readonly rounds: number;
   readonly requests: number;
@@ -159,34 +238,85 @@ export interface LabScenarioSummary {
   readonly p90: RoundStat;
   readonly p99: RoundStat;
   readonly p999: RoundStat;
+  readonly max: RoundStat;
+  /** True when every round reached at least 99% of the target rate (always true for `max`). */
+  readonly rateReached: boolean;
+  /** CPU per request of each part, µs (user and system), across rounds. */
+  readonly cpu?: Readonly<
+    Partial<
+      Record<LabCpuPart, { readonly userUsPerRequest: RoundStat; readonly systemUsPerRequest: RoundStat }>
+    >
+  >;
+  /** Per-hop latency percentiles across rounds (meshed Envoy scenarios). */
+  readonly breakdown?: Readonly<
+    Record<LabSegment, { readonly p50: RoundStat; readonly p90: RoundStat; readonly p99: RoundStat }>
+  >;
 }
 
-/** A difference between two scenarios at one percentile (medians across rounds). */
+/** What a comparison measures: a latency percentile or CPU per request. */
+export type LabMetric = "p50" | "p90" | "p99" | "sidecar-cpu" | "sidecar-system-cpu" | "total-cpu";
+
+/**
+ * A difference between two scenarios in one metric, paired by round: both ran back to back in the
+ * same round, under the same machine conditions.
+ */
 export interface LabDelta {
-  readonly percentile: "p50" | "p90" | "p99";
-  readonly baselineUs: number;
-  readonly valueUs: number;
-  /** value - baseline, µs. */
-  readonly deltaUs: number;
-  /** (value - baseline) / baseline, as a fraction. */
+  readonly metric: LabMetric;
+  /** `us` for latency, `us/request` for CPU. */
+  readonly unit: "us" | "us/request";
+  /** Medians across rounds. */
+  readonly baseline: number;
+  readonly value: number;
+  /** value - baseline (medians). */
+  readonly delta: number;
+  /** (value - baseline) / baseline of the medians, as a fraction. */
   readonly deltaFraction: number;
   /**
-   * Median over rounds of the per-round relative difference (value_r - baseline_r) / baseline_r.
-   * Both scenarios of a round ran back to back under the same machine conditions, so this paired
-   * figure is less sensitive to drift than the difference of medians. Null without paired rounds.
+   * The paired estimate: the geometric mean over rounds of value_r / baseline_r, minus 1. Null
+   * without paired rounds.
    */
   readonly pairedFraction: number | null;
-  /** Per-round relative differences behind `pairedFraction`, in round order. */
+  /** 95% confidence interval of `pairedFraction` (t over the per-round log ratios); null below 2 rounds. */
+  readonly interval: { readonly low: number; readonly high: number } | null;
+  /** `lower`/`higher` only when the interval excludes zero; otherwise `not resolved`. */
+  readonly verdict: "lower" | "higher" | "not resolved";
+  /** Per-round relative differences (value_r - baseline_r) / baseline_r, in round order. */
   readonly perRoundFractions: readonly number[];
 }
 
-/** A named comparison, e.g. sidecar overhead over direct. */
+/** A named comparison, e.g. sidecar overhead over direct, at one rate. */
 export interface LabComparison {
-  readonly id: "sidecar-overhead" | "ebpf-gain" | "ebpf-overhead" | "grpc-proxyless-overhead";
+  readonly id:
+    | "sidecar-overhead"
+    | "ebpf-gain"
+    | "ebpf-overhead"
+    | "sidecar-grpc-overhead"
+    | "grpc-proxyless-overhead"
+    | "grpc-proxyless-vs-sidecar";
   readonly title: string;
+  readonly rate: LabRate;
   readonly baseline: LabScenario;
   readonly scenario: LabScenario;
   readonly deltas: readonly LabDelta[];
+}
+
+/** Latency against throughput of one scenario over the rate sweep. */
+export interface LabCurve {
+  readonly scenario: LabScenario;
+  readonly points: readonly {
+    readonly rate: LabRate;
+    /** Medians across rounds. */
+    readonly achievedQps: number;
+    readonly p50: number;
+    readonly p99: number;
+    readonly rateReached: boolean;
+    readonly errors: number;
+  }[];
+  /**
+   * The highest rate this scenario sustained on this machine: the best median achieved rate of
+   * the levels that reached their target without errors, or of the closed-loop (`max`) level.
+   */
+  readonly maxSustainableQps: number | null;
 }
 
 /** Where and how the lab ran. */
@@ -220,7 +350,7 @@ export interface LabEbpfCounters {
 
 /** The result of a lab run, the `--json` payload of `meshctl bench`. */
 export interface LabResult {
-  readonly schema: "meshctl.bench.lab/v1";
+  readonly schema: "meshctl.bench.lab/v2";
   readonly startedAt: string;
   readonly durationSeconds: number;
   readonly options: ResolvedLabOptions;
@@ -228,8 +358,12 @@ export interface LabResult {
   /** Scenarios skipped and why (e.g. a component not installed). */
   readonly skipped: readonly { readonly scenario: LabScenario; readonly reason: string }[];
   readonly measurements: readonly LabMeasurement[];
+  /** One per scenario and rate. */
   readonly summaries: readonly LabScenarioSummary[];
+  /** One per comparison and rate. */
   readonly comparisons: readonly LabComparison[];
+  /** One per scenario, over the rates. */
+  readonly curves: readonly LabCurve[];
   /** eBPF counters after the run, when sidecar-ebpf ran. */
   readonly ebpfCounters?: LabEbpfCounters;
   readonly warnings: readonly string[];

@@ -1,10 +1,19 @@
+import { formatUs } from "@meshctl/bench";
+import type { LabRate } from "@meshctl/lab";
 import { Box, Text } from "ink";
 import type { LabProgressState, LabProgressStore } from "./lab-progress-store.js";
 import { useLabProgress } from "./use-lab-progress.js";
 
+/** Finished measurements shown under the current one; older ones are counted, not listed. */
+const DONE_ROWS = 12;
+
 function micros(us: number): string {
-  if (!Number.isFinite(us) || us <= 0) return "-";
-  return us < 1000 ? `${Math.round(us)} µs` : `${(us / 1000).toFixed(2)} ms`;
+  return Number.isFinite(us) && us > 0 ? formatUs(us) : "-";
+}
+
+/** A target rate: "2,000 req/s" or "max rate" (closed loop). */
+function rateLabel(rate: LabRate): string {
+  return rate === "max" ? "max rate" : `${rate.toLocaleString("en-US")} req/s`;
 }
 
 function bar(fraction: number, width: number): string {
@@ -24,7 +33,10 @@ export interface LabProgressFrameProps {
   readonly now: number;
 }
 
-/** One frame of the live lab view: phase, current measurement with a bar and live figures, finished rows. */
+/**
+ * One frame of the live lab view: phase, the current measurement (scenario, target rate, round)
+ * with a bar and live figures, and the last finished measurements.
+ */
 export function LabProgressFrame({ state, now }: LabProgressFrameProps) {
   const c = state.current;
   const fraction = c ? Math.min(1, c.elapsedSeconds / Math.max(c.seconds, 0.001)) : 0;
@@ -40,23 +52,26 @@ export function LabProgressFrame({ state, now }: LabProgressFrameProps) {
       {c && (
         <Box flexDirection="column">
           <Text>
-            <Text color="cyan">{`[${c.index + 1}/${c.total}] ${c.scenario} · round ${c.round}  `}</Text>
+            <Text color="cyan">{`[${c.index + 1}/${c.total}] ${c.scenario} · ${rateLabel(c.rate)} · round ${c.round}  `}</Text>
             <Text>{bar(fraction, 24)}</Text>
             <Text dimColor>{` ${Math.round(fraction * 100)}%`}</Text>
           </Text>
           <Text dimColor>
             {c.live
-              ? `${c.live.phase === "warmup" ? "warming up · " : ""}${Math.round(c.live.currentQps)} req/s · p50 ${micros(c.live.p50Us)} · p99 ${micros(c.live.p99Us)} · ${c.live.errors} errors`
+              ? `${c.live.phase === "warmup" ? "warming up · " : ""}${Math.round(c.live.currentQps).toLocaleString("en-US")} req/s (${c.rate === "max" ? "closed loop" : `target ${c.rate.toLocaleString("en-US")}`}) · p50 ${micros(c.live.p50Us)} · p99 ${micros(c.live.p99Us)} · ${c.live.errors} errors`
               : "starting the load generator"}
           </Text>
         </Box>
       )}
       {state.done.length > 0 && (
         <Box flexDirection="column" marginTop={1}>
-          {state.done.map((m) => (
-            <Text key={`${m.scenario}-${m.round}`}>
+          {state.done.length > DONE_ROWS && (
+            <Text dimColor>{`… ${state.done.length - DONE_ROWS} earlier measurements`}</Text>
+          )}
+          {state.done.slice(-DONE_ROWS).map((m) => (
+            <Text key={`${m.scenario}-${m.rate}-${m.round}`}>
               <Text color="green">{"✔ "}</Text>
-              <Text>{`${m.scenario.padEnd(14)} #${m.round}  p50 ${micros(m.latencyUs.p50).padStart(9)}  p90 ${micros(m.latencyUs.p90).padStart(9)}  p99 ${micros(m.latencyUs.p99).padStart(9)}`}</Text>
+              <Text>{`${m.scenario.padEnd(14)} ${rateLabel(m.rate).padStart(12)}  #${m.round}  p50 ${micros(m.latencyUs.p50).padStart(7)}  p90 ${micros(m.latencyUs.p90).padStart(7)}  p99 ${micros(m.latencyUs.p99).padStart(7)}`}</Text>
               {m.errors > 0 && <Text color="red">{`  ${m.errors} errors`}</Text>}
               {!m.rateReached && <Text color="yellow">{"  rate not reached"}</Text>}
             </Text>

@@ -1,4 +1,4 @@
-import type { LabLiveFigures, LabMeasurement, LabProgressEvent, LabScenario } from "@meshctl/lab";
+import type { LabLiveFigures, LabMeasurement, LabProgressEvent, LabRate, LabScenario } from "@meshctl/lab";
 
 /** What the live lab view draws, folded from the lab's progress events. */
 export interface LabProgressState {
@@ -7,6 +7,8 @@ export interface LabProgressState {
   readonly current:
     | {
         readonly scenario: LabScenario;
+        /** The target rate of the measurement in progress (req/s, or `max` for closed loop). */
+        readonly rate: LabRate;
         readonly round: number;
         readonly index: number;
         readonly total: number;
@@ -42,6 +44,7 @@ export function reduceLabProgress(state: LabProgressState, event: LabProgressEve
         phase: "measure",
         current: {
           scenario: event.scenario,
+          rate: event.rate,
           round: event.round,
           index: event.index,
           total: event.total,

@@ -5,20 +5,24 @@ import { chown, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { findProgram, runCommand } from "@meshctl/core";
-import { describe, expect, test } from "vitest";
+import { parseBytes, parseDurationMs } from "@meshctl/bench";
+import { findProgram, isMeshctlError, runCommand } from "@meshctl/core";
+import { LAB_SCENARIOS } from "@meshctl/lab";
+import { Parser } from "@oclif/core";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import { type BinResult, CLI_BIN, runMeshctl } from "../../../test/helpers.js";
+import Bench, { labOptionsFromFlags } from "./index.js";
+import BenchRun from "./run.js";
 
 const isRoot = process.getuid?.() === 0;
-const haproxy = await findProgram("haproxy");
 const envoy = await findProgram("envoy");
 const built = existsSync(fileURLToPath(new URL("../../../dist/index.js", import.meta.url)));
 const labReason = !built
   ? "the CLI is not built"
   : !isRoot
     ? "the lab needs root"
-    : !haproxy
-      ? "haproxy is not installed"
+    : !envoy
+      ? "envoy (the default sidecar) is not installed"
       : "";
 if (labReason) console.log(`skipped meshctl bench lab run: ${labReason}`);
 
@@ -51,6 +55,96 @@ function runMeshctlAsNobody(args: readonly string[]): Promise<BinResult> {
     );
   });
 }
+
+/** `meshctl bench` flags as oclif parses them (argv and MESHCTL_* env twins), mapped to lab options. */
+async function labOptionsOf(argv: string[]) {
+  const { flags } = await Parser.parse(argv, { flags: Bench.flags, strict: true });
+  return labOptionsFromFlags(flags);
+}
+
+/** What `meshctl bench run` makes of the same flags: its duration (ms) and payload (bytes). */
+async function runOptionsOf(argv: string[]) {
+  const { flags } = await Parser.parse(["http://127.0.0.1:1/", ...argv], {
+    flags: BenchRun.flags,
+    args: BenchRun.args,
+    strict: true,
+  });
+  return {
+    durationMs: flags.duration === undefined ? undefined : parseDurationMs(flags.duration),
+    payloadBytes: parseBytes(flags.payload),
+  };
+}
+
+describe("meshctl bench flags", () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  test.each([
+    ["10", "1024"],
+    ["10s", "1KiB"],
+    ["500ms", "64k"],
+    ["1.5m", "0"],
+  ])("--duration %s --payload %s mean the same as in `bench run`", async (duration, payload) => {
+    const argv = ["--duration", duration, "--payload", payload];
+    const lab = await labOptionsOf(argv);
+    const run = await runOptionsOf(argv);
+    expect((lab.durationSeconds ?? 0) * 1000).toBe(run.durationMs);
+    expect(lab.payloadBytes).toBe(run.payloadBytes);
+  });
+
+  test("the env twins have the same names and meaning in both commands", async () => {
+    for (const name of ["duration", "payload", "qps", "connections"] as const) {
+      expect(Bench.flags[name].env, name).toBeDefined();
+      expect(Bench.flags[name].env, name).toBe(BenchRun.flags[name].env);
+    }
+    vi.stubEnv("MESHCTL_DURATION", "750ms");
+    vi.stubEnv("MESHCTL_PAYLOAD", "2KiB");
+    const lab = await labOptionsOf([]);
+    const run = await runOptionsOf([]);
+    expect(lab).toMatchObject({ durationSeconds: 0.75, payloadBytes: 2048 });
+    expect(run).toEqual({ durationMs: 750, payloadBytes: 2048 });
+  });
+
+  test("--warmup takes a duration too, and a bad one is a usage error naming the flag", async () => {
+    expect((await labOptionsOf(["--warmup", "250ms"])).warmupSeconds).toBe(0.25);
+    const error = await labOptionsOf(["--duration", "10 sec"]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isMeshctlError(error) && { code: error.code, kind: error.kind }).toEqual({
+      code: "BENCH_OPTIONS_INVALID",
+      kind: "usage",
+    });
+    expect((error as Error).message).toContain("--duration");
+  });
+
+  test("--qps takes one rate or a sweep with max (closed loop); MESHCTL_QPS too", async () => {
+    expect((await labOptionsOf([])).rates).toEqual([1000]);
+    expect((await labOptionsOf(["--qps", "5000,500,2000,max"])).rates).toEqual([500, 2000, 5000, "max"]);
+    vi.stubEnv("MESHCTL_QPS", "750");
+    expect((await labOptionsOf([])).rates).toEqual([750]);
+    const error = await labOptionsOf(["--qps", "500,fast"]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isMeshctlError(error) && error.code).toBe("LAB_OPTION_INVALID");
+  });
+
+  test("defaults: every scenario (listed in the help), Envoy sidecars in L7 mode", async () => {
+    for (const scenario of LAB_SCENARIOS) expect(Bench.flags.scenarios.description).toContain(scenario);
+    expect(Bench.description).toContain("direct-grpc");
+    expect(Bench.description).toContain("sidecar-grpc");
+    expect(await labOptionsOf([])).toMatchObject({
+      scenarios: [...LAB_SCENARIOS],
+      sidecar: "envoy",
+      sidecarMode: "http",
+      payloadBytes: 1024,
+      durationSeconds: 3,
+      warmupSeconds: 1,
+    });
+  });
+});
 
 describe.skipIf(!built)("meshctl bench (the lab) through the built binary", () => {
   test("an unknown scenario is a usage error naming the valid ones", async () => {
@@ -187,7 +281,7 @@ describe.skipIf(!built)("meshctl bench (the lab) through the built binary", () =
         comparisons: { id: string }[];
       };
       expect(result.kind).toBe("lab");
-      expect(result.schema).toBe("meshctl.bench.lab/v1");
+      expect(result.schema).toBe("meshctl.bench.lab/v2");
       expect(result.summaries.map((s) => s.scenario)).toEqual(["direct", "sidecar"]);
       expect(result.comparisons.map((c) => c.id)).toContain("sidecar-overhead");
       expect(await mclNamespaces()).toEqual(before);

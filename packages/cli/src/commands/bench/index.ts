@@ -1,13 +1,17 @@
 import { writeFile } from "node:fs/promises";
+import { formatUs, parseBytes, parseDurationMs } from "@meshctl/bench";
 import { EXIT_CODES } from "@meshctl/core";
 import {
   cleanupLabLeftovers,
   LAB_DEFAULTS,
   LAB_SCENARIOS,
   type LabCleanupReport,
+  type LabOptions,
   type LabProgressEvent,
   type LabResult,
+  parseLabRates,
   parseLabScenarios,
+  renderLabHtmlReport,
   renderLabText,
   runLab,
 } from "@meshctl/lab";
@@ -20,61 +24,69 @@ export type BenchLabOutput =
   | ({ readonly kind: "cleanup" } & LabCleanupReport);
 
 export default class Bench extends MeshctlCommand<BenchLabOutput> {
-  static override summary = "Build a local mesh lab and compare direct, sidecar and eBPF-accelerated latency";
+  static override summary =
+    "Build a local mesh lab and compare direct, sidecar, eBPF-accelerated and gRPC latency and CPU";
   static override description =
     `Builds a small mesh on this machine and measures the same load through each scenario:
-  - direct          client pod → server pod, no proxies
+  - direct          HTTP/1.1 client pod → server pod, no proxies
   - sidecar         both pods meshed: istio-init capture (15001/15006) and a sidecar proxy each
   - sidecar-ebpf    as sidecar, with @meshctl/ebpf sockops/sk_msg acceleration on the pods' cgroup
-  - grpc-proxyless  a gRPC client routed by meshctl's xDS control plane (when available)
+  - direct-grpc     a grpc-js client dialing the server pod, no proxies
+  - sidecar-grpc    the same gRPC client through both sidecars
+  - grpc-proxyless  the same gRPC client routed by meshctl's xDS control plane, no sidecar
 Pods are network namespaces on a private bridge (10.213.x.0/24, never routed to the host). Rounds
-are interleaved (A B C A B C ...) and the report shows medians across rounds with their spread, the
-sidecar overhead over direct and the eBPF gain over sidecar at p50/p90/p99. Defaults follow Istio's
-method scaled to one machine: 1 KiB payload, 1000 req/s open loop, 4 connections. Everything the lab
-creates (all named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs root.`;
+are interleaved (A B C A B C ...) at each target rate; --qps takes one rate or a sweep (500,2000,max)
+for latency against throughput. The report shows medians across rounds, paired comparisons with a
+95% interval and a verdict (sidecar over direct, eBPF against sidecar, proxyless gRPC against direct
+and sidecar gRPC), per-hop latency and CPU per request. Defaults follow Istio's method scaled to one
+machine: 1 KiB payload, 1000 req/s open loop, 4 connections, Envoy sidecars. --duration and
+--payload read like in \`meshctl bench run\` (10s, 500ms; 1KiB). Everything the lab creates (all
+named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs root.`;
   static override examples = [
     "sudo <%= config.bin %> bench",
-    "sudo <%= config.bin %> bench --scenarios direct,sidecar,sidecar-ebpf --duration 10 --rounds 5",
+    "sudo <%= config.bin %> bench --scenarios direct,sidecar,sidecar-ebpf --duration 10s --rounds 5",
+    "sudo <%= config.bin %> bench --scenarios direct,sidecar --qps 500,2000,5000,max --html lab.html",
     "sudo <%= config.bin %> bench --json > lab.json",
     "sudo <%= config.bin %> bench --cleanup",
   ];
   static override flags = {
     scenarios: Flags.string({
-      description: `Comma-separated scenarios, in run order (${LAB_SCENARIOS.join(", ")}).`,
+      description: `Comma-separated scenarios, in run order: ${LAB_SCENARIOS.join(", ")}.`,
       default: LAB_SCENARIOS.join(","),
       env: "MESHCTL_SCENARIOS",
     }),
     duration: Flags.string({
-      description: "Measured seconds per scenario per round.",
-      default: String(LAB_DEFAULTS.durationSeconds),
+      char: "d",
+      description: "Measured duration per scenario, rate and round (10, 10s, 500ms, 2m), as in `bench run`.",
+      default: `${LAB_DEFAULTS.durationSeconds}s`,
       env: "MESHCTL_DURATION",
     }),
     warmup: Flags.string({
-      description: "Warm-up seconds before each measurement (discarded).",
-      default: String(LAB_DEFAULTS.warmupSeconds),
+      description: "Warm-up before each measurement, discarded (1s, 500ms).",
+      default: `${LAB_DEFAULTS.warmupSeconds}s`,
     }),
     rounds: Flags.integer({
-      description: "Interleaved rounds.",
+      description: "Interleaved rounds per rate.",
       default: LAB_DEFAULTS.rounds,
       min: 1,
       env: "MESHCTL_ROUNDS",
     }),
-    qps: Flags.integer({
-      description: "Fixed request rate (open loop), total.",
-      default: LAB_DEFAULTS.qps,
-      min: 1,
+    qps: Flags.string({
+      description:
+        "Target rate over all connections (open loop), or a comma-separated sweep; max = closed loop, as fast as it goes (500,2000,5000,max).",
+      default: LAB_DEFAULTS.rates.join(","),
       env: "MESHCTL_QPS",
     }),
     connections: Flags.integer({
+      char: "c",
       description: "Client connections.",
       default: LAB_DEFAULTS.connections,
       min: 1,
       env: "MESHCTL_CONNECTIONS",
     }),
-    payload: Flags.integer({
-      description: "Request/response body bytes.",
-      default: LAB_DEFAULTS.payloadBytes,
-      min: 0,
+    payload: Flags.string({
+      description: "Request/response body size (1024, 1KiB, 64k), as in `bench run`.",
+      default: String(LAB_DEFAULTS.payloadBytes),
       env: "MESHCTL_PAYLOAD",
     }),
     sidecar: Flags.string({
@@ -106,6 +118,8 @@ creates (all named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs 
   protected async execute(): Promise<BenchLabOutput> {
     const { flags } = await this.parse(Bench);
     if (flags.cleanup) return { kind: "cleanup", ...(await cleanupLabLeftovers()) };
+    // Bad flags fail here, before any live view or signal handler.
+    const options = labOptionsFromFlags(flags);
     const controller = new AbortController();
     // First Ctrl-C: stop and tear down. Second: give up at once (the next run cleans leftovers).
     const onSignal = () => {
@@ -118,21 +132,12 @@ creates (all named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs 
     const progress = live?.push ?? (this.jsonEnabled() ? undefined : plainProgress);
     try {
       const result = await runLab({
-        scenarios: parseLabScenarios(flags.scenarios),
-        durationSeconds: Number(flags.duration),
-        warmupSeconds: Number(flags.warmup),
-        rounds: flags.rounds,
-        qps: flags.qps,
-        connections: flags.connections,
-        payloadBytes: flags.payload,
-        sidecar: flags.sidecar as "envoy" | "haproxy",
-        sidecarMode: flags["sidecar-mode"] as "http" | "tcp",
-        pinCpus: flags["pin-cpus"],
+        ...options,
         removeLeftovers: true,
         signal: controller.signal,
         ...(progress ? { onProgress: progress } : {}),
       });
-      if (flags.html) await writeFile(flags.html, await renderLabHtml(result));
+      if (flags.html) await writeFile(flags.html, renderLabHtmlReport(result));
       return { kind: "lab", ...result };
     } finally {
       await live?.stop();
@@ -169,19 +174,52 @@ creates (all named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs 
   }
 }
 
+/** The flags `labOptionsFromFlags` reads. */
+export interface BenchLabFlags {
+  readonly scenarios: string;
+  readonly duration: string;
+  readonly warmup: string;
+  readonly rounds: number;
+  readonly qps: string;
+  readonly connections: number;
+  readonly payload: string;
+  readonly sidecar: string;
+  readonly "sidecar-mode": string;
+  readonly "pin-cpus": boolean;
+}
+
+/**
+ * The lab's options from the command's flags. Durations and sizes are parsed by the same
+ * functions as `meshctl bench run` (parseDurationMs, parseBytes), so `--duration 500ms` or
+ * `MESHCTL_PAYLOAD=1KiB` mean the same in both commands.
+ *
+ * @example
+ * labOptionsFromFlags({ ...flags, duration: "500ms", qps: "500,max" }); // { durationSeconds: 0.5, rates: [500, "max"], ... }
+ */
+export function labOptionsFromFlags(flags: BenchLabFlags): LabOptions {
+  return {
+    scenarios: parseLabScenarios(flags.scenarios),
+    durationSeconds: parseDurationMs(flags.duration) / 1000,
+    warmupSeconds: parseDurationMs(flags.warmup, "warmup") / 1000,
+    rounds: flags.rounds,
+    rates: parseLabRates(flags.qps),
+    connections: flags.connections,
+    payloadBytes: parseBytes(flags.payload),
+    sidecar: flags.sidecar as "envoy" | "haproxy",
+    sidecarMode: flags["sidecar-mode"] as "http" | "tcp",
+    pinCpus: flags["pin-cpus"],
+  };
+}
+
 /** Progress for pipes and logs: one line per phase and measurement, on stderr. */
 function plainProgress(e: LabProgressEvent): void {
   if (e.type === "phase") process.stderr.write(`[${e.phase}] ${e.message}\n`);
   else if (e.type === "warning") process.stderr.write(`warning: ${e.message}\n`);
   else if (e.type === "measurement-done") {
     const m = e.measurement;
+    const rate = m.rate === "max" ? "max rate" : `${m.rate} req/s`;
     process.stderr.write(
-      `  ${e.index + 1}/${e.total} ${m.scenario} #${m.round}: p50 ${m.latencyUs.p50} µs, p90 ${m.latencyUs.p90} µs, p99 ${m.latencyUs.p99} µs\n`,
+      `  ${e.index + 1}/${e.total} ${m.scenario} @ ${rate} #${m.round}: ${Math.round(m.achievedQps)} req/s${m.rateReached ? "" : " (rate not reached)"}, p50 ${formatUs(m.latencyUs.p50)}, p90 ${formatUs(m.latencyUs.p90)}, p99 ${formatUs(m.latencyUs.p99)}${m.errors > 0 ? `, ${m.errors} errors` : ""}\n`,
     );
   }
-}
-
-async function renderLabHtml(result: LabResult): Promise<string> {
-  const { renderLabHtmlReport } = await import("@meshctl/lab");
-  return renderLabHtmlReport(result);
 }

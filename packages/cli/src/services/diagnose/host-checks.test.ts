@@ -117,7 +117,7 @@ describe("evaluateHostChecks", () => {
     expect(missing.status).toBe("warn");
     expect(missing.summary).toMatch(/default sidecar/);
     expect(missing.recommendation).toMatch(/install-envoy\.sh/);
-    const withEnvoy = (version: string | undefined) =>
+    const withEnvoy = (version: string | null) =>
       byId(
         evaluateHostChecks(
           hostFactsFixture({
@@ -130,7 +130,7 @@ describe("evaluateHostChecks", () => {
     expect(withEnvoy("1.31.2")).toMatchObject({ status: "warn" });
     expect(withEnvoy("1.31.2").summary).toContain("1.31.2");
     expect(withEnvoy("1.31.2").recommendation).toMatch(/install-envoy\.sh/);
-    expect(withEnvoy(undefined).summary).toMatch(/may not be Envoy/);
+    expect(withEnvoy(null).summary).toMatch(/may not be Envoy/);
   });
 
   test("a 2-CPU busy VM with a powersave governor warns the benchmark user", () => {
