@@ -1,4 +1,4 @@
-import { PALETTE } from "@meshctl/bench";
+import { formatRate, PALETTE } from "@meshctl/bench";
 import { podCommand } from "@meshctl/pod";
 import { Ajv } from "ajv";
 import { describe, expect, test } from "vitest";
@@ -413,10 +413,10 @@ describe("lab reports: text and HTML from one result", () => {
       expect(fromText).toEqual(fromHtml);
     }
     // grpc-proxyless sustained 500 only (2,000 missed): max is the closed-loop level, 1,500.
-    expect(text).toContain("  grpc-proxyless: max sustainable rate: 1500.0 req/s");
-    expect(textTableAfter(text, "  grpc-proxyless: max sustainable rate: 1500.0 req/s")[1]).toEqual([
+    expect(text).toContain("  grpc-proxyless: max sustainable rate: 1,500 req/s");
+    expect(textTableAfter(text, "  grpc-proxyless: max sustainable rate: 1,500 req/s")[1]).toEqual([
       "2,000",
-      "1500.0",
+      "1,500",
       "224µs",
       "672µs",
       "rate not reached",
@@ -475,7 +475,7 @@ describe("lab reports: text and HTML from one result", () => {
 
   function blocksHeading(scenario: LabScenario): string {
     const c = result.curves.find((x) => x.scenario === scenario)!;
-    return `${scenario}: max sustainable rate: ${c.maxSustainableQps === null ? "none" : `${c.maxSustainableQps.toFixed(1)} req/s`}`;
+    return `${scenario}: max sustainable rate: ${c.maxSustainableQps === null ? "none" : `${formatRate(c.maxSustainableQps)} req/s`}`;
   }
 });
 

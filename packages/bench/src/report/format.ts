@@ -40,10 +40,10 @@ export function formatDelta(deltaUs: number, pct: number | null): string {
   return `${sign}${formatUs(Math.abs(deltaUs))}${rel}`;
 }
 
-/** Requests per second: one decimal below 10 000 ("1000.0"), grouped integers above ("110,000"). */
+/** Requests per second: one decimal below 1 000 ("999.9"), grouped integers from there ("3,938"). */
 export function formatRate(qps: number): string {
   const oneDecimal = qps.toFixed(1);
-  return Math.abs(Number(oneDecimal)) >= 10_000
+  return Math.abs(Number(oneDecimal)) >= 1000
     ? Math.round(qps).toLocaleString("en-US")
     : stripNegativeZero(oneDecimal);
 }

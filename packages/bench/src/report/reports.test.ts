@@ -102,7 +102,7 @@ describe("text report", () => {
   test("one table per result with corrected and uncorrected rows", () => {
     const text = renderTextReport(direct);
     expect(text).toContain(
-      "http1 · open loop at 1000.0 req/s · 4 connections · 1s · payload 1 KiB · warm-up 500ms",
+      "http1 · open loop at 1,000 req/s · 4 connections · 1s · payload 1 KiB · warm-up 500ms",
     );
     expect(text).toMatch(/corrected\s+1µs\s+500µs\s+750µs\s+900µs\s+990µs\s+999µs\s+1ms\s+1ms/);
     expect(text).toMatch(/uncorrected\s+1µs\s+250µs/);
