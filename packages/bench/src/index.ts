@@ -1,4 +1,6 @@
 // Public entry of @meshctl/bench: the load engine, reports and echo servers. Explicit named exports only.
+
+export { encodeEchoMessage } from "./engine/clients/http2.js";
 export { describeEnvironment } from "./engine/environment.js";
 export { LatencyHistogram, logBuckets, spectrumPoints } from "./engine/histogram.js";
 export { parseBytes, parseDurationMs, parseHeaders } from "./engine/parse.js";

@@ -3,7 +3,7 @@ import { writeFile } from "node:fs/promises";
 // Runs the local mesh lab and prints the comparison (text, then the JSON result on the last line
 // with --json). Build first (`npm run build`: the pods run dist/lab-agent.js). Usage:
 //   flock /tmp/meshctl-bench.lock node packages/lab/scripts/lab.mjs [--scenarios a,b] [--duration s] [--rounds n]
-//     [--qps n|500,2000,max] [--connections n] [--sidecar envoy|haproxy] [--sidecar-mode http|tcp] [--pin-cpus]
+//     [--qps n|500,2000,max] [--connections n] [--sidecar envoy|haproxy] [--pacing precise|timer] [--sidecar-mode http|tcp] [--pin-cpus]
 //     [--html file] [--json]
 // Against the sibling packages' sources instead of their builds:
 //   node --conditions=@meshctl/source --import tsx packages/lab/scripts/lab.mjs ...
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     payload: { type: "string" },
     "sidecar-mode": { type: "string" },
     sidecar: { type: "string" },
+    pacing: { type: "string" },
     html: { type: "string" },
     json: { type: "boolean", default: false },
     "pin-cpus": { type: "boolean", default: false },
@@ -37,6 +38,7 @@ const options = {
   ...(values.rounds ? { rounds: num(values.rounds) } : {}),
   ...(values.qps ? { rates: parseLabRates(values.qps) } : {}),
   ...(values.sidecar ? { sidecar: values.sidecar } : {}),
+  ...(values.pacing ? { pacing: values.pacing } : {}),
   ...(values.connections ? { connections: num(values.connections) } : {}),
   ...(values.payload ? { payloadBytes: num(values.payload) } : {}),
   ...(values["sidecar-mode"] ? { sidecarMode: values["sidecar-mode"] } : {}),

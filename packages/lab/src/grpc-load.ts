@@ -9,6 +9,7 @@
 import type * as GrpcJs from "@grpc/grpc-js";
 import {
   buildLoadResult,
+  encodeEchoMessage,
   GRPC_ECHO_METHOD,
   LatencyHistogram,
   type LoadProgress,
@@ -30,26 +31,10 @@ export interface GrpcLoadOptions {
   readonly timeoutMs?: number;
   /** grpc-js-xds bootstrap (node identity and the control plane's address), for `xds:///` targets. */
   readonly bootstrap?: Record<string, unknown>;
+  /** Open-loop send timing, as the engine's `pacing` (default `precise`). */
+  readonly pacing?: "precise" | "timer";
   /** Send `<header>: <idPrefix>-<n>` with every call and return the measured calls' trace. */
   readonly trace?: { readonly header: string; readonly idPrefix: string };
-}
-
-/**
- * Encodes the echo request: protobuf field 1 (bytes), as the engine's gRPC echo server expects.
- *
- * @example
- * encodeEchoRequest(Buffer.from("hi")); // <0a 02 68 69>
- */
-export function encodeEchoRequest(payload: Buffer): Buffer {
-  const len: number[] = [];
-  let n = payload.length;
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n > 0) byte |= 0x80;
-    len.push(byte);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([0x0a, ...len]), payload]);
 }
 
 /**
@@ -77,13 +62,14 @@ export async function runGrpcLoad(
   const resolved = resolveLoadOptions({
     target: `grpc://${authority}${GRPC_ECHO_METHOD}`,
     ...(options.qps === null ? { max: true } : { qps: options.qps }),
+    ...(options.pacing ? { pacing: options.pacing } : {}),
     connections: options.connections,
     durationMs: options.durationMs,
     warmupMs: options.warmupMs,
     payloadBytes: options.payloadBytes,
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
   });
-  const request = encodeEchoRequest(Buffer.alloc(options.payloadBytes, 0x61));
+  const request = encodeEchoMessage(Buffer.alloc(options.payloadBytes, 0x61));
   const channelOptions: GrpcJs.ChannelOptions = {
     ...(xds
       ? { "grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config": JSON.stringify(options.bootstrap ?? {}) }
@@ -221,7 +207,8 @@ export async function runGrpcLoad(
           return;
         }
         const wait = schedule.intendedAt(next) - performance.now();
-        if (wait > 1.5) setTimeout(tick, wait - 1);
+        if (options.pacing === "timer" && wait > 0) setTimeout(tick, Math.max(1, wait));
+        else if (wait > 1.5) setTimeout(tick, wait - 1);
         else setImmediate(tick);
       };
       tick();

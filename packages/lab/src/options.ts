@@ -122,6 +122,7 @@ export function resolveLabOptions(options: LabOptions = {}): ResolvedLabOptions 
       (options.rates ?? LAB_DEFAULTS.rates).map((r) => (r === "max" ? r : positive("qps", r, false))),
     ),
     connections: positive("connections", options.connections ?? LAB_DEFAULTS.connections, true),
+    pacing: options.pacing ?? "precise",
     payloadBytes:
       options.payloadBytes === 0
         ? 0

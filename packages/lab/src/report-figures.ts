@@ -365,7 +365,7 @@ export function maxSustainableText(c: LabCurve): string {
  */
 export function setupLine(result: LabResult): string {
   const o = result.options;
-  return `${o.rounds} interleaved round${o.rounds === 1 ? "" : "s"} × ${formatDuration(o.durationSeconds * 1000)} (+${formatDuration(o.warmupSeconds * 1000)} warm-up) per scenario and rate, at ${formatLabRates(o.rates)}, ${o.connections} connections, ${formatBytes(o.payloadBytes)} payload, sidecar ${o.sidecar} (${o.sidecarMode})`;
+  return `${o.rounds} interleaved round${o.rounds === 1 ? "" : "s"} × ${formatDuration(o.durationSeconds * 1000)} (+${formatDuration(o.warmupSeconds * 1000)} warm-up) per scenario and rate, at ${formatLabRates(o.rates)}, ${o.connections} connections, ${formatBytes(o.payloadBytes)} payload, sidecar ${o.sidecar} (${o.sidecarMode})${o.pacing === "timer" ? ", timer pacing (sends up to ~1 ms late, in every scenario)" : ""}`;
 }
 
 /**

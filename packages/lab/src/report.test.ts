@@ -1,8 +1,7 @@
-import { formatRate, PALETTE } from "@meshctl/bench";
+import { encodeEchoMessage, formatRate, PALETTE } from "@meshctl/bench";
 import { podCommand } from "@meshctl/pod";
 import { Ajv } from "ajv";
 import { describe, expect, test } from "vitest";
-import { encodeEchoRequest } from "./grpc-load.js";
 import { LAB_HTML_SECTION_IDS, renderLabHtmlReport, representativeRound } from "./html-report.js";
 import { measurementFromLoadResult } from "./index.js";
 import { formatCpuUs, formatSignedFraction } from "./report-figures.js";
@@ -168,6 +167,7 @@ function labResultOf(
       rounds,
       rates,
       connections: 4,
+      pacing: "timer",
       payloadBytes: 1024,
       sidecar: "envoy",
       sidecarMode: "http",
@@ -591,8 +591,8 @@ describe("helpers", () => {
   });
 
   test("the gRPC echo request is protobuf field 1 with a varint length", () => {
-    expect([...encodeEchoRequest(Buffer.from("hi"))]).toEqual([0x0a, 2, 0x68, 0x69]);
-    const big = encodeEchoRequest(Buffer.alloc(1024));
+    expect([...encodeEchoMessage(Buffer.from("hi"))]).toEqual([0x0a, 2, 0x68, 0x69]);
+    const big = encodeEchoMessage(Buffer.alloc(1024));
     expect([...big.subarray(0, 3)]).toEqual([0x0a, 0x80, 0x08]);
     expect(big.length).toBe(1027);
   });

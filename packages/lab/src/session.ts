@@ -381,6 +381,7 @@ export class LabSession {
       warmupMs: Math.round(o.warmupSeconds * 1000),
       payloadBytes: o.payloadBytes,
       timeoutMs: 10_000,
+      pacing: o.pacing,
       trace: {
         header: REQUEST_ID_HEADER,
         idPrefix: `${this.plan.id}-${slot.scenario}-${slot.rate}-${slot.round}`,

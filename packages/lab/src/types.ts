@@ -41,6 +41,15 @@ export interface LabOptions {
   readonly rates?: readonly LabRate[];
   /** Client connections. */
   readonly connections?: number;
+  /**
+   * How the load generator times its sends (the engine's `pacing`). `precise` (default) polls
+   * before each send: sends leave on time, but the generator keeps one CPU busy (at 1000 req/s
+   * about 1 ms of CPU per request on a 2-CPU machine), which the pods then lack. `timer` sleeps
+   * between sends: the generator uses only what its requests cost, and corrected latencies include
+   * up to ~1 ms of send lateness (the same for every scenario). Use `timer` to compare CPU, or
+   * near saturation on a small machine.
+   */
+  readonly pacing?: "precise" | "timer";
   /** Request and response body size in bytes. */
   readonly payloadBytes?: number;
   /** The sidecar proxy of meshed pods; default Envoy configured by meshctl's xDS control plane. */
@@ -73,6 +82,7 @@ export interface ResolvedLabOptions {
   readonly rounds: number;
   readonly rates: readonly LabRate[];
   readonly connections: number;
+  readonly pacing: "precise" | "timer";
   readonly payloadBytes: number;
   readonly sidecar: SidecarKind;
   readonly sidecarMode: "http" | "tcp";

@@ -13,24 +13,13 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findProgram, type SpawnedProgram } from "@meshctl/core";
-import { requirementGate } from "@meshctl/core/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderBootstrap, startXdsServer, staticMeshSource, type XdsServerHandle } from "../src/index.js";
 import { waitFor } from "../src/testing/index.js";
-import { type EnvoyProcess, startEnvoy } from "./envoy-process.js";
+import { type EnvoyProcess, envoyInNetnsGate, startEnvoy } from "./envoy-process.js";
 import { createTestNetns, type TestNetns } from "./netns.js";
 
-const envoyPath = await findProgram("envoy");
-const isRoot = process.getuid?.() === 0;
-const gate = requirementGate(
-  "envoy",
-  !envoyPath
-    ? "no `envoy` binary on PATH (npm run setup installs the pinned one)"
-    : !isRoot
-      ? "needs root (Envoy runs in a network namespace with capture rules)"
-      : undefined,
-  "xds envoy access log test",
-);
+const { gate, envoyPath } = await envoyInNetnsGate("xds envoy access log test");
 
 const HTTP_PORT = 8080;
 const TCP_PORT = 5432;

@@ -12,7 +12,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findProgram } from "@meshctl/core";
-import { requirementGate } from "@meshctl/core/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   type ClientStatus,
@@ -25,20 +24,10 @@ import {
   type XdsServerHandle,
 } from "../src/index.js";
 import { waitFor } from "../src/testing/index.js";
-import { type EnvoyProcess, startEnvoy } from "./envoy-process.js";
+import { type EnvoyProcess, envoyInNetnsGate, startEnvoy } from "./envoy-process.js";
 import { createTestNetns, type TestNetns } from "./netns.js";
 
-const envoyPath = await findProgram("envoy");
-const isRoot = process.getuid?.() === 0;
-const gate = requirementGate(
-  "envoy",
-  !envoyPath
-    ? "no `envoy` binary on PATH (npm run setup installs the pinned one)"
-    : !isRoot
-      ? "needs root (Envoy runs in a network namespace)"
-      : undefined,
-  "xds envoy capabilities test",
-);
+const { gate, envoyPath } = await envoyInNetnsGate("xds envoy capabilities test");
 
 const any = (name: string, type: string, value = new Uint8Array()) => ({
   name,

@@ -6,7 +6,8 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type SpawnedProgram, spawnProgram } from "@meshctl/core";
+import { findProgram, type SpawnedProgram, spawnProgram } from "@meshctl/core";
+import { requirementGate } from "@meshctl/core/testing";
 import { waitFor } from "../src/testing/index.js";
 import type { TestNetns } from "./netns.js";
 
@@ -145,4 +146,23 @@ export async function startEnvoy(
     await close();
     throw error;
   }
+}
+
+/**
+ * The gate of a test that runs Envoy as root in a network namespace: skipped without Envoy or
+ * root, unless MESHCTL_REQUIRE lists envoy (CI), where it fails instead.
+ */
+export async function envoyInNetnsGate(what: string): Promise<{ gate: ReturnType<typeof requirementGate>; envoyPath?: string }> {
+  const envoyPath = await findProgram("envoy");
+  const isRoot = process.getuid?.() === 0;
+  const gate = requirementGate(
+    "envoy",
+    !envoyPath
+      ? "no `envoy` binary on PATH (npm run setup installs the pinned one)"
+      : !isRoot
+        ? "needs root (Envoy runs in a network namespace)"
+        : undefined,
+    what,
+  );
+  return envoyPath ? { gate, envoyPath } : { gate };
 }

@@ -56,9 +56,11 @@ describe("resolveLoadOptions", () => {
       durationMs: 10_000,
       requests: null,
       workers: 1,
+      pacing: "precise",
       timeoutMs: 30_000,
       protocol: "http1",
     });
+    expect(resolveLoadOptions({ ...base, pacing: "timer" }).pacing).toBe("timer");
   });
 
   test("max means closed loop without a rate", () => {

@@ -63,6 +63,7 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     warmupMs: options.warmupMs,
     headers: { ...(options.headers ?? {}) },
     workers,
+    pacing: options.pacing ?? "precise",
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     ...(options.trace !== undefined
       ? { trace: { header: options.trace.header, idPrefix: options.trace.idPrefix } }
@@ -167,7 +168,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     warnings.push("worker threads need the built package (dist/load-worker.js); ran on one thread");
     workers = 1;
   }
-  const shards = shardOptions(resolved, workers, "precise");
+  const shards = shardOptions(resolved, workers, resolved.pacing);
   const startedWall = Date.now();
   const progress = new ProgressTracker(resolved, shards.length, options.onProgress);
   const results =

@@ -58,6 +58,14 @@ export interface LoadOptions {
   readonly headers?: Record<string, string>;
   /** Worker threads generating load (default: 1; "auto" is decided by the CLI, not here). */
   readonly workers?: number;
+  /**
+   * How open-loop sends are timed: `precise` (default) polls the last 1.5 ms before each send, so
+   * sends leave on time but the generator keeps a CPU busy; `timer` sleeps until each send
+   * (Node timers: sends may leave up to ~1 ms late, which the corrected latency includes) and
+   * uses only the CPU the requests need. On a small machine shared with its target, `timer` keeps
+   * the generator from taking a CPU away from what it measures.
+   */
+  readonly pacing?: "precise" | "timer";
   /** Per-request timeout, default 30 000 ms; a timeout counts as error kind "timeout". */
   readonly timeoutMs?: number;
   /**
@@ -184,6 +192,7 @@ export interface ResolvedLoadOptions {
   readonly warmupMs: number;
   readonly headers: Record<string, string>;
   readonly workers: number;
+  readonly pacing: "precise" | "timer";
   readonly timeoutMs: number;
   /** Present when requests carry ids. */
   readonly trace?: LoadTraceOptions;

@@ -82,6 +82,7 @@ export const LOAD_RESULT_JSON_SCHEMA = {
         warmupMs: { type: "number", minimum: 0 },
         headers: { type: "object", additionalProperties: { type: "string" } },
         workers: { type: "integer", minimum: 1 },
+        pacing: { enum: ["precise", "timer"] },
         timeoutMs: { type: "number" },
         trace: traceOptions,
       },

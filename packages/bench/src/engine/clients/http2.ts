@@ -8,8 +8,15 @@ export const H2_STREAMS_PER_CONNECTION = 100;
 
 const { HTTP2_HEADER_STATUS } = http2.constants;
 
-/** Frames `payload` as a gRPC message: 5-byte prefix + protobuf `bytes payload = 1`. */
-export function encodeGrpcEcho(payload: Buffer): Buffer {
+/**
+ * The echo request message, protobuf `bytes payload = 1` (empty for an empty payload), as the
+ * engine's gRPC echo server expects; any gRPC client can send it.
+ *
+ * @example
+ * encodeEchoMessage(Buffer.from("hi")); // <0a 02 68 69>
+ */
+export function encodeEchoMessage(payload: Buffer): Buffer {
+  if (payload.length === 0) return Buffer.alloc(0);
   const varint: number[] = [];
   let n = payload.length;
   do {
@@ -18,15 +25,16 @@ export function encodeGrpcEcho(payload: Buffer): Buffer {
     if (n > 0) byte |= 0x80;
     varint.push(byte);
   } while (n > 0);
-  const msgLen = payload.length === 0 ? 0 : 1 + varint.length + payload.length;
-  const out = Buffer.alloc(5 + msgLen);
+  return Buffer.concat([Buffer.from([0x0a, ...varint]), payload]);
+}
+
+/** Frames `payload` as a gRPC message: 5-byte prefix + protobuf `bytes payload = 1`. */
+export function encodeGrpcEcho(payload: Buffer): Buffer {
+  const message = encodeEchoMessage(payload);
+  const out = Buffer.alloc(5 + message.length);
   out.writeUInt8(0, 0);
-  out.writeUInt32BE(msgLen, 1);
-  if (msgLen > 0) {
-    out[5] = 0x0a;
-    Buffer.from(varint).copy(out, 6);
-    payload.copy(out, 6 + varint.length);
-  }
+  out.writeUInt32BE(message.length, 1);
+  message.copy(out, 5);
   return out;
 }
 

@@ -95,6 +95,13 @@ named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs root.`;
       options: ["envoy", "haproxy"],
       default: "envoy",
     }),
+    pacing: Flags.string({
+      description:
+        "How the load generator times its sends: precise (polls before each send; on time, but keeps a CPU busy) or timer (sleeps; uses only what requests cost, sends up to ~1 ms late). Use timer to compare CPU on a small machine.",
+      options: ["precise", "timer"],
+      default: "precise",
+      env: "MESHCTL_PACING",
+    }),
     "sidecar-mode": Flags.string({
       description: "Sidecar mode: http (L7, like Istio) or tcp (L4; Envoy gets the port as opaque TCP).",
       options: ["http", "tcp"],
@@ -184,6 +191,7 @@ export interface BenchLabFlags {
   readonly connections: number;
   readonly payload: string;
   readonly sidecar: string;
+  readonly pacing: string;
   readonly "sidecar-mode": string;
   readonly "pin-cpus": boolean;
 }
@@ -206,6 +214,7 @@ export function labOptionsFromFlags(flags: BenchLabFlags): LabOptions {
     connections: flags.connections,
     payloadBytes: parseBytes(flags.payload),
     sidecar: flags.sidecar as "envoy" | "haproxy",
+    pacing: flags.pacing as "precise" | "timer",
     sidecarMode: flags["sidecar-mode"] as "http" | "tcp",
     pinCpus: flags["pin-cpus"],
   };
