@@ -12,6 +12,9 @@ async function step(name, command) {
   const result = await command().nothrow().pipe(process.stdout);
   if (result.exitCode !== 0) {
     failed = true;
+    // stdout went to the log as it came; say what the step wrote to stderr, which it did not.
+    const stderr = result.stderr.trim();
+    if (stderr) console.log(stderr.split("\n").slice(-40).join("\n"));
     console.log(chalk.red(`== ${name}: failed (exit ${result.exitCode})`));
   }
 }

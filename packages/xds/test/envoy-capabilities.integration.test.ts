@@ -11,7 +11,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findProgram } from "@meshctl/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   type ClientStatus,

@@ -152,7 +152,9 @@ export async function startEnvoy(
  * The gate of a test that runs Envoy as root in a network namespace: skipped without Envoy or
  * root, unless MESHCTL_REQUIRE lists envoy (CI), where it fails instead.
  */
-export async function envoyInNetnsGate(what: string): Promise<{ gate: ReturnType<typeof requirementGate>; envoyPath?: string }> {
+export async function envoyInNetnsGate(
+  what: string,
+): Promise<{ gate: ReturnType<typeof requirementGate>; envoyPath?: string }> {
   const envoyPath = await findProgram("envoy");
   const isRoot = process.getuid?.() === 0;
   const gate = requirementGate(
