@@ -66,6 +66,7 @@ import type {
   LabMeasurement,
   LabOptions,
   LabProgressEvent,
+  LabRate,
   LabScenario,
   ResolvedLabOptions,
   SidecarKind,
@@ -75,6 +76,11 @@ import type {
 const GRPC_SERVICE = "echo";
 const MESH_NAMESPACE = LAB_MESH_NAMESPACE;
 const XDS_PORT = LAB_XDS_PORT;
+
+/** A target rate in messages: `2000 req/s`, or `max rate` for closed loop. */
+function rateText(rate: LabRate): string {
+  return rate === "max" ? "max rate" : `${rate} req/s`;
+}
 
 /**
  * One lab on this machine: its plan, the processes and kernel objects it created, and an
@@ -494,7 +500,7 @@ export class LabSession {
       const { exitCode } = await program.exited;
       await cpu.close();
       if (signal?.aborted) throw abortedError();
-      const what = `${slot.scenario} at ${slot.rate} req/s (round ${slot.round})`;
+      const what = `${slot.scenario} at ${rateText(slot.rate)} (round ${slot.round})`;
       const result = decodeLoadOutput(stdout, exitCode ?? null, stderr, what);
       if (result.requests > 0 && Object.values(result.errors).reduce((a, b) => a + b, 0) >= result.requests) {
         throw new MeshctlError(
@@ -581,7 +587,7 @@ export class LabSession {
         etaSeconds: (slots.length - index) * (seconds + 0.8),
       });
       const m = await this.measureOnce(slot, index, slots.length, signal);
-      const at = `${slot.scenario} at ${slot.rate === "max" ? "max rate" : `${slot.rate} req/s`} round ${slot.round}`;
+      const at = `${slot.scenario} at ${rateText(slot.rate)} round ${slot.round}`;
       if (!m.rateReached && slot.rate !== "max") {
         warnings.push(
           `${at}: rate not reached, only ${m.achievedQps.toFixed(0)} of ${slot.rate} requests/s (the scenario saturated; its latency includes queueing)`,

@@ -2,6 +2,36 @@ import { describe, expect, test } from "vitest";
 import { findControlPlaneService, parseDebugClients } from "./control-plane.js";
 
 describe("parseDebugClients", () => {
+  test("carries what the proxy can run and the filters it was not sent", () => {
+    const [p] = parseDebugClients({
+      clients: [
+        {
+          nodeId: "sidecar~10.0.0.5~web-1.demo~demo.svc.cluster.local",
+          types: {},
+          capabilities: { userAgent: "envoy", buildVersion: "1.40.0", extensionCount: 516 },
+          skippedFilters: [
+            {
+              name: "istio.stats",
+              type: "stats.PluginConfig",
+              category: "envoy.filters.http",
+              reason: "not built in",
+            },
+            { nameless: true },
+          ],
+        },
+        { nodeId: "grpc~10.0.0.6~c-1.demo~demo.svc.cluster.local", types: {} },
+      ],
+    });
+    expect(p).toMatchObject({
+      capabilities: { userAgent: "envoy", buildVersion: "1.40.0", extensionCount: 516 },
+      skippedFilters: [{ name: "istio.stats", reason: "not built in" }],
+    });
+    const older = parseDebugClients({
+      clients: [{ nodeId: "sidecar~1~a.b~b.svc.cluster.local", types: {} }],
+    })[0];
+    expect(older).not.toHaveProperty("skippedFilters");
+  });
+
   test("reads node ids and per-type ACK/NACK state", () => {
     const proxies = parseDebugClients({
       clients: [

@@ -48,8 +48,33 @@ export function parseDebugClients(body: unknown): ProxySyncFact[] {
       protocol: str(c.protocol) ?? "",
       connectedAt: str(c.connectedAt),
       types,
+      ...capabilitiesOf(c),
     };
   });
+}
+
+/** The capability fields of a `/debug/clients` entry (control planes from before them have none). */
+function capabilitiesOf(c: Json): Pick<ProxySyncFact, "capabilities" | "skippedFilters"> {
+  const caps = c.capabilities as Json | undefined;
+  const skipped = Array.isArray(c.skippedFilters) ? (c.skippedFilters as Json[]) : undefined;
+  return {
+    ...(caps && typeof caps === "object"
+      ? {
+          capabilities: {
+            userAgent: str(caps.userAgent),
+            buildVersion: str(caps.buildVersion),
+            extensionCount: typeof caps.extensionCount === "number" ? caps.extensionCount : 0,
+          },
+        }
+      : {}),
+    ...(skipped
+      ? {
+          skippedFilters: skipped
+            .filter((f) => typeof f?.name === "string")
+            .map((f) => ({ name: f.name as string, reason: str(f.reason) ?? "" })),
+        }
+      : {}),
+  };
 }
 
 function syncFrom(

@@ -174,6 +174,14 @@ export interface ProxySyncFact {
   readonly connectedAt: string | null;
   /** Keyed by xDS type (`lds`, `rds`, `cds`, `eds`). */
   readonly types: Readonly<Record<string, TypeSyncFact>>;
+  /** What the proxy reported it can run (Envoy's Node user agent and extensions), when known. */
+  readonly capabilities?: {
+    readonly userAgent: string | null;
+    readonly buildVersion: string | null;
+    readonly extensionCount: number;
+  };
+  /** Filters the control plane did not send because the proxy lacks them (empty: none skipped). */
+  readonly skippedFilters?: readonly { readonly name: string; readonly reason: string }[];
 }
 
 export interface ControlPlaneSync {

@@ -490,6 +490,23 @@ describe("evaluateClusterChecks", () => {
       });
     });
 
+    test("a synced proxy that was not sent filters it lacks says which", () => {
+      const stock = {
+        ...proxy("sidecar~10.1.0.5~echo-1.demo~demo.svc.cluster.local"),
+        skippedFilters: [
+          { name: "istio.stats", reason: "no envoy.filters.http extension with type stats.PluginConfig" },
+          { name: "istio.stats", reason: "no envoy.filters.network extension with type stats.PluginConfig" },
+        ],
+      };
+      const checks = evaluateClusterChecks(withProxies(stock));
+      expect(byId(checks, "cluster.sync.demo")).toMatchObject({
+        status: "ok",
+        evidence: [
+          "sidecar~10.1.0.5~echo-1.demo~demo.svc.cluster.local: synced CDS, EDS, LDS, RDS at v7; not sent, the proxy lacks them: istio.stats",
+        ],
+      });
+    });
+
     test("a NACK followed by a newer, ACKed push is synced again", () => {
       const healed = proxy("sidecar~10.1.0.5~echo-1.demo~demo.svc.cluster.local", {
         cds: { lastNackAt: ago(30_000), lastNackError: "old", nackedVersion: "v6", lastSentAt: ago(10_000) },

@@ -574,12 +574,15 @@ function proxyState(p: ProxySyncFact, now: string, staleAfterMs: number): { stat
     };
   const pending = states.filter((x) => x.s === "pending");
   const versions = [...new Set(states.map((x) => x.t.ackedVersion ?? "-"))].join(", ");
+  const skipped = [...new Set((p.skippedFilters ?? []).map((f) => f.name))];
+  // Synced, but without filters it cannot run (e.g. Istio's stats on a stock Envoy): say which.
+  const lacking = skipped.length > 0 ? `; not sent, the proxy lacks them: ${skipped.join(", ")}` : "";
   return {
     state: pending.length > 0 ? "pending" : "synced",
     line:
       kinds.length === 0
-        ? `${p.nodeId}: connected, nothing subscribed yet`
-        : `${p.nodeId}: synced ${states.map((x) => x.kind).join(", ")} at ${versions}${pending.length > 0 ? ` (ACK pending for ${pending.map((x) => x.kind).join(", ")})` : ""}`,
+        ? `${p.nodeId}: connected, nothing subscribed yet${lacking}`
+        : `${p.nodeId}: synced ${states.map((x) => x.kind).join(", ")} at ${versions}${pending.length > 0 ? ` (ACK pending for ${pending.map((x) => x.kind).join(", ")})` : ""}${lacking}`,
   };
 }
 
