@@ -23,25 +23,16 @@ import {
   measurementFromLoadResult,
   type XdsAgentSpec,
 } from "./agent-protocol.js";
-import {
-  joinBreakdown,
-  LAB_ACCESS_LOG_FORMAT,
-  parseAccessLog,
-  REQUEST_ID_HEADER,
-  type SidecarTiming,
-  type TracedRequest,
-} from "./breakdown.js";
+import { LAB_ACCESS_LOG_FORMAT, type TracedRequest } from "./breakdown.js";
 import { cleanupLabLeftovers } from "./cleanup.js";
 import { CpuWindow } from "./cpu-window.js";
 import { type EbpfAcceleration, loadEbpfIntegration } from "./ebpf-integration.js";
 import { describeLabEnvironment } from "./facts.js";
-import { LogTail } from "./log-tail.js";
+import { breakdownOf, cpuPartsOf, loadSpecOf, SidecarAccessLogs } from "./measurement.js";
 import { resolveLabOptions } from "./options.js";
 import {
   APP_PORT,
   accessLogOf,
-  isGrpc,
-  isMeshed,
   LAB_PREFIX,
   type LabPlan,
   type LabPodPlan,
@@ -52,14 +43,13 @@ import {
 import { abortedError, checkLabPrerequisites, xdsUnavailableReason } from "./preflight.js";
 import { interleaveRounds, type LabSlot } from "./rounds.js";
 import {
-  LAB_MESH_NAMESPACE,
   LAB_XDS_PORT,
   labServiceObjects,
   labSidecarMeshObjects,
+  PROXYLESS_SERVICE,
   startLabSidecar,
 } from "./sidecar.js";
 import type {
-  LabCpuPart,
   LabEbpfCounters,
   LabEnvironment,
   LabLiveFigures,
@@ -71,11 +61,6 @@ import type {
   ResolvedLabOptions,
   SidecarKind,
 } from "./types.js";
-
-/** The proxyless scenario's mesh: Service `echo` in namespace `mcl-lab`, control plane port. */
-const GRPC_SERVICE = "echo";
-const MESH_NAMESPACE = LAB_MESH_NAMESPACE;
-const XDS_PORT = LAB_XDS_PORT;
 
 /** A target rate in messages: `2000 req/s`, or `max rate` for closed loop. */
 function rateText(rate: LabRate): string {
@@ -102,8 +87,8 @@ export class LabSession {
   readonly skipped: { scenario: LabScenario; reason: string }[] = [];
   readonly warnings: string[] = [];
   private ebpfDescription = "not used";
-  /** Read positions in the sidecars' access logs, per meshed scenario. */
-  private readonly logTails = new Map<LabScenario, [LogTail, LogTail]>();
+  /** Read positions in the Envoy sidecars' access logs. */
+  private readonly accessLogs: SidecarAccessLogs;
   /** CPU lists for `taskset`: the generator's, and everything else's. */
   private readonly cpuSets: { generator?: string; pods?: string } = {};
 
@@ -119,6 +104,7 @@ export class LabSession {
     this.agentPath = agentPath;
     this.sidecarKind = sidecarKind;
     this.emit = emit;
+    this.accessLogs = new SidecarAccessLogs(plan);
     const n = cpus().length;
     if (options.pinCpus && n >= 2) {
       this.cpuSets.generator = String(n - 1);
@@ -253,7 +239,7 @@ export class LabSession {
       for (const pod of meshed)
         await this.startAgentControlPlane(pod, {
           objects,
-          port: XDS_PORT,
+          port: LAB_XDS_PORT,
           accessLog: { path: accessLogOf(plan, pod), encoding: "JSON", format: LAB_ACCESS_LOG_FORMAT },
         });
     }
@@ -351,8 +337,8 @@ export class LabSession {
   private async startControlPlane(): Promise<void> {
     const server = podOf(this.plan, "grpc-proxyless", "server");
     const client = podOf(this.plan, "grpc-proxyless", "client");
-    const objects = labServiceObjects({ name: GRPC_SERVICE, protocol: "grpc", address: server.ip });
-    await this.startAgentControlPlane(client, { objects, port: XDS_PORT });
+    const objects = labServiceObjects({ name: PROXYLESS_SERVICE, protocol: "grpc", address: server.ip });
+    await this.startAgentControlPlane(client, { objects, port: LAB_XDS_PORT });
   }
 
   /** Runs meshctl's xDS control plane (the pod agent's `xds` mode) on a pod's 127.0.0.1:15010. */
@@ -361,7 +347,7 @@ export class LabSession {
       pod,
       "xds",
       spec,
-      XDS_PORT,
+      LAB_XDS_PORT,
       20_000,
       (stderr) =>
         new MeshctlError(
@@ -373,61 +359,6 @@ export class LabSession {
           },
         ),
     );
-  }
-
-  /** What the scenario's client runs: the agent mode and its spec. */
-  private async loadSpecOf(slot: LabSlot): Promise<{ mode: AgentMode; spec: object }> {
-    const o = this.options;
-    const client = podOf(this.plan, slot.scenario, "client");
-    const server = podOf(this.plan, slot.scenario, "server");
-    const rate = slot.rate === "max" ? { max: true } : { qps: slot.rate };
-    const common = {
-      connections: o.connections,
-      durationMs: Math.round(o.durationSeconds * 1000),
-      warmupMs: Math.round(o.warmupSeconds * 1000),
-      payloadBytes: o.payloadBytes,
-      timeoutMs: 10_000,
-      pacing: o.pacing,
-      trace: {
-        header: REQUEST_ID_HEADER,
-        idPrefix: `${this.plan.id}-${slot.scenario}-${slot.rate}-${slot.round}`,
-      },
-    };
-    if (!isGrpc(slot.scenario)) {
-      return { mode: "load", spec: { ...common, ...rate, target: `http://${server.ip}:${APP_PORT}/` } };
-    }
-    const grpc = { ...common, qps: slot.rate === "max" ? null : slot.rate };
-    if (slot.scenario !== "grpc-proxyless") {
-      return { mode: "grpc-load", spec: { ...grpc, target: `${server.ip}:${APP_PORT}` } };
-    }
-    const { renderBootstrap } = await import("@meshctl/xds");
-    return {
-      mode: "grpc-load",
-      spec: {
-        ...grpc,
-        target: `xds:///${GRPC_SERVICE}.${MESH_NAMESPACE}.svc.cluster.local:${APP_PORT}`,
-        bootstrap: renderBootstrap({
-          kind: "grpc",
-          name: "client",
-          namespace: MESH_NAMESPACE,
-          server: `127.0.0.1:${XDS_PORT}`,
-          ip: client.ip,
-        }),
-      },
-    };
-  }
-
-  /** The cgroups whose CPU a scenario's measurement reports. */
-  private cpuPartsOf(scenario: LabScenario): [LabCpuPart, string][] {
-    const client = podOf(this.plan, scenario, "client");
-    const server = podOf(this.plan, scenario, "server");
-    const parts: [LabCpuPart, string][] = [
-      ["client-app", client.appCgroup],
-      ["server-app", server.appCgroup],
-    ];
-    if (client.sidecar)
-      parts.push(["client-sidecar", client.sidecarCgroup], ["server-sidecar", server.sidecarCgroup]);
-    return parts;
   }
 
   /**
@@ -443,10 +374,10 @@ export class LabSession {
   ): Promise<LabMeasurement> {
     const o = this.options;
     const client = podOf(this.plan, slot.scenario, "client");
-    const { mode, spec } = await this.loadSpecOf(slot);
-    const logs = this.sidecarLogsOf(slot.scenario);
+    const { mode, spec } = await loadSpecOf(this.plan, this.options, slot);
+    const logs = this.sidecarKind === "envoy" ? this.accessLogs.of(slot.scenario) : undefined;
     for (const log of logs ?? []) await log.skipToEnd();
-    const cpu = new CpuWindow(this.cpuPartsOf(slot.scenario));
+    const cpu = new CpuWindow(cpuPartsOf(this.plan, slot.scenario));
     const program = spawnInPod(
       { netns: client.netns, cgroup: client.appCgroup },
       agentArgv(this.agentPath, mode, spec),
@@ -518,7 +449,7 @@ export class LabSession {
       const trace = (result.trace?.requests ?? []) as readonly TracedRequest[];
       const measurement = measurementFromLoadResult(slot, result);
       const cpuUse = await cpu.result(trace, Date.parse(result.startedAt), result.requests);
-      const breakdown = logs ? await this.breakdownOf(logs, trace) : undefined;
+      const breakdown = logs ? await breakdownOf(logs, trace) : undefined;
       return { ...measurement, ...(cpuUse ? { cpu: cpuUse } : {}), ...(breakdown ? { breakdown } : {}) };
     } finally {
       clearInterval(tick);
@@ -526,40 +457,6 @@ export class LabSession {
       signal?.removeEventListener("abort", onAbort);
       this.current = undefined;
     }
-  }
-
-  /** The access logs of a meshed scenario's two Envoy sidecars (client, server); undefined otherwise. */
-  private sidecarLogsOf(scenario: LabScenario): [LogTail, LogTail] | undefined {
-    if (this.sidecarKind !== "envoy" || !isMeshed(scenario)) return undefined;
-    const key = scenario;
-    let tails = this.logTails.get(key);
-    if (!tails) {
-      tails = [
-        new LogTail(accessLogOf(this.plan, podOf(this.plan, scenario, "client"))),
-        new LogTail(accessLogOf(this.plan, podOf(this.plan, scenario, "server"))),
-      ];
-      this.logTails.set(key, tails);
-    }
-    return tails;
-  }
-
-  /**
-   * Joins the measurement's trace with both sidecars' new access log lines; waits (up to 3 s) for
-   * Envoy to flush the last lines.
-   */
-  private async breakdownOf(logs: [LogTail, LogTail], trace: readonly TracedRequest[]) {
-    const client = new Map<string, SidecarTiming>();
-    const server = new Map<string, SidecarTiming>();
-    const wanted = trace.filter((t) => !t[3]);
-    const last = wanted.at(-1)?.[0];
-    const deadline = Date.now() + 3_000;
-    for (;;) {
-      parseAccessLog(await logs[0].read(), client);
-      parseAccessLog(await logs[1].read(), server);
-      if (!last || (client.has(last) && server.has(last)) || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return joinBreakdown(trace, client, server);
   }
 
   /**

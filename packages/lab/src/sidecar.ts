@@ -5,6 +5,9 @@ import type { SidecarKind } from "./types.js";
 /** Kubernetes namespace of the lab's mesh model (Envoy node ids, Services). */
 export const LAB_MESH_NAMESPACE = "mcl-lab";
 
+/** The Service the proxyless client resolves: `xds:///echo.mcl-lab.svc.cluster.local:8080`. */
+export const PROXYLESS_SERVICE = "echo";
+
 /** Port of the per-pod xDS control plane the Envoy sidecar bootstraps to (Istio's istiod port). */
 export const LAB_XDS_PORT = 15010;
 
