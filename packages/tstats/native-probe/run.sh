@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 N="${1:-25}"
 ENVOY="${ENVOY:-/usr/local/bin/envoy}"
 "$ENVOY" --version
-ENVOY_DYNAMIC_MODULES_SEARCH_PATH="$PWD/out" "$ENVOY" -c "${BOOTSTRAP:-envoy.yaml}" --concurrency 1 \
+ENVOY_DYNAMIC_MODULES_SEARCH_PATH="$PWD/out" "$ENVOY" -c "${BOOTSTRAP:-envoy.yaml}" --concurrency 1 --disable-hot-restart \
   --log-level info --component-log-level dynamic_modules:debug >out/envoy.log 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true' EXIT
