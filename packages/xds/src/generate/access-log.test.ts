@@ -1,7 +1,5 @@
 import { MeshctlError } from "@meshctl/core";
 import { describe, expect, test } from "vitest";
-import { assembleMeshModel } from "../model/assemble.js";
-import { parseMeshFile } from "../model/parse-documents.js";
 import { decodeAnyDeep, type EncodedAny } from "../protocol/protos.js";
 import {
   type AccessLogOptions,
@@ -12,21 +10,9 @@ import {
 import { proxyFromNode } from "./proxy.js";
 import { generateProxyConfig } from "./proxy-config.js";
 import { PushContext } from "./push-context.js";
+import { webMeshModel } from "./web-mesh.test-data.js";
 
-const MESH = `apiVersion: v1
-kind: Service
-metadata: { name: web, namespace: demo }
-spec:
-  ports: [{ name: http, port: 80, targetPort: 8080 }, { name: tcp-db, port: 5432 }]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: web, namespace: demo, labels: { kubernetes.io/service-name: web } }
-ports: [{ name: http, port: 8080 }, { name: tcp-db, port: 5432 }]
-endpoints:
-  - addresses: [10.0.0.9]
-`;
-const model = assembleMeshModel(parseMeshFile("mesh.yaml", MESH).items).model;
+const model = webMeshModel();
 const sidecar = proxyFromNode({ id: "sidecar~10.0.0.9~web-1.demo~demo.svc.cluster.local" });
 const grpc = proxyFromNode({ id: "grpc~10.0.0.100~client.demo~demo.svc.cluster.local" });
 

@@ -1,7 +1,5 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
-import { assembleMeshModel } from "../model/assemble.js";
-import { parseMeshFile } from "../model/parse-documents.js";
 import { decodeAnyDeep, packAny } from "../protocol/protos.js";
 import { CapabilityRegistry, capabilitiesFromNode, type NodeExtensionLike } from "./capabilities.js";
 import {
@@ -16,20 +14,7 @@ import {
 import { type NodeLike, proxyFromNode } from "./proxy.js";
 import { generateProxy, generateProxyConfig } from "./proxy-config.js";
 import { PushContext } from "./push-context.js";
-
-const MESH = `apiVersion: v1
-kind: Service
-metadata: { name: web, namespace: demo }
-spec:
-  ports: [{ name: http, port: 80, targetPort: 8080 }, { name: tcp-db, port: 5432 }]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: web, namespace: demo, labels: { kubernetes.io/service-name: web } }
-ports: [{ name: http, port: 8080 }, { name: tcp-db, port: 5432 }]
-endpoints:
-  - addresses: [10.0.0.9]
-`;
+import { webMeshModel } from "./web-mesh.test-data.js";
 
 /** What stock Envoy 1.40 reported in its Node (recorded; the filter categories only). */
 const STOCK_ENVOY = (
@@ -81,7 +66,7 @@ const withIstioFilters: NodeExtensionLike[] = [
   },
 ];
 
-const model = assembleMeshModel(parseMeshFile("mesh.yaml", MESH).items).model;
+const model = webMeshModel();
 const SIDECAR_ID = "sidecar~10.0.0.9~web-1.demo~demo.svc.cluster.local";
 const istioSidecar = proxyFromNode({ ...STOCK_ENVOY, id: SIDECAR_ID, extensions: withIstioFilters });
 const stockSidecar = proxyFromNode({ ...STOCK_ENVOY, id: SIDECAR_ID });
