@@ -16,7 +16,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   kube: ["core"],
   bench: ["core"],
   pod: ["core"],
-  lab: ["core", "bench", "pod", "xds", "ebpf"],
+  // The telemetry scenarios load tstats' Envoy filters into the lab's control plane.
+  lab: ["core", "bench", "pod", "xds", "ebpf", "tstats"],
   cli: ["core", "xds", "ebpf", "tstats", "vpp", "bench", "kube", "pod", "lab"],
 };
 

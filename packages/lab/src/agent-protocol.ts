@@ -25,6 +25,8 @@ export interface XdsAgentSpec {
     readonly encoding: "JSON";
     readonly format: Readonly<Record<string, string>>;
   };
+  /** Telemetry for the sidecars: the tstats build their listeners carry (none when absent). */
+  readonly telemetry?: "native" | "wasm";
 }
 
 /**

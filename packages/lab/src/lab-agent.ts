@@ -64,12 +64,21 @@ async function grpcLoad(options: GrpcLoadOptions): Promise<number> {
 async function xds(spec: XdsAgentSpec): Promise<number> {
   const controller = stopSignal();
   const { staticMeshSource, startXdsServer } = await import("@meshctl/xds");
+  const envoyFilters = spec.telemetry
+    ? (await import("@meshctl/tstats")).tstatsEnvoyFilters({
+        enabled: true,
+        module: spec.telemetry,
+        filters: {},
+        updatedAt: "",
+      })
+    : undefined;
   const server = await startXdsServer({
     source: staticMeshSource(spec.objects),
     host: "127.0.0.1",
     port: spec.port,
     debugPort: false,
     ...(spec.accessLog ? { accessLog: spec.accessLog } : {}),
+    ...(envoyFilters ? { envoyFilters } : {}),
   });
   process.stdout.write(`${JSON.stringify({ ready: true, address: server.address, pid: process.pid })}\n`);
   await new Promise<void>((resolve) =>

@@ -53,7 +53,7 @@ describe.skipIf(Boolean(reason))("mesh lab (real namespaces, iptables, Envoy sid
     if (!existsSync(agent)) await runCommand("npx", ["tsup"], { cwd: pkgDir, timeoutMs: 180_000 });
   }, 200_000);
 
-  test("a short run builds, measures and tears down every scenario", { timeout: 120_000 }, async () => {
+  test("a short run builds, measures and tears down every scenario", { timeout: 180_000 }, async () => {
     const events: LabProgressEvent[] = [];
     const result = await runLab({
       scenarios: LAB_SCENARIOS,
@@ -68,6 +68,10 @@ describe.skipIf(Boolean(reason))("mesh lab (real namespaces, iptables, Envoy sid
     const measured = LAB_SCENARIOS.filter((s) => !result.skipped.some((k) => k.scenario === s));
     expect(measured).toContain("direct");
     expect(measured).toContain("sidecar");
+    // The telemetry scenarios get their filter over xDS: the sidecars only start once Envoy has
+    // accepted listeners that carry the native module (or its Wasm build).
+    expect(measured).toContain("sidecar-tstats");
+    expect(measured).toContain("sidecar-tstats-wasm");
     // Interleaved: A B C A B C.
     expect(result.measurements.map((m) => `${m.scenario}#${m.round}`)).toEqual([
       ...measured.map((s) => `${s}#1`),
@@ -109,7 +113,14 @@ describe.skipIf(Boolean(reason))("mesh lab (real namespaces, iptables, Envoy sid
     expect(result.summaries.map((s) => s.scenario)).toEqual(measured);
     const overhead = result.comparisons.find((c) => c.id === "sidecar-overhead");
     expect(overhead?.deltas.map((d) => d.metric)).toEqual(["p50", "p90", "p99", "total-cpu"]);
-    for (const id of ["sidecar-grpc-overhead", "grpc-proxyless-overhead", "grpc-proxyless-vs-sidecar"])
+    for (const id of [
+      "sidecar-grpc-overhead",
+      "grpc-proxyless-overhead",
+      "grpc-proxyless-vs-sidecar",
+      "tstats-native-vs-wasm",
+      "tstats-native-cost",
+      "tstats-wasm-cost",
+    ])
       expect(result.comparisons.map((c) => c.id)).toContain(id);
     expect(result.curves.map((c) => c.scenario)).toEqual(measured);
     if (measured.includes("sidecar-ebpf"))

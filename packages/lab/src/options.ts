@@ -12,8 +12,11 @@ import {
  * loop) scaled to one small machine so the whole comparison takes about a minute.
  */
 export const LAB_DEFAULTS = {
-  /** Every scenario; each is skipped with a reason when it cannot run here. */
-  scenarios: LAB_SCENARIOS,
+  /**
+   * Every scenario but the telemetry ones (pick those with `--scenarios sidecar,sidecar-tstats,...`);
+   * each is skipped with a reason when it cannot run here.
+   */
+  scenarios: LAB_SCENARIOS.filter((s) => s !== "sidecar-tstats" && s !== "sidecar-tstats-wasm"),
   durationSeconds: 3,
   warmupSeconds: 1,
   rounds: 3,

@@ -15,11 +15,25 @@ const SCENARIO_CODE: Record<LabScenario, string> = {
   "direct-grpc": "r",
   "sidecar-grpc": "t",
   "grpc-proxyless": "g",
+  "sidecar-tstats": "n",
+  "sidecar-tstats-wasm": "w",
 };
 
 /** Whether a scenario's pods run a sidecar proxy (istio-init capture and a sidecar each). */
 export function isMeshed(scenario: LabScenario): boolean {
-  return scenario === "sidecar" || scenario === "sidecar-ebpf" || scenario === "sidecar-grpc";
+  return (
+    scenario === "sidecar" ||
+    scenario === "sidecar-ebpf" ||
+    scenario === "sidecar-grpc" ||
+    telemetryOf(scenario) !== undefined
+  );
+}
+
+/** The tstats build a scenario's sidecars run (`native` module or `wasm` filter), if any. */
+export function telemetryOf(scenario: LabScenario): "native" | "wasm" | undefined {
+  if (scenario === "sidecar-tstats") return "native";
+  if (scenario === "sidecar-tstats-wasm") return "wasm";
+  return undefined;
 }
 
 /** Whether a scenario's app speaks gRPC (the grpc-js client and the gRPC echo server). */

@@ -45,6 +45,22 @@ export function xdsUnavailableReason(): string | undefined {
 }
 
 /**
+ * Why a telemetry scenario (the tstats module or its Wasm build in Envoy sidecars) cannot run
+ * here, or undefined: it needs Envoy sidecars and the built module file.
+ */
+export async function telemetryUnavailableReason(
+  build: "native" | "wasm",
+  sidecar: SidecarKind,
+): Promise<string | undefined> {
+  if (sidecar !== "envoy") return "tstats telemetry runs in Envoy sidecars (the lab uses haproxy)";
+  const { tstatsModuleFiles } = await import("@meshctl/tstats");
+  const file = tstatsModuleFiles()[build];
+  if (!file.exists)
+    return `the tstats ${build} build is missing (${file.path}); run \`npm run build\` or \`meshctl tstats build --target ${build}\``;
+  return undefined;
+}
+
+/**
  * The directory of the @meshctl/lab package (works from src/ under vitest and from dist/ when
  * bundled), so the pod agent script can be found next to the built library.
  */

@@ -30,6 +30,8 @@ const BASE_P50: Readonly<Record<LabScenario, number>> = {
   "direct-grpc": 150,
   "sidecar-grpc": 420,
   "grpc-proxyless": 160,
+  "sidecar-tstats": 310,
+  "sidecar-tstats-wasm": 330,
 };
 /** Per-round factors: direct and sidecar move together (resolved), sidecar-ebpf does not (not resolved). */
 const JITTER: Readonly<Record<LabScenario, readonly number[]>> = {
@@ -39,6 +41,8 @@ const JITTER: Readonly<Record<LabScenario, readonly number[]>> = {
   "direct-grpc": [1.0, 1.05, 0.95],
   "sidecar-grpc": [1.0, 1.1, 0.9],
   "grpc-proxyless": [1.0, 1.02, 0.97],
+  "sidecar-tstats": [1.0, 1.1, 0.9],
+  "sidecar-tstats-wasm": [1.0, 1.1, 0.9],
 };
 /** The most each scenario sustains: the gRPC ones fall behind at 2,000 req/s. */
 const CAPACITY: Readonly<Record<LabScenario, number>> = {
@@ -48,6 +52,8 @@ const CAPACITY: Readonly<Record<LabScenario, number>> = {
   "direct-grpc": 1800,
   "sidecar-grpc": 2600,
   "grpc-proxyless": 1500,
+  "sidecar-tstats": 4500,
+  "sidecar-tstats-wasm": 4000,
 };
 
 function p50Of(scenario: LabScenario, rate: LabRate, round: number): number {

@@ -312,6 +312,24 @@ const COMPARISONS: readonly {
     baseline: "sidecar-grpc",
     scenario: "grpc-proxyless",
   },
+  {
+    id: "tstats-native-vs-wasm",
+    title: "Telemetry: the native tstats module against the same logic in Wasm",
+    baseline: "sidecar-tstats-wasm",
+    scenario: "sidecar-tstats",
+  },
+  {
+    id: "tstats-native-cost",
+    title: "Telemetry cost: native tstats module over no telemetry",
+    baseline: "sidecar",
+    scenario: "sidecar-tstats",
+  },
+  {
+    id: "tstats-wasm-cost",
+    title: "Telemetry cost: tstats in Wasm over no telemetry",
+    baseline: "sidecar",
+    scenario: "sidecar-tstats-wasm",
+  },
 ];
 
 /**

@@ -13,7 +13,16 @@ const count = { type: "integer", minimum: 0 } as const;
 const str = { type: "string" } as const;
 
 const scenario = {
-  enum: ["direct", "sidecar", "sidecar-ebpf", "direct-grpc", "sidecar-grpc", "grpc-proxyless"],
+  enum: [
+    "direct",
+    "sidecar",
+    "sidecar-ebpf",
+    "direct-grpc",
+    "sidecar-grpc",
+    "grpc-proxyless",
+    "sidecar-tstats",
+    "sidecar-tstats-wasm",
+  ],
 } as const;
 
 /** Requests per second (open loop) or "max" (closed loop). */
@@ -215,6 +224,9 @@ const comparison = {
         "sidecar-grpc-overhead",
         "grpc-proxyless-overhead",
         "grpc-proxyless-vs-sidecar",
+        "tstats-native-vs-wasm",
+        "tstats-native-cost",
+        "tstats-wasm-cost",
       ],
     },
     title: str,

@@ -38,9 +38,15 @@ import {
   type LabPodPlan,
   planLab,
   podOf,
+  telemetryOf,
   xdsCgroupOf,
 } from "./plan.js";
-import { abortedError, checkLabPrerequisites, xdsUnavailableReason } from "./preflight.js";
+import {
+  abortedError,
+  checkLabPrerequisites,
+  telemetryUnavailableReason,
+  xdsUnavailableReason,
+} from "./preflight.js";
 import { interleaveRounds, type LabSlot } from "./rounds.js";
 import {
   LAB_XDS_PORT,
@@ -155,6 +161,12 @@ export class LabSession {
       const reason = xdsUnavailableReason();
       if (reason) skipped.push({ scenario: "grpc-proxyless", reason });
     }
+    for (const scenario of options.scenarios) {
+      const build = telemetryOf(scenario);
+      const reason =
+        build && (await telemetryUnavailableReason(build, pre.sidecar === "envoy" ? "envoy" : "haproxy"));
+      if (reason) skipped.push({ scenario, reason });
+    }
     const scenarios = options.scenarios.filter((s) => !skipped.some((k) => k.scenario === s));
     if (scenarios.length === 0) {
       throw new MeshctlError(
@@ -236,12 +248,15 @@ export class LabSession {
     const meshed = plan.pods.filter((p) => p.sidecar);
     if (this.sidecarKind === "envoy" && meshed.length > 0) {
       const objects = labSidecarMeshObjects(plan, this.options.sidecarMode);
-      for (const pod of meshed)
+      for (const pod of meshed) {
+        const telemetry = telemetryOf(pod.scenario);
         await this.startAgentControlPlane(pod, {
           objects,
           port: LAB_XDS_PORT,
           accessLog: { path: accessLogOf(plan, pod), encoding: "JSON", format: LAB_ACCESS_LOG_FORMAT },
+          ...(telemetry ? { telemetry } : {}),
         });
+      }
     }
     for (const pod of meshed) {
       const sidecar = await startLabSidecar(this.sidecarKind, pod, plan.workDir, this.cpuSets.pods);

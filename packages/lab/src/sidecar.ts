@@ -80,7 +80,11 @@ function meshNameOf(pod: LabPodPlan): string {
  */
 export async function labEnvoyBootstrap(pod: LabPodPlan): Promise<Record<string, unknown>> {
   const { renderBootstrap } = await import("@meshctl/xds");
+  const { tstatsEnvoyStatsConfig } = await import("@meshctl/tstats");
   return renderBootstrap({
+    // Every scenario's sidecars get the same bootstrap, telemetry or not (Istio's buckets and
+    // stats tags, as `meshctl xds bootstrap` writes): the comparisons differ only in the filter.
+    statsConfig: tstatsEnvoyStatsConfig(),
     kind: "envoy",
     name: meshNameOf(pod),
     namespace: LAB_MESH_NAMESPACE,

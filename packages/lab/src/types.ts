@@ -6,7 +6,9 @@
  * The scenarios the lab can compare. HTTP/1.1: `direct` (no sidecars), `sidecar` (istio-init
  * capture and a sidecar per pod), `sidecar-ebpf` (the same, accelerated by @meshctl/ebpf). gRPC,
  * all with the same grpc-js client: `direct-grpc` (dialing the server pod), `sidecar-grpc` (through
- * both sidecars), `grpc-proxyless` (routed by meshctl's xDS, no sidecar).
+ * both sidecars), `grpc-proxyless` (routed by meshctl's xDS, no sidecar). Telemetry, HTTP/1.1 through
+ * Envoy sidecars like `sidecar` (which has none): `sidecar-tstats` (the native tstats module) and
+ * `sidecar-tstats-wasm` (the same logic as a proxy-wasm filter in Envoy's V8).
  */
 export const LAB_SCENARIOS = [
   "direct",
@@ -15,6 +17,8 @@ export const LAB_SCENARIOS = [
   "direct-grpc",
   "sidecar-grpc",
   "grpc-proxyless",
+  "sidecar-tstats",
+  "sidecar-tstats-wasm",
 ] as const;
 export type LabScenario = (typeof LAB_SCENARIOS)[number];
 
@@ -302,7 +306,10 @@ export interface LabComparison {
     | "ebpf-overhead"
     | "sidecar-grpc-overhead"
     | "grpc-proxyless-overhead"
-    | "grpc-proxyless-vs-sidecar";
+    | "grpc-proxyless-vs-sidecar"
+    | "tstats-native-vs-wasm"
+    | "tstats-native-cost"
+    | "tstats-wasm-cost";
   readonly title: string;
   readonly rate: LabRate;
   readonly baseline: LabScenario;

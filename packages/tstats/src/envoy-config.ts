@@ -203,7 +203,7 @@ export interface TstatsFilterSet {
 }
 
 /**
- * Every filter tstats needs, per place, for `meshctl tstats build --format xds` and the control plane.
+ * Every filter tstats needs, per place, for `meshctl tstats render --format xds` and the control plane.
  *
  * @example
  * const set = buildTstatsFilterSet({});

@@ -21,6 +21,12 @@ test("the public entry exposes the integration points other packages use", () =>
     "loadLocalWorkloadFromBootstrap",
     "trackTcpSocket",
     "startTstatsDemo",
+    "buildTstatsModuleFilter",
+    "buildTstatsWasmFilter",
+    "tstatsModuleFiltersForNode",
+    "tstatsModuleFiles",
+    "buildTstatsModules",
+    "tstatsEnvoyFilters",
   ]) {
     expect(typeof (tstats as Record<string, unknown>)[name], name).toBe("function");
   }

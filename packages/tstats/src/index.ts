@@ -26,6 +26,13 @@ export {
   TYPED_STRUCT_TYPE_URL,
 } from "./envoy-config.js";
 export {
+  TSTATS_METRICS_NAMESPACE,
+  TSTATS_MODULE_METRICS,
+  tstatsEnvoyStatsConfig,
+  tstatsModuleFilterConfigText,
+  tstatsPrometheusRelabelConfigs,
+} from "./envoy-module.js";
+export {
   createPrometheusHandler,
   DEFAULT_EXPORTER_PORT,
   DEFAULT_METRICS_PATH,
@@ -63,6 +70,7 @@ export {
   type LocalWorkload,
   type LocalWorkloadInput,
   loadLocalWorkloadFromBootstrap,
+  localPeerMetadataHeader,
   localWorkload,
   localWorkloadFromBootstrap,
 } from "./local-workload.js";
@@ -75,6 +83,41 @@ export {
   renderLabelText,
   TcpSeries,
 } from "./metric-registry.js";
+export {
+  buildTstatsModules,
+  TSTATS_BUILD_TARGETS,
+  type TstatsBuildOptions,
+  type TstatsBuildResult,
+  type TstatsBuildTarget,
+  type TstatsBuiltFile,
+  tstatsBuildScriptPath,
+} from "./module-build.js";
+export {
+  buildTstatsModuleFilter,
+  buildTstatsModuleNetworkFilter,
+  buildTstatsWasmFilter,
+  DYNAMIC_MODULE_BOOTSTRAP_EXTENSION_TYPE_URL,
+  DYNAMIC_MODULE_FILTER_TYPE_URL,
+  DYNAMIC_MODULE_NETWORK_FILTER_TYPE_URL,
+  envoyModuleProtoRoot,
+  nodeHasTstatsTcp,
+  TSTATS_MODULE_FILE_NAMES,
+  TSTATS_MODULE_NAME,
+  TSTATS_NATIVE_FILTER_NAME,
+  TSTATS_TCP_NODE_METADATA_KEY,
+  TSTATS_WASM_FILTER_NAME,
+  type TstatsModuleFile,
+  type TstatsModuleFilterOptions,
+  type TstatsModuleHttpFilters,
+  type TstatsModuleKind,
+  type TstatsProxyNode,
+  tstatsBootstrapExtension,
+  tstatsModuleFiles,
+  tstatsModuleFiltersForNode,
+  tstatsObjDir,
+  WASM_FILTER_TYPE_URL,
+  WASM_V8_RUNTIME,
+} from "./module-filter.js";
 export { PeerCache } from "./peer-cache.js";
 export {
   CANONICAL_NAME_LABEL,
@@ -125,7 +168,14 @@ export {
   loadTstatsEnvoyFilters,
   meshctlConfigDir,
   readTstatsSettings,
+  TSTATS_MODULE_SETTINGS,
+  type TstatsEnvoyBootstrap,
+  type TstatsEnvoyFilters,
+  type TstatsFilterAlternative,
+  type TstatsModuleSetting,
   type TstatsSettings,
+  tstatsEnvoyBootstrap,
+  tstatsEnvoyFilters,
   tstatsSettingsPath,
   writeTstatsSettings,
 } from "./settings.js";

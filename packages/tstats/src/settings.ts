@@ -3,7 +3,12 @@
  * reads when it generates sidecar listeners. It lives in meshctl's config directory
  * (`$MESHCTL_CONFIG_DIR`, else `$XDG_CONFIG_HOME/meshctl`, else `~/.config/meshctl`) so enabling
  * telemetry never edits the user's mesh YAML.
+ *
+ * `module` picks what sidecars get: `native` (default) offers, per proxy, Istio's own filters when
+ * the proxy has them (an Istio proxy) and otherwise the tstats dynamic module (stock Envoy);
+ * `wasm` offers the Wasm build of the module (for comparison); `istio` offers Istio's filters only.
  */
+import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -14,17 +19,41 @@ import {
   encodeTstatsFilterSet,
   type TstatsFilterOptions,
 } from "./envoy-config.js";
+import {
+  TSTATS_TCP_NODE_METADATA_KEY,
+  type TstatsModuleHttpFilters,
+  type TstatsModuleKind,
+  type TstatsProxyNode,
+  tstatsBootstrapExtension,
+  tstatsModuleFiles,
+  tstatsModuleFiltersForNode,
+} from "./module-filter.js";
 
 export const TSTATS_SETTINGS_FILE = "tstats.json";
 
+/** What sidecars get: see the file comment. */
+export type TstatsModuleSetting = "native" | "wasm" | "istio";
+export const TSTATS_MODULE_SETTINGS: readonly TstatsModuleSetting[] = ["native", "wasm", "istio"];
+
 export interface TstatsSettings {
   readonly enabled: boolean;
-  /** Filter options the control plane passes to `buildTstatsFilterSet`. */
+  readonly module: TstatsModuleSetting;
+  /**
+   * The module file (`libtstats.so` or `tstats.wasm`) as the proxies' hosts see it, absolute.
+   * Absent: this package's own `obj/` file (the control plane and the proxies share a host).
+   */
+  readonly modulePath?: string;
+  /** Filter options for Istio's filters (`buildTstatsFilterSet`). */
   readonly filters: Omit<TstatsFilterOptions, "encoding">;
   readonly updatedAt: string;
 }
 
-export const DEFAULT_TSTATS_SETTINGS: TstatsSettings = { enabled: false, filters: {}, updatedAt: "" };
+export const DEFAULT_TSTATS_SETTINGS: TstatsSettings = Object.freeze({
+  enabled: false,
+  module: "native",
+  filters: {},
+  updatedAt: "",
+});
 
 /**
  * meshctl's config directory.
@@ -62,11 +91,23 @@ export async function readTstatsSettings(configDir: string = meshctlConfigDir())
     });
   }
   try {
-    const parsed = JSON.parse(text) as Partial<TstatsSettings>;
+    const parsed = JSON.parse(text) as Partial<Record<keyof TstatsSettings, unknown>>;
     if (typeof parsed.enabled !== "boolean") throw new Error("`enabled` must be a boolean");
+    // Files written before `module` existed mean the default.
+    const module = parsed.module ?? DEFAULT_TSTATS_SETTINGS.module;
+    if (!TSTATS_MODULE_SETTINGS.includes(module as TstatsModuleSetting))
+      throw new Error(`\`module\` must be one of ${TSTATS_MODULE_SETTINGS.join(", ")}`);
+    const modulePath = parsed.modulePath;
+    if (modulePath !== undefined && (typeof modulePath !== "string" || !modulePath.startsWith("/")))
+      throw new Error("`modulePath` must be an absolute path");
     return {
       enabled: parsed.enabled,
-      filters: parsed.filters && typeof parsed.filters === "object" ? parsed.filters : {},
+      module: module as TstatsModuleSetting,
+      ...(modulePath !== undefined ? { modulePath } : {}),
+      filters:
+        parsed.filters && typeof parsed.filters === "object"
+          ? (parsed.filters as TstatsSettings["filters"])
+          : {},
       updatedAt: typeof parsed.updatedAt === "string" ? parsed.updatedAt : "",
     };
   } catch (cause) {
@@ -86,15 +127,35 @@ export async function readTstatsSettings(configDir: string = meshctlConfigDir())
  * Writes the setting atomically (temp file + rename), so a reader never sees half a file.
  *
  * @example
- * await writeTstatsSettings({ enabled: true, filters: { tcpReportingSeconds: 5 } });
+ * await writeTstatsSettings({ enabled: true, module: "native", filters: { tcpReportingSeconds: 5 } });
  */
 export async function writeTstatsSettings(
-  settings: { readonly enabled: boolean; readonly filters?: TstatsSettings["filters"] },
+  settings: {
+    readonly enabled: boolean;
+    readonly module?: TstatsModuleSetting;
+    readonly modulePath?: string;
+    readonly filters?: TstatsSettings["filters"];
+  },
   configDir: string = meshctlConfigDir(),
 ): Promise<{ path: string; settings: TstatsSettings }> {
   const path = tstatsSettingsPath(configDir);
+  const module = settings.module ?? DEFAULT_TSTATS_SETTINGS.module;
+  if (!TSTATS_MODULE_SETTINGS.includes(module))
+    throw new MeshctlError(
+      "TSTATS_SETTINGS_INVALID",
+      `Unknown tstats module "${module}" (one of ${TSTATS_MODULE_SETTINGS.join(", ")}).`,
+      { kind: "usage" },
+    );
+  if (settings.modulePath !== undefined && !settings.modulePath.startsWith("/"))
+    throw new MeshctlError(
+      "TSTATS_SETTINGS_INVALID",
+      `The module path must be absolute (as the proxies' hosts see it), got "${settings.modulePath}".`,
+      { kind: "usage" },
+    );
   const full: TstatsSettings = {
     enabled: settings.enabled,
+    module,
+    ...(settings.modulePath !== undefined ? { modulePath: settings.modulePath } : {}),
     filters: settings.filters ?? {},
     updatedAt: new Date().toISOString(),
   };
@@ -113,17 +174,93 @@ export async function writeTstatsSettings(
   return { path, settings: full };
 }
 
+/** One way to give a proxy telemetry: a fixed filter set, or filters built for each proxy. */
+export interface TstatsFilterAlternative {
+  /** `istio`, `tstats-native` or `tstats-wasm` (in /debug/clients and `meshctl diagnose`). */
+  readonly name: string;
+  readonly filters?: EncodedTstatsFilterSet;
+  /** The module filters of one proxy, from its xDS Node (the config names the proxy itself). */
+  readonly perProxy?: (node: TstatsProxyNode) => TstatsModuleHttpFilters;
+}
+
 /**
- * What the xDS control plane needs from the setting: the encoded filters when tstats is enabled,
+ * What the control plane inserts (the shape of `@meshctl/xds`'s `EnvoyFilterExtensions`, which
+ * this package does not import): Istio's filters for every proxy that has them (`istio`), or
+ * alternatives in order, of which a proxy gets the first whose filters it all has.
+ */
+export type TstatsEnvoyFilters =
+  | EncodedTstatsFilterSet
+  | { readonly alternatives: readonly TstatsFilterAlternative[] };
+
+/**
+ * The filters a setting asks for, or `undefined` when tstats is disabled. `native`: Istio's own
+ * filters for Istio proxies, else the dynamic module (stock Envoy); `wasm`: the Wasm module;
+ * `istio`: Istio's filters, each to the proxies that have it.
+ *
+ * @example
+ * const ext = tstatsEnvoyFilters({ ...DEFAULT_TSTATS_SETTINGS, enabled: true });
+ * // { alternatives: [{ name: "istio", filters }, { name: "tstats-native", perProxy }] }
+ */
+export function tstatsEnvoyFilters(settings: TstatsSettings): TstatsEnvoyFilters | undefined {
+  if (!settings.enabled) return undefined;
+  const moduleFor =
+    (kind: TstatsModuleKind) =>
+    (node: TstatsProxyNode): TstatsModuleHttpFilters =>
+      tstatsModuleFiltersForNode(kind, node, settings.modulePath ? { path: settings.modulePath } : {});
+  switch (settings.module) {
+    case "istio":
+      return encodeTstatsFilterSet(buildTstatsFilterSet(settings.filters));
+    case "wasm":
+      return { alternatives: [{ name: "tstats-wasm", perProxy: moduleFor("wasm") }] };
+    case "native":
+      return {
+        alternatives: [
+          { name: "istio", filters: encodeTstatsFilterSet(buildTstatsFilterSet(settings.filters)) },
+          { name: "tstats-native", perProxy: moduleFor("native") },
+        ],
+      };
+  }
+}
+
+/**
+ * What the xDS control plane needs from the setting: the filters when tstats is enabled,
  * `undefined` when it is not. Read it at start and whenever `tstats.json` changes.
  *
  * @example
- * const filters = await loadTstatsEnvoyFilters(); // undefined, or { http, network, cluster }
+ * const filters = await loadTstatsEnvoyFilters(); // undefined, or { alternatives: [...] }
  */
 export async function loadTstatsEnvoyFilters(
   configDir: string = meshctlConfigDir(),
-): Promise<EncodedTstatsFilterSet | undefined> {
-  const settings = await readTstatsSettings(configDir);
-  if (!settings.enabled) return undefined;
-  return encodeTstatsFilterSet(buildTstatsFilterSet(settings.filters));
+): Promise<TstatsEnvoyFilters | undefined> {
+  return tstatsEnvoyFilters(await readTstatsSettings(configDir));
+}
+
+/** What a stock Envoy's bootstrap needs for the module's TCP telemetry (`meshctl xds bootstrap`). */
+export interface TstatsEnvoyBootstrap {
+  /** For the bootstrap's `bootstrap_extensions`: the module's extension, which owns the TCP counters. */
+  readonly bootstrapExtensions: readonly Record<string, unknown>[];
+  /** For `node.metadata`: `MESHCTL_TSTATS_TCP: "true"`, so the control plane sends the TCP filter. */
+  readonly nodeMetadata: Readonly<Record<string, string>>;
+}
+
+/**
+ * The bootstrap additions for TCP telemetry, or `undefined` (add nothing) unless tstats is enabled
+ * with module `native` and the module file (`modulePath`, else this package's `obj/libtstats.so`)
+ * exists: the extension loads that file, and Envoy refuses to start when it cannot.
+ *
+ * @example
+ * const tcp = tstatsEnvoyBootstrap(await readTstatsSettings());
+ * renderBootstrap({ ...options, ...(tcp ?? {}) });
+ */
+export function tstatsEnvoyBootstrap(
+  settings: TstatsSettings,
+  exists: (path: string) => boolean = existsSync,
+): TstatsEnvoyBootstrap | undefined {
+  if (!settings.enabled || settings.module !== "native") return undefined;
+  const path = settings.modulePath ?? tstatsModuleFiles().native.path;
+  if (!exists(path)) return undefined;
+  return {
+    bootstrapExtensions: [tstatsBootstrapExtension(path)],
+    nodeMetadata: { [TSTATS_TCP_NODE_METADATA_KEY]: "true" },
+  };
 }

@@ -114,11 +114,17 @@ export type EchoClient = Client & {
 
 export function echoClient(
   port: number,
-  options: { interceptors?: Interceptor[]; service?: ServiceDefinition } = {},
+  options: {
+    interceptors?: Interceptor[];
+    service?: ServiceDefinition;
+    /** The `:authority` to send instead of `127.0.0.1:<port>` (e.g. a service name through a sidecar). */
+    authority?: string;
+  } = {},
 ): EchoClient {
   const Ctor = makeGenericClientConstructor(options.service ?? ECHO_SERVICE, "Echo");
   return new Ctor(`127.0.0.1:${port}`, credentials.createInsecure(), {
     interceptors: options.interceptors ?? [],
+    ...(options.authority ? { "grpc.default_authority": options.authority } : {}),
   }) as unknown as EchoClient;
 }
 

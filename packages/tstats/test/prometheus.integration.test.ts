@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findProgram, type SpawnedProgram, spawnProgram } from "@meshctl/core";
+import { requirementGate } from "@meshctl/core/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   createTstatsClientInterceptor,
@@ -26,10 +27,11 @@ import {
 import { localFixture } from "./fixtures.js";
 
 const prometheusPath = await findProgram("prometheus");
-if (!prometheusPath)
-  console.warn(
-    "[tstats] skipping Prometheus integration test: `prometheus` is not installed (apt-get install prometheus)",
-  );
+const gate = requirementGate(
+  "prometheus",
+  prometheusPath ? undefined : "`prometheus` is not installed (apt-get install prometheus)",
+  "tstats Prometheus",
+);
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -47,7 +49,7 @@ interface PromVector {
   value: [number, string];
 }
 
-describe.skipIf(!prometheusPath)("Prometheus scrapes tstats", () => {
+describe.skipIf(gate.skip)("Prometheus scrapes tstats", () => {
   let dir = "";
   let prom: SpawnedProgram | undefined;
   let promUrl = "";
@@ -58,6 +60,7 @@ describe.skipIf(!prometheusPath)("Prometheus scrapes tstats", () => {
   let traffic: Promise<void> | undefined;
 
   beforeAll(async () => {
+    if (gate.missing) throw new Error(gate.missing);
     // One process-wide registry, as a pod with a proxyless server and clients would have.
     const registry = new MetricRegistry({ istioVersion: "1.24.0" });
     const echo = new TstatsRecorder({ local: localFixture("echo"), registry });

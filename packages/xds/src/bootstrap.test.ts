@@ -58,6 +58,16 @@ describe("renderBootstrap", () => {
       );
   });
 
+  test("envoy: stats_config only when given (meshctl xds bootstrap passes tstats' buckets)", () => {
+    const statsConfig = { histogram_bucket_settings: [{ match: { prefix: "istio." }, buckets: [1, 10] }] };
+    const b = renderBootstrap({ kind: "envoy", name: "web-1", namespace: "shop", statsConfig });
+    expect(b.stats_config).toEqual(statsConfig);
+    expect(renderBootstrap({ kind: "envoy", name: "web-1", namespace: "shop" }).stats_config).toBeUndefined();
+    expect(
+      renderBootstrap({ kind: "grpc", name: "a", namespace: "b", statsConfig }).stats_config,
+    ).toBeUndefined();
+  });
+
   test("the node id round-trips through proxyFromNode", () => {
     const p = proxyFromNode({ id: nodeIdFor("envoy", "web-1", "shop", "10.0.0.7") });
     expect(p).toMatchObject({ type: "sidecar", name: "web-1", namespace: "shop", ip: "10.0.0.7" });
@@ -67,5 +77,42 @@ describe("renderBootstrap", () => {
     expect(() => renderBootstrap({ kind: "grpc", name: "a", namespace: "b", server: "nope" })).toThrow(
       /HOST:PORT/,
     );
+  });
+});
+
+describe("renderBootstrap: bootstrap extensions and extra node metadata", () => {
+  const extension = {
+    name: "envoy.bootstrap.dynamic_modules",
+    typed_config: {
+      "@type":
+        "type.googleapis.com/envoy.extensions.bootstrap.dynamic_modules.v3.DynamicModuleBootstrapExtension",
+      dynamic_module_config: { name: "tstats", module: { local: { filename: "/m/libtstats.so" } } },
+      extension_name: "tstats",
+    },
+  };
+
+  test("envoy: with them, bootstrap_extensions and the metadata entry; the proxy's Node carries it", () => {
+    const b = renderBootstrap({
+      kind: "envoy",
+      name: "web-1",
+      namespace: "demo",
+      bootstrapExtensions: [extension],
+      nodeMetadata: { MESHCTL_TSTATS_TCP: "true", NAMESPACE: "not-this" },
+    });
+    expect(b.bootstrap_extensions).toEqual([extension]);
+    const node = b.node as { id: string; cluster: string; metadata: Record<string, unknown> };
+    expect(node.metadata.MESHCTL_TSTATS_TCP).toBe("true");
+    // Extra entries never replace the ones the bootstrap sets itself.
+    expect(node.metadata.NAMESPACE).toBe("demo");
+  });
+
+  test("envoy: without them (or with an empty list), neither", () => {
+    for (const extra of [{}, { bootstrapExtensions: [], nodeMetadata: {} }]) {
+      const b = renderBootstrap({ kind: "envoy", name: "web-1", namespace: "demo", ...extra });
+      expect(b).not.toHaveProperty("bootstrap_extensions");
+      expect((b.node as { metadata: Record<string, unknown> }).metadata).not.toHaveProperty(
+        "MESHCTL_TSTATS_TCP",
+      );
+    }
   });
 });

@@ -16,6 +16,22 @@ export interface BootstrapOptions {
   readonly delta?: boolean;
   /** Envoy only: admin port on 127.0.0.1 (0: Envoy picks one). Default 15000. */
   readonly adminPort?: number;
+  /**
+   * Envoy only: the bootstrap's `stats_config` (protobuf JSON), e.g. @meshctl/tstats'
+   * `tstatsEnvoyStatsConfig()`, which gives the tstats module's histograms Istio's buckets
+   * (`meshctl xds bootstrap` always passes it: it only names tstats' own stats).
+   */
+  readonly statsConfig?: Readonly<Record<string, unknown>>;
+  /**
+   * Envoy only: the bootstrap's `bootstrap_extensions` (protobuf JSON), e.g. @meshctl/tstats'
+   * module extension that owns its TCP counters. Absent or empty: none.
+   */
+  readonly bootstrapExtensions?: readonly Readonly<Record<string, unknown>>[];
+  /**
+   * More `node.metadata` string entries (e.g. `MESHCTL_TSTATS_TCP: "true"`, which tells the
+   * control plane the bootstrap has that extension). They cannot replace the ones set here.
+   */
+  readonly nodeMetadata?: Readonly<Record<string, string>>;
 }
 
 /** Envoy's admin port in a bootstrap, as Istio's sidecars have it. */
@@ -60,6 +76,7 @@ export function renderBootstrap(options: BootstrapOptions): Record<string, unkno
   const ip = options.ip ?? "127.0.0.1";
   const id = nodeIdFor(options.kind, options.name, options.namespace, ip);
   const metadata: Record<string, unknown> = {
+    ...(options.nodeMetadata ?? {}),
     NAMESPACE: options.namespace,
     NAME: options.name,
     INSTANCE_IPS: ip,
@@ -79,6 +96,10 @@ export function renderBootstrap(options: BootstrapOptions): Record<string, unkno
   return {
     node: { id, cluster: `${options.name}.${options.namespace}`, metadata },
     admin: { address: { socket_address: { address: "127.0.0.1", port_value: adminPort } } },
+    ...(options.statsConfig ? { stats_config: options.statsConfig } : {}),
+    ...(options.bootstrapExtensions?.length
+      ? { bootstrap_extensions: [...options.bootstrapExtensions] }
+      : {}),
     dynamic_resources: {
       ads_config: {
         api_type: options.delta ? "DELTA_GRPC" : "GRPC",

@@ -23,13 +23,17 @@ export {
 export { capabilitiesFromNode, type ProxyCapabilities } from "./generate/capabilities.js";
 export {
   type EncodedFilter,
+  type EnvoyFilterAlternative,
   type EnvoyFilterExtensions,
   type EnvoyFilterSelection,
+  EnvoyFilterSelector,
+  type EnvoyFilterSet,
   filterConfigType,
+  type PerProxyFilters,
   type SkippedFilter,
   selectEnvoyFilters,
 } from "./generate/filter-extensions.js";
-export { type ProxyInfo, type ProxyType, proxyFromNode } from "./generate/proxy.js";
+export { type ProxyInfo, type ProxyNodeInfo, type ProxyType, proxyFromNode } from "./generate/proxy.js";
 export {
   type EncodedResource,
   encodeResource,

@@ -14,6 +14,7 @@ import Enable from "./enable.js";
 import Install from "./install.js";
 import Status from "./status.js";
 import TstatsBuild from "./tstats/build.js";
+import TstatsRender from "./tstats/render.js";
 import TstatsServe from "./tstats/serve.js";
 import Uninstall from "./uninstall.js";
 import VppCli from "./vpp/cli.js";
@@ -52,5 +53,6 @@ export const COMMANDS = {
   "vpp:cli": VppCli,
   "vpp:config": VppConfig,
   "tstats:build": TstatsBuild,
+  "tstats:render": TstatsRender,
   "tstats:serve": TstatsServe,
 } satisfies Record<string, Command.Class>;

@@ -14,9 +14,19 @@ export async function tstatsFeatureStatus(configDir?: string): Promise<FeatureSt
   return {
     feature: "tstats",
     state: settings.enabled ? "enabled" : "disabled",
-    summary: settings.enabled
-      ? "sidecars get Istio's native stats + metadata-exchange filters from meshctl's xDS"
-      : "telemetry filters are not inserted (meshctl enable tstats)",
-    details: { path, filters: settings.filters, updatedAt: settings.updatedAt || null },
+    summary: !settings.enabled
+      ? "telemetry filters are not inserted (meshctl enable tstats)"
+      : settings.module === "native"
+        ? "sidecars get Istio's native filters if they have them, else the tstats dynamic module, from meshctl's xDS"
+        : settings.module === "wasm"
+          ? "sidecars get the tstats Wasm module from meshctl's xDS"
+          : "sidecars get Istio's native stats + metadata-exchange filters from meshctl's xDS",
+    details: {
+      path,
+      module: settings.module,
+      modulePath: settings.modulePath ?? null,
+      filters: settings.filters,
+      updatedAt: settings.updatedAt || null,
+    },
   };
 }

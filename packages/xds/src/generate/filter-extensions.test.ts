@@ -5,13 +5,15 @@ import { CapabilityRegistry, capabilitiesFromNode, type NodeExtensionLike } from
 import {
   type EncodedFilter,
   type EnvoyFilterExtensions,
+  EnvoyFilterSelector,
+  type EnvoyFilterSet,
   filterConfigType,
   HTTP_FILTER_CATEGORY,
   NETWORK_FILTER_CATEGORY,
   selectEnvoyFilters,
   UPSTREAM_NETWORK_FILTER_CATEGORY,
 } from "./filter-extensions.js";
-import { type NodeLike, proxyFromNode } from "./proxy.js";
+import { type NodeLike, type ProxyNodeInfo, proxyFromNode } from "./proxy.js";
 import { generateProxy, generateProxyConfig } from "./proxy-config.js";
 import { PushContext } from "./push-context.js";
 import { webMeshModel } from "./web-mesh.test-data.js";
@@ -306,5 +308,220 @@ describe("capabilities from the Node", () => {
     expect(registry.capabilitiesOf({ ...STOCK_ENVOY, id: "other" } as NodeLike)).toBe(a);
     expect(registry.capabilitiesOf({ ...STOCK_ENVOY, extensions: withIstioFilters })).not.toBe(a);
     expect(registry.size).toBe(2);
+  });
+});
+
+describe("alternatives and per-proxy filters (meshctl enable tstats --module native)", () => {
+  const MODULE_TYPE = "envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter";
+  let builds = 0;
+  /** Stands in for @meshctl/tstats' module filter: its config names the proxy (id + namespace). */
+  const moduleFilters = (node: ProxyNodeInfo): EnvoyFilterSet => {
+    builds++;
+    const at = (reporter: string) =>
+      filter("tstats", MODULE_TYPE, Buffer.from(`${reporter}|${node.id}|${String(node.metadata.NAMESPACE)}`));
+    return { http: { inbound: [at("destination")], outbound: [at("source")] } };
+  };
+  const NATIVE: EnvoyFilterExtensions = {
+    alternatives: [
+      { name: "istio", filters: EXT },
+      { name: "tstats-native", perProxy: moduleFilters },
+    ],
+  };
+  const nodeOf = (id: string, extensions = stockExtensions) =>
+    proxyFromNode({
+      ...STOCK_ENVOY,
+      id,
+      extensions,
+      metadata: { fields: { NAMESPACE: { stringValue: "demo", kind: "stringValue" } } },
+    });
+  const stockA = nodeOf(SIDECAR_ID);
+  const stockB = nodeOf("sidecar~10.0.0.9~web-2.demo~demo.svc.cluster.local");
+  const istioA = nodeOf(SIDECAR_ID, withIstioFilters);
+  const istioB = nodeOf("sidecar~10.0.0.9~web-2.demo~demo.svc.cluster.local", withIstioFilters);
+
+  test("an Istio proxy gets Istio's filters, never the module too", () => {
+    const ctx = new PushContext(model, "v1", NATIVE);
+    expect(hcmFilters(listener(ctx, "0.0.0.0_80", istioA).filter_chains[0]!.filters[0]!)).toEqual([
+      "envoy.filters.http.fault",
+      "istio.metadata_exchange",
+      "istio.stats",
+      "envoy.filters.http.router",
+    ]);
+    expect(clusterFilters(ctx, istioA, "outbound|5432||web.demo.svc.cluster.local")).toEqual([
+      "istio.metadata_exchange",
+    ]);
+    const selection = ctx.envoyFiltersFor(istioA);
+    expect(selection.alternative).toBe("istio");
+    expect(selection.skipped).toEqual([]);
+  });
+
+  test("a stock Envoy gets the module, built from its own Node, inbound and outbound", () => {
+    const ctx = new PushContext(model, "v1", NATIVE);
+    const out = listener(ctx, "0.0.0.0_80", stockA).filter_chains[0]!.filters[0]!;
+    expect(hcmFilters(out)).toEqual(["envoy.filters.http.fault", "tstats", "envoy.filters.http.router"]);
+    const sent = (out.typed_config as { http_filters: { typed_config: { value: string } }[] })
+      .http_filters[1]!;
+    expect(Buffer.from(sent.typed_config.value, "base64").toString()).toBe(`source|${SIDECAR_ID}|demo`);
+    const inbound = listener(ctx, "virtualInbound", stockA).filter_chains.find(
+      (c) => c.name === "inbound|8080||",
+    )!;
+    expect(hcmFilters(inbound.filters[0]!)).toEqual([
+      "envoy.filters.http.fault",
+      "tstats",
+      "envoy.filters.http.router",
+    ]);
+    // The module is HTTP only: TCP chains and clusters stay as they are.
+    expect(listener(ctx, "0.0.0.0_5432", stockA).filter_chains[0]!.filters.map((f) => f.name)).toEqual([
+      "envoy.filters.network.tcp_proxy",
+    ]);
+    expect(clusterFilters(ctx, stockA, "outbound|5432||web.demo.svc.cluster.local")).toBeUndefined();
+    const selection = ctx.envoyFiltersFor(stockA);
+    expect(selection.alternative).toBe("tstats-native");
+    expect(selection.skipped).toEqual([]);
+  });
+
+  test("proxyless gRPC gets nothing; a proxy with no reported extensions gets nothing and is told why", () => {
+    const ctx = new PushContext(model, "v1", NATIVE);
+    const plain = new PushContext(model, "v1");
+    const withAlt = generateProxy(ctx, grpc);
+    const without = generateProxy(plain, grpc);
+    for (const kind of ["lds", "cds", "rds"] as const)
+      expect([...withAlt.config[kind].values()].map((r) => r.version)).toEqual(
+        [...without.config[kind].values()].map((r) => r.version),
+      );
+    expect(withAlt.skippedFilters).toEqual([]);
+
+    const bare = proxyFromNode({ id: SIDECAR_ID });
+    expect(hcmFilters(listener(ctx, "0.0.0.0_80", bare).filter_chains[0]!.filters[0]!)).toEqual([
+      "envoy.filters.http.fault",
+      "envoy.filters.http.router",
+    ]);
+    const skipped = generateProxy(ctx, bare).skippedFilters;
+    expect([...new Set(skipped.map((s) => `${s.alternative}:${s.name}`))]).toEqual([
+      "istio:istio.metadata_exchange",
+      "istio:istio.stats",
+      "tstats-native:tstats",
+    ]);
+    expect(skipped.every((s) => /reported no extensions/.test(s.reason))).toBe(true);
+    expect(ctx.envoyFiltersFor(bare).key).toBe("alt=none");
+  });
+
+  test("cache keys: per-proxy bytes separate proxies, identical inputs share, clusters stay shared", () => {
+    const ctx = new PushContext(model, "v1", NATIVE);
+    const a = generateProxy(ctx, stockA);
+    const b = generateProxy(ctx, stockB);
+    expect(ctx.envoyFiltersFor(stockA).key).toMatch(/^alt=tstats-native\|~[\w-]{12}$/);
+    expect(a.viewKey).not.toBe(b.viewKey);
+    expect(a.config.lds.get("0.0.0.0_80")?.version).not.toBe(b.config.lds.get("0.0.0.0_80")?.version);
+    // Clusters carry no module filter: one encoding for both.
+    expect(a.config.cds.get("outbound|5432||web.demo.svc.cluster.local")).toBe(
+      b.config.cds.get("outbound|5432||web.demo.svc.cluster.local"),
+    );
+    // The same Node again (a reconnect: another ProxyInfo object) shares everything.
+    const again = generateProxy(ctx, nodeOf(SIDECAR_ID));
+    expect(again.viewKey).toBe(a.viewKey);
+    expect(again.config.lds.get("0.0.0.0_80")).toBe(a.config.lds.get("0.0.0.0_80"));
+    expect(again.config.lds.get("virtualInbound")).toBe(a.config.lds.get("virtualInbound"));
+    // Istio proxies get no per-proxy filters: two of one build share their view.
+    const ia = generateProxy(ctx, istioA);
+    const ib = generateProxy(ctx, istioB);
+    expect(ia.viewKey).toBe(ib.viewKey);
+    expect(ia.viewKey).toContain("filters=alt=istio");
+    expect(ia.config.lds.get("0.0.0.0_80")).toBe(ib.config.lds.get("0.0.0.0_80"));
+    expect(ctx.envoyFiltersFor(istioA).clusterKey).toBe("alt=istio");
+    expect(ctx.envoyFiltersFor(stockA).clusterKey).toBe("");
+  });
+
+  test("a shared selector builds a proxy's filters once across push contexts", () => {
+    const selector = new EnvoyFilterSelector(NATIVE);
+    const before = builds;
+    for (const version of ["v1", "v2", "v3"]) {
+      const ctx = new PushContext(model, version, NATIVE, { filterSelector: selector });
+      generateProxy(ctx, stockA);
+    }
+    expect(builds - before).toBe(1);
+    expect(() => new PushContext(model, "v4", EXT, { filterSelector: selector })).toThrow(
+      expect.objectContaining({ code: "XDS_FILTER_SELECTOR_MISMATCH" }),
+    );
+  });
+
+  test("a per-proxy builder that throws leaves its filters out, with the reason", () => {
+    const broken: EnvoyFilterExtensions = {
+      alternatives: [
+        {
+          name: "tstats-native",
+          perProxy: () => {
+            throw new Error("node id has a line break");
+          },
+        },
+      ],
+    };
+    const selection = selectEnvoyFilters(broken, stockA.capabilities, stockA.node);
+    expect(selection.filters.http?.inbound).toEqual([]);
+    expect(selection.skipped).toEqual([
+      expect.objectContaining({
+        name: "tstats-native",
+        alternative: "tstats-native",
+        reason: "building this proxy's tstats-native filters failed: node id has a line break",
+      }),
+    ]);
+  });
+
+  test("top-level per-proxy filters are kept one by one, like the fixed ones", () => {
+    const ext: EnvoyFilterExtensions = {
+      http: { outbound: [cors] },
+      perProxy: (node) => ({
+        http: { outbound: [filter("istio.stats", "stats.PluginConfig", Buffer.from(node.id))] },
+      }),
+    };
+    const selection = selectEnvoyFilters(ext, stockA.capabilities, stockA.node);
+    expect(selection.filters.http?.outbound?.map((f) => f.name)).toEqual(["envoy.filters.http.cors"]);
+    expect(selection.skipped.map((s) => s.name)).toEqual(["istio.stats"]);
+    const istio = selectEnvoyFilters(ext, istioA.capabilities, istioA.node);
+    expect(istio.filters.http?.outbound?.map((f) => f.name)).toEqual([
+      "envoy.filters.http.cors",
+      "istio.stats",
+    ]);
+    expect(istio.key).toMatch(/^\.1\.\.\.\|~[\w-]{12}$/);
+  });
+});
+
+describe("the Node as per-proxy builders see it", () => {
+  test("metadata as plain JSON (decoded Struct values, camelCase or snake_case), cluster, locality", () => {
+    const proxy = proxyFromNode({
+      id: SIDECAR_ID,
+      cluster: "web.demo",
+      locality: { region: "eu", zone: "eu-1a" },
+      metadata: {
+        fields: {
+          NAMESPACE: { stringValue: "demo", kind: "stringValue" },
+          REPLICAS: { numberValue: 3, kind: "numberValue" },
+          LABELS: {
+            kind: "structValue",
+            structValue: {
+              fields: { app: { string_value: "web" }, on: { boolValue: true, kind: "boolValue" } },
+            },
+          },
+          IPS: {
+            kind: "listValue",
+            listValue: { values: [{ stringValue: "10.0.0.9", kind: "stringValue" }] },
+          },
+          NOTHING: { nullValue: "NULL_VALUE", kind: "nullValue" },
+        },
+      },
+    });
+    expect(proxy.node).toEqual({
+      id: SIDECAR_ID,
+      cluster: "web.demo",
+      locality: { region: "eu", zone: "eu-1a" },
+      metadata: {
+        NAMESPACE: "demo",
+        REPLICAS: 3,
+        LABELS: { app: "web", on: true },
+        IPS: ["10.0.0.9"],
+        NOTHING: null,
+      },
+    });
+    expect(proxyFromNode(undefined).node).toEqual({ id: "", cluster: "", metadata: {} });
   });
 });

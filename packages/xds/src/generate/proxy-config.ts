@@ -123,7 +123,9 @@ function clusterFor(ctx: PushContext, proxy: ProxyInfo, spec: ClusterSpec, trans
   if (transform) return build();
   return ctx.cache.memo(
     "cds",
-    `${proxy.type}|${spec.name}|${spec.destinationRule}|${selection.key}`,
+    // Only the cluster filters matter here: proxies whose HTTP filters differ (per-proxy ones)
+    // still share their clusters.
+    `${proxy.type}|${spec.name}|${spec.destinationRule}|${selection.clusterKey}`,
     [dependency.service(spec.service.hostname)],
     build,
     bytesOf,

@@ -18,6 +18,19 @@ export interface ProxyInfo {
   readonly labels: Labels;
   /** What it reported it can do (extensions, user agent): decides which optional filters it gets. */
   readonly capabilities: ProxyCapabilities;
+  /** Its Node's identity fields, for filters built per proxy (see filter-extensions.ts). */
+  readonly node: ProxyNodeInfo;
+}
+
+/**
+ * A proxy's Node as per-proxy filter builders see it: `metadata` as plain JSON (what an xDS
+ * bootstrap's `node.metadata` holds), not as a decoded `google.protobuf.Struct`.
+ */
+export interface ProxyNodeInfo {
+  readonly id: string;
+  readonly cluster: string;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly locality?: { readonly region?: string; readonly zone?: string };
 }
 
 /** The subset of envoy.config.core.v3.Node this server reads (as decoded by proto-loader). */
@@ -25,6 +38,57 @@ export interface NodeLike extends CapabilityNodeLike {
   readonly id?: string;
   readonly cluster?: string;
   readonly metadata?: { readonly fields?: Readonly<Record<string, unknown>> } | null;
+  readonly locality?: { readonly region?: string; readonly zone?: string; readonly sub_zone?: string } | null;
+}
+
+type ValueLike = Readonly<Record<string, unknown>> & { readonly kind?: string };
+
+/**
+ * A decoded `google.protobuf.Value` as plain JSON. proto-loader names the set member in `kind`
+ * (with `oneofs: true`); protobufjs's bundled Struct uses camelCase even with keepCase.
+ */
+function valueToJson(value: unknown, depth: number): unknown {
+  if (!value || typeof value !== "object" || depth > 32) return null;
+  const v = value as ValueLike;
+  const pick = (snake: string, camel: string) =>
+    v.kind === snake || v.kind === camel || v.kind === undefined ? (v[camel] ?? v[snake]) : undefined;
+  const s = pick("string_value", "stringValue");
+  if (typeof s === "string") return s;
+  const n = pick("number_value", "numberValue");
+  if (typeof n === "number") return n;
+  const b = pick("bool_value", "boolValue");
+  if (typeof b === "boolean") return b;
+  const st = pick("struct_value", "structValue") as { fields?: Record<string, unknown> } | undefined;
+  if (st && typeof st === "object") return structToJson(st.fields, depth + 1);
+  const l = pick("list_value", "listValue") as { values?: unknown[] } | undefined;
+  if (l && typeof l === "object") return (l.values ?? []).map((x) => valueToJson(x, depth + 1));
+  return null;
+}
+
+function structToJson(
+  fields: Readonly<Record<string, unknown>> | undefined,
+  depth = 0,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields ?? {})) out[k] = valueToJson(v, depth);
+  return out;
+}
+
+function nodeInfoOf(node: NodeLike | undefined | null, id: string): ProxyNodeInfo {
+  const locality = node?.locality;
+  return {
+    id,
+    cluster: node?.cluster ?? "",
+    metadata: structToJson(node?.metadata?.fields),
+    ...(locality && (locality.region || locality.zone)
+      ? {
+          locality: {
+            ...(locality.region ? { region: locality.region } : {}),
+            ...(locality.zone ? { zone: locality.zone } : {}),
+          },
+        }
+      : {}),
+  };
 }
 
 // protobufjs's bundled google.protobuf.Struct uses camelCase field names (stringValue,
@@ -83,5 +147,14 @@ export function proxyFromNode(node: NodeLike | undefined | null, registry?: Capa
   const name = structString(fields, "NAME") ?? (dot > 0 ? podDotNs.slice(0, dot) : podDotNs || id);
   const ip = structString(fields, "INSTANCE_IPS")?.split(",")[0] ?? (idIp || undefined);
   const capabilities = registry ? registry.capabilitiesOf(node) : capabilitiesFromNode(node);
-  return { id, type, namespace, name, ip, labels: structLabels(fields, "LABELS"), capabilities };
+  return {
+    id,
+    type,
+    namespace,
+    name,
+    ip,
+    labels: structLabels(fields, "LABELS"),
+    capabilities,
+    node: nodeInfoOf(node, id),
+  };
 }

@@ -13,14 +13,13 @@ import type {
   VirtualServiceModel,
 } from "../model/types.js";
 import { type AccessLogOptions, buildFileAccessLog } from "./access-log.js";
-import type { ProxyCapabilities } from "./capabilities.js";
 import type { Proto } from "./common.js";
 import {
+  assertSelectorFor,
   type EnvoyFilterExtensions,
   type EnvoyFilterSelection,
+  EnvoyFilterSelector,
   NO_FILTER_EXTENSIONS,
-  NO_FILTER_SELECTION,
-  selectEnvoyFilters,
 } from "./filter-extensions.js";
 import type { ProxyInfo } from "./proxy.js";
 import { ALL_NAMESPACES, XdsCache } from "./xds-cache.js";
@@ -58,6 +57,12 @@ export interface PushContextOptions {
    * meshConfig accessLogFile/Format/Encoding). Default: none. Proxyless gRPC never gets one.
    */
   readonly accessLog?: AccessLogOptions;
+  /**
+   * Remembers filter selections across contexts (the ADS server keeps one, so per-proxy filters
+   * are built once per connection, not once per push). Must be made from this context's
+   * `envoyFilters`. Default: a private one.
+   */
+  readonly filterSelector?: EnvoyFilterSelector;
 }
 
 function groupBy<T>(list: readonly T[], keys: (t: T) => readonly string[]): Map<string, T[]> {
@@ -76,7 +81,7 @@ export class PushContext {
   readonly scoping: boolean;
   /** The encoded `AccessLog` for sidecar HCMs and tcp_proxies, or undefined (off). */
   readonly accessLog: Proto | undefined;
-  private readonly selections = new WeakMap<ProxyCapabilities, EnvoyFilterSelection>();
+  private readonly filterSelector: EnvoyFilterSelector;
   private servicesByHostIndex: Map<string, MeshService> | undefined;
   private byAddress: Map<string, MeshService[]> | undefined;
   private vsByHost: Map<string, VirtualServiceModel[]> | undefined;
@@ -93,20 +98,18 @@ export class PushContext {
     this.cache = options.cache ?? new XdsCache();
     this.scoping = options.scoping ?? true;
     this.accessLog = options.accessLog ? buildFileAccessLog(options.accessLog) : undefined;
+    if (options.filterSelector) assertSelectorFor(options.filterSelector, envoyFilters);
+    this.filterSelector = options.filterSelector ?? new EnvoyFilterSelector(envoyFilters);
   }
 
   /**
-   * The extension filters this proxy gets: those its Node says it has (see filter-extensions.ts).
-   * Proxyless gRPC gets none. Decided once per capability set (proxies of one build share one).
+   * The extension filters this proxy gets: those its Node says it has, the first alternative it
+   * has whole, and the per-proxy ones built from its Node (see filter-extensions.ts). Proxyless
+   * gRPC gets none. Decided once per capability set (proxies of one build share one), or once per
+   * proxy when filters are built per proxy.
    */
   envoyFiltersFor(proxy: ProxyInfo): EnvoyFilterSelection {
-    if (proxy.type !== "sidecar" || this.envoyFilters === NO_FILTER_EXTENSIONS) return NO_FILTER_SELECTION;
-    let selection = this.selections.get(proxy.capabilities);
-    if (!selection) {
-      selection = selectEnvoyFilters(this.envoyFilters, proxy.capabilities);
-      this.selections.set(proxy.capabilities, selection);
-    }
-    return selection;
+    return this.filterSelector.selectionFor(proxy);
   }
 
   get servicesByHost(): ReadonlyMap<string, MeshService> {

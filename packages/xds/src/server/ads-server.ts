@@ -14,7 +14,11 @@ import type * as grpc from "@grpc/grpc-js";
 import { createTracer, type Tracer } from "@meshctl/core";
 import type { AccessLogOptions } from "../generate/access-log.js";
 import { CapabilityRegistry } from "../generate/capabilities.js";
-import type { EnvoyFilterExtensions } from "../generate/filter-extensions.js";
+import {
+  type EnvoyFilterExtensions,
+  EnvoyFilterSelector,
+  NO_FILTER_EXTENSIONS,
+} from "../generate/filter-extensions.js";
 import { type NodeLike, proxyFromNode } from "../generate/proxy.js";
 import {
   type EncodedResource,
@@ -196,6 +200,8 @@ export class AdsServer {
   private closed = false;
   /** Proxies of one build share one capabilities object (and one filter selection per push). */
   private readonly capabilities = new CapabilityRegistry();
+  /** Filter selections outlive push contexts: per-proxy filters are built once per connection. */
+  private readonly filterSelector: EnvoyFilterSelector;
   /** `MESHCTL_TRACE=xds` prints every request and response decision. */
   private readonly trace: Tracer = createTracer("xds");
 
@@ -207,6 +213,7 @@ export class AdsServer {
   ) {
     this.cache = new XdsCache({ enabled: options.cache ?? true });
     options.metrics.cacheStats = () => this.cache.stats();
+    this.filterSelector = new EnvoyFilterSelector(options.envoyFilters ?? NO_FILTER_EXTENSIONS);
     this.ctx = this.newContext(model);
     this.debouncer = new Debouncer(
       (request, debounceMs) => this.push(request, debounceMs),
@@ -294,9 +301,10 @@ export class AdsServer {
     return new PushContext(
       model,
       `${new Date().toISOString()}/${this.versionCounter}`,
-      this.options.envoyFilters,
+      this.filterSelector.extensions,
       {
         cache: this.cache,
+        filterSelector: this.filterSelector,
         scoping: this.options.scoping ?? true,
         ...(this.options.accessLog ? { accessLog: this.options.accessLog } : {}),
       },

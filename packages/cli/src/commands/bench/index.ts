@@ -34,11 +34,13 @@ export default class Bench extends MeshctlCommand<BenchLabOutput> {
   - direct-grpc     a grpc-js client dialing the server pod, no proxies
   - sidecar-grpc    the same gRPC client through both sidecars
   - grpc-proxyless  the same gRPC client routed by meshctl's xDS control plane, no sidecar
+  - sidecar-tstats       as sidecar, with Istio's telemetry from the native tstats module (opt-in)
+  - sidecar-tstats-wasm  as sidecar, with the same telemetry as a proxy-wasm filter (opt-in)
 Pods are network namespaces on a private bridge (10.213.x.0/24, never routed to the host). Rounds
 are interleaved (A B C A B C ...) at each target rate; --qps takes one rate or a sweep (500,2000,max)
 for latency against throughput. The report shows medians across rounds, paired comparisons with a
 95% interval and a verdict (sidecar over direct, eBPF against sidecar, proxyless gRPC against direct
-and sidecar gRPC), per-hop latency and CPU per request. Defaults follow Istio's method scaled to one
+and sidecar gRPC, native telemetry against Wasm and against none), per-hop latency and CPU per request. Defaults follow Istio's method scaled to one
 machine: 1 KiB payload, 1000 req/s open loop, 4 connections, Envoy sidecars. --duration and
 --payload read like in \`meshctl bench run\` (10s, 500ms; 1KiB). Everything the lab creates (all
 named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs root.`;
@@ -46,6 +48,7 @@ named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs root.`;
     "sudo <%= config.bin %> bench",
     "sudo <%= config.bin %> bench --scenarios direct,sidecar,sidecar-ebpf --duration 10s --rounds 5",
     "sudo <%= config.bin %> bench --scenarios direct,sidecar --qps 500,2000,5000,max --html lab.html",
+    "sudo <%= config.bin %> bench --scenarios sidecar,sidecar-tstats,sidecar-tstats-wasm --rounds 10",
     "sudo <%= config.bin %> bench --json > lab.json",
     "sudo <%= config.bin %> bench --cleanup",
   ];

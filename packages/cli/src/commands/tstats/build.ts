@@ -1,79 +1,48 @@
-import { buildTstatsFilterSet, renderEnvoyFilterManifest, type TstatsFilterSet } from "@meshctl/tstats";
+import { buildTstatsModules, type TstatsBuildResult, type TstatsBuildTarget } from "@meshctl/tstats";
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
-import { tstatsFilterFlags, tstatsFilterOptionsFromFlags } from "./shared-flags.js";
 
-export type TstatsBuildResult =
-  | { readonly format: "envoyfilter"; readonly manifest: string }
-  | { readonly format: "xds"; readonly filters: TstatsFilterSet };
+/** `--json`: the output directory and each file built, with its size and sha256. */
+export type TstatsBuildCommandResult = Omit<TstatsBuildResult, "output">;
 
-export default class TstatsBuild extends MeshctlCommand<TstatsBuildResult> {
-  static override summary = "Render Istio's native telemetry filters as an EnvoyFilter manifest or raw xDS";
+export default class TstatsBuild extends MeshctlCommand<TstatsBuildCommandResult> {
+  static override summary = "Compile the tstats Envoy module (native dynamic module and/or Wasm)";
   static override description =
-    `The filters are Istio's native (not Wasm) stats and metadata-exchange filters:
-istio.metadata_exchange (peer_metadata) + istio.stats before the router in HTTP chains, the TCP
-metadata exchange + istio.stats before tcp_proxy, and the upstream exchange as a cluster filter.
-
---format envoyfilter prints a networking.istio.io/v1alpha3 EnvoyFilter for an existing Istio install
-whose built-in telemetry is turned off (otherwise requests are counted twice).
---format xds prints the filters as protobuf JSON per place (http/network inbound|outbound, cluster),
-for a control plane of your own. See docs/tstats.md.`;
+    `Compiles packages/tstats/native with its build.sh: libtstats.so, an Envoy dynamic module for stock
+Envoy 1.40 (needs clang), and tstats.wasm, the same logic as a proxy-wasm plugin for comparison
+(needs clang, lld and wasi-libc). By default the files go to @meshctl/tstats' obj/ directory, where
+\`meshctl xds serve\` points Envoy at them (\`meshctl enable tstats --module native|wasm\`).
+Rendering Istio's filters as an EnvoyFilter or raw xDS is \`meshctl tstats render\`.`;
   static override examples = [
-    "<%= config.bin %> tstats build > tstats-envoyfilter.yaml",
-    "<%= config.bin %> tstats build --format xds --json",
-    "<%= config.bin %> tstats build --namespace istio-system --proxy-version '^1\\.2[0-9].*' --no-tcp",
+    "<%= config.bin %> tstats build",
+    "<%= config.bin %> tstats build --target native --json",
+    "<%= config.bin %> tstats build --target wasm --out /opt/meshctl/modules",
   ];
   static override flags = {
-    format: Flags.string({
-      description: "Output format.",
-      options: ["envoyfilter", "xds"],
-      default: "envoyfilter",
+    out: Flags.string({
+      description: "Output directory (default: @meshctl/tstats' obj/, where the control plane looks).",
+      helpValue: "DIR",
     }),
-    name: Flags.string({ description: "EnvoyFilter name.", default: "meshctl-tstats" }),
-    namespace: Flags.string({
-      description: "EnvoyFilter namespace (Istio's root namespace applies mesh-wide).",
-      default: "istio-system",
+    target: Flags.string({
+      description: "What to build.",
+      options: ["native", "wasm", "all"],
+      default: "all",
     }),
-    "proxy-version": Flags.string({
-      description: "Only patch proxies whose version matches this regex.",
-      helpValue: "REGEX",
-    }),
-    tcp: Flags.boolean({ description: "Include the TCP filters.", default: true, allowNo: true }),
-    encoding: Flags.string({
-      description: "xds format: typed_config as the Istio message (typed) or wrapped in TypedStruct.",
-      options: ["typed", "typed-struct"],
-      default: "typed",
-    }),
-    ...tstatsFilterFlags,
   };
 
-  protected async execute(): Promise<TstatsBuildResult> {
+  protected async execute(): Promise<TstatsBuildCommandResult> {
     const { flags } = await this.parse(TstatsBuild);
-    const filterOptions = tstatsFilterOptionsFromFlags(flags);
-    if (flags.format === "xds") {
-      return {
-        format: "xds",
-        filters: buildTstatsFilterSet({
-          ...filterOptions,
-          encoding: flags.encoding as "typed" | "typed-struct",
-        }),
-      };
-    }
-    return {
-      format: "envoyfilter",
-      manifest: renderEnvoyFilterManifest({
-        ...filterOptions,
-        name: flags.name,
-        namespace: flags.namespace,
-        tcp: flags.tcp,
-        ...(flags["proxy-version"] ? { proxyVersion: flags["proxy-version"] } : {}),
-      }),
-    };
+    const { output: _output, ...result } = await buildTstatsModules({
+      target: flags.target as TstatsBuildTarget,
+      ...(flags.out !== undefined ? { outDir: flags.out } : {}),
+    });
+    return result;
   }
 
-  protected renderText(result: TstatsBuildResult): string {
-    return result.format === "envoyfilter"
-      ? result.manifest.trimEnd()
-      : JSON.stringify(result.filters, null, 2);
+  protected renderText(r: TstatsBuildCommandResult): string {
+    return [
+      `Built ${r.target} into ${r.outDir}:`,
+      ...r.files.map((f) => `  ${f.path}  ${f.bytes} bytes  sha256 ${f.sha256}`),
+    ].join("\n");
   }
 }

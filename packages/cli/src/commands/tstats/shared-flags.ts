@@ -1,7 +1,7 @@
 import type { TstatsFilterOptions } from "@meshctl/tstats";
 import { Flags } from "@oclif/core";
 
-/** Filter options shared by `tstats build` and `enable tstats`. */
+/** Filter options shared by `tstats render` and `enable tstats`. */
 export const tstatsFilterFlags = {
   "tcp-reporting-seconds": Flags.integer({
     description: "TCP metrics reporting interval.",

@@ -234,10 +234,18 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
             ...(flags["access-log-format"] !== undefined ? { format: flags["access-log-format"] } : {}),
           }
         : undefined;
-    // `meshctl enable tstats` (tstats.json in meshctl's config dir) adds Istio's native telemetry
-    // filters to the Envoy sidecar listeners; read once at start.
-    const { loadTstatsEnvoyFilters } = await import("@meshctl/tstats");
-    const envoyFilters = await loadTstatsEnvoyFilters();
+    // `meshctl enable tstats` (tstats.json in meshctl's config dir) adds telemetry filters to the
+    // Envoy sidecar listeners (Istio's own, or the tstats module per proxy); read once at start.
+    const { readTstatsSettings, tstatsEnvoyFilters, tstatsModuleFiles } = await import("@meshctl/tstats");
+    const tstats = await readTstatsSettings();
+    const envoyFilters = tstatsEnvoyFilters(tstats);
+    const tstatsNote = !envoyFilters
+      ? ""
+      : tstats.module === "istio"
+        ? ", tstats: Istio's filters (for Envoys that have them)"
+        : tstats.module === "native"
+          ? ", tstats: Istio's filters for Istio proxies, else the dynamic module"
+          : ", tstats: the Wasm module";
     const started = Date.now();
     const server = await startXdsServer({
       ...(configDir !== undefined ? { configDir } : {}),
@@ -275,8 +283,13 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
         : {}),
     });
     log(
-      `xDS control plane on ${server.address}${flags["tls-cert"] ? (flags["tls-client-ca"] ? " (mTLS)" : " (TLS)") : ""}, debug http://${flags["debug-host"]}:${server.debugPort}/ , mesh ${server.source}${kubernetes || flags.config ? "" : " (embedded example)"}${envoyFilters ? ", tstats filters on (for Envoys that have them)" : ""}${accessLog ? `, access log ${accessLog.path} (${accessLog.encoding})` : ""}`,
+      `xDS control plane on ${server.address}${flags["tls-cert"] ? (flags["tls-client-ca"] ? " (mTLS)" : " (TLS)") : ""}, debug http://${flags["debug-host"]}:${server.debugPort}/ , mesh ${server.source}${kubernetes || flags.config ? "" : " (embedded example)"}${tstatsNote}${accessLog ? `, access log ${accessLog.path} (${accessLog.encoding})` : ""}`,
     );
+    if (envoyFilters && tstats.module !== "istio" && tstats.modulePath === undefined) {
+      const file = tstatsModuleFiles()[tstats.module];
+      // The path is what Envoy is told to load; a proxy on this host fails its listeners without it.
+      if (!file.exists) log(`warning: ${file.path} does not exist yet; run \`meshctl tstats build\``);
+    }
     await new Promise<void>((resolve) => {
       const stop = () => {
         process.off("SIGINT", stop);

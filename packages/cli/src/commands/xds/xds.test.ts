@@ -1,13 +1,27 @@
 import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { findProgram, runCommand as runProgram } from "@meshctl/core";
+import { requirementGate } from "@meshctl/core/testing";
+import { ENVOY_DEFAULT_BUCKETS, tstatsEnvoyStatsConfig } from "@meshctl/tstats";
 import { connectAdsTestClient } from "@meshctl/xds/testing";
 import { settings } from "@oclif/core";
 import { runCommand } from "@oclif/test";
 import { register } from "tsx/esm/api";
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { CLI_BIN, CLI_ROOT } from "../../../test/helpers.js";
+import XdsBootstrap from "./bootstrap.js";
 
 settings.enableAutoTranspile = false;
 register();
+
+const envoyPath = await findProgram("envoy");
+const envoyGate = requirementGate(
+  "envoy",
+  envoyPath ? undefined : "no `envoy` binary on PATH (bash scripts/install-envoy.sh)",
+  "meshctl xds bootstrap in Envoy",
+);
 const load = { root: CLI_ROOT };
 const capture = {};
 
@@ -54,6 +68,44 @@ describe("meshctl xds", () => {
     expect(await adminOf()).toEqual({ address: "127.0.0.1", port_value: 15000 });
     expect(await adminOf("--admin-port", "15100")).toEqual({ address: "127.0.0.1", port_value: 15100 });
   });
+
+  test.skipIf(envoyGate.skip)(
+    "bootstrap --kind envoy sets Istio's buckets for the tstats module's histograms; the real Envoy accepts it",
+    { timeout: 30_000 },
+    async () => {
+      if (envoyGate.missing) throw new Error(envoyGate.missing);
+      // Run in this module graph (not through oclif's loader) so @meshctl/* resolve to their sources.
+      vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+      const bootstrap = (await XdsBootstrap.run(
+        ["--kind", "envoy", "--name", "web-1", "--namespace", "demo", "--json"],
+        load,
+      )) as { stats_config?: unknown };
+      vi.restoreAllMocks();
+      expect(bootstrap.stats_config).toEqual(tstatsEnvoyStatsConfig());
+      const { histogram_bucket_settings: buckets } = bootstrap.stats_config as {
+        histogram_bucket_settings: { buckets: number[] }[];
+      };
+      expect(buckets.length).toBeGreaterThan(0);
+      for (const b of buckets) expect(b.buckets).toEqual([...ENVOY_DEFAULT_BUCKETS]);
+      const dir = await mkdtemp(join(tmpdir(), "mct-xds-bootstrap-"));
+      try {
+        const file = join(dir, "envoy.json");
+        await writeFile(file, JSON.stringify(bootstrap));
+        const result = await runProgram(
+          envoyPath!,
+          ["--mode", "validate", "-c", file, "--disable-hot-restart"],
+          {
+            reject: false,
+            timeoutMs: 30_000,
+          },
+        );
+        expect(result.exitCode, `${result.stdout}\n${result.stderr}`).toBe(0);
+        expect(result.stdout + result.stderr).toMatch(/OK/);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   test("bootstrap --admin-port outside 1..65535 is a usage error (exit 2) naming the flag", async () => {
     for (const bad of ["0", "65536", "http"]) {

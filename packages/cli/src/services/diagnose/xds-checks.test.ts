@@ -145,6 +145,37 @@ describe("evaluateXdsChecks", () => {
       "istio.metadata_exchange (envoy.filters.http, type io.istio.http.peer_metadata.Config) for http/inbound: r3",
     ]);
     expect(filters[0]?.recommendation).toMatch(/meshctl disable tstats/);
+    // Alternatives (meshctl enable tstats --module native) name theirs; a failed per-proxy build has no category.
+    const alt = evaluateXdsChecks(
+      { ok: true, error: null },
+      {
+        ...probe,
+        clients: [
+          sidecar("sidecar~10.1.0.7~c.demo~demo.svc.cluster.local", [
+            {
+              name: "tstats",
+              type: "envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+              category: "envoy.filters.http",
+              at: ["http/inbound", "http/outbound"],
+              reason: "r4",
+              alternative: "tstats-native",
+            },
+            {
+              name: "tstats-wasm",
+              type: "",
+              category: "",
+              at: [],
+              reason: "building failed: x",
+              alternative: "tstats-wasm",
+            },
+          ]),
+        ],
+      },
+    ).find((c) => c.id.startsWith("xds.filters."));
+    expect(alt?.evidence?.slice(1)).toEqual([
+      "tstats (envoy.filters.http, type envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter, alternative tstats-native) for http/inbound, http/outbound: r4",
+      "tstats-wasm: building failed: x",
+    ]);
     // Nobody lacking anything: one ok finding.
     const fine = evaluateXdsChecks({ ok: true, error: null }, { ...probe, clients: [probe.clients[0]!] });
     expect(fine.filter((c) => c.id.startsWith("xds.filters")).map((c) => [c.id, c.status])).toEqual([

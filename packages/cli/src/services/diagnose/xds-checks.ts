@@ -37,7 +37,7 @@ function filterChecks(clients: readonly ClientStatus[]): Check[] {
           ),
         ];
   const recommendation =
-    "These filters come from a meshctl feature (meshctl enable tstats adds Istio's istio.stats and istio.metadata_exchange, which only Istio's proxy build has). The rest of the proxy's config is served without them. To have the feature there, run a proxy build with these extensions; otherwise turn the feature off (meshctl disable tstats).";
+    "These filters come from a meshctl feature (meshctl enable tstats sends Istio's istio.stats and istio.metadata_exchange to proxies that have them, which only Istio's proxy build does, and otherwise the tstats dynamic module, which needs Envoy 1.40+). The rest of the proxy's config is served without them. To have the feature there, run a proxy build with these extensions; otherwise turn the feature off (meshctl disable tstats).";
   const checks = lacking.slice(0, MAX_PROXY_FINDINGS).map((c) => {
     const names = [...new Set(c.skippedFilters.map((f) => f.name))];
     return check(
@@ -46,8 +46,11 @@ function filterChecks(clients: readonly ClientStatus[]): Check[] {
       `${c.nodeId}: ${names.length === 1 ? "1 extension filter" : `${names.length} extension filters`} not sent, the proxy lacks ${names.length === 1 ? "it" : "them"}: ${names.join(", ")}`,
       [
         capabilityLine(c),
-        ...c.skippedFilters.map(
-          (f) => `${f.name} (${f.category}, type ${f.type}) for ${f.at.join(", ")}: ${f.reason}`,
+        ...c.skippedFilters.map((f) =>
+          // An entry without a category is a per-proxy build that failed, not a missing extension.
+          f.category
+            ? `${f.name} (${f.category}, type ${f.type}${f.alternative ? `, alternative ${f.alternative}` : ""}) for ${f.at.join(", ")}: ${f.reason}`
+            : `${f.name}: ${f.reason}`,
         ),
       ],
       recommendation,
