@@ -155,8 +155,21 @@ export interface TstatsModuleFilterOptions {
  * hcm.http_filters = [...others, filter, router];
  */
 export function buildTstatsModuleFilter(options: TstatsModuleFilterOptions): EncodedEnvoyFilter {
+  return encodeModuleFilter("http", DYNAMIC_MODULE_FILTER_TYPE_URL, options);
+}
+
+/** The HTTP or network `DynamicModule*Filter` message: the same module, options and config text. */
+function encodeModuleFilter(
+  kind: "http" | "network",
+  typeUrl: string,
+  options: TstatsModuleFilterOptions,
+): EncodedEnvoyFilter {
   const path = absolutePath(options.path ?? defaultModulePath("native"), "dynamic module");
-  const value = encode("envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter", {
+  const message =
+    kind === "http"
+      ? "envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter"
+      : "envoy.extensions.filters.network.dynamic_modules.v3.DynamicModuleNetworkFilter";
+  const value = encode(message, {
     dynamic_module_config: {
       name: TSTATS_MODULE_NAME,
       // The module keeps per-thread peer caches and its metric ids for the process's lifetime.
@@ -167,10 +180,7 @@ export function buildTstatsModuleFilter(options: TstatsModuleFilterOptions): Enc
     filter_name: TSTATS_MODULE_NAME,
     filter_config: stringValueAny(moduleConfigText(options.local, options.direction)),
   });
-  return {
-    name: TSTATS_NATIVE_FILTER_NAME,
-    typed_config: { type_url: DYNAMIC_MODULE_FILTER_TYPE_URL, value },
-  };
+  return { name: TSTATS_NATIVE_FILTER_NAME, typed_config: { type_url: typeUrl, value } };
 }
 
 /**
@@ -184,21 +194,7 @@ export function buildTstatsModuleFilter(options: TstatsModuleFilterOptions): Enc
  * chain.filters = [filter, tcpProxy];
  */
 export function buildTstatsModuleNetworkFilter(options: TstatsModuleFilterOptions): EncodedEnvoyFilter {
-  const path = absolutePath(options.path ?? defaultModulePath("native"), "dynamic module");
-  const value = encode("envoy.extensions.filters.network.dynamic_modules.v3.DynamicModuleNetworkFilter", {
-    dynamic_module_config: {
-      name: TSTATS_MODULE_NAME,
-      do_not_close: true,
-      metrics_namespace: TSTATS_METRICS_NAMESPACE,
-      module: { local: { filename: path } },
-    },
-    filter_name: TSTATS_MODULE_NAME,
-    filter_config: stringValueAny(moduleConfigText(options.local, options.direction)),
-  });
-  return {
-    name: TSTATS_NATIVE_FILTER_NAME,
-    typed_config: { type_url: DYNAMIC_MODULE_NETWORK_FILTER_TYPE_URL, value },
-  };
+  return encodeModuleFilter("network", DYNAMIC_MODULE_NETWORK_FILTER_TYPE_URL, options);
 }
 
 /**

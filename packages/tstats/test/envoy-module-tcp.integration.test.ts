@@ -21,6 +21,7 @@ import {
   tstatsModuleFilterConfigText,
 } from "../src/index.js";
 import { localFixture, type ParsedSample, parseExposition, REFERENCE_TCP_LABELS } from "./fixtures.js";
+import { freePort, until } from "./harness.js";
 
 const envoyPath = await findProgram("envoy");
 const clangPath = await findProgram("clang");
@@ -37,32 +38,6 @@ const INBOUND_CLUSTER = "inbound|7070||";
 /** Bytes each connection sends (and gets echoed back): small, several reads, one byte. */
 const PAYLOADS = [1000, 200_000, 1];
 const TOTAL = PAYLOADS.reduce((a, b) => a + b, 0);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}: ${String(last ?? "")}`);
-}
 
 function withTimeout<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -21,6 +21,7 @@ import {
 } from "../src/index.js";
 import { callEcho, type EchoClient, type EchoServer, echoClient, startEchoServer } from "./echo-service.js";
 import { localFixture, parseExposition, REFERENCE_BUCKETS, REFERENCE_HTTP_LABELS } from "./fixtures.js";
+import { freePort, until } from "./harness.js";
 
 const envoyPath = await findProgram("envoy");
 const prometheusPath = await findProgram("prometheus");
@@ -35,33 +36,6 @@ const missing = !envoyPath
 const gate = requirementGate(missing?.[0] ?? "envoy", missing?.[1], "tstats native module in Envoy");
 
 const SERVICE_AUTHORITY = "echo.default.svc.cluster.local:8080";
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}: ${String(last ?? "")}`);
-}
 
 const h2Cluster = (name: string, port: number) => ({
   name,

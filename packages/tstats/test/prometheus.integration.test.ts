@@ -1,7 +1,6 @@
 // A real Prometheus (Debian's package) scrapes the tstats exporter while proxyless gRPC clients
 // call a server through the tstats interceptors; then Istio-dashboard-style PromQL is run.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findProgram, type SpawnedProgram, spawnProgram } from "@meshctl/core";
@@ -25,6 +24,7 @@ import {
   startEchoServer,
 } from "./echo-service.js";
 import { localFixture } from "./fixtures.js";
+import { freePort, until } from "./harness.js";
 
 const prometheusPath = await findProgram("prometheus");
 const gate = requirementGate(
@@ -32,17 +32,6 @@ const gate = requirementGate(
   prometheusPath ? undefined : "`prometheus` is not installed (apt-get install prometheus)",
   "tstats Prometheus",
 );
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface PromVector {
   metric: Record<string, string>;
@@ -138,47 +127,44 @@ describe.skipIf(gate.skip)("Prometheus scrapes tstats", () => {
     return body.data.result;
   }
 
-  async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    while (Date.now() < deadline) {
-      try {
-        const v = await fn();
-        if (v !== undefined) return v;
-      } catch (error) {
-        last = error;
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    throw new Error(`timed out waiting for Prometheus: ${String(last)}`);
-  }
-
   test("Istio dashboard PromQL returns the expected series", async () => {
     const promql =
       'sum(rate(istio_requests_total{reporter="destination"}[1m])) by (destination_workload, response_code)';
-    const result = await waitFor(async () => {
-      const r = await query(promql);
-      return r.length > 0 && r.every((v) => Number(v.value[1]) > 0) ? r : undefined;
-    }, 45_000);
+    const result = await until(
+      "Prometheus",
+      async () => {
+        const r = await query(promql);
+        return r.length > 0 && r.every((v) => Number(v.value[1]) > 0) ? r : undefined;
+      },
+      45_000,
+    );
     expect(result.map((r) => r.metric)).toEqual([{ destination_workload: "echo-v1", response_code: "200" }]);
 
     // gRPC status split and source workloads, as Kiali's graph queries group them.
-    const bySource = await waitFor(async () => {
-      const r = await query(
-        'sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="default"}[1m])) by (source_workload, grpc_response_status)',
-      );
-      return r.length >= 3 ? r : undefined;
-    }, 30_000);
+    const bySource = await until(
+      "Prometheus",
+      async () => {
+        const r = await query(
+          'sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="default"}[1m])) by (source_workload, grpc_response_status)',
+        );
+        return r.length >= 3 ? r : undefined;
+      },
+      30_000,
+    );
     const keys = bySource.map((r) => `${r.metric.source_workload}/${r.metric.grpc_response_status}`).sort();
     expect(keys).toEqual(["batch-v1/0", "batch-v1/5", "frontend-v1/0"]);
 
     // Client-side view and latency histogram quantile, as in Istio's service dashboard.
-    const p50 = await waitFor(async () => {
-      const r = await query(
-        'histogram_quantile(0.5, sum(rate(istio_request_duration_milliseconds_bucket{reporter="source",source_workload="frontend-v1"}[1m])) by (le, destination_service))',
-      );
-      return r.length === 1 && Number.isFinite(Number(r[0]!.value[1])) ? r : undefined;
-    }, 30_000);
+    const p50 = await until(
+      "Prometheus",
+      async () => {
+        const r = await query(
+          'histogram_quantile(0.5, sum(rate(istio_request_duration_milliseconds_bucket{reporter="source",source_workload="frontend-v1"}[1m])) by (le, destination_service))',
+        );
+        return r.length === 1 && Number.isFinite(Number(r[0]!.value[1])) ? r : undefined;
+      },
+      30_000,
+    );
     expect(p50[0]!.metric).toEqual({ destination_service: "echo.default.svc.cluster.local" });
 
     const series = await query('count by (__name__) ({__name__=~"istio_.*", job="mct-tstats"})');

@@ -21,27 +21,31 @@
 static const char UNKNOWN[] = "unknown";
 static const char LATEST[] = "latest";
 
+/* The 20 peer- and local-dependent labels both HTTP and TCP metrics start with, in Istio's order. */
+#define WORKLOAD_LABEL_NAMES \
+  "reporter", \
+  "source_workload", \
+  "source_canonical_service", \
+  "source_canonical_revision", \
+  "source_workload_namespace", \
+  "source_principal", \
+  "source_app", \
+  "source_version", \
+  "source_cluster", \
+  "destination_workload", \
+  "destination_workload_namespace", \
+  "destination_principal", \
+  "destination_app", \
+  "destination_version", \
+  "destination_service", \
+  "destination_canonical_service", \
+  "destination_canonical_revision", \
+  "destination_service_name", \
+  "destination_service_namespace", \
+  "destination_cluster",
+
 const char* const ts_http_label_names[TS_HTTP_LABELS] = {
-    "reporter",
-    "source_workload",
-    "source_canonical_service",
-    "source_canonical_revision",
-    "source_workload_namespace",
-    "source_principal",
-    "source_app",
-    "source_version",
-    "source_cluster",
-    "destination_workload",
-    "destination_workload_namespace",
-    "destination_principal",
-    "destination_app",
-    "destination_version",
-    "destination_service",
-    "destination_canonical_service",
-    "destination_canonical_revision",
-    "destination_service_name",
-    "destination_service_namespace",
-    "destination_cluster",
+    WORKLOAD_LABEL_NAMES
     "request_protocol",
     "response_code",
     "grpc_response_status",
@@ -50,26 +54,7 @@ const char* const ts_http_label_names[TS_HTTP_LABELS] = {
 };
 
 const char* const ts_tcp_label_names[TS_TCP_LABELS] = {
-    "reporter",
-    "source_workload",
-    "source_canonical_service",
-    "source_canonical_revision",
-    "source_workload_namespace",
-    "source_principal",
-    "source_app",
-    "source_version",
-    "source_cluster",
-    "destination_workload",
-    "destination_workload_namespace",
-    "destination_principal",
-    "destination_app",
-    "destination_version",
-    "destination_service",
-    "destination_canonical_service",
-    "destination_canonical_revision",
-    "destination_service_name",
-    "destination_service_namespace",
-    "destination_cluster",
+    WORKLOAD_LABEL_NAMES
     "request_protocol",
     "response_flags",
     "connection_security_policy",
