@@ -7,7 +7,7 @@
 // Targets: native >= 10% less Envoy CPU per request than Wasm and >= 20% lower p99 at the higher
 // load; native <= 5% Envoy CPU over no telemetry. Each with its paired 95% interval.
 // Usage (root, after `npm run build`):
-//   flock /tmp/meshctl-bench.lock node packages/lab/scripts/tstats-target.mjs [--rounds 10]
+//   flock /tmp/meshctl-bench.lock node packages/lab/scripts/tstats-target.mjs [--rounds 20]
 //     [--duration 3] [--moderate 0.4] [--high 0.8] [--connections 4] [--html file] [--json]
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
@@ -15,7 +15,7 @@ import { renderLabHtmlReport, renderLabText, runLab } from "@meshctl/lab";
 
 const { values } = parseArgs({
   options: {
-    rounds: { type: "string", default: "10" },
+    rounds: { type: "string", default: "20" },
     duration: { type: "string", default: "3" },
     moderate: { type: "string", default: "0.4" },
     high: { type: "string", default: "0.8" },
