@@ -21,7 +21,13 @@ import {
 } from "../src/index.js";
 import { callEcho, type EchoClient, type EchoServer, echoClient, startEchoServer } from "./echo-service.js";
 import { localFixture, parseExposition, REFERENCE_BUCKETS, REFERENCE_HTTP_LABELS } from "./fixtures.js";
-import { freePort, until } from "./harness.js";
+import {
+  expectIstioDashboardSeries,
+  freePort,
+  type RunningPrometheus,
+  startPrometheus,
+  until,
+} from "./harness.js";
 
 const envoyPath = await findProgram("envoy");
 const prometheusPath = await findProgram("prometheus");
@@ -139,11 +145,6 @@ function sidecarListener(
   };
 }
 
-interface PromVector {
-  metric: Record<string, string>;
-  value: [number, string];
-}
-
 describe.skipIf(gate.skip).each(["native", "wasm"] as const)(
   "tstats %s build in Envoy, scraped by Prometheus",
   (build) => {
@@ -154,8 +155,7 @@ describe.skipIf(gate.skip).each(["native", "wasm"] as const)(
     let envoy: SpawnedProgram | undefined;
     let envoyLog = "";
     let admin = "";
-    let prom: SpawnedProgram | undefined;
-    let promUrl = "";
+    let prom: RunningPrometheus | undefined;
     let server: EchoServer | undefined;
     const clients: EchoClient[] = [];
     const clientHeaderKeys = new Set<string>();
@@ -170,8 +170,8 @@ describe.skipIf(gate.skip).each(["native", "wasm"] as const)(
       });
 
       server = await startEchoServer();
-      const [adminPort, frontendPort, batchPort, inboundPort, promPort] = await Promise.all(
-        Array.from({ length: 5 }, () => freePort()),
+      const [adminPort, frontendPort, batchPort, inboundPort] = await Promise.all(
+        Array.from({ length: 4 }, () => freePort()),
       );
       admin = `http://127.0.0.1:${adminPort}`;
       const bootstrap = {
@@ -236,29 +236,14 @@ describe.skipIf(gate.skip).each(["native", "wasm"] as const)(
         20_000,
       );
 
-      promUrl = `http://127.0.0.1:${promPort}`;
-      await writeFile(
-        join(dir, "prometheus.yml"),
-        JSON.stringify({
-          global: { scrape_interval: "1s", evaluation_interval: "1s" },
-          scrape_configs: [
-            {
-              job_name: "mct-tstats-envoy",
-              metrics_path: "/stats/prometheus",
-              static_configs: [{ targets: [`127.0.0.1:${adminPort}`] }],
-              metric_relabel_configs: tstatsPrometheusRelabelConfigs(),
-            },
-          ],
-        }),
-      );
-      prom = spawnProgram(prometheusPath!, [
-        `--config.file=${join(dir, "prometheus.yml")}`,
-        `--storage.tsdb.path=${join(dir, "data")}`,
-        `--web.listen-address=127.0.0.1:${promPort}`,
-        "--log.level=warn",
+      prom = await startPrometheus(prometheusPath!, dir, [
+        {
+          job_name: "mct-tstats-envoy",
+          metrics_path: "/stats/prometheus",
+          static_configs: [{ targets: [`127.0.0.1:${adminPort}`] }],
+          metric_relabel_configs: tstatsPrometheusRelabelConfigs(),
+        },
       ]);
-      prom.stderr?.resume();
-      prom.stdout?.resume();
 
       for (const port of [frontendPort!, batchPort!])
         clients.push(echoClient(port, { authority: SERVICE_AUTHORITY }));
@@ -277,7 +262,8 @@ describe.skipIf(gate.skip).each(["native", "wasm"] as const)(
       stopTraffic = true;
       await traffic;
       for (const c of clients) c.close();
-      for (const p of [prom, envoy]) {
+      await prom?.close();
+      for (const p of [envoy]) {
         if (!p) continue;
         p.kill("SIGTERM");
         await Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000))]);
@@ -351,55 +337,12 @@ describe.skipIf(gate.skip).each(["native", "wasm"] as const)(
       expect(sizes.every((s) => s.value > 0)).toBe(true);
     }, 60_000);
 
-    async function query(promql: string): Promise<PromVector[]> {
-      const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(promql)}`);
-      const body = (await res.json()) as { status: string; data: { result: PromVector[] } };
-      expect(body.status).toBe("success");
-      return body.data.result;
-    }
-
     test("Prometheus answers the proxyless test's PromQL with the same series", async () => {
-      const result = await until(
-        "rate by destination_workload",
-        async () => {
-          const r = await query(
-            'sum(rate(istio_requests_total{reporter="destination"}[1m])) by (destination_workload, response_code)',
-          );
-          return r.length > 0 && r.every((v) => Number(v.value[1]) > 0) ? r : undefined;
-        },
-        45_000,
-      );
-      expect(result.map((r) => r.metric)).toEqual([
-        { destination_workload: "echo-v1", response_code: "200" },
-      ]);
+      await expectIstioDashboardSeries(prom!, expect);
 
-      const bySource = await until(
-        "rate by source_workload",
-        async () => {
-          const r = await query(
-            'sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="default"}[1m])) by (source_workload, grpc_response_status)',
-          );
-          return r.length >= 3 ? r : undefined;
-        },
-        30_000,
+      const series = await prom!.query(
+        'count by (__name__) ({__name__=~"istio_.*", job="mct-tstats-envoy"})',
       );
-      expect(
-        bySource.map((r) => `${r.metric.source_workload}/${r.metric.grpc_response_status}`).sort(),
-      ).toEqual(["batch-v1/0", "batch-v1/5", "frontend-v1/0"]);
-
-      const p50 = await until(
-        "p50 latency",
-        async () => {
-          const r = await query(
-            'histogram_quantile(0.5, sum(rate(istio_request_duration_milliseconds_bucket{reporter="source",source_workload="frontend-v1"}[1m])) by (le, destination_service))',
-          );
-          return r.length === 1 && Number.isFinite(Number(r[0]!.value[1])) ? r : undefined;
-        },
-        30_000,
-      );
-      expect(p50[0]!.metric).toEqual({ destination_service: "echo.default.svc.cluster.local" });
-
-      const series = await query('count by (__name__) ({__name__=~"istio_.*", job="mct-tstats-envoy"})');
       expect(series.map((s) => s.metric.__name__).sort()).toEqual(
         expect.arrayContaining([
           "istio_request_bytes_bucket",
@@ -409,7 +352,7 @@ describe.skipIf(gate.skip).each(["native", "wasm"] as const)(
         ]),
       );
       // Nothing is left under Envoy's prefix once relabelled.
-      expect(await query('count({__name__=~"envoy_istio_.*"})')).toEqual([]);
+      expect(await prom!.query('count({__name__=~"envoy_istio_.*"})')).toEqual([]);
     }, 120_000);
 
     test("the header meshctl sends is the TS encoder's, byte for byte", () => {

@@ -33,3 +33,107 @@ export async function until<T>(
   }
   throw new Error(`timed out waiting for ${what}: ${String(last ?? "")}`);
 }
+
+export interface PromVector {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+/** A real Prometheus on 127.0.0.1 scraping `scrapeConfigs` every second, its data under `dir`. */
+export interface RunningPrometheus {
+  readonly url: string;
+  query(promql: string): Promise<PromVector[]>;
+  close(): Promise<void>;
+}
+
+export async function startPrometheus(
+  prometheusPath: string,
+  dir: string,
+  scrapeConfigs: readonly Record<string, unknown>[],
+): Promise<RunningPrometheus> {
+  const { writeFile } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  const { spawnProgram } = await import("@meshctl/core");
+  const port = await freePort();
+  const config = join(dir, "prometheus.yml");
+  await writeFile(
+    config,
+    JSON.stringify({
+      global: { scrape_interval: "1s", evaluation_interval: "1s" },
+      scrape_configs: scrapeConfigs,
+    }),
+  );
+  const prom = spawnProgram(prometheusPath, [
+    `--config.file=${config}`,
+    `--storage.tsdb.path=${join(dir, "prometheus-data")}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    "--log.level=warn",
+  ]);
+  prom.stderr?.resume();
+  prom.stdout?.resume();
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    async query(promql) {
+      const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+      const body = (await res.json()) as { status: string; data: { result: PromVector[] } };
+      if (body.status !== "success") throw new Error(`PromQL failed: ${promql}`);
+      return body.data.result;
+    },
+    async close() {
+      prom.kill("SIGTERM");
+      await Promise.race([prom.exited, new Promise((r) => setTimeout(r, 5000))]);
+      prom.kill("SIGKILL");
+    },
+  };
+}
+
+/**
+ * Istio's dashboard PromQL over the fixture traffic every telemetry test sends (frontend-v1 gets
+ * OKs, batch-v1 some NOT_FOUND, both calling echo-v1 as echo.default.svc.cluster.local), and the
+ * series each query must give. The proxyless and the Envoy tests run exactly these.
+ */
+export async function expectIstioDashboardSeries(
+  prom: RunningPrometheus,
+  expect: (actual: unknown) => { toEqual(expected: unknown): void },
+): Promise<void> {
+  const rate = await until(
+    "rate by destination_workload",
+    async () => {
+      const r = await prom.query(
+        'sum(rate(istio_requests_total{reporter="destination"}[1m])) by (destination_workload, response_code)',
+      );
+      return r.length > 0 && r.every((v) => Number(v.value[1]) > 0) ? r : undefined;
+    },
+    45_000,
+  );
+  expect(rate.map((r) => r.metric)).toEqual([{ destination_workload: "echo-v1", response_code: "200" }]);
+  // gRPC status split and source workloads, as Kiali's graph queries group them.
+  const bySource = await until(
+    "rate by source_workload",
+    async () => {
+      const r = await prom.query(
+        'sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="default"}[1m])) by (source_workload, grpc_response_status)',
+      );
+      return r.length >= 3 ? r : undefined;
+    },
+    30_000,
+  );
+  expect(bySource.map((r) => `${r.metric.source_workload}/${r.metric.grpc_response_status}`).sort()).toEqual([
+    "batch-v1/0",
+    "batch-v1/5",
+    "frontend-v1/0",
+  ]);
+  // Client-side view and latency histogram quantile, as in Istio's service dashboard.
+  const p50 = await until(
+    "p50 latency",
+    async () => {
+      const r = await prom.query(
+        'histogram_quantile(0.5, sum(rate(istio_request_duration_milliseconds_bucket{reporter="source",source_workload="frontend-v1"}[1m])) by (le, destination_service))',
+      );
+      return r.length === 1 && Number.isFinite(Number(r[0]!.value[1])) ? r : undefined;
+    },
+    30_000,
+  );
+  expect(p50[0]!.metric).toEqual({ destination_service: "echo.default.svc.cluster.local" });
+}

@@ -1,9 +1,9 @@
 // A real Prometheus (Debian's package) scrapes the tstats exporter while proxyless gRPC clients
 // call a server through the tstats interceptors; then Istio-dashboard-style PromQL is run.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findProgram, type SpawnedProgram, spawnProgram } from "@meshctl/core";
+import { findProgram } from "@meshctl/core";
 import { requirementGate } from "@meshctl/core/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
@@ -24,7 +24,7 @@ import {
   startEchoServer,
 } from "./echo-service.js";
 import { localFixture } from "./fixtures.js";
-import { freePort, until } from "./harness.js";
+import { expectIstioDashboardSeries, type RunningPrometheus, startPrometheus } from "./harness.js";
 
 const prometheusPath = await findProgram("prometheus");
 const gate = requirementGate(
@@ -33,15 +33,9 @@ const gate = requirementGate(
   "tstats Prometheus",
 );
 
-interface PromVector {
-  metric: Record<string, string>;
-  value: [number, string];
-}
-
 describe.skipIf(gate.skip)("Prometheus scrapes tstats", () => {
   let dir = "";
-  let prom: SpawnedProgram | undefined;
-  let promUrl = "";
+  let prom: RunningPrometheus | undefined;
   let exporter: RunningExporter | undefined;
   let server: EchoServer | undefined;
   const clients: EchoClient[] = [];
@@ -69,30 +63,13 @@ describe.skipIf(gate.skip)("Prometheus scrapes tstats", () => {
     exporter = await startTstatsExporter({ registry, host: "127.0.0.1", port: 0 });
 
     dir = await mkdtemp(join(tmpdir(), "mct-tstats-prom-"));
-    const promPort = await freePort();
-    promUrl = `http://127.0.0.1:${promPort}`;
-    await writeFile(
-      join(dir, "prometheus.yml"),
-      [
-        "global:",
-        "  scrape_interval: 1s",
-        "  evaluation_interval: 1s",
-        "scrape_configs:",
-        "  - job_name: mct-tstats",
-        "    metrics_path: /stats/prometheus",
-        "    static_configs:",
-        `      - targets: ["127.0.0.1:${exporter.port}"]`,
-        "",
-      ].join("\n"),
-    );
-    prom = spawnProgram(prometheusPath!, [
-      `--config.file=${join(dir, "prometheus.yml")}`,
-      `--storage.tsdb.path=${join(dir, "data")}`,
-      `--web.listen-address=127.0.0.1:${promPort}`,
-      "--log.level=warn",
+    prom = await startPrometheus(prometheusPath!, dir, [
+      {
+        job_name: "mct-tstats",
+        metrics_path: "/stats/prometheus",
+        static_configs: [{ targets: [`127.0.0.1:${exporter.port}`] }],
+      },
     ]);
-    prom.stderr?.resume();
-    prom.stdout?.resume();
 
     // Steady traffic: frontend gets OKs, batch gets some NOT_FOUND.
     traffic = (async () => {
@@ -109,65 +86,17 @@ describe.skipIf(gate.skip)("Prometheus scrapes tstats", () => {
   afterAll(async () => {
     stopTraffic = true;
     await traffic;
-    if (prom) {
-      prom.kill("SIGTERM");
-      await Promise.race([prom.exited, new Promise((r) => setTimeout(r, 5000))]);
-      prom.kill("SIGKILL");
-    }
+    await prom?.close();
     for (const c of clients) c.close();
     await server?.close();
     await exporter?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  async function query(promql: string): Promise<PromVector[]> {
-    const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(promql)}`);
-    const body = (await res.json()) as { status: string; data: { result: PromVector[] } };
-    expect(body.status).toBe("success");
-    return body.data.result;
-  }
-
   test("Istio dashboard PromQL returns the expected series", async () => {
-    const promql =
-      'sum(rate(istio_requests_total{reporter="destination"}[1m])) by (destination_workload, response_code)';
-    const result = await until(
-      "Prometheus",
-      async () => {
-        const r = await query(promql);
-        return r.length > 0 && r.every((v) => Number(v.value[1]) > 0) ? r : undefined;
-      },
-      45_000,
-    );
-    expect(result.map((r) => r.metric)).toEqual([{ destination_workload: "echo-v1", response_code: "200" }]);
+    await expectIstioDashboardSeries(prom!, expect);
 
-    // gRPC status split and source workloads, as Kiali's graph queries group them.
-    const bySource = await until(
-      "Prometheus",
-      async () => {
-        const r = await query(
-          'sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="default"}[1m])) by (source_workload, grpc_response_status)',
-        );
-        return r.length >= 3 ? r : undefined;
-      },
-      30_000,
-    );
-    const keys = bySource.map((r) => `${r.metric.source_workload}/${r.metric.grpc_response_status}`).sort();
-    expect(keys).toEqual(["batch-v1/0", "batch-v1/5", "frontend-v1/0"]);
-
-    // Client-side view and latency histogram quantile, as in Istio's service dashboard.
-    const p50 = await until(
-      "Prometheus",
-      async () => {
-        const r = await query(
-          'histogram_quantile(0.5, sum(rate(istio_request_duration_milliseconds_bucket{reporter="source",source_workload="frontend-v1"}[1m])) by (le, destination_service))',
-        );
-        return r.length === 1 && Number.isFinite(Number(r[0]!.value[1])) ? r : undefined;
-      },
-      30_000,
-    );
-    expect(p50[0]!.metric).toEqual({ destination_service: "echo.default.svc.cluster.local" });
-
-    const series = await query('count by (__name__) ({__name__=~"istio_.*", job="mct-tstats"})');
+    const series = await prom!.query('count by (__name__) ({__name__=~"istio_.*", job="mct-tstats"})');
     const names = series.map((s) => s.metric.__name__).sort();
     expect(names).toEqual(
       expect.arrayContaining([
