@@ -11,8 +11,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findProgram, type SpawnedProgram, spawnProgram } from "@meshctl/core";
-import { requirementGate } from "@meshctl/core/testing";
+import { type SpawnedProgram, spawnProgram } from "@meshctl/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   destinationServiceFromTarget,
@@ -21,16 +20,10 @@ import {
   tstatsModuleFilterConfigText,
 } from "../src/index.js";
 import { localFixture, type ParsedSample, parseExposition, REFERENCE_TCP_LABELS } from "./fixtures.js";
-import { freePort, until } from "./harness.js";
+import { freePort, programsGate, until } from "./harness.js";
 
-const envoyPath = await findProgram("envoy");
-const clangPath = await findProgram("clang");
-const missing = !envoyPath
-  ? ["envoy", "envoy is not installed (bash scripts/install-envoy.sh)"]
-  : !clangPath
-    ? ["clang", "clang is not installed (apt-get install clang)"]
-    : undefined;
-const gate = requirementGate(missing?.[0] ?? "envoy", missing?.[1], "tstats native TCP filter in Envoy");
+const { gate, paths } = await programsGate("tstats native TCP filter in Envoy", ["envoy", "clang"]);
+const envoyPath = paths.envoy;
 
 const SERVICE_HOST = "echo.demo.svc.cluster.local";
 const OUTBOUND_CLUSTER = `outbound|7070||${SERVICE_HOST}`;

@@ -8,8 +8,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findProgram, type SpawnedProgram, spawnProgram } from "@meshctl/core";
-import { requirementGate } from "@meshctl/core/testing";
+import { type SpawnedProgram, spawnProgram } from "@meshctl/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   ENVOY_DEFAULT_BUCKETS,
@@ -24,22 +23,15 @@ import { localFixture, parseExposition, REFERENCE_BUCKETS, REFERENCE_HTTP_LABELS
 import {
   expectIstioDashboardSeries,
   freePort,
+  programsGate,
   type RunningPrometheus,
   startPrometheus,
   until,
 } from "./harness.js";
 
-const envoyPath = await findProgram("envoy");
-const prometheusPath = await findProgram("prometheus");
-const clangPath = await findProgram("clang");
-const missing = !envoyPath
-  ? ["envoy", "envoy is not installed (bash scripts/install-envoy.sh)"]
-  : !prometheusPath
-    ? ["prometheus", "prometheus is not installed (apt-get install prometheus)"]
-    : !clangPath
-      ? ["clang", "clang is not installed (apt-get install clang)"]
-      : undefined;
-const gate = requirementGate(missing?.[0] ?? "envoy", missing?.[1], "tstats native module in Envoy");
+const { gate, paths } = await programsGate("tstats native module in Envoy", ["envoy", "prometheus", "clang"]);
+const envoyPath = paths.envoy;
+const prometheusPath = paths.prometheus;
 
 const SERVICE_AUTHORITY = "echo.default.svc.cluster.local:8080";
 

@@ -137,3 +137,32 @@ export async function expectIstioDashboardSeries(
   );
   expect(p50[0]!.metric).toEqual({ destination_service: "echo.default.svc.cluster.local" });
 }
+
+const INSTALL_HINT: Record<string, string> = {
+  envoy: "bash scripts/install-envoy.sh",
+  prometheus: "apt-get install prometheus",
+  clang: "apt-get install clang",
+};
+
+/**
+ * Finds the programs a test needs and gates it on them (`requirementGate`: skipped where one is
+ * absent, failing instead where MESHCTL_REQUIRE lists it, as in CI). Returns their paths.
+ */
+export async function programsGate(
+  test: string,
+  programs: readonly ("envoy" | "prometheus" | "clang")[],
+): Promise<{ gate: { skip: boolean; missing?: string }; paths: Record<string, string> }> {
+  const { findProgram } = await import("@meshctl/core");
+  const { requirementGate } = await import("@meshctl/core/testing");
+  const paths: Record<string, string> = {};
+  for (const name of programs) {
+    const path = await findProgram(name);
+    if (!path)
+      return {
+        gate: requirementGate(name, `${name} is not installed (${INSTALL_HINT[name]})`, test),
+        paths,
+      };
+    paths[name] = path;
+  }
+  return { gate: { skip: false }, paths };
+}
