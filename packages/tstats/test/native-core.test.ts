@@ -105,6 +105,24 @@ describe.skipIf(gate.skip)("tstats C core vs the TypeScript recorder", () => {
     }
   });
 
+  test("decodes the package's hand-written reference vector (Istio's encoding), with and without padding", () => {
+    // The same bytes as peer-metadata.test.ts's VECTOR: LABELS{app: "echo"}, NAMESPACE "default".
+    const ascii = (t: string) => Buffer.from(t, "ascii").toString("hex");
+    const vector = Buffer.from(
+      `0a1b0a06${ascii("LABELS")}12112a0f0a0d0a03${ascii("app")}12061a04${ascii("echo")}` +
+        `0a160a09${ascii("NAMESPACE")}12091a07${ascii("default")}`,
+      "hex",
+    ).toString("base64");
+    for (const value of [vector, vector.replace(/=+$/, "")])
+      expect(run("decode", value)).toMatchObject({
+        ok: true,
+        namespace: "default",
+        app: "echo",
+        workloadName: "",
+      });
+    expect(encodePeerMetadataHeader(workloadMetadata({ namespace: "default", app: "echo" }))).toBe(vector);
+  });
+
   test("qualified app.kubernetes.io labels win, as in Envoy", () => {
     const header = encodePeerMetadataHeader(
       workloadMetadata({
