@@ -7,15 +7,11 @@ export type XdsBootstrapResult = Record<string, unknown>;
 export default class XdsBootstrap extends MeshctlCommand<XdsBootstrapResult> {
   static override summary = "Print a bootstrap JSON for a proxyless gRPC client or an Envoy sidecar";
   static override description =
-    `For --kind grpc, save it and point GRPC_XDS_BOOTSTRAP at the file (any gRPC language), or put
-the JSON in GRPC_XDS_BOOTSTRAP_CONFIG; then dial xds:///NAME.NAMESPACE.svc.cluster.local:PORT.
-For --kind envoy, run envoy -c FILE. The node id is Istio-style (grpc~IP~POD.NS~NS.svc.cluster.local
-or sidecar~...), which the control plane reads to scope what the proxy receives. An Envoy bootstrap
-also sets stats_config's histogram buckets for the tstats module's istio.* histograms (Istio's
-buckets; nothing else is named so). When tstats is enabled with the native module (meshctl enable
-tstats) and the module file exists, an Envoy bootstrap also loads the module's bootstrap extension
-(its TCP counters) and sets node.metadata.MESHCTL_TSTATS_TCP=true, so the control plane sends this
-Envoy the TCP filter too.`;
+    `For --kind grpc, save it and point GRPC_XDS_BOOTSTRAP at the file (any gRPC language), or put the JSON in GRPC_XDS_BOOTSTRAP_CONFIG; then dial xds:///NAME.NAMESPACE.svc.cluster.local:PORT.
+
+For --kind envoy, run envoy -c FILE. The node id is Istio-style (grpc~IP~POD.NS~NS.svc.cluster.local or sidecar~...), which the control plane reads to scope what the proxy receives.
+
+An Envoy bootstrap also carries the tstats stats_config: Istio's buckets for the istio.* histograms and Istio's stats tags for the Wasm build (nothing else is named so). When tstats is enabled with the native module (meshctl enable tstats) and the module file exists, it also loads the module's bootstrap extension (its TCP counters) and sets node.metadata.MESHCTL_TSTATS_TCP=true, so the control plane sends this Envoy the TCP filter too.`;
   static override examples = [
     "<%= config.bin %> xds bootstrap --kind grpc --name client-1 --namespace demo > bootstrap.json && GRPC_XDS_BOOTSTRAP=bootstrap.json node client.js",
     "<%= config.bin %> xds bootstrap --kind envoy --name web-1 --namespace demo --ip 10.0.0.7 --server xds.internal:15010 > envoy.json",
