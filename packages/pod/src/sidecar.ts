@@ -73,8 +73,6 @@ export interface SidecarReadiness {
   /** Start of the error message when it never gets ready. */
   readonly failure: string;
   readonly details: Record<string, string>;
-  /** Environment added to the proxy's (the rest is inherited). */
-  readonly env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -91,11 +89,7 @@ export async function spawnSidecar(
   cpus: string | undefined,
   readiness: SidecarReadiness,
 ): Promise<RunningSidecar> {
-  const program = spawnInPod(pod, argv, {
-    asSidecar: true,
-    ...(cpus ? { cpus } : {}),
-    ...(readiness.env ? { env: { ...(process.env as Record<string, string>), ...readiness.env } } : {}),
-  });
+  const program = spawnInPod(pod, argv, { asSidecar: true, ...(cpus ? { cpus } : {}) });
   const stderrTail = tailOf(program);
   let alive = true;
   void program.exited.then(() => {
@@ -141,14 +135,11 @@ export async function startEnvoySidecar(
     readonly timeoutMs?: number;
     /** More command-line flags, e.g. `--file-flush-interval-msec 100`. */
     readonly args?: readonly string[];
-    /** More environment, e.g. `ENVOY_DYNAMIC_MODULES_SEARCH_PATH` for dynamic-module filters. */
-    readonly env?: Readonly<Record<string, string>>;
   },
 ): Promise<RunningSidecar> {
   const file = join(o.workDir, `${o.name}.envoy.json`);
   await writeSidecarFile(file, `${JSON.stringify(o.bootstrap, null, 2)}\n`);
   return spawnSidecar(pod, envoyArgv(file, o.threads, o.args), o.cpus, {
-    ...(o.env ? { env: o.env } : {}),
     ports: o.ports,
     timeoutMs: o.timeoutMs ?? 20_000,
     failure: `Envoy sidecar ${o.name} did not start or got no listeners`,
