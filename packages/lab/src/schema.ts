@@ -8,22 +8,13 @@
  * per request) with a paired estimate, its 95% interval and a verdict; `curves` is new; gRPC
  * scenarios `direct-grpc` and `sidecar-grpc` are new.
  */
+import { LAB_COMPARISON_IDS, LAB_SCENARIOS } from "./types.js";
+
 const num = { type: "number" } as const;
 const count = { type: "integer", minimum: 0 } as const;
 const str = { type: "string" } as const;
 
-const scenario = {
-  enum: [
-    "direct",
-    "sidecar",
-    "sidecar-ebpf",
-    "direct-grpc",
-    "sidecar-grpc",
-    "grpc-proxyless",
-    "sidecar-tstats",
-    "sidecar-tstats-wasm",
-  ],
-} as const;
+const scenario = { enum: LAB_SCENARIOS } as const;
 
 /** Requests per second (open loop) or "max" (closed loop). */
 const rate = { oneOf: [{ type: "number", exclusiveMinimum: 0 }, { const: "max" }] } as const;
@@ -216,19 +207,7 @@ const comparison = {
   type: "object",
   required: ["id", "title", "rate", "baseline", "scenario", "deltas"],
   properties: {
-    id: {
-      enum: [
-        "sidecar-overhead",
-        "ebpf-gain",
-        "ebpf-overhead",
-        "sidecar-grpc-overhead",
-        "grpc-proxyless-overhead",
-        "grpc-proxyless-vs-sidecar",
-        "tstats-native-vs-wasm",
-        "tstats-native-cost",
-        "tstats-wasm-cost",
-      ],
-    },
+    id: { enum: LAB_COMPARISON_IDS },
     title: str,
     rate,
     baseline: scenario,

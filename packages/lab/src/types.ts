@@ -298,18 +298,22 @@ export interface LabDelta {
   readonly perRoundFractions: readonly number[];
 }
 
+/** The comparisons a lab report headlines (rounds.ts defines each one's baseline and scenario). */
+export const LAB_COMPARISON_IDS = [
+  "sidecar-overhead",
+  "ebpf-gain",
+  "ebpf-overhead",
+  "sidecar-grpc-overhead",
+  "grpc-proxyless-overhead",
+  "grpc-proxyless-vs-sidecar",
+  "tstats-native-vs-wasm",
+  "tstats-native-cost",
+  "tstats-wasm-cost",
+] as const;
+
 /** A named comparison, e.g. sidecar overhead over direct, at one rate. */
 export interface LabComparison {
-  readonly id:
-    | "sidecar-overhead"
-    | "ebpf-gain"
-    | "ebpf-overhead"
-    | "sidecar-grpc-overhead"
-    | "grpc-proxyless-overhead"
-    | "grpc-proxyless-vs-sidecar"
-    | "tstats-native-vs-wasm"
-    | "tstats-native-cost"
-    | "tstats-wasm-cost";
+  readonly id: (typeof LAB_COMPARISON_IDS)[number];
   readonly title: string;
   readonly rate: LabRate;
   readonly baseline: LabScenario;
