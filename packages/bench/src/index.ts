@@ -3,6 +3,13 @@
 export { encodeEchoMessage } from "./engine/clients/http2.js";
 export { describeEnvironment } from "./engine/environment.js";
 export { LatencyHistogram, logBuckets, spectrumPoints } from "./engine/histogram.js";
+export {
+  checkLoadHeaders,
+  checkOpenFileLimit,
+  LOAD_LIMITS,
+  maxLoadWorkers,
+  openFileLimit,
+} from "./engine/limits.js";
 export { parseBytes, parseDurationMs, parseHeaders } from "./engine/parse.js";
 export {
   buildResult as buildLoadResult,
@@ -58,6 +65,7 @@ export {
 } from "./report/format.js";
 export { type FortioHistogram, type FortioResult, toFortioJson } from "./report/fortio.js";
 export { HTML_CHART_IDS, type HtmlReportOptions, renderHtmlReport } from "./report/html.js";
+export { checkReportPath, writeReportFile } from "./report/output-file.js";
 export { LOAD_RESULT_JSON_SCHEMA } from "./report/schema.js";
 export {
   type AxisTick,

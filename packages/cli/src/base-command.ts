@@ -2,6 +2,9 @@ import { Command, Flags, type Interfaces } from "@oclif/core";
 import { createErrorReport, type ErrorReport } from "./errors.js";
 import { isInteractive } from "./ui/terminal.js";
 
+/** Exit codes of a command stopped by a signal: 128 + the signal's number, as shells report it. */
+export const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
 /**
  * The base of every meshctl command. A command:
  *  1. declares flags/args and parses them,
@@ -68,6 +71,22 @@ export abstract class MeshctlCommand<T> extends Command {
       this.exit(code);
     }
     return result;
+  }
+
+  /**
+   * For long work that has no partial result to show and cannot be stopped more gently: reports
+   * the interruption (text on stderr, or the `--json` error object) and exits 130 (SIGINT) or
+   * 143 (SIGTERM) at once. process.exit() runs the exit hooks that stop spawned programs.
+   */
+  protected exitInterrupted(
+    signal: keyof typeof SIGNAL_EXIT_CODES,
+    message: string,
+    code = "INTERRUPTED",
+  ): never {
+    const error = { code, message, kind: "usage", suggestions: [], details: { signal } };
+    if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify({ error }, null, 2)}\n`);
+    else process.stderr.write(`Error [${code}]: ${message}\n`);
+    return process.exit(SIGNAL_EXIT_CODES[signal]);
   }
 
   protected override async catch(error: Interfaces.CommandError): Promise<never> {

@@ -137,6 +137,7 @@ describe("renderInstallManifests", () => {
         "15014",
         "--debug-host",
         "0.0.0.0",
+        "--insecure",
       ],
       env: [{ name: "MESHCTL_CONFIG_DIR", value: "/etc/meshctl" }],
       volumeMounts: [{ name: "config", mountPath: "/etc/meshctl", readOnly: true }],

@@ -13,7 +13,11 @@ import { TstatsRecorder } from "./recorder.js";
 // The node section of an Istio proxyless gRPC bootstrap (GRPC_XDS_BOOTSTRAP).
 const bootstrap = {
   xds_servers: [
-    { server_uri: "localhost:15010", channel_creds: [{ type: "insecure" }], server_features: ["xds_v3"] },
+    {
+      server_uri: "localhost:15010",
+      channel_creds: [{ type: "insecure" }],
+      server_features: ["xds_v3", "ignore_resource_deletion"],
+    },
   ],
   node: {
     id: "sidecar~10.244.0.7~echo-v1-6d5f9-xk2p.default~default.svc.cluster.local",
@@ -57,7 +61,11 @@ describe("local workload", () => {
     // The shape packages/xds renderBootstrap() writes: NAME, NAMESPACE, INSTANCE_IPS, LABELS; no WORKLOAD_NAME.
     const local = localWorkloadFromBootstrap({
       xds_servers: [
-        { server_uri: "127.0.0.1:15010", channel_creds: [{ type: "insecure" }], server_features: ["xds_v3"] },
+        {
+          server_uri: "127.0.0.1:15010",
+          channel_creds: [{ type: "insecure" }],
+          server_features: ["xds_v3", "ignore_resource_deletion"],
+        },
       ],
       node: {
         id: "grpc~10.0.0.4~client-1.demo~demo.svc.cluster.local",

@@ -24,6 +24,14 @@ describe("renderBootstrap", () => {
     expect((b.node as { locality: unknown }).locality).toEqual({});
   });
 
+  test("grpc: the server features make a deleted-and-restored resource survivable (gRFC A53)", () => {
+    const b = renderBootstrap({ kind: "grpc", name: "app-1", namespace: "shop" });
+    const validated = validateBootstrapConfig(b) as unknown as {
+      xdsServers: { server_features: string[] }[];
+    };
+    expect(validated.xdsServers[0]?.server_features).toEqual(["xds_v3", "ignore_resource_deletion"]);
+  });
+
   test("envoy: ADS over gRPC to a static xds-grpc cluster; delta switches api_type", () => {
     const b = renderBootstrap({
       kind: "envoy",

@@ -34,6 +34,9 @@ export interface BootstrapOptions {
   readonly nodeMetadata?: Readonly<Record<string, string>>;
 }
 
+/** The `server_features` of a gRPC bootstrap: xDS v3, and deletions that do not break clients (gRFC A53). */
+export const GRPC_SERVER_FEATURES = ["xds_v3", "ignore_resource_deletion"] as const;
+
 /** Envoy's admin port in a bootstrap, as Istio's sidecars have it. */
 export const DEFAULT_ENVOY_ADMIN_PORT = 15000;
 
@@ -86,7 +89,13 @@ export function renderBootstrap(options: BootstrapOptions): Record<string, unkno
   if (options.kind === "grpc") {
     return {
       xds_servers: [
-        { server_uri: server, channel_creds: [{ type: "insecure" }], server_features: ["xds_v3"] },
+        {
+          server_uri: server,
+          channel_creds: [{ type: "insecure" }],
+          // ignore_resource_deletion (gRFC A53): a Listener or Cluster the server stops sending
+          // (a Service file deleted and put back) is kept instead of failing RPCs until restart.
+          server_features: [...GRPC_SERVER_FEATURES],
+        },
       ],
       node: { id, cluster: `${options.name}.${options.namespace}`, locality: {}, metadata },
       server_listener_resource_name_template: "xds.istio.io/grpc/lds/inbound/%s",

@@ -59,6 +59,18 @@ export { type ProxyIdentity, planProxies, proxyNodeMetadata } from "./load/proxy
 export { runXdsLoad } from "./load/run-xds-load.js";
 export { generateScopeResources, type ScopeResources, type ScopeSpec } from "./load/scope-resources.js";
 export { parseServerOptions } from "./load/server-options.js";
+export { runXdsSoak } from "./load/soak.js";
+export { BAD_EDIT_KINDS, type BadEditKind } from "./load/soak-bad-edits.js";
+export { type RssGrowth, type RssGrowthVerdict, type RssSample, rssGrowth } from "./load/soak-growth.js";
+export { formatXdsSoakReport } from "./load/soak-report.js";
+export type {
+  BadEditKindResult,
+  RestartResult,
+  XdsSoakOptions,
+  XdsSoakPhase,
+  XdsSoakProgress,
+  XdsSoakReport,
+} from "./load/soak-types.js";
 export type { PercentileSummary } from "./load/stats.js";
 export {
   generateSyntheticMesh,
@@ -72,12 +84,18 @@ export { goControlPlanePeerPath } from "./load/target-go-control-plane.js";
 export { istiodLauncherPath } from "./load/target-istiod.js";
 export { diffMeshModels, type MeshChange } from "./model/diff.js";
 export {
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_PARSE_MEMORY_MB,
+  DEFAULT_PARSE_TIMEOUT_MS,
+  DEFAULT_STATE_DIR_NAME,
+  type DirectoryLoaderOptions,
   type DirectorySourceOptions,
   directoryMeshSource,
   loadMeshDirectory,
   MeshDirectoryLoader,
 } from "./model/directory-source.js";
 export { parseDurationMs } from "./model/field-reader.js";
+export { parseMeshFileFiltered, prefilterMeshYaml } from "./model/file-prefilter.js";
 export {
   type KubernetesKindStatus,
   type KubernetesMeshSource,

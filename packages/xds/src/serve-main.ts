@@ -16,6 +16,9 @@ interface ServeProcessSpec
   readonly configDir?: string;
   readonly port?: number;
   readonly debugPort?: number;
+  /** ADS listen address (default 127.0.0.1); beyond loopback, `insecure` must be set. */
+  readonly host?: string;
+  readonly insecure?: boolean;
   /** Tuning knobs, by the names of XdsServerOptions (unknown names are an error). */
   readonly options?: Readonly<Record<string, string | number | boolean>>;
 }
@@ -30,6 +33,15 @@ const KNOBS: Record<string, (v: string | number | boolean) => Partial<XdsServerO
   scoping: (v) => ({ scoping: v === true || v === "true" }),
   maxConnectionAgeMs: (v) => ({ maxConnectionAgeMs: Number(v) }),
   maxConnectionAgeGraceMs: (v) => ({ maxConnectionAgeGraceMs: Number(v) }),
+  maxConnections: (v) => ({ maxConnections: Number(v) }),
+  maxStreamsPerClient: (v) => ({ maxStreamsPerClient: Number(v) }),
+  maxStreamsPerConnection: (v) => ({ maxStreamsPerConnection: Number(v) }),
+  handshakeTimeoutMs: (v) => ({ handshakeTimeoutMs: Number(v) }),
+  connectionIdleMs: (v) => ({ connectionIdleMs: Number(v) }),
+  maxResourceNames: (v) => ({ maxResourceNames: Number(v) }),
+  maxResourceNameLength: (v) => ({ maxResourceNameLength: Number(v) }),
+  writeTimeoutMs: (v) => ({ writeTimeoutMs: Number(v) }),
+  nackBackoffMs: (v) => ({ nackBackoffMs: Number(v) }),
 };
 
 async function main(): Promise<number> {
@@ -56,6 +68,8 @@ async function main(): Promise<number> {
           }),
     port: spec.port ?? 0,
     debugPort: spec.debugPort ?? 0,
+    ...(spec.host !== undefined ? { host: spec.host } : {}),
+    ...(spec.insecure !== undefined ? { insecure: spec.insecure } : {}),
   });
   process.stdout.write(
     `${JSON.stringify({ address: server.address, debugPort: server.debugPort, pid: process.pid })}\n`,
@@ -64,6 +78,8 @@ async function main(): Promise<number> {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
   });
+  // close() cuts connections after a 1 s grace; this bounds the rest (the source's close).
+  setTimeout(() => process.exit(0), 3000).unref();
   await server.close();
   return 0;
 }

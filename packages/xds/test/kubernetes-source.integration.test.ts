@@ -166,6 +166,10 @@ describe.skipIf(gate.skip)("Kubernetes mesh source against a real API server", (
 
   const client = async (target: string, name: string) => {
     const bootstrap = renderBootstrap({ kind: "grpc", name, namespace: NS, server: xds.address });
+    // These tests see deletions through the client (a deleted host must fail), so their clients
+    // drop meshctl's default ignore_resource_deletion (gRFC A53), which keeps deleted resources.
+    for (const server of bootstrap.xds_servers as { server_features: string[] }[])
+      server.server_features = server.server_features.filter((f) => f !== "ignore_resource_deletion");
     const c = await createEchoClient(target, { bootstrap });
     clients.push(c);
     return c;

@@ -14,8 +14,10 @@ async function main(): Promise<void> {
   try {
     shard = await LoadShard.connect(opts);
   } catch (err) {
-    const e = isMeshctlError(err) ? err : { code: "BENCH_WORKER_FAILED", message: String(err), kind: "bug" };
-    port.postMessage({ type: "error", error: { code: e.code, message: e.message, kind: e.kind } });
+    const error = isMeshctlError(err)
+      ? { code: err.code, message: err.message, kind: err.kind, suggestions: [...err.suggestions] }
+      : { code: "BENCH_WORKER_FAILED", message: String(err), kind: "bug", suggestions: [] };
+    port.postMessage({ type: "error", error });
     return;
   }
   port.on("message", (m: { type: string; startEpochMs?: number }) => {

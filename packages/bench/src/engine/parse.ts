@@ -1,4 +1,5 @@
 import { MeshctlError } from "@meshctl/core";
+import { HEADER_TOKEN } from "./limits.js";
 
 /**
  * Parses a human duration: "10" (seconds), "10s", "500ms", "1.5m", "2h".
@@ -29,12 +30,19 @@ export function parseHeaders(lines: readonly string[]): Record<string, string> {
   for (const line of lines) {
     const i = line.indexOf(":");
     const name = i > 0 ? line.slice(0, i).trim() : "";
-    if (!name || /[\s:]/.test(name)) {
-      throw new MeshctlError("BENCH_OPTIONS_INVALID", `--header "${line}" is not "Name: value"`, {
-        kind: "usage",
-      });
+    if (!name || !HEADER_TOKEN.test(name)) {
+      throw new MeshctlError(
+        "BENCH_OPTIONS_INVALID",
+        `--header ${JSON.stringify(line)} is not "Name: value" with a valid header name`,
+        {
+          kind: "usage",
+          suggestions: ['Pass -H "Name: value"; a name is letters, digits and !#$%&\'*+-.^_`|~'],
+          details: { flag: "header", header: line },
+        },
+      );
     }
-    out[name] = line.slice(i + 1).trim();
+    // Values are checked (CR/LF, framing headers) with the other options in resolveLoadOptions.
+    out[name] = line.slice(i + 1).replace(/^[ \t]+|[ \t]+$/g, "");
   }
   return out;
 }
@@ -46,13 +54,19 @@ export function parseHeaders(lines: readonly string[]): Record<string, string> {
  * parseBytes("1KiB") // 1024
  */
 export function parseBytes(text: string, flag = "payload"): number {
-  const m = /^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib)?\s*$/i.exec(text);
+  const m = /^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(text);
   if (!m)
     throw new MeshctlError("BENCH_OPTIONS_INVALID", `--${flag} "${text}" is not a size`, {
       kind: "usage",
       suggestions: ["Use bytes (1024) or 1KiB, 64k, 1MiB"],
     });
   const unit = (m[2] ?? "b").toLowerCase();
-  const mult = unit.startsWith("k") ? 1024 : unit.startsWith("m") ? 1024 * 1024 : 1;
+  const mult = unit.startsWith("k")
+    ? 1024
+    : unit.startsWith("m")
+      ? 1024 ** 2
+      : unit.startsWith("g")
+        ? 1024 ** 3
+        : 1;
   return Number(m[1]) * mult;
 }

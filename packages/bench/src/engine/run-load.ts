@@ -1,10 +1,19 @@
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { MeshctlError } from "@meshctl/core";
 import { describeEnvironment } from "./environment.js";
 import { LatencyHistogram } from "./histogram.js";
+import {
+  checkLoadHeaders,
+  checkOpenFileLimit,
+  checkOptionRange,
+  HEADER_TOKEN,
+  LOAD_LIMITS,
+  maxLoadWorkers,
+} from "./limits.js";
 import { LoadShard, type ShardOptions, type ShardProgress, type ShardResult } from "./shard.js";
 import { parseLoadTarget } from "./target.js";
 import { LOAD_TRACE_MAX_REQUESTS, mergeShardTraces, type ShardTrace } from "./trace.js";
@@ -35,18 +44,9 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     new MeshctlError("BENCH_OPTIONS_INVALID", message, { kind: "usage" });
   if (options.max && options.qps !== undefined)
     throw usage("--qps and --max exclude each other: --max runs closed loop at full speed");
-  if (!Number.isInteger(options.connections) || options.connections < 1)
-    throw usage(`connections must be a positive integer, got ${options.connections}`);
-  if (options.qps !== undefined && !(options.qps > 0)) throw usage(`qps must be > 0, got ${options.qps}`);
+  checkLoadBounds(options, target.protocol);
   if (options.durationMs !== undefined && options.requests !== undefined)
     throw usage("give a duration or a request count, not both");
-  if (options.durationMs !== undefined && !(options.durationMs > 0))
-    throw usage(`duration must be > 0, got ${options.durationMs} ms`);
-  if (options.requests !== undefined && (!Number.isInteger(options.requests) || options.requests < 1))
-    throw usage(`requests must be a positive integer, got ${options.requests}`);
-  if (!Number.isInteger(options.payloadBytes) || options.payloadBytes < 0)
-    throw usage(`payload must be >= 0 bytes, got ${options.payloadBytes}`);
-  if (!(options.warmupMs >= 0)) throw usage(`warmup must be >= 0 ms, got ${options.warmupMs}`);
   if (options.trace !== undefined)
     checkTraceOptions(options.trace, target.protocol, options.headers ?? {}, usage);
   const workers = Math.max(1, Math.min(options.workers ?? 1, options.connections));
@@ -71,8 +71,6 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   };
 }
 
-/** RFC 9110 token: what a header name may be. */
-const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Visible ASCII: ids need no escaping in headers, access logs or JSON, and bytes = characters. */
 const ID_PREFIX = /^[\x21-\x7e]+$/;
 /** Headers the engine writes itself or HTTP/2 forbids. */
@@ -87,6 +85,84 @@ const RESERVED_HEADERS = new Set([
   "te",
   "proxy-connection",
 ]);
+
+/** Every numeric option against LOAD_LIMITS, and the headers; throws a usage error naming the flag. */
+function checkLoadBounds(options: LoadOptions, protocol: LoadProtocol): void {
+  const L = LOAD_LIMITS;
+  checkOptionRange(
+    "connections",
+    options.connections,
+    { min: 1, max: L.maxConnections, integer: true },
+    "Each connection holds a socket, a file descriptor and buffers; beyond this one process measures itself, not the target.",
+  );
+  if (options.workers !== undefined)
+    checkOptionRange(
+      "workers",
+      options.workers,
+      { min: 1, max: maxLoadWorkers(), integer: true },
+      `This machine has ${availableParallelism()} CPUs; more than 4 threads per CPU (at most 64) only contend with each other and the target.`,
+    );
+  if (options.qps !== undefined)
+    checkOptionRange(
+      "qps",
+      options.qps,
+      { min: 0, max: L.maxQps, exclusiveMin: true, unit: "req/s" },
+      "One process cannot send faster; use --max for as fast as the target answers.",
+    );
+  if (options.durationMs !== undefined)
+    checkOptionRange(
+      "duration",
+      options.durationMs,
+      { min: 0, max: L.maxDurationMs, exclusiveMin: true, unit: "ms" },
+      "Runs are bounded to 7 days (Node timers overflow at 24.8 days); use --requests for a count instead.",
+      `${humanMs(options.durationMs)}`,
+    );
+  if (options.requests !== undefined)
+    checkOptionRange(
+      "requests",
+      options.requests,
+      { min: 1, max: L.maxRequests, integer: true },
+      "Split longer measurements into several runs.",
+    );
+  checkOptionRange(
+    "warmup",
+    options.warmupMs,
+    { min: 0, max: L.maxWarmupMs, unit: "ms" },
+    "Warm-up only settles connection pools and caches; it is not recorded.",
+    `${humanMs(options.warmupMs)}`,
+  );
+  if (options.timeoutMs !== undefined)
+    checkOptionRange(
+      "timeout",
+      options.timeoutMs,
+      { min: L.minTimeoutMs, max: L.maxTimeoutMs, unit: "ms" },
+      "The latency histogram records up to one hour.",
+      `${humanMs(options.timeoutMs)}`,
+    );
+  checkOptionRange(
+    "payload",
+    options.payloadBytes,
+    { min: 0, max: L.maxPayloadBytes, integer: true, unit: "bytes" },
+    "Every connection may hold a request and a response of this size at once.",
+  );
+  const inFlight = options.payloadBytes * options.connections;
+  if (inFlight > L.maxInFlightBytes)
+    throw new MeshctlError(
+      "BENCH_OPTIONS_INVALID",
+      `--payload ${options.payloadBytes} bytes × --connections ${options.connections} = ${(inFlight / 2 ** 20).toFixed(0)} MiB in flight, over the ${L.maxInFlightBytes / 2 ** 30} GiB bound: every connection may hold a response of that size at once.`,
+      {
+        kind: "usage",
+        suggestions: ["Lower --connections or --payload."],
+        details: { flag: "payload", payloadBytes: options.payloadBytes, connections: options.connections },
+      },
+    );
+  checkLoadHeaders(options.headers ?? {}, protocol);
+}
+
+/** "99999999999h" → "359999999996400000 ms", 1500 → "1500 ms": the parsed value as the engine sees it. */
+function humanMs(ms: number): string {
+  return `${Number.isFinite(ms) && Math.abs(ms) < 1e15 ? ms.toLocaleString("en-US") : String(ms)} ms`;
+}
 
 function checkTraceOptions(
   trace: LoadTraceOptions,
@@ -161,6 +237,7 @@ export function shardOptions(
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const resolved = resolveLoadOptions(options);
+  await checkOpenFileLimit(resolved.connections);
   const warnings: string[] = [];
   let workers = resolved.workers;
   const workerScript = workers > 1 ? findWorkerScript() : null;
@@ -185,7 +262,14 @@ async function runInline(
   signal: AbortSignal | undefined,
   progress: ProgressTracker,
 ): Promise<ShardResult> {
-  const s = await LoadShard.connect(shard);
+  const connecting = LoadShard.connect(shard);
+  // Opening thousands of connections (or waiting out a connect timeout) must not delay a Ctrl-C:
+  // an interrupted connect returns an empty result and closes whatever connects later.
+  const s = await untilAborted(connecting, signal);
+  if (s === ABORTED) {
+    connecting.then((late) => late.close()).catch(() => {});
+    return emptyShardResult();
+  }
   if (signal?.aborted) s.stop();
   const onAbort = (): void => s.stop();
   signal?.addEventListener("abort", onAbort, { once: true });
@@ -194,6 +278,41 @@ async function runInline(
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
+}
+
+const ABORTED = Symbol("aborted");
+
+/** `work`, or ABORTED as soon as `signal` aborts (the work goes on; the caller cleans it up). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T | typeof ABORTED> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.resolve(ABORTED);
+  return new Promise<T | typeof ABORTED>((resolve, reject) => {
+    const onAbort = (): void => resolve(ABORTED);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** What a shard interrupted before it started measured: nothing. */
+function emptyShardResult(): ShardResult {
+  return {
+    corrected: new LatencyHistogram(),
+    uncorrected: new LatencyHistogram(),
+    errors: {},
+    requests: 0,
+    measureStartEpochMs: 0,
+    durationMs: 0,
+    unsent: 0,
+  };
 }
 
 /** dist/load-worker.js next to the running bundle; from sources, the package's dist if built. */
@@ -212,7 +331,7 @@ export function findWorkerScript(): string | null {
 type WorkerMessage =
   | { type: "ready" }
   | { type: "progress"; progress: ShardProgress }
-  | { type: "error"; error: { code: string; message: string; kind: string } }
+  | { type: "error"; error: { code: string; message: string; kind: string; suggestions?: string[] } }
   | { type: "result"; result: SerializedShardResult };
 
 export interface SerializedShardResult {
@@ -272,7 +391,12 @@ async function runInWorkers(
           uncorrected: LatencyHistogram.decode(r.uncorrected),
         });
       } else if (m.type === "error") {
-        fail(new MeshctlError(m.error.code, m.error.message, { kind: m.error.kind as "environment" }));
+        fail(
+          new MeshctlError(m.error.code, m.error.message, {
+            kind: m.error.kind as "environment",
+            suggestions: m.error.suggestions ?? [],
+          }),
+        );
       }
     });
     worker.on("error", (e) => fail(e));
@@ -285,7 +409,7 @@ async function runInWorkers(
     for (const w of workers) w.postMessage({ type: "stop" });
   };
   try {
-    await Promise.all(ready);
+    if ((await untilAborted(Promise.all(ready), signal)) === ABORTED) return shards.map(emptyShardResult);
     // One shared start on the wall clock; each worker maps it to its own performance.now().
     // timeOrigin-based (sub-ms) rather than Date.now(): threads then agree to microseconds.
     const startEpochMs = performance.timeOrigin + performance.now() + 20;

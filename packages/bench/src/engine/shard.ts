@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { MeshctlError } from "@meshctl/core";
+import { isMeshctlError, MeshctlError } from "@meshctl/core";
 import { errorKind, type LoadConnection } from "./clients/connection.js";
 import { connectLoad } from "./clients/index.js";
 import { LatencyHistogram } from "./histogram.js";
@@ -129,6 +129,8 @@ export class LoadShard {
     const firstError = results.find((r) => r.status === "rejected");
     if (results.every((r) => r.status === "rejected")) {
       const reason = (firstError as PromiseRejectedResult).reason as Error;
+      // A diagnosis of its own (e.g. the server does not speak the protocol) says more than "cannot connect".
+      if (isMeshctlError(reason)) throw reason;
       const t = this.opts.target;
       throw new MeshctlError(
         "BENCH_TARGET_UNREACHABLE",
@@ -213,6 +215,12 @@ export class LoadShard {
   }
 
   /** Stops sending; in-flight requests still complete (or time out). */
+  /** Closes the connections of a shard that will not run (interrupted while connecting). */
+  close(): void {
+    this.stopped = true;
+    for (const c of this.conns) c?.destroy("closed");
+  }
+
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;

@@ -127,6 +127,10 @@ function xdsServeArgs(): string[] {
     // server's service proxy.
     "--debug-host",
     "0.0.0.0",
+    // Plaintext ADS and the debug port beyond loopback are refused without it (XDS_INSECURE_BIND):
+    // in the cluster the pod network (and its NetworkPolicies) is the boundary, as for istiod's
+    // plaintext 15010 and its 15014 debug port. Serve with --tls-cert/--tls-key to drop it.
+    "--insecure",
   ];
 }
 

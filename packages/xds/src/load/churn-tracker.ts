@@ -138,9 +138,70 @@ export class ChurnTracker {
     }
   }
 
+  /**
+   * The receipts still expected (at most `max`): which proxy waits for which change. For reports
+   * of what was left behind.
+   */
+  pendingDetails(max = 10): { proxyIndex: number; change: ChurnChange; t0: number }[] {
+    const out: { proxyIndex: number; change: ChurnChange; t0: number }[] = [];
+    for (const [proxyIndex, byName] of this.outstanding) {
+      const seen = new Set<Outstanding>();
+      for (const list of byName.values())
+        for (const o of list) {
+          if (o.done || seen.has(o)) continue;
+          seen.add(o);
+          if (out.length >= max) return out;
+          out.push({ proxyIndex, change: o.tracked.change, t0: o.tracked.t0 });
+        }
+    }
+    return out;
+  }
+
+  /**
+   * Withdraws the receipts still expected of changes to service `serviceIndex`: its file was
+   * deleted, so they can no longer arrive and are not due (they count neither as received nor
+   * as left behind).
+   */
+  withdrawService(serviceIndex: number): void {
+    for (const [proxyIndex, byName] of this.outstanding) {
+      for (const [name, list] of byName) {
+        for (const o of list) {
+          if (o.done || o.tracked.change.service.index !== serviceIndex) continue;
+          o.done = true;
+          o.tracked.expected--;
+          this.open--;
+        }
+        const left = list.filter((o) => !o.done);
+        if (left.length === 0) byName.delete(name);
+        else if (left.length !== list.length) byName.set(name, left);
+      }
+      if (byName.size === 0) this.outstanding.delete(proxyIndex);
+    }
+  }
+
+  /**
+   * Gives up on every receipt still expected: they stay counted as left behind, and a later
+   * arrival (e.g. the full state after a reconnect) is not taken for a receipt.
+   */
+  abandon(): void {
+    for (const byName of this.outstanding.values())
+      for (const list of byName.values()) for (const o of list) o.done = true;
+    this.outstanding.clear();
+    this.open = 0;
+  }
+
   /** Stops counting receipts (end of the drain period). */
   close(): void {
     this.accepting = false;
+  }
+
+  /** Change-to-receipt latency over every kind, ms. */
+  overallLatency(): PercentileSummary {
+    return summarizePercentiles([
+      ...this.latencies.endpoints,
+      ...this.latencies.services,
+      ...this.latencies.routes,
+    ]);
   }
 
   results(kinds: readonly ChurnKind[]): Record<string, ChurnKindResult> {

@@ -68,6 +68,7 @@ export class ChurnPlanner {
   private readonly services: SyntheticService[];
   private readonly routed: number[];
   private readonly rotation = new Map<number, number>();
+  private readonly excluded = new Set<number>();
   private readonly random: () => number;
   private seq = 0;
   private nextIndex: number;
@@ -101,6 +102,14 @@ export class ChurnPlanner {
     return this.seq;
   }
 
+  /**
+   * Never changes service `index` again: it is held back for other edits (a soak's bad edits)
+   * or its file was deleted. At least one service of each kind the planner churns must remain.
+   */
+  exclude(index: number): void {
+    this.excluded.add(index);
+  }
+
   next(): ChurnChange {
     const kinds = this.opts.kinds;
     const kind = kinds[Math.floor(this.random() * kinds.length)] as ChurnKind;
@@ -111,9 +120,27 @@ export class ChurnPlanner {
   }
 
   private pick(indexes?: readonly number[]): SyntheticService {
-    if (indexes)
-      return this.services[indexes[Math.floor(this.random() * indexes.length)] as number] as SyntheticService;
-    return this.services[Math.floor(this.random() * this.services.length)] as SyntheticService;
+    const draw = () =>
+      indexes
+        ? (indexes[Math.floor(this.random() * indexes.length)] as number)
+        : Math.floor(this.random() * this.services.length);
+    let index = draw();
+    for (let tries = 0; this.excluded.has(index) || this.services[index] === undefined; tries++) {
+      if (tries >= 64) {
+        // Mostly excluded: take the first eligible one rather than draw forever.
+        const pool = indexes ?? this.services.map((_, i) => i);
+        const found = pool.find((i) => !this.excluded.has(i) && this.services[i] !== undefined);
+        if (found === undefined)
+          throw new MeshctlError("XDS_LOAD_INVALID_OPTION", "Every service is excluded from churn.", {
+            kind: "usage",
+            suggestions: ["Use more services."],
+          });
+        index = found;
+        break;
+      }
+      index = draw();
+    }
+    return this.services[index] as SyntheticService;
   }
 
   private replaceEndpoint(seq: number): ChurnChange {

@@ -40,6 +40,8 @@ export interface ResponseOutcome {
   /** The ACK first, then any subscription changes. */
   readonly requests: readonly SubscriptionRequest[];
   readonly received: readonly ReceivedResource[];
+  /** Names this response took away (Delta `removed_resources`, or absent from a SotW CDS/LDS state). */
+  readonly removed: readonly string[];
   readonly errors: readonly string[];
 }
 
@@ -61,11 +63,12 @@ export class ProxySubscriptions {
   private readonly listeners = new Map<string, readonly string[]>();
   private readonly routes = new Map<string, readonly string[]>();
   private readonly receivedTypes = new Set<XdsKind>();
-  private readonly receivedNames: Record<XdsKind, Set<string>> = {
-    cds: new Set(),
-    eds: new Set(),
-    lds: new Set(),
-    rds: new Set(),
+  /** What the proxy holds now, per kind: name -> the resource's bytes (references, not copies). */
+  private readonly receivedNames: Record<XdsKind, Map<string, Uint8Array>> = {
+    cds: new Map(),
+    eds: new Map(),
+    lds: new Map(),
+    rds: new Map(),
   };
   /** What the server was last told, per named (non-wildcard) kind. */
   private readonly subscribed: Record<XdsKind, Set<string>> = {
@@ -118,6 +121,14 @@ export class ProxySubscriptions {
   /** Current subscription of a named kind (EDS/RDS for Envoy, all four for gRPC). */
   subscription(kind: XdsKind): ReadonlySet<string> {
     return this.subscribed[kind];
+  }
+
+  /**
+   * The resources this proxy holds now, per kind (name -> bytes): its config as a real client
+   * would hold it. Subscriptions it dropped are forgotten.
+   */
+  held(kind: XdsKind): ReadonlyMap<string, Uint8Array> {
+    return this.receivedNames[kind];
   }
 
   /** Has every type and every subscribed name arrived at least once? */
@@ -198,7 +209,7 @@ export class ProxySubscriptions {
       try {
         const name = this.decode(kind, r.name, r.bytes);
         if (name === undefined) throw new Error("resource without a name");
-        this.receivedNames[kind].add(name);
+        this.receivedNames[kind].set(name, r.bytes);
         received.push({ name, bytes: r.bytes });
       } catch (error) {
         errors.push(
@@ -243,15 +254,19 @@ export class ProxySubscriptions {
     resources: readonly Uint8Array[],
   ): ResponseOutcome {
     const errors: string[] = [];
+    let before: Map<string, Uint8Array> | undefined;
     if (kind === "cds" || kind === "lds") {
       (kind === "cds" ? this.clusters : this.listeners).clear();
-      this.receivedNames[kind].clear();
+      before = this.receivedNames[kind];
+      this.receivedNames[kind] = new Map();
     }
     const received = this.ingest(
       kind,
       resources.map((bytes) => ({ bytes })),
       errors,
     );
+    const removed: string[] = [];
+    if (before) for (const name of before.keys()) if (!this.receivedNames[kind].has(name)) removed.push(name);
     this.sotwState[kind] = { version: versionInfo, nonce };
     const ack: SubscriptionRequest = {
       protocol: "sotw",
@@ -260,7 +275,7 @@ export class ProxySubscriptions {
       versionInfo,
       nonce,
     };
-    return { requests: [ack, ...this.followUps()], received, errors };
+    return { requests: [ack, ...this.followUps()], received, removed, errors };
   }
 
   /** A Delta response: upserts and removals; the ACK is the type and the nonce only. */
@@ -272,13 +287,14 @@ export class ProxySubscriptions {
   ): ResponseOutcome {
     const errors: string[] = [];
     const received = this.ingest(kind, resources, errors);
+    const gone: string[] = [];
     for (const name of removed) {
-      this.receivedNames[kind].delete(name);
+      if (this.receivedNames[kind].delete(name)) gone.push(name);
       this.clusters.delete(kind === "cds" ? name : "\0");
       this.listeners.delete(kind === "lds" ? name : "\0");
       this.routes.delete(kind === "rds" ? name : "\0");
     }
     const ack: SubscriptionRequest = { protocol: "delta", kind, subscribe: [], unsubscribe: [], nonce };
-    return { requests: [ack, ...this.followUps()], received, errors };
+    return { requests: [ack, ...this.followUps()], received, removed: gone, errors };
   }
 }

@@ -24,15 +24,18 @@ export type AdsClient = grpc.Client & Record<string, () => grpc.ClientDuplexStre
  * A gRPC channel for `proxiesPerChannel` proxies. Each client gets its own subchannel pool, so
  * one channel is one HTTP/2 connection, like a real proxy's.
  *
+ * `extra` adds channel options (e.g. a shorter `grpc.max_reconnect_backoff_ms` for restarts).
+ *
  * @example
  * const channel = createAdsChannel("127.0.0.1:15010");
  */
-export function createAdsChannel(address: string): AdsClient {
+export function createAdsChannel(address: string, extra: grpc.ChannelOptions = {}): AdsClient {
   const Ctor = grpc.makeClientConstructor(loadXdsProtos().adsService, "AggregatedDiscoveryService");
   return new Ctor(address, grpc.credentials.createInsecure(), {
     "grpc.use_local_subchannel_pool": 1,
     "grpc.max_receive_message_length": -1,
     "grpc.keepalive_time_ms": 300_000,
+    ...extra,
   }) as AdsClient;
 }
 
@@ -58,13 +61,20 @@ export interface SimulatedProxyHooks {
     at: number,
   ) => void;
   readonly onConverged: (proxy: SimulatedProxy) => void;
+  /** Resources a response took away from the proxy (Delta removals, names gone from a SotW CDS/LDS state). */
+  readonly onRemoved?: (proxy: SimulatedProxy, kind: XdsKind, names: readonly string[], at: number) => void;
+  /** The version of each response: SotW `version_info`, Delta `system_version_info`. */
+  readonly onVersion?: (proxy: SimulatedProxy, kind: XdsKind, version: string) => void;
   /** Reconnect backoff after a rejected or failed stream, ms (jittered ±50 %, doubled per attempt). */
   readonly backoffMs?: number;
+  /** Cap of that backoff, ms; default 10,000. */
+  readonly maxBackoffMs?: number;
   readonly maxReconnects?: number;
 }
 
 interface DiscoveryResponseMsg {
   version_info?: string;
+  system_version_info?: string;
   nonce?: string;
   type_url?: string;
   resources?: ({ type_url: string; value: Buffer } | { name: string; resource: { value: Buffer } | null })[];
@@ -83,6 +93,12 @@ export class SimulatedProxy {
   convergedAt: number | undefined;
   /** Time the first stream was opened. */
   connectedAt: number | undefined;
+  /** When the current stream converged (unset until it has, and again on every new stream). */
+  streamConvergedAt: number | undefined;
+  /** Streams opened. */
+  streams = 0;
+  /** When the last response arrived (ms on the run's clock). */
+  lastResponseAt: number | undefined;
   rejected = 0;
   reconnects = 0;
   errorCount = 0;
@@ -108,6 +124,8 @@ export class SimulatedProxy {
   connect(): void {
     if (this.closed) return;
     this.connectedAt ??= this.hooks.now();
+    this.streamConvergedAt = undefined;
+    this.streams++;
     const method =
       this.subscriptions.protocol === "sotw" ? "StreamAggregatedResources" : "DeltaAggregatedResources";
     const call = (this.channel[method] as () => grpc.ClientDuplexStream<unknown, DiscoveryResponseMsg>)();
@@ -155,7 +173,7 @@ export class SimulatedProxy {
         this.reconnects++;
         this.connect();
       },
-      Math.min(10_000, base * (0.5 + Math.random())),
+      Math.min(this.hooks.maxBackoffMs ?? 10_000, base * (0.5 + Math.random())),
     );
   }
 
@@ -184,6 +202,7 @@ export class SimulatedProxy {
 
   private onResponse(msg: DiscoveryResponseMsg): void {
     const at = this.hooks.now();
+    this.lastResponseAt = at;
     const kind = KIND_BY_TYPE_URL.get(msg.type_url ?? "");
     if (!kind) {
       this.recordError(`unexpected type ${msg.type_url}`);
@@ -214,10 +233,15 @@ export class SimulatedProxy {
     }
     for (const e of outcome.errors) this.recordError(e);
     for (const r of outcome.requests) this.send(r);
+    this.hooks.onVersion?.(this, kind, msg.version_info || msg.system_version_info || "");
     if (outcome.received.length > 0) this.hooks.onResources(this, kind, outcome.received, at);
-    if (this.convergedAt === undefined && this.subscriptions.converged) {
-      this.convergedAt = at;
-      this.hooks.onConverged(this);
+    if (outcome.removed.length > 0) this.hooks.onRemoved?.(this, kind, outcome.removed, at);
+    if (this.streamConvergedAt === undefined && this.subscriptions.converged) {
+      this.streamConvergedAt = at;
+      if (this.convergedAt === undefined) {
+        this.convergedAt = at;
+        this.hooks.onConverged(this);
+      }
     }
   }
 }

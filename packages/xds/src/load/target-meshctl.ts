@@ -46,6 +46,9 @@ export interface MeshctlTargetOptions {
   /** The serve-main entry; default: resolveServeProcessEntry(). */
   readonly entry?: string;
   readonly readyTimeoutMs?: number;
+  /** ADS and debug ports; default 0 (any free port). `restart()` reuses the ports of the first start. */
+  readonly port?: number;
+  readonly debugPort?: number;
 }
 
 /**
@@ -58,6 +61,9 @@ export class MeshctlTarget implements LoadTargetDriver {
   readonly canChurn = true;
   private child: SpawnedProgram | undefined;
   private meshDir = "";
+  private ports: { port: number; debugPort: number } | undefined;
+  private childExited = false;
+  private stderrTail: () => string = () => "";
 
   constructor(protected readonly options: MeshctlTargetOptions = {}) {}
 
@@ -81,13 +87,23 @@ export class MeshctlTarget implements LoadTargetDriver {
           suggestions: ["Build the package (npm run build), or run from the source tree."],
         },
       );
-    const spec = { ...source, port: 0, debugPort: 0, options: this.options.serverOptions ?? {} };
+    const spec = {
+      ...source,
+      port: this.ports?.port ?? this.options.port ?? 0,
+      debugPort: this.ports?.debugPort ?? this.options.debugPort ?? 0,
+      options: this.options.serverOptions ?? {},
+    };
     // MESHCTL_XDS_LOAD_NODE_ARGS: extra Node flags for the control plane (e.g. `--cpu-prof`).
     const extra = (process.env.MESHCTL_XDS_LOAD_NODE_ARGS ?? "").split(" ").filter(Boolean);
     const spawnedAt = performance.now();
     const child = spawnProgram(process.execPath, [...extra, ...nodeArgs(entry), JSON.stringify(spec)]);
     this.child = child;
+    this.childExited = false;
+    void child.exited.then(() => {
+      if (this.child === child) this.childExited = true;
+    });
     const stderr = tailLines(child.stderr);
+    this.stderrTail = stderr;
     try {
       const ready = await readReadyLine<{ address: string; debugPort: number; pid: number }>(
         child.stdout,
@@ -95,6 +111,10 @@ export class MeshctlTarget implements LoadTargetDriver {
         this.options.readyTimeoutMs ?? 120_000,
         "meshctl serve-main",
       );
+      this.ports = {
+        port: Number(ready.address.slice(ready.address.lastIndexOf(":") + 1)),
+        debugPort: ready.debugPort,
+      };
       return {
         address: ready.address,
         pid: ready.pid,
@@ -115,6 +135,48 @@ export class MeshctlTarget implements LoadTargetDriver {
 
   async apply(change: ChurnChange): Promise<void> {
     await writeMeshFiles(this.meshDir, change.files);
+  }
+
+  /** Whether the control plane started last is still running (false once it died on its own). */
+  get running(): boolean {
+    return this.child !== undefined && !this.childExited;
+  }
+
+  /** The last lines the control plane wrote to stderr (why it died, when it did). */
+  lastStderr(): string {
+    return this.stderrTail();
+  }
+
+  /**
+   * Kills the control plane with `signal` (SIGKILL: a crash, nothing flushed) and waits until it
+   * is gone. `restart()` then starts it again.
+   */
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child) return;
+    child.kill(signal);
+    await child.exited;
+  }
+
+  /**
+   * Starts the control plane again on the same directory and ports (after `kill()`), so clients
+   * reconnect to the address they had. Retries a few times while the old ports are still held.
+   *
+   * @example
+   * await target.kill("SIGKILL");
+   * const endpoint = await target.restart();
+   */
+  async restart(attempts = 5): Promise<TargetEndpoint> {
+    if (this.child) await this.kill();
+    for (let i = 1; ; i++) {
+      try {
+        return await this.spawn({ configDir: this.meshDir });
+      } catch (error) {
+        if (i >= attempts || !/EADDRINUSE/.test(error instanceof Error ? error.message : "")) throw error;
+        await new Promise((r) => setTimeout(r, 200 * i));
+      }
+    }
   }
 
   async stop(): Promise<void> {

@@ -66,7 +66,7 @@ let tmpCounter = 0;
  * @example
  * await writeFileAtomic("/tmp/mesh/ns-00/svc-0.yaml", yaml);
  */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+export async function writeFileAtomic(path: string, text: string | Uint8Array): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${process.pid}-${++tmpCounter}.tmp`);
   try {

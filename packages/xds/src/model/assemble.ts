@@ -9,7 +9,16 @@ import {
   topologyLocality,
   type WorkloadEntryItem,
 } from "./parse-documents.js";
-import type { ConfigDiagnostic, Labels, Locality, MeshEndpoint, MeshModel, MeshService } from "./types.js";
+import type {
+  ConfigDiagnostic,
+  Labels,
+  Locality,
+  MeshEndpoint,
+  MeshModel,
+  MeshService,
+  SourceRef,
+  VirtualServiceModel,
+} from "./types.js";
 import { DEFAULT_DOMAIN_SUFFIX, DEFAULT_ROOT_NAMESPACE } from "./types.js";
 
 export function labelsMatch(selector: Labels, labels: Labels): boolean {
@@ -26,6 +35,11 @@ export interface AssembledMesh {
   readonly diagnostics: ConfigDiagnostic[];
   /** Per hostname, a fingerprint of the inputs its endpoints came from. */
   readonly endpointVersions: ReadonlyMap<string, string>;
+  /**
+   * Per `namespace|host`, the VirtualService (`namespace/name`) that routes it: the one already
+   * serving keeps the host when a newcomer claims it too (see resolveVirtualServiceHosts).
+   */
+  readonly virtualServiceOwners?: ReadonlyMap<string, string>;
 }
 
 /** Stable fingerprints of immutable inputs, computed once per object. */
@@ -57,8 +71,9 @@ export function digestOf(value: object): string {
 const servicesOfItem = new WeakMap<object, MeshService[]>();
 
 /**
- * Builds the mesh model from parsed items. Cross-object problems (duplicate hosts, slices
- * without a Service) are warnings: they never make an object invalid. Service objects are
+ * Builds the mesh model from parsed items. Cross-object problems never make an object invalid
+ * (the object still applies, as Istio applies it): duplicate hosts and slices without a Service
+ * are warnings; a route to a host that does not exist is an error (its traffic all fails). Service objects are
  * reused for unchanged items, so the model diff (model/diff.ts) stays cheap.
  *
  * @example
@@ -173,27 +188,113 @@ export function assembleMeshModel(items: readonly MeshItem[], opts: AssembleOpti
     const defs = memoServices(se, () => se.hosts.map((host) => serviceEntryService(se, host)));
     for (const def of defs) add(def, endpointsOf, version);
   }
+  const resolved = resolveVirtualServiceHosts(
+    byKind("VirtualService").map((i) => i.value),
+    opts.previous?.virtualServiceOwners,
+  );
+  diagnostics.push(...resolved.diagnostics);
   const model: MeshModel = {
     services: [...services.values()].sort((a, b) =>
       a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0,
     ),
     endpoints,
-    virtualServices: byKind("VirtualService").map((i) => i.value),
+    virtualServices: resolved.virtualServices,
     destinationRules: byKind("DestinationRule").map((i) => i.value),
     sidecars: byKind("Sidecar").map((i) => i.value),
     rootNamespace: opts.rootNamespace ?? DEFAULT_ROOT_NAMESPACE,
   };
   for (const vs of model.virtualServices) {
-    for (const route of vs.http) {
-      for (const d of route.destinations) {
-        if (!services.has(d.host))
-          diagnostics.push(
-            warn(vs.source, `VirtualService ${vs.namespace}/${vs.name} routes to unknown host ${d.host}`),
-          );
-      }
+    // A VirtualService that routes no host (every host taken by an older one) sends no traffic.
+    if (vs.hosts.length === 0) continue;
+    vs.http.forEach((route, i) => {
+      route.destinations.forEach((d, j) => {
+        if (services.has(d.host)) return;
+        diagnostics.push({
+          severity: "error",
+          file: vs.source.file,
+          line: vs.source.line,
+          column: 1,
+          path: `spec.http[${i}].route[${j}].destination.host`,
+          reason: `VirtualService ${vs.namespace}/${vs.name} routes to ${d.host}, which no Service or ServiceEntry defines: ${
+            d.weight >= 100 || route.destinations.length === 1 ? "all" : `${d.weight}% of`
+          } the traffic of route ${route.name} fails (503/UNAVAILABLE)`,
+        });
+      });
+    });
+  }
+  return { model, diagnostics, endpointVersions, virtualServiceOwners: resolved.owners };
+}
+
+function sourceText(s: SourceRef): string {
+  return `${s.kind} ${s.namespace}/${s.name} (${s.file}${s.line > 0 ? `:${s.line}` : ""})`;
+}
+
+/**
+ * Istio's rule for sidecars when several VirtualServices of one namespace claim a host: the
+ * oldest one routes it and the others are ignored for that host. Oldest means, in order: by
+ * `metadata.creationTimestamp` when both have one; else the one that was already routing the
+ * host (`previous`), so a newly added file never takes over live traffic; else by name (Istio's
+ * tie-break). The others lose that host only (they still route their other hosts); a
+ * VirtualService left without hosts is kept in the model (with none), so nothing is lost when
+ * the winner goes away. VirtualServices of different namespaces for one host are not a conflict:
+ * each proxy prefers its own namespace's, then the service's (see PushContext).
+ */
+export function resolveVirtualServiceHosts(
+  virtualServices: readonly VirtualServiceModel[],
+  previous: ReadonlyMap<string, string> | undefined,
+): {
+  virtualServices: VirtualServiceModel[];
+  owners: Map<string, string>;
+  diagnostics: ConfigDiagnostic[];
+} {
+  const byHost = new Map<string, VirtualServiceModel[]>();
+  for (const vs of virtualServices)
+    for (const host of new Set(vs.hosts)) {
+      const k = `${vs.namespace}|${host}`;
+      const list = byHost.get(k);
+      if (list) list.push(vs);
+      else byHost.set(k, [vs]);
+    }
+  const owners = new Map<string, string>();
+  const lost = new Map<VirtualServiceModel, Set<string>>();
+  const diagnostics: ConfigDiagnostic[] = [];
+  for (const [k, claimants] of byHost) {
+    const host = k.slice(k.indexOf("|") + 1);
+    const prevOwner = previous?.get(k);
+    const id = (vs: VirtualServiceModel) => `${vs.namespace}/${vs.name}`;
+    const [winner, ...losers] = [...claimants].sort((a, b) => {
+      const ta = a.source.createdAt;
+      const tb = b.source.createdAt;
+      if (ta && tb && ta !== tb) return Date.parse(ta) - Date.parse(tb) || (ta < tb ? -1 : 1);
+      if (prevOwner === id(a)) return -1;
+      if (prevOwner === id(b)) return 1;
+      return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+    });
+    if (!winner) continue;
+    owners.set(k, id(winner));
+    for (const loser of losers) {
+      const set = lost.get(loser) ?? new Set<string>();
+      lost.set(loser, set);
+      set.add(host);
+      const index = loser.hosts.indexOf(host);
+      diagnostics.push({
+        severity: "warning",
+        file: loser.source.file,
+        line: loser.source.line,
+        column: 1,
+        path: index >= 0 ? `spec.hosts[${index}]` : "spec.hosts",
+        reason: `${sourceText(loser.source)} also routes host ${host}, which ${sourceText(winner.source)} already routes; ignored for this host (the oldest VirtualService for a host wins: by creationTimestamp, else the one already serving, else by name)`,
+      });
     }
   }
-  return { model, diagnostics, endpointVersions };
+  return {
+    virtualServices: virtualServices.map((vs) => {
+      const gone = lost.get(vs);
+      return gone ? { ...vs, hosts: vs.hosts.filter((h) => !gone.has(h)) } : vs;
+    }),
+    owners,
+    diagnostics,
+  };
 }
 
 function memoServices(item: object, build: () => MeshService[]): MeshService[] {

@@ -14,19 +14,101 @@ export function formatPath(path: FieldPath): string {
   return out;
 }
 
+/**
+ * What a parser has read, as a tree of path parts: `true` a field read (its children, if any,
+ * not), a node a field some of whose children were read, `"opaque"` a subtree taken whole
+ * (user keys such as labels, or a field already reported as ignored).
+ */
+type ReadMark = true | "opaque" | ReadNode;
+interface ReadNode {
+  [part: string]: ReadMark;
+}
+
 export abstract class FieldReader {
   readonly diagnostics: ConfigDiagnostic[] = [];
+  private readonly marks: ReadNode = Object.create(null) as ReadNode;
 
   /** `file` names the source in diagnostics: a file path, or `Kind/namespace/name` for objects. */
   constructor(readonly file: string) {}
 
   /** Where a field is, as precisely as the source knows (objects have no lines: 0). */
   abstract position(path: FieldPath): { line: number; column: number };
-  /** The plain value at `path` (undefined when absent). */
-  abstract raw(path: FieldPath): unknown;
+  /** Where a field's key is (for "unknown field"); the value's position where keys have none. */
+  keyPosition(path: FieldPath): { line: number; column: number } {
+    return this.position(path);
+  }
+  /** The plain value at `path` (undefined when absent), without recording a read. */
+  protected abstract read(path: FieldPath): unknown;
   protected abstract shape(path: FieldPath): "absent" | "list" | "map" | "scalar";
   protected abstract listLength(path: FieldPath): number;
   protected abstract mapKeys(path: FieldPath): string[];
+
+  /** The plain value at `path` (undefined when absent). */
+  raw(path: FieldPath): unknown {
+    this.mark(path);
+    return this.read(path);
+  }
+
+  /** Records that the parser looked at `path` (so it is not reported by `unreadKeys`). */
+  protected mark(path: FieldPath, opaque = false): void {
+    let node = this.marks;
+    for (let i = 0; i < path.length; i++) {
+      const part = String(path[i]);
+      const cur = node[part];
+      if (cur === "opaque") return;
+      if (i === path.length - 1) {
+        if (opaque) node[part] = "opaque";
+        else if (cur === undefined) node[part] = true;
+        return;
+      }
+      if (cur === undefined || cur === true) {
+        const next = Object.create(null) as ReadNode;
+        node[part] = next;
+        node = next;
+      } else node = cur;
+    }
+  }
+
+  /** Takes the subtree at `path` whole: nothing under it is reported by `unreadKeys`. */
+  opaque(path: FieldPath): void {
+    this.mark(path, true);
+  }
+
+  /**
+   * Mapping keys in the object that no parser read, deepest first read ancestor's child: a key
+   * under an unread key is not listed again (the unread key covers it). Subtrees taken whole
+   * (`opaque`) and fields that already have a diagnostic are skipped.
+   *
+   * @example
+   * parseVirtualService(r); for (const p of r.unreadKeys()) r.warn(p, "unknown field");
+   */
+  unreadKeys(): FieldPath[] {
+    const diagnosed = new Set(this.diagnostics.map((d) => d.path));
+    const out: FieldPath[] = [];
+    const walk = (path: FieldPath, marks: ReadNode | true): void => {
+      const shape = this.shape(path);
+      if (shape === "map") {
+        for (const key of this.mapKeys(path)) {
+          const p = [...path, key];
+          const m = marks === true ? undefined : marks[key];
+          if (m === "opaque") continue;
+          if (diagnosed.has(formatPath(p))) continue;
+          if (m === undefined) out.push(p);
+          else walk(p, m);
+        }
+      } else if (shape === "list") {
+        const n = this.listLength(path);
+        for (let i = 0; i < n; i++) {
+          const p = [...path, i];
+          const m = marks === true ? true : (marks[String(i)] ?? true);
+          if (m === "opaque" || diagnosed.has(formatPath(p))) continue;
+          walk(p, m);
+        }
+      }
+    };
+    walk([], this.marks);
+    return out;
+  }
 
   error(path: FieldPath, reason: string): void {
     this.diagnostics.push({
@@ -38,14 +120,20 @@ export abstract class FieldReader {
     });
   }
 
-  warn(path: FieldPath, reason: string): void {
+  warn(path: FieldPath, reason: string, at: "value" | "key" = "value"): void {
     this.diagnostics.push({
       severity: "warning",
       file: this.file,
-      ...this.position(path),
+      ...(at === "key" ? this.keyPosition(path) : this.position(path)),
       path: formatPath(path),
       reason,
     });
+  }
+
+  /** A field meshctl knows but does not apply: warns and takes its subtree whole. */
+  unsupported(path: FieldPath, reason: string): void {
+    this.opaque(path);
+    this.warn(path, reason, "key");
   }
 
   get hasErrors(): boolean {
@@ -126,6 +214,7 @@ export abstract class FieldReader {
 
   /** Length of a sequence; records an error if the field is present but not a list. */
   list(path: FieldPath, opts: { required?: boolean } = {}): number {
+    this.mark(path);
     const shape = this.shape(path);
     if (shape === "absent") {
       if (opts.required) this.error(path, "required list is missing");
@@ -140,6 +229,7 @@ export abstract class FieldReader {
 
   /** Keys of a mapping; records an error if present but not a mapping. */
   keys(path: FieldPath): string[] {
+    this.mark(path);
     const shape = this.shape(path);
     if (shape === "absent") return [];
     if (shape !== "map") {
@@ -149,7 +239,9 @@ export abstract class FieldReader {
     return this.mapKeys(path);
   }
 
+  /** A map of user keys to strings (labels, selectors): taken whole, its keys are never "unknown". */
   labels(path: FieldPath): Record<string, string> {
+    this.opaque(path);
     const out: Record<string, string> = {};
     for (const key of this.keys(path)) {
       const value = this.str([...path, key]);
@@ -183,17 +275,18 @@ export class ObjectReader extends FieldReader {
     return { line: 0, column: 0 };
   }
 
-  raw(path: FieldPath): unknown {
+  protected read(path: FieldPath): unknown {
     let cur: unknown = this.object;
     for (const part of path) {
-      if (cur === null || typeof cur !== "object") return undefined;
+      // Own keys only: `constructor` or `__proto__` in a path must not reach Object.prototype.
+      if (cur === null || typeof cur !== "object" || !Object.hasOwn(cur, part)) return undefined;
       cur = (cur as Record<string | number, unknown>)[part];
     }
     return cur;
   }
 
   protected shape(path: FieldPath): "absent" | "list" | "map" | "scalar" {
-    const v = this.raw(path);
+    const v = this.read(path);
     if (v === undefined || v === null) return "absent";
     if (Array.isArray(v)) return "list";
     if (typeof v === "object") return "map";
@@ -201,12 +294,12 @@ export class ObjectReader extends FieldReader {
   }
 
   protected listLength(path: FieldPath): number {
-    const v = this.raw(path);
+    const v = this.read(path);
     return Array.isArray(v) ? v.length : 0;
   }
 
   protected mapKeys(path: FieldPath): string[] {
-    const v = this.raw(path);
+    const v = this.read(path);
     return v && typeof v === "object" && !Array.isArray(v) ? Object.keys(v) : [];
   }
 }

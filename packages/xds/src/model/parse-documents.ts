@@ -4,7 +4,8 @@
  * checked by the same code, and a broken object keeps its own last good version.
  */
 import { LineCounter, parseAllDocuments } from "yaml";
-import { type FieldPath, type FieldReader, ObjectReader } from "./field-reader.js";
+import { type FieldPath, type FieldReader, formatPath, ObjectReader } from "./field-reader.js";
+import { didYouMean, fieldNamesAt, fieldShapeAt, KNOWN_FIELDS } from "./known-fields.js";
 import type {
   ConfigDiagnostic,
   DestinationRuleModel,
@@ -144,6 +145,9 @@ const SUPPORTED: Record<string, readonly string[]> = {
   Sidecar: ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"],
 };
 
+/** The kinds meshctl reads; a file pre-scan skips every other kind before it is parsed. */
+export const SUPPORTED_KINDS: readonly string[] = Object.keys(SUPPORTED);
+
 /** Kinds without a namespace (their key is `Kind//name`). */
 const CLUSTER_SCOPED = new Set(["Node"]);
 
@@ -277,8 +281,69 @@ function parseDocument(
     );
     return { key, item: undefined, ignored: false };
   }
-  const source: SourceRef = { file: r.file, line: r.position([]).line, kind, name, namespace };
-  return { key, item: parseKind(r, kind, name, namespace, source, suffix), ignored: false };
+  const createdAt = r.str(["metadata", "creationTimestamp"]);
+  const source: SourceRef = {
+    file: r.file,
+    line: r.position([]).line,
+    kind,
+    name,
+    namespace,
+    ...(createdAt ? { createdAt } : {}),
+  };
+  const item = parseKind(r, kind, name, namespace, source, suffix);
+  reportUnreadFields(r, kind);
+  return { key, item, ignored: false };
+}
+
+/** Past this many, one diagnostic counts the rest of an object's ignored fields. */
+const MAX_FIELD_DIAGNOSTICS = 20;
+
+/**
+ * Every field of the object that no parser read is reported, at its path: a field the
+ * Kubernetes/Istio schema has is "not supported by meshctl; ignored" (a warning: Istio would
+ * apply it, meshctl does not), any other name is an "unknown field" (a typo, which Istio's
+ * validation rejects and an API server prunes) with the closest known name. Both are warnings:
+ * the rest of the object still applies. Kubernetes bookkeeping (`metadata.uid`, `status`,
+ * `spec.clusterIP`, ...) is never reported.
+ */
+function reportUnreadFields(r: FieldReader, kind: string): void {
+  const schema = KNOWN_FIELDS[kind];
+  if (!schema) return;
+  const origin = kind === "Service" || kind === "EndpointSlice" ? "Kubernetes" : "Istio";
+  let reported = 0;
+  let more = 0;
+  // A parser may stop reading a mapping at its first error: its other keys are not "ignored".
+  const broken = new Set(
+    r.diagnostics
+      .filter((d) => d.severity === "error")
+      .map((d) => /^(.*?)(\.[^.[\]]*|\[\d+\])$/.exec(d.path)?.[1] ?? ""),
+  );
+  for (const path of r.unreadKeys()) {
+    if (broken.has(formatPath(path.slice(0, -1)))) continue;
+    const shape = fieldShapeAt(schema, path);
+    if (shape === "silent" || shape === "opaque") continue;
+    if (reported >= MAX_FIELD_DIAGNOSTICS) {
+      more++;
+      continue;
+    }
+    reported++;
+    if (shape !== undefined) {
+      r.warn(path, `${origin} field not supported by meshctl; ignored`, "key");
+      continue;
+    }
+    const name = String(path[path.length - 1]);
+    const suggestion = didYouMean(name, fieldNamesAt(schema, path.slice(0, -1)));
+    r.warn(
+      path,
+      `unknown field ${JSON.stringify(name)}; ignored${suggestion ? ` (did you mean ${JSON.stringify(suggestion)}?)` : ""}`,
+      "key",
+    );
+  }
+  if (more > 0)
+    r.warn(
+      [],
+      `${more} more unknown or unsupported fields ignored (the first ${MAX_FIELD_DIAGNOSTICS} are listed)`,
+    );
 }
 
 function parseKind(
@@ -333,7 +398,9 @@ function parseService(r: FieldReader, name: string, namespace: string, source: S
     if (typeof targetRaw === "number") targetPort = r.port([...p, "targetPort"]) ?? port ?? 0;
     else if (typeof targetRaw === "string")
       r.warn([...p, "targetPort"], "named targetPort is resolved from EndpointSlice ports only");
-    const protocol = (r.str([...p, "appProtocol"]) ?? r.str([...p, "protocol"]) ?? "TCP").toUpperCase();
+    const appProtocol = r.str([...p, "appProtocol"]);
+    const l4Protocol = r.str([...p, "protocol"]);
+    const protocol = (appProtocol ?? l4Protocol ?? "TCP").toUpperCase();
     if (port === undefined) continue;
     if (seen.has(port)) r.error([...p, "port"], `duplicate port ${port}`);
     seen.add(port);
@@ -394,7 +461,8 @@ function parseEndpointSlice(
   const pn = r.list(["ports"]);
   for (let i = 0; i < pn; i++) {
     const port = r.port(["ports", i, "port"], { required: true });
-    if (port !== undefined) ports.push({ name: r.str(["ports", i, "name"]) ?? "", port });
+    const name = r.str(["ports", i, "name"]) ?? "";
+    if (port !== undefined) ports.push({ name, port });
   }
   const region = labels["topology.kubernetes.io/region"];
   const endpoints: EndpointSliceItem["endpoints"][number][] = [];
@@ -537,6 +605,7 @@ export function resolveHost(host: string, namespace: string, suffix = DEFAULT_DO
 
 function parseStringMatch(r: FieldReader, path: FieldPath): StringMatch | undefined {
   const keys = r.keys(path);
+  for (const k of keys) r.has([...path, k]);
   const supported = keys.filter((k) => k === "exact" || k === "prefix" || k === "regex");
   if (supported.length !== 1 || keys.length !== 1) {
     r.error(path, `expected exactly one of exact, prefix or regex, got ${keys.join(", ") || "nothing"}`);
@@ -561,17 +630,27 @@ function parseVirtualService(
   source: SourceRef,
   suffix: string,
 ): VirtualServiceModel {
-  const hosts = r
-    .strings(["spec", "hosts"], { required: true })
-    .map((h) => resolveHost(h, namespace, suffix));
+  let hosts = r.strings(["spec", "hosts"], { required: true }).map((h) => resolveHost(h, namespace, suffix));
+  // Istio: without `gateways` a VirtualService applies to sidecars (`mesh`); with it, only to
+  // the gateways listed, and to sidecars only when `mesh` is one of them.
   const gateways = r.strings(["spec", "gateways"]);
-  if (gateways.length > 0 && !gateways.includes("mesh"))
+  if (gateways.length > 0 && !gateways.includes("mesh")) {
     r.warn(
       ["spec", "gateways"],
-      "only the mesh gateway is supported; this VirtualService is ignored for gateways",
+      `this VirtualService applies only to gateways (${gateways.join(", ")}), which meshctl does not serve; ignored (add "mesh" to apply it to sidecars)`,
+      "key",
     );
-  if (r.has(["spec", "tcp"])) r.warn(["spec", "tcp"], "tcp routes are not supported yet; ignored");
-  if (r.has(["spec", "tls"])) r.warn(["spec", "tls"], "tls routes are not supported yet; ignored");
+    hosts = [];
+  } else
+    gateways.forEach((g, i) => {
+      if (g !== "mesh")
+        r.warn(
+          ["spec", "gateways", i],
+          `gateway ${g} is not served by meshctl; ignored (the VirtualService applies to sidecars through "mesh")`,
+        );
+    });
+  if (r.has(["spec", "tcp"])) r.unsupported(["spec", "tcp"], "tcp routes are not supported yet; ignored");
+  if (r.has(["spec", "tls"])) r.unsupported(["spec", "tls"], "tls routes are not supported yet; ignored");
   const http: HttpRoute[] = [];
   const n = r.list(["spec", "http"]);
   for (let i = 0; i < n; i++) {
@@ -638,7 +717,7 @@ function parseVirtualService(
       "delegate",
       "directResponse",
     ]) {
-      if (r.has([...base, key])) r.warn([...base, key], `${key} is not supported yet; ignored`);
+      if (r.has([...base, key])) r.unsupported([...base, key], `${key} is not supported yet; ignored`);
     }
     http.push({
       name: r.str([...base, "name"]) ?? `${name}-${i}`,
@@ -715,7 +794,7 @@ function parseTrafficPolicy(r: FieldReader, path: FieldPath): TrafficPolicy | un
     const minimumRingSize = r.num([...ch, "minimumRingSize"], { integer: true, min: 1, max: 8_388_608 });
     for (const key of ["httpCookie", "useSourceIp", "httpQueryParameterName", "maglev"]) {
       if (r.has([...ch, key]))
-        r.warn([...ch, key], `${key} is not supported yet; using ring hash without it`);
+        r.unsupported([...ch, key], `${key} is not supported yet; using ring hash without it`);
     }
     loadBalancer = {
       kind: "RING_HASH",
@@ -799,7 +878,7 @@ function parseSidecar(r: FieldReader, name: string, namespace: string, source: S
   }
   if (n === 0) egressHosts.push("*/*");
   if (r.has(["spec", "ingress"]))
-    r.warn(["spec", "ingress"], "Sidecar ingress is not supported yet; ignored");
+    r.unsupported(["spec", "ingress"], "Sidecar ingress is not supported yet; ignored");
   const selKeys = r.keys(["spec", "workloadSelector", "labels"]);
   return {
     name,

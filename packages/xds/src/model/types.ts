@@ -22,6 +22,8 @@ export interface SourceRef {
   readonly kind: string;
   readonly name: string;
   readonly namespace: string;
+  /** `metadata.creationTimestamp` when the object has one: the oldest object wins a conflict. */
+  readonly createdAt?: string;
 }
 
 export type Labels = Readonly<Record<string, string>>;

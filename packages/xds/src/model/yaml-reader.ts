@@ -30,7 +30,26 @@ export class YamlReader extends FieldReader {
     return { line: 1, column: 1 };
   }
 
-  raw(path: FieldPath): unknown {
+  /** Line/column of the key of the field at `path` (its value's, for list items). */
+  override keyPosition(path: FieldPath): { line: number; column: number } {
+    const last = path[path.length - 1];
+    if (typeof last === "string") {
+      const parent = path.length === 1 ? this.doc.contents : this.doc.getIn(path.slice(0, -1), true);
+      if (isMap(parent)) {
+        const pair = parent.items.find(
+          (p) => String((p.key as { value?: unknown } | null)?.value ?? p.key) === last,
+        );
+        const key = pair?.key as Node | null | undefined;
+        if (key && typeof key === "object" && "range" in key && key.range) {
+          const pos = this.lines.linePos(key.range[0]);
+          return { line: pos.line, column: pos.col };
+        }
+      }
+    }
+    return this.position(path);
+  }
+
+  protected read(path: FieldPath): unknown {
     const value = this.doc.getIn(path, false);
     if (value && typeof value === "object" && "toJSON" in (value as object))
       return (value as { toJSON(): unknown }).toJSON();

@@ -42,6 +42,8 @@ import {
   XdsConnection,
 } from "./connection.js";
 import { type DebounceClock, type DebounceOptions, Debouncer, SYSTEM_CLOCK } from "./debounce.js";
+import type { StreamAdmission } from "./listener.js";
+import { escapeControl } from "./log-text.js";
 import type { XdsMetrics } from "./metrics.js";
 import {
   type Available,
@@ -135,6 +137,12 @@ export function defaultPushConcurrency(cores: number): number {
 }
 
 export const DEFAULT_MAX_STREAMS_PER_SECOND = 500;
+/** Resource names one stream may subscribe to per type (and list in one request). */
+export const DEFAULT_MAX_RESOURCE_NAMES = 10_000;
+/** Longest resource name accepted (characters). */
+export const DEFAULT_MAX_RESOURCE_NAME_LENGTH = 1024;
+/** A stream whose writes have not drained for this long is a slow consumer: its connection is closed. */
+export const DEFAULT_WRITE_TIMEOUT_MS = 10_000;
 
 export interface AdsServerOptions {
   readonly metrics: XdsMetrics;
@@ -157,6 +165,19 @@ export interface AdsServerOptions {
   readonly accessLog?: AccessLogOptions;
   /** Tests: a fake clock for the debouncer. */
   readonly clock?: DebounceClock;
+  /**
+   * Per-client admission of a new stream (the listener's per-address limit); refused streams get
+   * RESOURCE_EXHAUSTED. Default: every stream is admitted.
+   */
+  readonly admitStream?: (stream: AdsStream) => StreamAdmission;
+  /** Closes a stream's connection (a slow consumer's). Default: the stream is ended with an error. */
+  readonly closeConnection?: (stream: AdsStream) => void;
+  /** Resource names per type per stream, and per request. Default 10,000. */
+  readonly maxResourceNames?: number;
+  /** Longest resource name (characters). Default 1024. */
+  readonly maxResourceNameLength?: number;
+  /** A write not drained after this long closes the stream's connection (ms). Default 10,000. */
+  readonly writeTimeoutMs?: number;
 }
 
 interface DiscoveryRequestMsg {
@@ -178,10 +199,24 @@ interface DeltaDiscoveryRequestMsg {
   error_detail?: { code?: number; message?: string } | null;
 }
 
-type AdsStream = grpc.ServerDuplexStream<DiscoveryRequestMsg | DeltaDiscoveryRequestMsg, unknown>;
+export type AdsStream = grpc.ServerDuplexStream<DiscoveryRequestMsg | DeltaDiscoveryRequestMsg, unknown>;
 type Conn = XdsConnection<AdsStream>;
 
+const INVALID_ARGUMENT = 3;
 const RESOURCE_EXHAUSTED = 8;
+
+/** A request broke a per-stream limit: the stream is closed with `code`. */
+class StreamLimitError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Client-supplied text, safe for one log line (no control characters, bounded length). */
+const clientText = (text: string | undefined, max = 256): string => escapeControl(text ?? "", max);
 
 export class AdsServer {
   private ctx: PushContext;
@@ -447,6 +482,20 @@ export class AdsServer {
 
   /** The new-stream rate limit: a token bucket; waiting over a second is refused (Istio's rule). */
   private admit(stream: AdsStream, protocol: StreamProtocol): void {
+    if (this.closed) {
+      stream.emit("error", { code: 14, details: "meshctl: the control plane is shutting down" });
+      return;
+    }
+    const admission = this.options.admitStream?.(stream) ?? { ok: true as const, release: () => {} };
+    if (!admission.ok) {
+      this.options.metrics.rejectedStreams.inc();
+      this.emit({ type: "stream-rejected", peer: clientText(stream.getPeer()), reason: admission.reason });
+      stream.emit("error", {
+        code: RESOURCE_EXHAUSTED,
+        details: `meshctl: ${admission.reason}; retry later`,
+      });
+      return;
+    }
     const now = Date.now();
     this.streamTokens = Math.min(
       this.streamRate,
@@ -455,15 +504,22 @@ export class AdsServer {
     this.tokensAt = now;
     const waitMs = this.streamTokens >= 1 ? 0 : ((1 - this.streamTokens) / this.streamRate) * 1000;
     if (waitMs > 1000) {
+      admission.release();
       this.options.metrics.rejectedStreams.inc();
       const reason = `more than ${this.streamRate} new streams per second`;
-      this.emit({ type: "stream-rejected", peer: stream.getPeer(), reason });
+      this.emit({ type: "stream-rejected", peer: clientText(stream.getPeer()), reason });
       stream.emit("error", { code: RESOURCE_EXHAUSTED, details: `meshctl: ${reason}; retry later` });
       return;
     }
     this.streamTokens -= 1;
+    // Released however the stream ends, also while it waits for its token.
+    stream.once("close", admission.release);
+    stream.once("cancelled", admission.release);
     if (waitMs === 0) this.serveStream(stream, protocol);
-    else setTimeout(() => this.serveStream(stream, protocol), waitMs).unref();
+    else
+      setTimeout(() => {
+        if (!stream.cancelled && !stream.destroyed) this.serveStream(stream, protocol);
+      }, waitMs).unref();
   }
 
   private serveStream(stream: AdsStream, protocol: StreamProtocol): void {
@@ -479,19 +535,37 @@ export class AdsServer {
       conn.closed = true;
       this.queue.remove(conn);
       for (const w of conn.watches.values()) if (w.holdTimer) clearTimeout(w.holdTimer);
+      if (conn.writeTimer) clearTimeout(conn.writeTimer);
+      conn.releaseDrain?.();
       if (this.connections.delete(conn.id) && conn.proxy) {
-        this.emit({ type: "disconnect", connection: conn.id, nodeId: conn.proxy.id, reason });
+        this.emit({
+          type: "disconnect",
+          connection: conn.id,
+          nodeId: clientText(conn.proxy.id),
+          reason: clientText(reason),
+        });
       }
       this.options.metrics.connectedClients.set(this.connections.size);
     };
     stream.on("data", (msg: DiscoveryRequestMsg | DeltaDiscoveryRequestMsg) => {
+      if (conn.closed) return;
       try {
         if (protocol === "sotw") this.onSotwRequest(conn, msg as DiscoveryRequestMsg);
         else this.onDeltaRequest(conn, msg as DeltaDiscoveryRequestMsg);
       } catch (error) {
+        if (error instanceof StreamLimitError) {
+          this.options.metrics.rejectedStreams.inc();
+          this.emit({ type: "stream-rejected", peer: clientText(conn.peer), reason: error.message });
+          finish(error.message);
+          stream.emit("error", { code: error.code, details: `meshctl: ${error.message}` });
+          return;
+        }
         this.emit({
           type: "error",
-          message: `stream ${conn.id}: ${error instanceof Error ? error.message : String(error)}`,
+          message: clientText(
+            `stream ${conn.id}: ${error instanceof Error ? error.message : String(error)}`,
+            1024,
+          ),
         });
       }
     });
@@ -520,7 +594,7 @@ export class AdsServer {
       this.emit({
         type: "connect",
         connection: conn.id,
-        nodeId: proxy.id,
+        nodeId: clientText(proxy.id),
         proxyType: proxy.type,
         protocol: conn.protocol,
         skippedFilters: [...new Set(conn.generated?.skippedFilters.map((f) => f.name))],
@@ -537,7 +611,12 @@ export class AdsServer {
     const typeUrl = req.type_url ?? "";
     const kind = kindOfTypeUrl(typeUrl);
     if (!kind)
-      this.emit({ type: "unknown-type", connection: conn.id, nodeId: conn.proxy?.id ?? "", typeUrl });
+      this.emit({
+        type: "unknown-type",
+        connection: conn.id,
+        nodeId: clientText(conn.proxy?.id),
+        typeUrl: clientText(typeUrl),
+      });
     return kind;
   }
 
@@ -551,11 +630,11 @@ export class AdsServer {
   ): void {
     w.state = d.state;
     const m = this.options.metrics;
-    const nodeId = conn.proxy?.id ?? "";
+    const nodeId = clientText(conn.proxy?.id);
     if (d.stale) {
       w.staleNonces++;
       m.staleNonces.inc();
-      this.emit({ type: "stale-nonce", connection: conn.id, nodeId, kind: w.kind, nonce });
+      this.emit({ type: "stale-nonce", connection: conn.id, nodeId, kind: w.kind, nonce: clientText(nonce) });
     }
     if (d.nack && detail) {
       w.nacks++;
@@ -575,9 +654,9 @@ export class AdsServer {
         connection: conn.id,
         nodeId,
         kind: w.kind,
-        version: versionInfo,
-        nonce,
-        message: w.nack.message,
+        version: clientText(versionInfo),
+        nonce: clientText(nonce),
+        message: clientText(w.nack.message, 1024),
       });
     }
     if (d.ack) {
@@ -589,7 +668,14 @@ export class AdsServer {
         m.convergence.observe((Date.now() - w.pushStartedAt) / 1000, { type: w.kind });
         w.pushStartedAt = 0;
       }
-      this.emit({ type: "ack", connection: conn.id, nodeId, kind: w.kind, version: versionInfo, nonce });
+      this.emit({
+        type: "ack",
+        connection: conn.id,
+        nodeId,
+        kind: w.kind,
+        version: clientText(versionInfo),
+        nonce: clientText(nonce),
+      });
     }
   }
 
@@ -598,12 +684,14 @@ export class AdsServer {
     if (!kind) return;
     const nonce = req.response_nonce ?? "";
     const existing = conn.watch(kind);
+    this.checkNames(kind, req.resource_names);
     const d = sotwRequest(existing?.state, {
       kind,
       names: req.resource_names ?? [],
       nonce,
       hasError: Boolean(req.error_detail),
     });
+    this.checkSubscribed(kind, d.state.subscribed.size);
     const w = existing ?? new TypeWatch(d.state);
     if (!existing) conn.watches.set(kind, w);
     this.applyDecision(conn, w, d, nonce, req.version_info ?? "", req.error_detail);
@@ -615,6 +703,9 @@ export class AdsServer {
     if (!kind) return;
     const nonce = req.response_nonce ?? "";
     const existing = conn.watch(kind);
+    this.checkNames(kind, req.resource_names_subscribe);
+    this.checkNames(kind, req.resource_names_unsubscribe);
+    this.checkNames(kind, Object.keys(req.initial_resource_versions ?? {}));
     const available = new Set(conn.generated?.config[kind].keys() ?? []);
     const d = deltaRequest(
       existing?.state,
@@ -628,10 +719,39 @@ export class AdsServer {
       },
       available,
     );
+    this.checkSubscribed(kind, d.state.subscribed.size);
     const w = existing ?? new TypeWatch(d.state);
     if (!existing) conn.watches.set(kind, w);
     this.applyDecision(conn, w, d, nonce, existing?.lastVersionSent ?? "", req.error_detail);
     if (d.respond) this.respond(conn, kind, { startedAt: Date.now(), force: d.force, request: true });
+  }
+
+  /** Per-request limits on resource names: how many, how long (before any state is touched). */
+  private checkNames(kind: ResourceKind, names: readonly string[] | undefined): void {
+    if (!names) return;
+    const max = this.options.maxResourceNames ?? DEFAULT_MAX_RESOURCE_NAMES;
+    if (names.length > max)
+      throw new StreamLimitError(
+        RESOURCE_EXHAUSTED,
+        `a ${kind} request lists ${names.length} resource names (limit ${max} per stream and type)`,
+      );
+    const maxLength = this.options.maxResourceNameLength ?? DEFAULT_MAX_RESOURCE_NAME_LENGTH;
+    for (const n of names)
+      if (n.length > maxLength)
+        throw new StreamLimitError(
+          INVALID_ARGUMENT,
+          `a ${kind} resource name is ${n.length} characters long (limit ${maxLength}): ${clientText(n, 64)}`,
+        );
+  }
+
+  /** What a stream has subscribed to, summed over its requests, stays bounded too. */
+  private checkSubscribed(kind: ResourceKind, subscribed: number): void {
+    const max = this.options.maxResourceNames ?? DEFAULT_MAX_RESOURCE_NAMES;
+    if (subscribed > max)
+      throw new StreamLimitError(
+        RESOURCE_EXHAUSTED,
+        `the stream subscribed to ${subscribed} ${kind} resources (limit ${max} per stream and type)`,
+      );
   }
 
   // ---------------------------------------------------------------- responses
@@ -700,19 +820,49 @@ export class AdsServer {
       const dw = conn.watch(dep);
       if (dw) dw.state = forgetSent(dw.state, sentNames);
     }
-    if (!conn.stream.write(message)) {
-      conn.draining ??= new Promise<void>((resolve) => {
-        const release = () => {
-          conn.draining = undefined;
-          resolve();
-        };
-        conn.stream.once("drain", release);
-        conn.stream.once("close", release);
-      });
-    }
+    if (!conn.stream.write(message)) this.awaitDrain(conn);
     this.recordPush(conn, w, nonce, version, sentNames.length, removed.length, sent, opts);
     if (conn.protocol === "delta" && kind === "cds" && sentNames.length > 0)
       this.respond(conn, "eds", { startedAt: opts.startedAt });
+  }
+
+  /**
+   * Back-pressure: pushes to `conn` wait for its `drain`. A consumer that does not read for
+   * `writeTimeoutMs` would hold a push slot and its buffered bytes forever: its connection is
+   * closed (which frees both), as a slow Envoy's is by istiod's send timeout.
+   */
+  private awaitDrain(conn: Conn): void {
+    if (conn.draining) return;
+    conn.draining = new Promise<void>((resolve) => {
+      const release = () => {
+        if (conn.writeTimer) clearTimeout(conn.writeTimer);
+        conn.writeTimer = undefined;
+        conn.releaseDrain = undefined;
+        conn.draining = undefined;
+        conn.stream.off("drain", release);
+        resolve();
+      };
+      conn.releaseDrain = release;
+      conn.stream.once("drain", release);
+      conn.stream.once("close", release);
+      const timeoutMs = this.options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS;
+      conn.writeTimer = setTimeout(() => {
+        conn.writeTimer = undefined;
+        const reason = `slow consumer: nothing read for ${timeoutMs} ms`;
+        this.options.metrics.slowConsumers.inc();
+        this.emit({ type: "stream-rejected", peer: clientText(conn.peer), reason });
+        release();
+        // The error event ends the stream's bookkeeping at once (finish); the status itself
+        // would queue behind the unread bytes, so the connection is closed under it.
+        conn.stream.emit("error", {
+          code: RESOURCE_EXHAUSTED,
+          details: `meshctl: ${reason}`,
+          message: reason,
+        });
+        this.options.closeConnection?.(conn.stream);
+      }, timeoutMs);
+      conn.writeTimer.unref();
+    });
   }
 
   private recordPush(
@@ -743,7 +893,7 @@ export class AdsServer {
     this.emit({
       type: "push",
       connection: conn.id,
-      nodeId: conn.proxy?.id ?? "",
+      nodeId: clientText(conn.proxy?.id),
       kind: w.kind,
       version,
       nonce,

@@ -52,6 +52,10 @@ export class XdsConnection<S = unknown> {
   closed = false;
   /** Writes waiting for the stream to drain (back-pressure). */
   draining: Promise<void> | undefined;
+  /** Resolves `draining` (the stream drained, closed or timed out). */
+  releaseDrain: (() => void) | undefined;
+  /** Closes a consumer that stopped reading (see AdsServer's write timeout). */
+  writeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly id: string,

@@ -75,6 +75,12 @@ function handle(sources: DebugSources, req: IncomingMessage, res: ServerResponse
         destinationRules: snap.model.destinationRules.map((d) => `${d.namespace}/${d.name}`),
         sidecars: snap.model.sidecars.map((s) => `${s.namespace}/${s.name}`),
         rejectedFiles: snap.rejectedFiles,
+        // Errors include cross-object ones (a route to a missing host) whose object still serves:
+        // `rejectedFiles` alone says which files keep a last good version.
+        problems: {
+          errors: snap.diagnostics.filter((d) => d.severity === "error").length,
+          warnings: snap.diagnostics.filter((d) => d.severity !== "error").length,
+        },
         diagnostics: snap.diagnostics,
       });
       return;

@@ -125,7 +125,20 @@ export class XdsMetrics {
   );
   readonly rejectedStreams = new Counter(
     "meshctl_xds_rejected_streams_total",
-    "New ADS streams refused with RESOURCE_EXHAUSTED by the new-stream rate limit.",
+    "ADS streams refused or closed by a limit: the new-stream rate, streams per client, resource names per stream, a slow consumer.",
+  );
+  readonly slowConsumers = new Counter(
+    "meshctl_xds_slow_consumers_total",
+    "Connections closed because a stream read nothing for the write timeout.",
+  );
+  readonly connections = new Gauge("meshctl_xds_connections", "Open TCP connections to the ADS port.");
+  readonly rejectedConnections = new Counter(
+    "meshctl_xds_rejected_connections_total",
+    "Connections closed at once by the connection cap (--max-connections).",
+  );
+  readonly handshakeTimeouts = new Counter(
+    "meshctl_xds_handshake_timeouts_total",
+    "Connections closed because they opened no stream within the handshake timeout.",
   );
   readonly pushes = new Counter(
     "meshctl_xds_pushes_total",
@@ -230,6 +243,10 @@ export class XdsMetrics {
     const all = [
       this.connectedClients,
       this.rejectedStreams,
+      this.slowConsumers,
+      this.connections,
+      this.rejectedConnections,
+      this.handshakeTimeouts,
       this.pushes,
       this.pushBytes,
       this.pushSize,
@@ -252,6 +269,14 @@ export class XdsMetrics {
       this.services,
     ];
     const cache = this.renderCache();
-    return `${all.map((m) => m.render()).join("\n")}${cache ? `\n${cache}` : ""}\n`;
+    // Process memory, so a load harness or a fault test can bound it from outside (Prometheus'
+    // process collector names).
+    const mem = process.memoryUsage();
+    const rss = new Gauge("process_resident_memory_bytes", "Resident memory of the control plane.");
+    rss.set(mem.rss);
+    const heap = new Gauge("nodejs_heap_size_used_bytes", "V8 heap in use.");
+    heap.set(mem.heapUsed);
+    const process_ = `${rss.render()}\n${heap.render()}`;
+    return `${all.map((m) => m.render()).join("\n")}\n${process_}${cache ? `\n${cache}` : ""}\n`;
   }
 }

@@ -1,5 +1,6 @@
 /** `startXdsServer`: mesh directory watcher + ADS gRPC server + debug HTTP, wired together. */
 import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import * as grpc from "@grpc/grpc-js";
 import { MeshctlError } from "@meshctl/core";
@@ -7,20 +8,33 @@ import { defaultMeshDirectory } from "../default-mesh.js";
 import { type AccessLogOptions, buildFileAccessLog } from "../generate/access-log.js";
 import type { EnvoyFilterExtensions } from "../generate/filter-extensions.js";
 import type { ResourceTransform } from "../generate/proxy-config.js";
-import { directoryMeshSource } from "../model/directory-source.js";
+import { type DirectorySourceOptions, directoryMeshSource } from "../model/directory-source.js";
 import { type KubernetesSourceOptions, kubernetesMeshSource } from "../model/kubernetes-source.js";
 import type { MeshSnapshot, MeshSource } from "../model/source.js";
 import type { ConfigDiagnostic, ConfigKey } from "../model/types.js";
 import { loadXdsProtos } from "../protocol/protos.js";
-import { AdsServer, defaultPushConcurrency, type XdsEvent } from "./ads-server.js";
+import { AdsServer, type AdsStream, defaultPushConcurrency, type XdsEvent } from "./ads-server.js";
 import type { ClientStatus } from "./connection.js";
 import type { DebounceClock } from "./debounce.js";
 import { startDebugServer } from "./debug-http.js";
+import { AdsListener, peerKey } from "./listener.js";
 import { XdsMetrics } from "./metrics.js";
 import { pushRequest } from "./push-request.js";
 
 export const DEFAULT_XDS_PORT = 15010;
 export const DEFAULT_DEBUG_PORT = 15014;
+/** Open ADS connections at most (`--max-connections`). */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** Open ADS streams per client address (`--max-streams-per-client`); `meshctl xds load` runs 2,000+ from loopback. */
+export const DEFAULT_MAX_STREAMS_PER_CLIENT = 10_000;
+/** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (`--max-streams-per-connection`). */
+export const DEFAULT_MAX_STREAMS_PER_CONNECTION = 1_000;
+/** A connection that opens no stream within this is closed (`--handshake-timeout`). */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** A connection with no open stream for this long is closed (`--connection-idle-timeout`). */
+export const DEFAULT_CONNECTION_IDLE_MS = 300_000;
+/** How long `close()` lets streams finish before it cuts every connection. */
+const CLOSE_GRACE_MS = 1000;
 
 export interface XdsTlsOptions {
   /** PEM server certificate chain file. */
@@ -60,17 +74,46 @@ export interface XdsServerOptions {
   readonly source?: MeshSource;
   /** Directory of Kubernetes/Istio YAML (watched), when no `source` is given. Defaults to the embedded example mesh. */
   readonly configDir?: string;
+  /** Limits and state of the directory source (file size, parse deadline, last-good state dir). */
+  readonly directory?: DirectorySourceOptions;
   /** Read the mesh from a Kubernetes API server instead (see kubernetesMeshSource), when no `source` is given. */
   readonly kubernetes?: KubernetesSourceOptions;
   /** ADS port; 0 picks a free one. Default 15010. */
   readonly port?: number;
   /** Debug HTTP port; 0 picks a free one, `false` disables it. Default 15014. */
   readonly debugPort?: number | false;
-  /** Listen address for ADS. Default 127.0.0.1. */
+  /**
+   * Listen address for ADS. Default 127.0.0.1. A non-loopback address needs `tls`, or
+   * `insecure: true` (else `XDS_INSECURE_BIND`).
+   */
   readonly host?: string;
-  /** Listen address for debug HTTP. Default 127.0.0.1. */
+  /**
+   * Listen address for debug HTTP (config dumps, no authentication). Default 127.0.0.1. A
+   * non-loopback address needs `insecure: true` (else `XDS_INSECURE_BIND`).
+   */
   readonly debugHost?: string;
   readonly tls?: XdsTlsOptions;
+  /**
+   * Allow plaintext ADS and/or the debug port beyond loopback (e.g. in a pod, where the pod
+   * network is the boundary). The handle's `warnings` then say what is exposed.
+   */
+  readonly insecure?: boolean;
+  /** Open ADS connections at most; beyond, new ones are closed at once. Default 10,000. */
+  readonly maxConnections?: number;
+  /** Open ADS streams per client address; beyond: RESOURCE_EXHAUSTED. Default 10,000. */
+  readonly maxStreamsPerClient?: number;
+  /** HTTP/2 concurrent streams per connection (clients queue beyond). Default 1,000. */
+  readonly maxStreamsPerConnection?: number;
+  /** A connection that opens no stream within this long is closed (ms). Default 10,000. */
+  readonly handshakeTimeoutMs?: number;
+  /** A connection without open streams for this long is closed (ms; gRPC's max_connection_idle). Default 300,000. */
+  readonly connectionIdleMs?: number;
+  /** Resource names per type per stream (and per request); beyond, the stream is closed. Default 10,000. */
+  readonly maxResourceNames?: number;
+  /** Longest resource name (characters); beyond, the stream is closed (INVALID_ARGUMENT). Default 1,024. */
+  readonly maxResourceNameLength?: number;
+  /** A stream whose writes have not drained for this long (a consumer that stopped reading) loses its connection (ms). Default 10,000. */
+  readonly writeTimeoutMs?: number;
   /** Called for every connect, push, ACK, NACK and config change (for logs). */
   readonly onEvent?: (event: XdsServerEvent) => void;
   /** Minimum delay between a NACK and the next response of that type on that stream (ms). Default 1000. */
@@ -129,6 +172,8 @@ export interface XdsServerHandle {
   readonly debugPort: number | undefined;
   /** The source's description, e.g. `directory ./mesh`. */
   readonly source: string;
+  /** What is exposed without protection (`insecure: true` beyond loopback), one sentence each. */
+  readonly warnings: readonly string[];
   /** Connected clients with per-type ACK/NACK state. */
   clients(): ClientStatus[];
   /** The mesh currently served, with diagnostics. */
@@ -141,6 +186,31 @@ export interface XdsServerHandle {
   /** Prometheus text of the server's metrics. */
   metrics(): string;
   close(): Promise<void>;
+}
+
+/** A limit must be a positive whole number: a typo must not turn a limit off. */
+function positive(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1)
+    throw new MeshctlError(
+      "XDS_OPTION_INVALID",
+      `${name} must be a whole number of at least 1, got ${String(value)}.`,
+      {
+        kind: "usage",
+      },
+    );
+  return value;
+}
+
+/** The remote address of a stream and the key of its TCP connection (as the listener knows it). */
+function connectionInfoOf(stream: AdsStream): { address: string; key: string } {
+  const info = (
+    stream as { getConnectionInfo?: () => { remoteAddress?: string; remotePort?: number } }
+  ).getConnectionInfo?.();
+  if (info?.remoteAddress)
+    return { address: info.remoteAddress, key: peerKey(info.remoteAddress, info.remotePort) };
+  const peer = stream.getPeer();
+  const colon = peer.lastIndexOf(":");
+  return colon > 0 ? { address: peer.slice(0, colon), key: peer } : { address: peer, key: peer };
 }
 
 async function serverCredentials(tls: XdsTlsOptions | undefined): Promise<grpc.ServerCredentials> {
@@ -165,6 +235,43 @@ async function serverCredentials(tls: XdsTlsOptions | undefined): Promise<grpc.S
   }
 }
 
+/** Whether `host` only accepts connections from this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  if (h === "localhost" || h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
+  const v4 = h.startsWith("::ffff:") ? h.slice(7) : h;
+  return isIP(v4) === 4 && v4.startsWith("127.");
+}
+
+/**
+ * The exposure rule: ADS beyond loopback needs TLS or `insecure`; the debug port (no TLS, config
+ * dumps) beyond loopback needs `insecure`. Returns the warnings to show when `insecure` allowed it.
+ */
+function checkExposure(options: XdsServerOptions, host: string, debugHost: string): string[] {
+  const problems: string[] = [];
+  if (!isLoopbackHost(host) && !options.tls)
+    problems.push(
+      `ADS on ${host} is plaintext and unauthenticated: any host that reaches it gets the mesh config`,
+    );
+  if (options.debugPort !== false && !isLoopbackHost(debugHost))
+    problems.push(
+      `the debug port on ${debugHost} serves config dumps and client lists without authentication`,
+    );
+  if (problems.length > 0 && !options.insecure)
+    throw new MeshctlError(
+      "XDS_INSECURE_BIND",
+      `Refusing to listen beyond loopback: ${problems.join("; ")}.`,
+      {
+        kind: "usage",
+        suggestions: [
+          "Serve ADS over TLS with --tls-cert and --tls-key (and --tls-client-ca for mTLS).",
+          "Keep the debug port on loopback (--debug-host 127.0.0.1), or pass --insecure where the network is the boundary (e.g. a pod network).",
+        ],
+      },
+    );
+  return problems;
+}
+
 /**
  * Starts the control plane: watches `configDir`, serves ADS (SotW and Delta) over gRPC and a
  * debug HTTP endpoint. Resolves once both listeners are bound.
@@ -183,9 +290,12 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
     (options.kubernetes
       ? kubernetesMeshSource(options.kubernetes)
       : directoryMeshSource(options.configDir ?? defaultMeshDirectory(), {
+          ...options.directory,
           ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
         }));
   const host = options.host ?? "127.0.0.1";
+  const debugHost = options.debugHost ?? "127.0.0.1";
+  const warnings = checkExposure(options, host, debugHost);
   const metrics = new XdsMetrics();
   const emit = (event: XdsServerEvent) => {
     try {
@@ -270,11 +380,52 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
       ...(options.scoping !== undefined ? { scoping: options.scoping } : {}),
       ...(options.envoyFilters ? { envoyFilters: options.envoyFilters } : {}),
       ...(options.accessLog ? { accessLog: options.accessLog } : {}),
+      ...(options.maxResourceNames !== undefined ? { maxResourceNames: options.maxResourceNames } : {}),
+      ...(options.maxResourceNameLength !== undefined
+        ? { maxResourceNameLength: options.maxResourceNameLength }
+        : {}),
+      ...(options.writeTimeoutMs !== undefined ? { writeTimeoutMs: options.writeTimeoutMs } : {}),
+      admitStream: (stream) => {
+        const info = connectionInfoOf(stream);
+        return listener.admitStream(info.address, info.key);
+      },
+      closeConnection: (stream) => listener.destroyConnection(connectionInfoOf(stream).key),
     },
     () => source.current().model,
   );
 
+  let injector: grpc.ConnectionInjector | undefined;
+  const listener = new AdsListener(
+    {
+      maxConnections: positive("maxConnections", options.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
+      maxStreamsPerClient: positive(
+        "maxStreamsPerClient",
+        options.maxStreamsPerClient ?? DEFAULT_MAX_STREAMS_PER_CLIENT,
+      ),
+      handshakeTimeoutMs: positive(
+        "handshakeTimeoutMs",
+        options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      ),
+    },
+    (socket) => {
+      if (injector) injector.injectConnection(socket);
+      else socket.destroy();
+    },
+    {
+      onConnectionRejected: () => metrics.rejectedConnections.inc(),
+      onHandshakeTimeout: () => metrics.handshakeTimeouts.inc(),
+      onConnectionCount: (n) => metrics.connections.set(n),
+    },
+  );
   const server = new grpc.Server({
+    "grpc.max_concurrent_streams": positive(
+      "maxStreamsPerConnection",
+      options.maxStreamsPerConnection ?? DEFAULT_MAX_STREAMS_PER_CONNECTION,
+    ),
+    "grpc.max_connection_idle_ms": positive(
+      "connectionIdleMs",
+      options.connectionIdleMs ?? DEFAULT_CONNECTION_IDLE_MS,
+    ),
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,
@@ -290,16 +441,14 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
   let port: number;
   try {
     const creds = await serverCredentials(options.tls);
-    port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(
-        `${host.includes(":") ? `[${host}]` : host}:${options.port ?? DEFAULT_XDS_PORT}`,
-        creds,
-        (err, p) => (err ? reject(err) : resolve(p)),
-      ),
-    );
+    // Our own listener in front of grpc-js: connection cap and handshake timeout (see listener.ts).
+    injector = server.createConnectionInjector(creds);
+    port = await listener.listen(host, options.port ?? DEFAULT_XDS_PORT);
   } catch (cause) {
     source.close();
+    ads.closeAll();
     server.forceShutdown();
+    await listener.close(true).catch(() => {});
     if (cause instanceof MeshctlError) throw cause;
     throw new MeshctlError(
       "XDS_PORT_IN_USE",
@@ -323,12 +472,14 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
           mesh: () => source.current(),
           metrics: () => metrics.render(),
         },
-        options.debugHost ?? "127.0.0.1",
+        debugHost,
         options.debugPort ?? DEFAULT_DEBUG_PORT,
       );
     } catch (cause) {
       source.close();
+      adsRef.closeAll();
       server.forceShutdown();
+      await listener.close(true).catch(() => {});
       throw new MeshctlError(
         "XDS_PORT_IN_USE",
         `Could not listen on debug port ${options.debugPort ?? DEFAULT_DEBUG_PORT}: ${cause instanceof Error ? cause.message : String(cause)}`,
@@ -348,6 +499,7 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
     address: `${host.includes(":") ? `[${host}]` : host}:${port}`,
     debugPort: debug?.port,
     source: source.description,
+    warnings,
     clients: () => adsRef.clients(),
     mesh: () => source.current(),
     settled: () => adsRef.settled(source.current().model),
@@ -356,17 +508,22 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
       if (closed) return;
       closed = true;
       source.close();
+      // Stop accepting, end every stream (GOAWAY), then after a short grace cut whatever is
+      // left: a consumer that stopped reading never lets a graceful close finish.
+      const stopped = listener.close(false);
       adsRef.closeAll();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();
           resolve();
-        }, 2000);
+        }, CLOSE_GRACE_MS);
         server.tryShutdown(() => {
           clearTimeout(timer);
           resolve();
         });
       });
+      await listener.close(true);
+      await stopped;
       if (debug) {
         debug.server.closeAllConnections();
         await new Promise<void>((resolve) => debug?.server.close(() => resolve()));

@@ -1,5 +1,6 @@
 import http2 from "node:http2";
 import net from "node:net";
+import { MeshctlError } from "@meshctl/core";
 import type { ConnectOptions, LoadConnection, RequestDone } from "./connection.js";
 import { errorKind } from "./connection.js";
 
@@ -60,28 +61,72 @@ export function connectHttp2(opts: ConnectOptions, grpc: boolean): Promise<LoadC
     ...(traceHeader !== null ? { [http2.sensitiveHeaders]: [traceHeader] } : {}),
   };
   return new Promise((resolve, reject) => {
+    let socketConnected = false;
     const session = http2.connect(
       `http://${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`,
       {
         settings: { enablePush: false, initialWindowSize: 1 << 20 },
         // Nagle would hold small frames back; node:http2 forbids touching the socket afterwards.
-        createConnection: () => net.connect({ host: target.host, port: target.port, noDelay: true }),
+        createConnection: () => {
+          const socket = net.connect({ host: target.host, port: target.port, noDelay: true });
+          socket.once("connect", () => {
+            socketConnected = true;
+          });
+          return socket;
+        },
       },
     );
+    let settled = false;
+    const settle = (err: Error | null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      session.removeListener("error", onError);
+      session.removeListener("close", onClose);
+      if (err) {
+        session.on("error", noop); // late errors of a session given up on
+        session.destroy();
+        reject(err);
+      } else resolve(new Http2Connection(session, headers, body, grpc, traceHeader));
+    };
+    // A TCP connection alone does not prove HTTP/2: wait for the server's SETTINGS frame. An
+    // HTTP/1.1 server answers the preface with "400 Bad Request" and closes instead.
+    const mismatch = (reason: string): Error =>
+      socketConnected ? protocolMismatchError(target.host, target.port, grpc, reason) : new Error(reason);
+    const onError = (err: Error): void => settle(socketConnected ? mismatch(err.message) : (err as Error));
+    const onClose = (): void => settle(mismatch("the connection closed before the server's HTTP/2 SETTINGS"));
     const timer = setTimeout(() => {
-      session.destroy();
-      reject(Object.assign(new Error("connect timeout"), { code: "connect_timeout" }));
+      settle(
+        socketConnected
+          ? mismatch(`no HTTP/2 SETTINGS within ${opts.connectTimeoutMs} ms`)
+          : Object.assign(new Error("connect timeout"), { code: "connect_timeout" }),
+      );
     }, opts.connectTimeoutMs);
-    session.once("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    session.once("connect", () => {
-      clearTimeout(timer);
-      session.removeAllListeners("error");
-      resolve(new Http2Connection(session, headers, body, grpc, traceHeader));
-    });
+    session.on("error", onError);
+    session.on("close", onClose);
+    session.once("remoteSettings", () => settle(null));
   });
+}
+
+/**
+ * The target accepted TCP but does not speak HTTP/2 with prior knowledge (h2c): an HTTP/1.1
+ * server, TLS, or something else. A usage error: the URL scheme or --protocol is wrong for it.
+ */
+function protocolMismatchError(host: string, port: number, grpc: boolean, reason: string): MeshctlError {
+  const scheme = grpc ? "grpc" : "h2c";
+  return new MeshctlError(
+    "BENCH_PROTOCOL_MISMATCH",
+    `the server at ${host}:${port} accepted the connection but did not speak HTTP/2 (h2c, prior knowledge), which ${scheme}:// and --protocol ${grpc ? "grpc" : "http2"} need: ${reason}.`,
+    {
+      kind: "usage",
+      suggestions: [
+        "For an HTTP/1.1 server use an http:// target (or --protocol http1).",
+        "TLS (https, h2 over TLS) is not supported: point at a cleartext port.",
+        `meshctl bench server --protocol ${grpc ? "grpc" : "http2"} starts a matching echo server.`,
+      ],
+      details: { host, port, protocol: grpc ? "grpc" : "http2", reason },
+    },
+  );
 }
 
 class Http2Connection implements LoadConnection {
@@ -118,7 +163,15 @@ class Http2Connection implements LoadConnection {
     // request() copies the headers before it returns (sentHeaders is that copy), so this
     // connection's one object can carry each id in turn: a spread per request costs ~2 µs.
     if (requestId !== undefined && this.traceHeader !== null) this.headers[this.traceHeader] = requestId;
-    const stream = this.session.request(this.headers, { endStream: this.body.length === 0 });
+    let stream: http2.ClientHttp2Stream;
+    try {
+      // Throws (ERR_HTTP2_INVALID_SESSION, ERR_HTTP2_GOAWAY_SESSION) once the session is going away.
+      stream = this.session.request(this.headers, { endStream: this.body.length === 0 });
+    } catch (err) {
+      finish(errorKind(err));
+      this.fail(errorKind(err));
+      return;
+    }
     stream.on("response", (h) => {
       status = Number(h[HTTP2_HEADER_STATUS]);
       const gs = h["grpc-status"];

@@ -131,6 +131,25 @@ describe("meshctl bench flags", () => {
     expect(isMeshctlError(error) && error.code).toBe("LAB_OPTION_INVALID");
   });
 
+  test("the lab has bench run's bounds, checked before anything is built", async () => {
+    const fails = (argv: string[]) =>
+      labOptionsOf(argv).then(
+        () => undefined,
+        (e: unknown) => (isMeshctlError(e) ? `${e.code}: ${e.message}` : String(e)),
+      );
+    expect(await fails(["--connections", "10000"])).toBeUndefined();
+    expect(await fails(["--connections", "10001"])).toMatch(
+      /^BENCH_OPTIONS_INVALID: --connections 10,001 is out/,
+    );
+    expect(await fails(["--qps", "500,2000000"])).toMatch(/--qps 2,000,000 is out of range/);
+    expect(await fails(["--duration", "8d"])).toMatch(/--duration/); // not a duration unit
+    expect(await fails(["--duration", "169h"])).toMatch(/--duration .* at most 604,800,000 ms/);
+    expect(await fails(["--warmup", "2h"])).toMatch(/--warmup/);
+    expect(await fails(["--payload", "32MiB"])).toMatch(/--payload 33,554,432 is out of range/);
+    expect(await fails(["--rounds", "1000"])).toBeUndefined();
+    expect(await fails(["--rounds", "1001"])).toMatch(/1000/);
+  });
+
   test("defaults: every scenario (listed in the help), Envoy sidecars in L7 mode", async () => {
     for (const scenario of LAB_SCENARIOS) expect(Bench.flags.scenarios.description).toContain(scenario);
     expect(Bench.description).toContain("direct-grpc");

@@ -1,6 +1,12 @@
-import { writeFile } from "node:fs/promises";
-import { formatUs, parseBytes, parseDurationMs } from "@meshctl/bench";
-import { EXIT_CODES } from "@meshctl/core";
+import {
+  checkReportPath,
+  formatUs,
+  parseBytes,
+  parseDurationMs,
+  resolveLoadOptions,
+  writeReportFile,
+} from "@meshctl/bench";
+import { EXIT_CODES, isMeshctlError } from "@meshctl/core";
 import {
   cleanupLabLeftovers,
   LAB_DEFAULTS,
@@ -16,7 +22,10 @@ import {
   runLab,
 } from "@meshctl/lab";
 import { Flags } from "@oclif/core";
-import { MeshctlCommand } from "../../base-command.js";
+import { MeshctlCommand, SIGNAL_EXIT_CODES } from "../../base-command.js";
+
+/** Rounds per rate: a lab of 3 rates × 8 scenarios × 1000 rounds of 10 s already takes 3 days. */
+const MAX_LAB_ROUNDS = 1000;
 
 /** `meshctl bench`: the lab result, or what `--cleanup` removed. */
 export type BenchLabOutput =
@@ -69,9 +78,10 @@ named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs root.`;
       default: `${LAB_DEFAULTS.warmupSeconds}s`,
     }),
     rounds: Flags.integer({
-      description: "Interleaved rounds per rate.",
+      description: `Interleaved rounds per rate (1 to ${MAX_LAB_ROUNDS}).`,
       default: LAB_DEFAULTS.rounds,
       min: 1,
+      max: MAX_LAB_ROUNDS,
       env: "MESHCTL_ROUNDS",
     }),
     qps: Flags.string({
@@ -130,10 +140,15 @@ named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs root.`;
     if (flags.cleanup) return { kind: "cleanup", ...(await cleanupLabLeftovers()) };
     // Bad flags fail here, before any live view or signal handler.
     const options = labOptionsFromFlags(flags);
+    if (flags.html) await checkReportPath(flags.html, "html");
     const controller = new AbortController();
-    // First Ctrl-C: stop and tear down. Second: give up at once (the next run cleans leftovers).
-    const onSignal = () => {
-      if (controller.signal.aborted) process.exit(130);
+    // First Ctrl-C: stop and tear down, then exit 130 (SIGINT) or 143 (SIGTERM). Second: give up
+    // at once (the next run cleans leftovers).
+    let interruptedBy: "SIGINT" | "SIGTERM" | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      const which = signal === "SIGINT" ? "SIGINT" : "SIGTERM";
+      if (controller.signal.aborted) process.exit(SIGNAL_EXIT_CODES[which]);
+      interruptedBy = which;
       controller.abort();
     };
     process.on("SIGINT", onSignal);
@@ -147,8 +162,14 @@ named mcl-*) is removed afterwards, also on Ctrl-C or error. Needs root.`;
         signal: controller.signal,
         ...(progress ? { onProgress: progress } : {}),
       });
-      if (flags.html) await writeFile(flags.html, renderLabHtmlReport(result));
+      if (flags.html) await writeReportFile(flags.html, renderLabHtmlReport(result), "html");
       return { kind: "lab", ...result };
+    } catch (error) {
+      if (interruptedBy && isMeshctlError(error) && error.code === "LAB_ABORTED") {
+        await live?.stop();
+        this.exitInterrupted(interruptedBy, error.message, error.code);
+      }
+      throw error;
     } finally {
       await live?.stop();
       process.off("SIGINT", onSignal);
@@ -208,14 +229,29 @@ export interface BenchLabFlags {
  * labOptionsFromFlags({ ...flags, duration: "500ms", qps: "500,max" }); // { durationSeconds: 0.5, rates: [500, "max"], ... }
  */
 export function labOptionsFromFlags(flags: BenchLabFlags): LabOptions {
+  const durationMs = parseDurationMs(flags.duration);
+  const warmupMs = parseDurationMs(flags.warmup, "warmup");
+  const payloadBytes = parseBytes(flags.payload);
+  const rates = parseLabRates(flags.qps);
+  // Each measurement is a `bench run`: the same bounds (connections, rate, duration, payload)
+  // apply, checked here before any namespace or proxy is created.
+  for (const rate of rates)
+    resolveLoadOptions({
+      target: "http://127.0.0.1/",
+      connections: flags.connections,
+      durationMs,
+      warmupMs,
+      payloadBytes,
+      ...(rate === "max" ? { max: true } : { qps: rate }),
+    });
   return {
     scenarios: parseLabScenarios(flags.scenarios),
-    durationSeconds: parseDurationMs(flags.duration) / 1000,
-    warmupSeconds: parseDurationMs(flags.warmup, "warmup") / 1000,
+    durationSeconds: durationMs / 1000,
+    warmupSeconds: warmupMs / 1000,
     rounds: flags.rounds,
-    rates: parseLabRates(flags.qps),
+    rates,
     connections: flags.connections,
-    payloadBytes: parseBytes(flags.payload),
+    payloadBytes,
     sidecar: flags.sidecar as "envoy" | "haproxy",
     pacing: flags.pacing as "precise" | "timer",
     sidecarMode: flags["sidecar-mode"] as "http" | "tcp",

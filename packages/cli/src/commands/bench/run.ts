@@ -1,5 +1,6 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import {
+  checkReportPath,
   compareResults,
   LOAD_RESULT_SCHEMA,
   type LoadProtocol,
@@ -11,12 +12,14 @@ import {
   type ResultComparison,
   renderHtmlReport,
   renderTextReport,
+  resolveLoadOptions,
   runLoad,
   toFortioJson,
+  writeReportFile,
 } from "@meshctl/bench";
 import { MeshctlError } from "@meshctl/core";
 import { Args, Flags } from "@oclif/core";
-import { MeshctlCommand } from "../../base-command.js";
+import { MeshctlCommand, SIGNAL_EXIT_CODES } from "../../base-command.js";
 
 /** `meshctl bench run --json`: the engine's versioned LoadResult, plus the comparison with --baseline. */
 export type BenchRunOutput = LoadResult & {
@@ -43,7 +46,7 @@ Open loop by default (--qps, default 1000): requests follow a fixed schedule and
   };
   static override flags = {
     qps: Flags.integer({
-      description: "Target request rate over all connections (open loop). Default 1000.",
+      description: "Target request rate over all connections (open loop; up to 1,000,000). Default 1000.",
       min: 1,
       exclusive: ["max"],
       env: "MESHCTL_QPS",
@@ -54,32 +57,36 @@ Open loop by default (--qps, default 1000): requests follow a fixed schedule and
     }),
     connections: Flags.integer({
       char: "c",
-      description: "Connections.",
+      description: "Connections (1 to 10,000, and within the open-file limit).",
       default: 4,
       min: 1,
       env: "MESHCTL_CONNECTIONS",
     }),
     duration: Flags.string({
       char: "d",
-      description: "Measured duration (10, 10s, 500ms, 2m). Default 10s.",
+      description: "Measured duration (10, 10s, 500ms, 2m; at most 7 days). Default 10s.",
       exclusive: ["requests"],
       env: "MESHCTL_DURATION",
     }),
     requests: Flags.integer({
       char: "n",
-      description: "Stop after this many measured requests instead.",
+      description: "Stop after this many measured requests instead (at most 1,000,000,000).",
       min: 1,
       exclusive: ["duration"],
     }),
     payload: Flags.string({
-      description: "Request body / message size (1024, 1KiB, 64k).",
+      description:
+        "Request body / message size (1024, 1KiB, 64k; at most 16 MiB, and 1 GiB over all connections).",
       default: "0",
       env: "MESHCTL_PAYLOAD",
     }),
-    warmup: Flags.string({ description: "Warm-up before measuring (not recorded).", default: "1s" }),
+    warmup: Flags.string({
+      description: "Warm-up before measuring (not recorded; at most 1h).",
+      default: "1s",
+    }),
     header: Flags.string({
       char: "H",
-      description: "Extra request header 'Name: value' (repeatable).",
+      description: "Extra request header 'Name: value' (repeatable; no control characters, at most 64).",
       multiple: true,
     }),
     protocol: Flags.string({
@@ -87,11 +94,12 @@ Open loop by default (--qps, default 1000): requests follow a fixed schedule and
       options: ["http1", "http2", "grpc", "tcp"],
     }),
     workers: Flags.integer({
-      description: "Worker threads generating load (when one event loop is the limit).",
+      description:
+        "Worker threads generating load (when one event loop is the limit; at most 4 per CPU, 64 in all).",
       default: 1,
       min: 1,
     }),
-    timeout: Flags.string({ description: "Per-request timeout.", default: "30s" }),
+    timeout: Flags.string({ description: "Per-request timeout (1ms to 1h).", default: "30s" }),
     label: Flags.string({ description: "Name of this run in reports (default: the target)." }),
     baseline: Flags.string({
       description: "A previous `bench run --json` result to compare with (deltas).",
@@ -108,14 +116,24 @@ Open loop by default (--qps, default 1000): requests follow a fixed schedule and
     const { args, flags } = await this.parse(BenchRun);
     const baseline = flags.baseline ? await readBaseline(flags.baseline) : undefined;
     this.baselineEntry = baseline?.entry;
+    // Output files are checked before the run, so a long run is not lost to a typo in a path.
+    if (flags["fortio-json"]) await checkReportPath(flags["fortio-json"], "fortio-json");
+    if (flags.html) await checkReportPath(flags.html, "html");
     const controller = new AbortController();
-    const onSignal = (): void => controller.abort();
+    // First SIGINT/SIGTERM: stop sending, print the partial result, exit 128+signal. A second one
+    // exits at once (like `meshctl bench`).
+    const onSignal = (signal: NodeJS.Signals): void => {
+      const code = SIGNAL_EXIT_CODES[signal === "SIGINT" ? "SIGINT" : "SIGTERM"];
+      if (this.interruptedBy !== undefined) process.exit(code);
+      this.interruptedBy = code;
+      controller.abort();
+    };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
-    const live = this.interactive ? await startLive(args.target) : undefined;
+    let live: Awaited<ReturnType<typeof startLive>> | undefined;
     let result: LoadResult;
     try {
-      result = await runLoad({
+      const options = {
         target: args.target,
         ...(flags.protocol ? { protocol: flags.protocol as LoadProtocol } : {}),
         ...(flags.qps !== undefined ? { qps: flags.qps } : {}),
@@ -129,25 +147,35 @@ Open loop by default (--qps, default 1000): requests follow a fixed schedule and
         workers: flags.workers,
         timeoutMs: parseDurationMs(flags.timeout, "timeout"),
         signal: controller.signal,
-        ...(live ? { onProgress: live.push } : {}),
-      });
+      };
+      // Bad options fail here, before a live view takes the terminal.
+      resolveLoadOptions(options);
+      live = this.interactive ? await startLive(args.target) : undefined;
+      result = await runLoad({ ...options, ...(live ? { onProgress: live.push } : {}) });
     } finally {
       await live?.stop();
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
     }
+    if (this.interruptedBy !== undefined)
+      process.stderr.write("interrupted: stopped early, the result below is partial\n");
     const label = flags.label ?? result.target;
     const entry: ReportEntry = { label, result };
     const files: { fortioJson?: string; html?: string } = {};
     if (flags["fortio-json"]) {
-      await writeFile(
+      await writeReportFile(
         flags["fortio-json"],
         `${JSON.stringify(toFortioJson(result, { labels: label }), null, 2)}\n`,
+        "fortio-json",
       );
       files.fortioJson = flags["fortio-json"];
     }
     if (flags.html) {
-      await writeFile(flags.html, renderHtmlReport(baseline ? [baseline.entry, entry] : [entry]));
+      await writeReportFile(
+        flags.html,
+        renderHtmlReport(baseline ? [baseline.entry, entry] : [entry]),
+        "html",
+      );
       files.html = flags.html;
     }
     // "Loudly": also on stderr, so it shows when stdout is redirected (e.g. --json > file).
@@ -185,8 +213,15 @@ Open loop by default (--qps, default 1000): requests follow a fixed schedule and
     return lines.join("\n");
   }
 
+  /** An interrupted run still prints its partial result, then exits 130 (SIGINT) or 143 (SIGTERM). */
+  protected override exitCodeFor(_output: BenchRunOutput): number {
+    return this.interruptedBy ?? 0;
+  }
+
   /** Set by execute() for renderText; --json output carries only the comparison. */
   private baselineEntry: ReportEntry | undefined;
+  /** The exit code of the signal that stopped the run early. */
+  private interruptedBy: number | undefined;
 }
 
 async function startLive(

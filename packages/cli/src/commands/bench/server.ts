@@ -51,14 +51,25 @@ Prints the URL to pass to \`meshctl bench run\`.`;
       host: flags.host,
     });
     const started = Date.now();
+    // Serving ends on SIGINT/SIGTERM: a normal stop (exit 0). Closing destroys the clients'
+    // connections, so it takes milliseconds; a second signal exits at once all the same. The
+    // handlers are in place before the URL is printed: whoever waits for it may signal at once.
+    const stopped = new Promise<void>((resolve) => {
+      const onSignal = (): void => {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+        process.once("SIGINT", () => process.exit(130));
+        process.once("SIGTERM", () => process.exit(143));
+        resolve();
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+    });
     // The URL goes to stderr under --json so stdout stays one JSON document.
     const line = `${protocol} echo server listening on ${server.url} (Ctrl-C to stop)`;
     if (this.jsonEnabled()) process.stderr.write(`${line}\n`);
     else this.log(line);
-    await new Promise<void>((resolve) => {
-      process.once("SIGINT", resolve);
-      process.once("SIGTERM", resolve);
-    });
+    await stopped;
     await server.close();
     return {
       protocol,

@@ -7,6 +7,23 @@ import {
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
 
+/** 7 days: well below Node's timer limit of 2^31-1 ms (≈ 24.8 days). */
+const MAX_DURATION_SECONDS = 7 * 24 * 3600;
+/** Stopping must not wait on a client that keeps a connection open. */
+const CLOSE_DEADLINE_MS = 2000;
+
+/** Resolves when `closing` settles or after `ms`, whichever comes first. */
+async function closeWithin(closing: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    closing.catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
 export interface TstatsServeResult {
   readonly url: string;
   readonly local: { readonly workload: string; readonly namespace: string; readonly nodeId: string };
@@ -47,9 +64,11 @@ a second, so Prometheus and Istio's dashboards have something to show. Stop with
       max: 10000,
     }),
     "duration-seconds": Flags.integer({
-      description: "Stop after this many seconds (0: until interrupted).",
+      description: "Stop after this many seconds (0: until interrupted; at most 7 days).",
       default: 0,
       min: 0,
+      // Node timers overflow at 2^31-1 ms (24.8 days) and would then fire at once.
+      max: MAX_DURATION_SECONDS,
     }),
   };
 
@@ -68,16 +87,28 @@ a second, so Prometheus and Istio's dashboards have something to show. Stop with
       port: flags.port,
       rate: flags["demo-traffic"],
     });
+    // Serving ends on SIGINT/SIGTERM (a normal stop, exit 0) or after --duration-seconds. A
+    // second signal exits at once; a close that hangs on a client is given up after 2 s. The
+    // handlers are in place before the URL is printed: whoever waits for it may signal at once.
+    const stopped = new Promise<void>((resolve) => {
+      const stop = (): void => {
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+        clearTimeout(timer);
+        process.once("SIGINT", () => process.exit(130));
+        process.once("SIGTERM", () => process.exit(143));
+        resolve();
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+      const timer =
+        flags["duration-seconds"] > 0 ? setTimeout(stop, flags["duration-seconds"] * 1000) : undefined;
+    });
     if (!this.jsonEnabled())
       process.stderr.write(`tstats exporter at ${demo.exporter.url} (Ctrl-C to stop)\n`);
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-      if (flags["duration-seconds"] > 0) setTimeout(stop, flags["duration-seconds"] * 1000);
-    });
+    await stopped;
     const demoCalls = demo.calls();
-    await demo.close();
+    await closeWithin(demo.close(), CLOSE_DEADLINE_MS);
     return {
       url: demo.exporter.url,
       local: { workload: local.workloadName, namespace: local.namespace, nodeId: local.nodeId },

@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { EXIT_CODES } from "@meshctl/core";
+import { EXIT_CODES, MeshctlError } from "@meshctl/core";
 import {
   formatConfigIssue,
   type ProfileExplanation,
@@ -72,7 +72,7 @@ and reports file:line: reason for each problem; the exit code is 5 when any has 
     if (flags.check?.length) {
       const files = [];
       for (const path of flags.check) {
-        const text = await readFile(path, "utf8");
+        const text = await readConfigFile(path);
         const type = /vcl/i.test(basename(path)) ? ("vcl.conf" as const) : ("startup.conf" as const);
         const parsed =
           type === "vcl.conf" ? parseVclConf(text, { file: path }) : parseStartupConf(text, { file: path });
@@ -84,10 +84,23 @@ and reports file:line: reason for each problem; the exit code is 5 when any has 
     const written: string[] = [];
     if (flags.out) {
       const dir = resolve(flags.out);
-      await mkdir(dir, { recursive: true });
-      for (const [name, text] of Object.entries(profile.files)) {
-        await writeFile(join(dir, name), text);
-        written.push(join(dir, name));
+      try {
+        await mkdir(dir, { recursive: true });
+        for (const [name, text] of Object.entries(profile.files)) {
+          await writeFile(join(dir, name), text);
+          written.push(join(dir, name));
+        }
+      } catch (cause) {
+        throw new MeshctlError(
+          "VPP_CONFIG_WRITE_FAILED",
+          `--out ${flags.out}: cannot write the configuration there: ${fileReason(cause)}.`,
+          {
+            kind: "usage",
+            suggestions: ["Pass --out a directory you can write to (it is created if missing)."],
+            details: { path: flags.out, written },
+            cause,
+          },
+        );
       }
     }
     return {
@@ -132,5 +145,44 @@ and reports file:line: reason for each problem; the exit code is 5 when any has 
     for (const e of result.explanations) out.push(`- [${e.file}] ${e.setting}: ${e.why}`);
     for (const i of result.issues) out.push(`! ${formatConfigIssue(i)}`);
     return out.join("\n");
+  }
+}
+
+/** The OS reason of a file error in words: "no such file or directory (ENOENT)". */
+function fileReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const words: Record<string, string> = {
+    ENOENT: "no such file or directory",
+    EACCES: "permission denied",
+    EPERM: "operation not permitted",
+    EISDIR: "it is a directory",
+    ENOTDIR: "a part of the path is not a directory",
+    EROFS: "read-only file system",
+    ENOSPC: "no space left on the device",
+  };
+  if (code && words[code]) return `${words[code]} (${code})`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Reads a file given to --check; a missing or unreadable file is the user's to fix, not a bug. */
+async function readConfigFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (cause) {
+    const missing = (cause as NodeJS.ErrnoException).code === "ENOENT";
+    throw new MeshctlError(
+      missing ? "VPP_CONFIG_NOT_FOUND" : "VPP_CONFIG_UNREADABLE",
+      `--check ${path}: ${missing ? "the file does not exist" : `cannot read it: ${fileReason(cause)}`}.`,
+      {
+        kind: "usage",
+        suggestions: [
+          missing
+            ? "Pass the path of an existing startup.conf or vcl.conf (VPP's default is /etc/vpp/startup.conf)."
+            : "Check the path and its permissions.",
+        ],
+        details: { path },
+        cause,
+      },
+    );
   }
 }

@@ -15,7 +15,13 @@ export const vppSocketFlags = {
     env: "MESHCTL_VPP_API_SOCKET",
     helpValue: "PATH",
   }),
-  timeout: Flags.integer({ description: "Timeout per VPP request, in milliseconds.", default: 5000, min: 1 }),
+  timeout: Flags.integer({
+    description: "Timeout per VPP request, in milliseconds (1 to 600000).",
+    default: 5000,
+    min: 1,
+    // Node timers overflow at 2^31-1 ms and would then fire at once; no VPP request takes 10 min.
+    max: 600_000,
+  }),
 };
 
 /** Profile flags shared by `meshctl vpp config` and `meshctl enable vpp`. */

@@ -70,6 +70,73 @@ describe("meshctl vpp config", () => {
     expect(result.oclif?.exit).toBe(5);
     expect(takeOut()).toContain(`${join(dir, "bad-vcl.conf")}:2: error: vcl.rx-fifo-size`);
   });
+
+  test("--check on a file that does not exist is a usage error naming it, not a bug", async () => {
+    const missing = join(dir, "no-such-startup.conf");
+    const result = (await VppConfig.run(["--check", missing, "--json"], opts).catch((e) => e)) as {
+      oclif?: { exit: number };
+    };
+    expect(result.oclif?.exit).toBe(2);
+    const { error } = JSON.parse(takeOut()) as { error: Record<string, unknown> };
+    expect(error).toMatchObject({
+      code: "VPP_CONFIG_NOT_FOUND",
+      kind: "usage",
+      message: `--check ${missing}: the file does not exist.`,
+      details: { path: missing },
+    });
+    expect(JSON.stringify(error)).not.toMatch(/Internal error|stack/);
+  });
+
+  test("--check on a directory, and --out where nothing can be written: usage errors", async () => {
+    const onDir = (await VppConfig.run(["--check", dir, "--json"], opts).catch((e) => e)) as {
+      oclif?: { exit: number };
+    };
+    expect(onDir.oclif?.exit).toBe(2);
+    expect(JSON.parse(takeOut())).toMatchObject({
+      error: { code: "VPP_CONFIG_UNREADABLE", message: expect.stringMatching(/EISDIR/) },
+    });
+    await writeFile(join(dir, "a-file"), "x");
+    const out = join(dir, "a-file", "vpp");
+    const write = (await VppConfig.run(["--out", out, "--json"], opts).catch((e) => e)) as {
+      oclif?: { exit: number };
+    };
+    expect(write.oclif?.exit).toBe(2);
+    expect(JSON.parse(takeOut())).toMatchObject({
+      error: { code: "VPP_CONFIG_WRITE_FAILED", kind: "usage", message: expect.stringContaining(out) },
+    });
+  });
+});
+
+describe("meshctl vpp status --timeout", () => {
+  test("is bounded (1 to 600000 ms): beyond, a usage error instead of a timer overflow", async () => {
+    for (const [value, ok] of [
+      ["0", false],
+      ["1", true],
+      ["600000", true],
+      ["600001", false],
+    ] as const) {
+      const result = (await VppStatusCommand.run(
+        [
+          "--timeout",
+          value,
+          "--cli-socket",
+          join(dir, "none.sock"),
+          "--api-socket",
+          join(dir, "none.sock"),
+          "--json",
+        ],
+        opts,
+      ).catch((e) => e)) as { oclif?: { exit: number } };
+      const printed = takeOut();
+      if (ok) expect(result?.oclif?.exit, value).not.toBe(2);
+      else {
+        expect(result.oclif?.exit, value).toBe(2);
+        expect(JSON.parse(printed)).toMatchObject({
+          error: { code: "USAGE", kind: "usage", message: expect.stringMatching(/timeout/) },
+        });
+      }
+    }
+  });
 });
 
 describe("meshctl vpp status / cli against a replayed VPP", () => {

@@ -239,6 +239,17 @@ only: no traffic is sent to them. Progress goes to stderr on a terminal.`;
       last = line;
       process.stderr.write(`\r\u001b[2K${line}`);
     };
+    // runXdsLoad cannot be cancelled: on SIGINT/SIGTERM the command reports the interruption and
+    // exits at once; the exit hooks of the process runner stop the control plane it started.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (showProgress && last) process.stderr.write("\r\u001b[2K");
+      this.exitInterrupted(
+        signal === "SIGINT" ? "SIGINT" : "SIGTERM",
+        "xds load was interrupted: the simulated proxies and the control plane it started were stopped; no report was made.",
+      );
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
     try {
       return await runXdsLoad(
         {
@@ -267,6 +278,8 @@ only: no traffic is sent to them. Progress goes to stderr on a terminal.`;
         onProgress,
       );
     } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
       if (showProgress && last) process.stderr.write("\r\u001b[2K");
     }
   }

@@ -27,6 +27,10 @@ reported with file:line and the last good version keeps serving. Without --confi
 mesh shipped with meshctl is served. Logs one line per config change, debounced push (how many
 proxies it concerned), NACK and connect/disconnect; --verbose adds every response and ACK. Debug
 HTTP (127.0.0.1): /debug/clients, /debug/config_dump?node=ID, /debug/mesh, /metrics.
+Beyond loopback, ADS needs TLS (--tls-cert, --tls-key) and the debug port stays on 127.0.0.1;
+--insecure allows plaintext ADS and a non-loopback --debug-host, with a warning. Admission:
+new streams per second, streams per client address and per connection, a connection cap, a
+handshake and an idle timeout, and per-stream resource-name limits (RESOURCE_EXHAUSTED beyond).
 Changes are debounced (--debounce-after quiet time, --debounce-max cap), then pushed only to
 the proxies they concern; an endpoint-only change sends only the changed ClusterLoadAssignments.
 With --kubernetes (implied by --kubeconfig, --context or --namespace-selector, and the default
@@ -43,7 +47,7 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
     "<%= config.bin %> xds serve --config ./mesh --port 15010 --debug-port 15014",
     "<%= config.bin %> xds serve --config ./mesh --host 0.0.0.0 --tls-cert server.pem --tls-key server.key --tls-client-ca ca.pem",
     "<%= config.bin %> xds serve --kubeconfig ~/.kube/config --context prod --namespace-selector istio-discovery=enabled",
-    "<%= config.bin %> xds serve --kubernetes --host 0.0.0.0 --max-connection-age 30m",
+    "<%= config.bin %> xds serve --kubernetes --host 0.0.0.0 --insecure --max-connection-age 30m",
     "<%= config.bin %> xds serve --access-log-file /dev/stdout",
     `<%= config.bin %> xds serve --access-log-file /tmp/envoy-access.log --access-log-encoding JSON --access-log-format '{"request_id":"%REQ(X-REQUEST-ID)%","duration_us":"%COMMON_DURATION(DS_RX_BEG:DS_TX_END:us)%"}'`,
   ];
@@ -99,9 +103,86 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
       env: "MESHCTL_XDS_DEBUG_HOST",
     }),
     host: Flags.string({
-      description: "Address to listen on for ADS.",
+      description:
+        "Address to listen on for ADS. Beyond loopback it needs --tls-cert/--tls-key, or --insecure.",
       default: "127.0.0.1",
       env: "MESHCTL_XDS_HOST",
+    }),
+    insecure: Flags.boolean({
+      description:
+        "Allow plaintext ADS (--host) and the debug port (--debug-host) beyond loopback, with a warning: only where the network is the boundary (a pod network).",
+      env: "MESHCTL_XDS_INSECURE",
+    }),
+    "max-connections": Flags.integer({
+      description: "Open ADS connections at most; beyond, new connections are closed at once.",
+      default: 10_000,
+      min: 1,
+      env: "MESHCTL_XDS_MAX_CONNECTIONS",
+    }),
+    "max-streams-per-client": Flags.integer({
+      description: "Open ADS streams per client address; beyond: RESOURCE_EXHAUSTED.",
+      default: 10_000,
+      min: 1,
+      env: "MESHCTL_XDS_MAX_STREAMS_PER_CLIENT",
+    }),
+    "max-streams-per-connection": Flags.integer({
+      description:
+        "HTTP/2 concurrent streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS); clients queue beyond.",
+      default: 1000,
+      min: 1,
+      env: "MESHCTL_XDS_MAX_STREAMS_PER_CONNECTION",
+    }),
+    "max-file-size": Flags.string({
+      description:
+        "Largest mesh YAML file read (checked before reading; a larger file is refused with an error naming it, and its last good version keeps serving).",
+      default: "4MiB",
+      helpValue: "SIZE",
+      env: "MESHCTL_XDS_MAX_FILE_SIZE",
+    }),
+    "parse-timeout": Flags.string({
+      description:
+        "Deadline for parsing the files of one change, off the serving thread; a file that exceeds it is refused and its last good version keeps serving.",
+      default: "20s",
+      helpValue: "DURATION",
+      env: "MESHCTL_XDS_PARSE_TIMEOUT",
+    }),
+    "state-dir": Flags.string({
+      description:
+        "Where the last good content of every mesh file is kept, so it survives a restart. Default: .meshctl-state inside --config.",
+      helpValue: "DIR",
+      env: "MESHCTL_XDS_STATE_DIR",
+      exclusive: ["no-state"],
+    }),
+    "no-state": Flags.boolean({
+      description: "Keep no last-good state on disk (after a restart, a broken file serves nothing).",
+      env: "MESHCTL_XDS_NO_STATE",
+    }),
+    "handshake-timeout": Flags.string({
+      description:
+        "A connection that opens no stream within this long is closed (raw TCP, stalled TLS, silent HTTP/2).",
+      default: "10s",
+      helpValue: "DURATION",
+      env: "MESHCTL_XDS_HANDSHAKE_TIMEOUT",
+    }),
+    "connection-idle-timeout": Flags.string({
+      description: "A connection with no open stream for this long is closed (gRPC's max_connection_idle).",
+      default: "5m",
+      helpValue: "DURATION",
+      env: "MESHCTL_XDS_CONNECTION_IDLE_TIMEOUT",
+    }),
+    "write-timeout": Flags.string({
+      description:
+        "A client that reads nothing for this long while a response waits loses its connection (a slow consumer must not hold a push slot).",
+      default: "10s",
+      helpValue: "DURATION",
+      env: "MESHCTL_XDS_WRITE_TIMEOUT",
+    }),
+    "max-resource-names": Flags.integer({
+      description:
+        "Resource names one stream may subscribe to per type (and list in one request); beyond, the stream is closed with RESOURCE_EXHAUSTED.",
+      default: 10_000,
+      min: 1,
+      env: "MESHCTL_XDS_MAX_RESOURCE_NAMES",
     }),
     "debounce-after": Flags.string({
       description:
@@ -192,6 +273,22 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
     const debounceEdsMaxMs = duration("debounce-eds-max", flags["debounce-eds-max"]);
     const maxConnectionAgeMs = duration("max-connection-age", flags["max-connection-age"]);
     const maxConnectionAgeGraceMs = duration("max-connection-age-grace", flags["max-connection-age-grace"]);
+    const handshakeTimeoutMs = duration("handshake-timeout", flags["handshake-timeout"]);
+    const connectionIdleMs = duration("connection-idle-timeout", flags["connection-idle-timeout"]);
+    const writeTimeoutMs = duration("write-timeout", flags["write-timeout"]);
+    const parseTimeoutMs = duration("parse-timeout", flags["parse-timeout"]);
+    const { parseBytes } = await import("@meshctl/bench");
+    const maxFileBytes = parseBytes(flags["max-file-size"], "max-file-size");
+    if (maxFileBytes < 1)
+      throw new MeshctlError("XDS_INVALID_OPTION", "--max-file-size must be at least 1 byte.", {
+        kind: "usage",
+      });
+    const directory = {
+      maxFileBytes,
+      ...(parseTimeoutMs !== undefined ? { parseTimeoutMs } : {}),
+      ...(flags["no-state"] ? { stateDir: false as const } : {}),
+      ...(flags["state-dir"] !== undefined ? { stateDir: flags["state-dir"] } : {}),
+    };
     const selectors = flags["namespace-selector"] ?? [];
     const kubernetes =
       flags.kubernetes ||
@@ -248,7 +345,7 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
           : ", tstats: the Wasm module";
     const started = Date.now();
     const server = await startXdsServer({
-      ...(configDir !== undefined ? { configDir } : {}),
+      ...(configDir !== undefined ? { configDir, directory } : {}),
       ...(kubernetes
         ? {
             kubernetes: {
@@ -270,6 +367,14 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
       ...(debounceEdsMaxMs !== undefined ? { debounceEdsMaxMs } : {}),
       ...(flags["push-concurrency"] !== undefined ? { pushConcurrency: flags["push-concurrency"] } : {}),
       maxStreamsPerSecond: flags["max-streams-per-second"],
+      maxConnections: flags["max-connections"],
+      maxStreamsPerClient: flags["max-streams-per-client"],
+      maxStreamsPerConnection: flags["max-streams-per-connection"],
+      maxResourceNames: flags["max-resource-names"],
+      ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: Math.max(1, handshakeTimeoutMs) } : {}),
+      ...(connectionIdleMs !== undefined ? { connectionIdleMs: Math.max(1, connectionIdleMs) } : {}),
+      ...(writeTimeoutMs !== undefined ? { writeTimeoutMs: Math.max(1, writeTimeoutMs) } : {}),
+      insecure: flags.insecure,
       host: flags.host,
       onEvent,
       ...(flags["tls-cert"] && flags["tls-key"]
@@ -285,6 +390,7 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
     log(
       `xDS control plane on ${server.address}${flags["tls-cert"] ? (flags["tls-client-ca"] ? " (mTLS)" : " (TLS)") : ""}, debug http://${flags["debug-host"]}:${server.debugPort}/ , mesh ${server.source}${kubernetes || flags.config ? "" : " (embedded example)"}${tstatsNote}${accessLog ? `, access log ${accessLog.path} (${accessLog.encoding})` : ""}`,
     );
+    for (const warning of server.warnings) log(`warning: ${warning} (--insecure)`);
     if (envoyFilters && tstats.module !== "istio" && tstats.modulePath === undefined) {
       const file = tstatsModuleFiles()[tstats.module];
       // The path is what Envoy is told to load; a proxy on this host fails its listeners without it.

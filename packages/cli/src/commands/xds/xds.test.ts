@@ -173,6 +173,43 @@ describe("meshctl xds", () => {
     expect(out).toMatch(/Stopped after \d+s: 0 pushes, 0 NACKs\./);
   });
 
+  test("serve beyond loopback: refused without TLS or --insecure; --insecure serves with a warning", {
+    timeout: 30_000,
+  }, async () => {
+    const refused = await runCommand(
+      ["xds", "serve", "--host", "0.0.0.0", "--port", "0", "--debug-port", "0", "--json"],
+      load,
+      capture,
+    );
+    expect(refused.error?.oclif?.exit).toBe(2);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ error: { code: "XDS_INSECURE_BIND", kind: "usage" } });
+    const debugOpen = await runCommand(
+      ["xds", "serve", "--debug-host", "0.0.0.0", "--port", "0", "--debug-port", "0", "--json"],
+      load,
+      capture,
+    );
+    expect(JSON.parse(debugOpen.stdout)).toMatchObject({ error: { code: "XDS_INSECURE_BIND" } });
+
+    // In-process (the spawned bin runs the built dist): serve installs its SIGTERM handler once
+    // it is listening, which is when the test stops it.
+    const before = process.listenerCount("SIGTERM");
+    const running = runCommand(
+      ["xds", "serve", "--host", "0.0.0.0", "--insecure", "--port", "0", "--debug-port", "0"],
+      load,
+      capture,
+    );
+    const deadline = Date.now() + 20_000;
+    while (process.listenerCount("SIGTERM") <= before && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    process.emit("SIGTERM");
+    const { stdout, stderr, error } = await running;
+    expect(error, `${stdout}\n${stderr}`).toBeUndefined();
+    expect(stdout).toMatch(/xDS control plane on 0\.0\.0\.0:\d+/);
+    expect(stdout).toMatch(/warning: ADS on 0\.0\.0\.0 is plaintext and unauthenticated/);
+    // The debug port stayed on loopback: only ADS was asked to go beyond it.
+    expect(stdout).toMatch(/debug http:\/\/127\.0\.0\.1:\d+/);
+  });
+
   test("serve --access-log-*: a bad format is a usage error before anything starts; --access-log-format needs the file", async () => {
     const bad = await runCommand(
       [

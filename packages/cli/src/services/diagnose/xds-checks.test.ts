@@ -222,6 +222,67 @@ describe("evaluateXdsChecks", () => {
     });
   });
 
+  test("errors in the served config fail, warnings warn, each with file:line:column path: reason", () => {
+    const probe: XdsProbeResult = {
+      ...absent,
+      reachable: true,
+      error: null,
+      rejectedFiles: [],
+      diagnostics: [
+        {
+          severity: "error",
+          file: "vs.yaml",
+          line: 1,
+          column: 1,
+          path: "spec.http[0].route[0].destination.host",
+          reason:
+            "VirtualService demo/echo routes to nothere.demo.svc.cluster.local, which no Service or ServiceEntry defines: all the traffic of route echo-0 fails (503/UNAVAILABLE)",
+        },
+        {
+          severity: "warning",
+          file: "vs.yaml",
+          line: 12,
+          column: 7,
+          path: "spec.http[0].timout",
+          reason: 'unknown field "timout"; ignored (did you mean "timeout"?)',
+        },
+        {
+          severity: "warning",
+          file: "VirtualService/demo/x",
+          line: 0,
+          column: 0,
+          path: "spec.x\u001b[2J",
+          reason: 'unknown field "x\u001b[2J"; ignored',
+        },
+      ],
+    };
+    const checks = evaluateXdsChecks({ ok: true, error: null }, probe);
+    expect(checks.find((c) => c.id === "xds.config")).toMatchObject({ status: "ok" });
+    expect(checks.find((c) => c.id === "xds.config-errors")).toMatchObject({
+      status: "fail",
+      summary: "1 error(s) in the mesh config being served",
+      evidence: [
+        "vs.yaml:1:1 spec.http[0].route[0].destination.host: VirtualService demo/echo routes to nothere.demo.svc.cluster.local, which no Service or ServiceEntry defines: all the traffic of route echo-0 fails (503/UNAVAILABLE)",
+      ],
+    });
+    expect(checks.find((c) => c.id === "xds.config-warnings")).toMatchObject({
+      status: "warn",
+      summary: "2 warning(s) about the mesh config",
+      evidence: [
+        'vs.yaml:12:7 spec.http[0].timout: unknown field "timout"; ignored (did you mean "timeout"?)',
+        // File text cannot drive the terminal.
+        'VirtualService/demo/x:0:0 spec.x\\x1b[2J: unknown field "x\\x1b[2J"; ignored',
+      ],
+    });
+    // Nothing to say: three ok findings.
+    const clean = evaluateXdsChecks({ ok: true, error: null }, { ...probe, diagnostics: [] });
+    expect(clean.filter((c) => c.id.startsWith("xds.config")).map((c) => [c.id, c.status])).toEqual([
+      ["xds.config", "ok"],
+      ["xds.config-errors", "ok"],
+      ["xds.config-warnings", "ok"],
+    ]);
+  });
+
   test("protos that do not load fail", () => {
     expect(evaluateXdsChecks({ ok: false, error: "missing" }, absent)[0]).toMatchObject({
       id: "xds.protos",

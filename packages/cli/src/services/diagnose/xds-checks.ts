@@ -1,5 +1,5 @@
 import { errorMessage } from "@meshctl/core";
-import type { ClientStatus, XdsProbeResult } from "@meshctl/xds";
+import type { ClientStatus, ConfigDiagnostic, XdsProbeResult } from "@meshctl/xds";
 import { checkFactory } from "./check.js";
 import type { Check, CheckGroup } from "./types.js";
 
@@ -70,6 +70,70 @@ function filterChecks(clients: readonly ClientStatus[]): Check[] {
   return checks;
 }
 
+/** Diagnostics named one by one; past this, one line counts the rest. */
+const MAX_DIAGNOSTIC_LINES = 50;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * `file:line:column path: reason`, with control characters escaped: diagnostics echo file
+ * content (field names, values), which must not be able to drive the terminal.
+ */
+function diagnosticLine(d: ConfigDiagnostic): string {
+  const text = `${d.file}:${d.line}:${d.column} ${d.path ? `${d.path}: ` : ""}${d.reason}`;
+  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+function diagnosticLines(list: readonly ConfigDiagnostic[]): string[] {
+  const lines = list.slice(0, MAX_DIAGNOSTIC_LINES).map(diagnosticLine);
+  if (list.length > MAX_DIAGNOSTIC_LINES)
+    lines.push(`... and ${list.length - MAX_DIAGNOSTIC_LINES} more (curl the control plane's /debug/mesh)`);
+  return lines;
+}
+
+/**
+ * The control plane's config findings: rejected files (their last good version serves), errors
+ * in what is served (a route to a host that does not exist: its traffic fails), and warnings
+ * (fields meshctl ignores, conflicts it resolved).
+ */
+function configChecks(probe: XdsProbeResult): Check[] {
+  const rejected = new Set(probe.rejectedFiles);
+  const errors = probe.diagnostics.filter((d) => d.severity === "error");
+  const rejectedErrors = errors.filter((d) => rejected.has(d.file));
+  const servedErrors = errors.filter((d) => !rejected.has(d.file));
+  const warnings = probe.diagnostics.filter((d) => d.severity !== "error");
+  return [
+    probe.rejectedFiles.length === 0
+      ? check("config", "ok", "Every mesh YAML file is accepted", [], null)
+      : check(
+          "config",
+          "warn",
+          `${probe.rejectedFiles.length} mesh file(s) rejected; their last good version is serving`,
+          diagnosticLines(rejectedErrors),
+          "Fix the files listed; the control plane applies them as soon as they validate.",
+        ),
+    servedErrors.length === 0
+      ? check("config-errors", "ok", "No errors in the mesh config being served", [], null)
+      : check(
+          "config-errors",
+          "fail",
+          `${servedErrors.length} error(s) in the mesh config being served`,
+          diagnosticLines(servedErrors),
+          "These objects are applied (as Istio applies them) but cannot work: a route to a host no Service or ServiceEntry defines fails all its traffic. Define the host or fix the route.",
+        ),
+    warnings.length === 0
+      ? check("config-warnings", "ok", "No warnings about the mesh config", [], null)
+      : check(
+          "config-warnings",
+          "warn",
+          `${warnings.length} warning(s) about the mesh config`,
+          diagnosticLines(warnings),
+          "Fields meshctl ignores are named with their path (a typo gets a did-you-mean); conflicts name the object that wins.",
+        ),
+  ];
+}
+
 /** Pure evaluation of the xDS facts (unit-testable without a running control plane). */
 export function evaluateXdsChecks(
   protos: { ok: boolean; error: string | null },
@@ -124,19 +188,7 @@ export function evaluateXdsChecks(
         ),
   );
   checks.push(...filterChecks(probe.clients));
-  checks.push(
-    probe.rejectedFiles.length === 0
-      ? check("config", "ok", "Every mesh YAML file is accepted", [], null)
-      : check(
-          "config",
-          "warn",
-          `${probe.rejectedFiles.length} mesh file(s) rejected; their last good version is serving`,
-          probe.diagnostics
-            .filter((d) => d.severity === "error")
-            .map((d) => `${d.file}:${d.line}:${d.column} ${d.path ? `${d.path}: ` : ""}${d.reason}`),
-          "Fix the files listed; the control plane applies them as soon as they validate.",
-        ),
-  );
+  checks.push(...configChecks(probe));
   return checks;
 }
 
