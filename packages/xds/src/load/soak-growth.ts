@@ -129,7 +129,10 @@ export function rssGrowth(samples: readonly RssSample[], options: RssGrowthOptio
   const half = tQuantile975(df) * se;
   const lo = slope - half;
   const hi = slope + half;
-  const verdict: RssGrowthVerdict = (lo <= 0 && hi >= 0) || hi < threshold ? "no-growth" : "growth";
+  // "No growth" only when the interval rules out growth above the threshold; "growth" when it
+  // excludes zero beyond that. An interval that straddles zero but reaches past the threshold
+  // cannot tell growth from warm-up: too little data, however the slope looks.
+  const verdict: RssGrowthVerdict = hi < threshold ? "no-growth" : lo > 0 ? "growth" : "insufficient-data";
   return { verdict, slopeMiBPerHour: round2(slope), ci95MiBPerHour: [round2(lo), round2(hi)], ...base };
 }
 
