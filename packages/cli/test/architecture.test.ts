@@ -99,4 +99,21 @@ describe("architecture", () => {
     }
     expect(offenders).toEqual([]);
   });
+
+  test("every error code raised in a package is listed in docs/errors.md", () => {
+    const listed = new Set(
+      [
+        ...readFileSync(join(packagesDir, "..", "docs", "errors.md"), "utf8").matchAll(
+          /`([A-Z][A-Z0-9_]+)`/g,
+        ),
+      ].map((m) => m[1]),
+    );
+    const raised = new Set<string>();
+    for (const name of Object.keys(ALLOWED))
+      for (const file of sourceFiles(join(packagesDir, name, "src")))
+        for (const m of readFileSync(file, "utf8").matchAll(/new MeshctlError\(\s*"([A-Z][A-Z0-9_]+)"/g))
+          raised.add(m[1] as string);
+    expect(raised.size).toBeGreaterThan(50);
+    expect([...raised].filter((c) => !listed.has(c)).sort()).toEqual([]);
+  });
 });

@@ -8,9 +8,17 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { MeshctlError } from "@meshctl/core";
 import { CHURN_KINDS, type ChurnKind, ChurnPlanner } from "./churn.js";
 import { ChurnTracker } from "./churn-tracker.js";
+import {
+  checkLoadNumber as checkNumber,
+  countFleet,
+  createFleet,
+  emitProgress,
+  sleep,
+  loadUsage as usage,
+  waitForFleet,
+} from "./fleet.js";
 import type {
   TrafficSummary,
   XdsLoadOptions,
@@ -24,7 +32,7 @@ import { planProxies } from "./proxy-plan.js";
 import { XDS_KINDS } from "./proxy-subscriptions.js";
 import { ResourceDecoder } from "./resource-names.js";
 import { scrapeServerMetrics, serverCacheHitRate } from "./server-metrics.js";
-import { type AdsClient, createAdsChannel, SimulatedProxy } from "./simulated-proxy.js";
+import type { AdsClient, SimulatedProxy } from "./simulated-proxy.js";
 import { summarizePercentiles } from "./stats.js";
 import { generateSyntheticMesh, meshVisible } from "./synthetic-mesh.js";
 import type { LoadTargetDriver, TargetEndpoint } from "./target.js";
@@ -34,22 +42,6 @@ import { GoControlPlaneTarget } from "./target-go-control-plane.js";
 import { IstiodTarget } from "./target-istiod.js";
 import { IstiodKubeTarget, MeshctlKubeTarget } from "./target-kube.js";
 import { MeshctlTarget } from "./target-meshctl.js";
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function usage(message: string, suggestion?: string): MeshctlError {
-  return new MeshctlError("XDS_LOAD_INVALID_OPTION", message, {
-    kind: "usage",
-    ...(suggestion ? { suggestions: [suggestion] } : {}),
-  });
-}
-
-function checkNumber(name: string, value: number, min: number, max: number, integer = false): void {
-  if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value)))
-    throw usage(
-      `--${name} must be ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${value}.`,
-    );
-}
 
 interface ResolvedOptions {
   readonly target: (typeof XDS_LOAD_TARGETS)[number];
@@ -189,28 +181,15 @@ export async function runXdsLoad(
   let proxies: SimulatedProxy[] = [];
   let applied = 0;
   let tracker: ChurnTracker | undefined;
-  const progress = () => {
-    if (!onProgress) return;
-    let connected = 0;
-    let converged = 0;
-    for (const p of proxies) {
-      if (p.connected) connected++;
-      if (p.convergedAt !== undefined) converged++;
-    }
-    try {
-      onProgress({
-        phase,
-        elapsedMs: Math.round(now()),
-        proxies: o.proxies,
-        connected,
-        converged,
-        changesApplied: applied,
-        pendingReceipts: tracker?.pending ?? 0,
-      });
-    } catch {
-      // a renderer must never break the run
-    }
-  };
+  const progress = () =>
+    emitProgress(onProgress, () => ({
+      phase,
+      elapsedMs: Math.round(now()),
+      proxies: o.proxies,
+      ...countFleet(proxies, (p) => p.convergedAt !== undefined),
+      changesApplied: applied,
+      pendingReceipts: tracker?.pending ?? 0,
+    }));
   const setPhase = (p: XdsLoadPhase) => {
     phase = p;
     progress();
@@ -271,10 +250,9 @@ export async function runXdsLoad(
       ) => tracker?.onResources(proxy, kind, received, at),
       onConverged: () => {},
     };
-    proxies = identities.map((identity, i) => {
-      if (i % o.proxiesPerChannel === 0) channels.push(createAdsChannel(endpoint.address));
-      return new SimulatedProxy(identity, channels[channels.length - 1] as AdsClient, hooks);
-    });
+    const fleet = createFleet(identities, endpoint.address, o.proxiesPerChannel, hooks);
+    proxies = fleet.proxies;
+    channels.push(...fleet.channels);
     setPhase("connect");
     ticker = setInterval(progress, 250);
     ticker.unref();
@@ -290,7 +268,7 @@ export async function runXdsLoad(
       }
     }
     const deadline = initialStart + o.timeoutSeconds * 1000;
-    while (now() < deadline && proxies.some((p) => p.convergedAt === undefined)) await sleep(50);
+    await waitForFleet(proxies, (p) => p.convergedAt !== undefined, now, deadline);
     const convergence = proxies.flatMap((p) =>
       p.convergedAt === undefined ? [] : [p.convergedAt - initialStart],
     );

@@ -17,20 +17,23 @@ import { mkdtemp, rm, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { MeshctlError } from "@meshctl/core";
 import { CHURN_KINDS, ChurnPlanner, outboundCluster } from "./churn.js";
 import { ChurnTracker, type TrackedChange } from "./churn-tracker.js";
+import {
+  checkLoadNumber as checkNumber,
+  countFleet,
+  createFleet,
+  emitProgress,
+  sleep,
+  loadUsage as usage,
+  waitForFleet,
+} from "./fleet.js";
 import { clockTicksPerSecond, readProcessCpuTicks, readProcessMemory } from "./process-sampler.js";
 import { planProxies } from "./proxy-plan.js";
 import { XDS_KINDS, type XdsKind } from "./proxy-subscriptions.js";
 import { ResourceDecoder } from "./resource-names.js";
 import { scrapeServerMetrics } from "./server-metrics.js";
-import {
-  type AdsClient,
-  createAdsChannel,
-  SimulatedProxy,
-  type SimulatedProxyHooks,
-} from "./simulated-proxy.js";
+import type { AdsClient, SimulatedProxy, SimulatedProxyHooks } from "./simulated-proxy.js";
 import {
   BAD_EDIT_KINDS,
   type BadEdit,
@@ -52,22 +55,7 @@ import { generateSyntheticMesh, meshVisible, type SyntheticService } from "./syn
 import { writeFileAtomic, writeMeshFiles } from "./target.js";
 import { MeshctlTarget } from "./target-meshctl.js";
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 const MAX_SAMPLES = 10;
-
-function usage(message: string, suggestion?: string): MeshctlError {
-  return new MeshctlError("XDS_LOAD_INVALID_OPTION", message, {
-    kind: "usage",
-    ...(suggestion ? { suggestions: [suggestion] } : {}),
-  });
-}
-
-function checkNumber(name: string, value: number, min: number, max: number, integer = false): void {
-  if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value)))
-    throw usage(
-      `--${name} must be ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${value}.`,
-    );
-}
 
 /** The options with their defaults, checked. Exported for tests and the script's help. */
 export function resolveXdsSoakOptions(o: XdsSoakOptions = {}) {
@@ -293,33 +281,20 @@ export async function runXdsSoak(
   /** Stream errors at the last loop turn with the server up (a crash is noticed a turn later). */
   let errorsAtLastTick = 0;
 
-  const progress = () => {
-    if (!onProgress) return;
-    let connected = 0;
-    let converged = 0;
-    for (const p of proxies) {
-      if (p.connected) connected++;
-      if (p.streamConvergedAt !== undefined) converged++;
-    }
-    try {
-      onProgress({
-        phase,
-        elapsedMs: Math.round(now()),
-        soakElapsedMs: Number.isNaN(soakStart) ? 0 : Math.round(Math.min(durationMs, now() - soakStart)),
-        durationMs,
-        proxies: o.proxies,
-        connected,
-        converged,
-        changes: counts.changes,
-        badEdits: counts.badEditsTotal,
-        restarts: restarts.length,
-        violations: lastGood.violations,
-        rssMiB: lastRss,
-      });
-    } catch {
-      // a renderer must never break the run
-    }
-  };
+  const progress = () =>
+    emitProgress(onProgress, () => ({
+      phase,
+      elapsedMs: Math.round(now()),
+      soakElapsedMs: Number.isNaN(soakStart) ? 0 : Math.round(Math.min(durationMs, now() - soakStart)),
+      durationMs,
+      proxies: o.proxies,
+      ...countFleet(proxies, (p) => p.streamConvergedAt !== undefined),
+      changes: counts.changes,
+      badEdits: counts.badEditsTotal,
+      restarts: restarts.length,
+      violations: lastGood.violations,
+      rssMiB: lastRss,
+    }));
   const setPhase = (p: XdsSoakPhase) => {
     phase = p;
     progress();
@@ -454,29 +429,25 @@ export async function runXdsSoak(
     serverPid = endpoint.pid;
     metricsUrl = endpoint.metricsUrl ?? "";
 
-    proxies = identities.map((identity, i) => {
-      if (i % o.proxiesPerChannel === 0)
-        channels.push(
-          createAdsChannel(endpoint.address, {
-            "grpc.initial_reconnect_backoff_ms": 250,
-            "grpc.max_reconnect_backoff_ms": 2000,
-          }),
-        );
-      return new SimulatedProxy(identity, channels[channels.length - 1] as AdsClient, hooks);
+    const fleet = createFleet(identities, endpoint.address, o.proxiesPerChannel, hooks, {
+      "grpc.initial_reconnect_backoff_ms": 250,
+      "grpc.max_reconnect_backoff_ms": 2000,
     });
+    proxies = fleet.proxies;
+    channels.push(...fleet.channels);
     setPhase("connect");
     ticker = setInterval(progress, 1000);
     ticker.unref();
     const initialStart = now();
     for (const p of proxies) p.connect();
     const initialDeadline = initialStart + o.timeoutSeconds * 1000;
-    while (
-      now() < initialDeadline &&
-      !stopRequested() &&
-      proxies.some((p) => p.streamConvergedAt === undefined)
-    )
-      await sleep(50);
-    notConverged = proxies.filter((p) => p.streamConvergedAt === undefined).length;
+    notConverged = await waitForFleet(
+      proxies,
+      (p) => p.streamConvergedAt !== undefined,
+      now,
+      initialDeadline,
+      stopRequested,
+    );
     if (notConverged === 0)
       initialAllConverged = Math.round(
         Math.max(...proxies.map((p) => (p.convergedAt as number) - initialStart)),
@@ -630,12 +601,13 @@ export async function runXdsSoak(
         return false;
       }
       const deadline = Math.min(hardStopAt, now() + o.timeoutSeconds * 1000);
-      while (
-        now() < deadline &&
-        !stopRequested() &&
-        !proxies.every((p) => p.streamConvergedAt !== undefined && p.streamConvergedAt > tCrash)
-      )
-        await sleep(50);
+      await waitForFleet(
+        proxies,
+        (p) => p.streamConvergedAt !== undefined && p.streamConvergedAt > tCrash,
+        now,
+        deadline,
+        stopRequested,
+      );
       errorsDuringRestarts += totalErrors() - errorsBefore;
       inRestart = false;
       setPhase("soak");

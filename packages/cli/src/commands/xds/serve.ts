@@ -280,7 +280,7 @@ Stops on Ctrl-C (SIGINT) or SIGTERM.`;
     const { parseBytes } = await import("@meshctl/bench");
     const maxFileBytes = parseBytes(flags["max-file-size"], "max-file-size");
     if (maxFileBytes < 1)
-      throw new MeshctlError("XDS_INVALID_OPTION", "--max-file-size must be at least 1 byte.", {
+      throw new MeshctlError("XDS_OPTION_INVALID", "--max-file-size must be at least 1 byte.", {
         kind: "usage",
       });
     const directory = {
