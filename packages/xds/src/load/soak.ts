@@ -350,8 +350,15 @@ export async function runXdsSoak(
   const violation = (kind: BadEditKind | undefined, text: string) => {
     lastGood.violations++;
     if (kind) (lastGood.byKind[kind] as { violations: number }).violations++;
-    if (lastGood.samples.length < MAX_SAMPLES) lastGood.samples.push(text);
+    const stamped = `${Number.isNaN(soakStart) ? 0 : Math.round((now() - soakStart) / 100) / 10} s: ${text}`;
+    // The first violations and the latest ones: a run that goes wrong late shows both.
+    if (lastGood.samples.length < MAX_SAMPLES / 2) lastGood.samples.push(stamped);
+    else {
+      latestViolations.push(stamped);
+      if (latestViolations.length > MAX_SAMPLES / 2) latestViolations.shift();
+    }
   };
+  const latestViolations: string[] = [];
 
   const hooks: SimulatedProxyHooks = {
     decoder: new ResourceDecoder(),
@@ -486,11 +493,21 @@ export async function runXdsSoak(
       scheduled.push(s);
       scheduled.sort((a, b) => a.at - b.at);
     };
-    const runDue = async (urgentOnly = false) => {
+    const runDue = async () => {
       for (;;) {
         const t = now();
-        const next = scheduled.find((s) => (urgentOnly ? s.kind === "step" : true) && s.at <= t);
+        const next = scheduled.find((s) => s.at <= t);
         if (!next) return;
+        scheduled = scheduled.filter((s) => s !== next);
+        await next.run();
+      }
+    };
+    /** Runs every step of the edits under way (delete-restore's restore), waiting until each is due. */
+    const finishSteps = async () => {
+      for (;;) {
+        const next = scheduled.find((s) => s.kind === "step");
+        if (!next) return;
+        await sleep(next.at - now());
         scheduled = scheduled.filter((s) => s !== next);
         await next.run();
       }
@@ -617,7 +634,7 @@ export async function runXdsSoak(
     const restart = async (): Promise<boolean> => {
       setPhase("restart");
       // Quiesce: edits under way finish, receipts in flight arrive, so before == after is exact.
-      await runDue(true);
+      await finishSteps();
       // Quiet: no receipt due, every proxy holding all it subscribed to, and no response for a
       // second (a full push follows its CDS with EDS and RDS, which no receipt tracks).
       const q0 = now();
@@ -877,7 +894,7 @@ export async function runXdsSoak(
         violations: lastGood.violations,
         unchecked: lastGood.unchecked,
         byKind: lastGood.byKind as Record<string, BadEditKindResult>,
-        samples: lastGood.samples,
+        samples: [...lastGood.samples, ...latestViolations],
       },
       restarts: {
         attempted: restarts.length,
