@@ -121,7 +121,9 @@ describe.skipIf(gate.skip)("a JSON access log on a real Envoy sidecar", () => {
     ]);
     xds = await startXdsServer({
       source,
+      // The veth address of the test's own network namespace: beyond loopback, so explicit.
       host: ns.hostIp,
+      insecure: true,
       port: 0,
       debugPort: false,
       accessLog: { path: logPath(), encoding: "JSON", format: FORMAT },

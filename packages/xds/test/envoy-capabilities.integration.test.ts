@@ -91,7 +91,9 @@ describe.skipIf(gate.skip)("a stock Envoy gets only the extension filters it has
     ]);
     xds = await startXdsServer({
       source,
+      // The veth address of the test's own network namespace: beyond loopback, so explicit.
       host: ns.hostIp,
+      insecure: true,
       port: 0,
       debugPort: 0,
       envoyFilters: FILTERS,
