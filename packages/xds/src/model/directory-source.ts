@@ -72,6 +72,9 @@ interface FileState {
   keys: Set<string>;
   /** Some rejected content of this file has a version that serves (its own last good, or the object already serving). */
   kept: boolean;
+  /** Objects of this file rejected because another file already serves them. */
+  blockedBy: Set<string>;
+  mtimeMs: number;
 }
 
 /** One file as read by a scan, before parsing. */
@@ -465,9 +468,9 @@ export class MeshDirectoryLoader {
     for (const r of ordered) {
       const base = restored.get(r.rel);
       const stored = restore.find((x) => x.rel === r.rel);
-      if (base && stored) this.accept(r.rel, "restored", stored.hash, base);
+      if (base && stored) this.accept(r.rel, "restored", stored.hash, base, r.mtimeMs);
       const p = r.problem !== undefined ? rejectedFile(r.rel, r.problem) : (parsed.get(r.rel) as ParsedFile);
-      this.accept(r.rel, r.statKey, r.contentHash, p);
+      this.accept(r.rel, r.statKey, r.contentHash, p, r.mtimeMs);
       const state = this.files.get(r.rel);
       if (r.text !== undefined && state && p.valid && state.extra.length === 0)
         this.store?.save(r.rel, r.text, r.contentHash);
@@ -489,10 +492,11 @@ export class MeshDirectoryLoader {
     );
   }
 
-  private accept(rel: string, statKey: string, contentHash: string, parsed: ParsedFile): void {
+  private accept(rel: string, statKey: string, contentHash: string, parsed: ParsedFile, mtimeMs = 0): void {
     const prev = this.files.get(rel);
     const keys = new Set<string>();
     const extra: ConfigDiagnostic[] = [];
+    const blockedBy = new Set<string>();
     let kept = false;
     for (const obj of parsed.objects) {
       if (!obj.key) continue;
@@ -508,6 +512,7 @@ export class MeshDirectoryLoader {
           path: "",
           reason: `${id} is already defined in ${owner.file}, which keeps serving it; this definition in ${rel} is ignored`,
         });
+        blockedBy.add(id);
         kept = true;
         continue;
       }
@@ -516,21 +521,46 @@ export class MeshDirectoryLoader {
       else if (!obj.valid && owner?.file === rel) kept = true;
     }
     // Objects that left a readable file are gone; after a syntax error nobody knows: keep them.
+    const freed = new Set<string>();
     for (const id of prev?.keys ?? []) {
       if (keys.has(id)) continue;
       if (parsed.syntaxError) {
         keys.add(id);
         if (this.lastGood.get(id)?.file === rel) kept = true;
-      } else if (this.lastGood.get(id)?.file === rel) this.lastGood.delete(id);
+      } else if (this.lastGood.get(id)?.file === rel) {
+        this.lastGood.delete(id);
+        freed.add(id);
+      }
     }
-    this.files.set(rel, { statKey, contentHash, parsed, extra, keys, kept });
+    this.files.set(rel, { statKey, contentHash, parsed, extra, keys, kept, blockedBy, mtimeMs });
+    this.acceptBlocked(freed);
   }
 
   private remove(rel: string): void {
     const state = this.files.get(rel);
     this.files.delete(rel);
     this.store?.remove(rel);
-    for (const id of state?.keys ?? []) if (this.lastGood.get(id)?.file === rel) this.lastGood.delete(id);
+    const freed = new Set<string>();
+    for (const id of state?.keys ?? [])
+      if (this.lastGood.get(id)?.file === rel) {
+        this.lastGood.delete(id);
+        freed.add(id);
+      }
+    this.acceptBlocked(freed);
+  }
+
+  /**
+   * Objects that no file serves any more (their file was deleted, or they left it) go to the
+   * files that defined them too and were refused as duplicates, oldest first: moving an object
+   * to another file (`mv a.yaml b.yaml`, or a delete and an add in one scan) never loses it.
+   */
+  private acceptBlocked(freed: ReadonlySet<string>): void {
+    if (freed.size === 0) return;
+    const waiting = [...this.files]
+      .filter(([, st]) => [...st.blockedBy].some((id) => freed.has(id)))
+      .sort(([a, x], [b, y]) => x.mtimeMs - y.mtimeMs || (a < b ? -1 : a > b ? 1 : 0));
+    // Their good content reaches the state directory at the next full scan (repairState).
+    for (const [rel, st] of waiting) this.accept(rel, st.statKey, st.contentHash, st.parsed, st.mtimeMs);
   }
 
   private snapshot(): MeshSnapshot {
