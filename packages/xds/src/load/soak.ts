@@ -758,7 +758,10 @@ export async function runXdsSoak(
       }
       // Behind by more than a second (a slow disk): skip ahead instead of bursting.
       if (t - nextChurn > 1000) nextChurn = t;
-      while (now() >= nextChurn && now() < soakEnd) {
+      // At most a quarter second of churn per turn: on a loaded machine writes can fall behind
+      // the rate, and bad edits, restarts and samples must still get their turn.
+      const churnTurn = now();
+      while (now() >= nextChurn && now() < soakEnd && now() - churnTurn < 250) {
         await applyChurn();
         nextChurn += churnInterval;
       }
