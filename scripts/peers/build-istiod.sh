@@ -40,7 +40,7 @@ require_go build-istiod "pilot-discovery (istio.io/istio, go 1.26.0)"
 lock_output_dir "$OUT"
 
 # Stamp the version so `pilot-discovery version` reports the pinned module, not "unknown".
-istio_version="$(awk '$1 == "require" && $2 == "istio.io/istio" { print $3 } $1 == "istio.io/istio" { print $2 }' "$MOD/go.mod" | head -1)"
+istio_version="$(awk '$1 == "require" && $2 == "istio.io/istio" { print $3 } $1 == "istio.io/istio" { print $2 }' "$MOD/go.mod" | sed -n 1p)"
 vpkg=istio.io/istio/pkg/version
 ldflags="-s -w -X $vpkg.buildVersion=$istio_version -X $vpkg.buildStatus=Clean -X $vpkg.buildTag=$istio_version"
 

@@ -99,5 +99,5 @@ fi
 # Written last: an interrupted build leaves no stamp and the next run rebuilds (warm cache).
 echo "$stamp" >"$STAMP"
 "$OUT/kube-apiserver" --version
-"$OUT/etcd" --version | head -1
+"$OUT/etcd" --version | sed -n 1p # sed reads it all: head would SIGPIPE etcd under pipefail (exit 141)
 echo "build-kube: done (${bins[*]} in ${OUT#"$ROOT"/})"
