@@ -37,6 +37,7 @@ const HELP = `Usage: npm run bench:soak -- [options]
   --bad-edit-kinds LIST     ${BAD_EDIT_KINDS.join(",")}
   --restart-every D         SIGKILL + restart every D (0: none)                    default 5m
   --sample-every D          RSS sample interval                                    default 5s
+  --warmup D                RSS growth leaves out this much after each (re)start   default 60s
   --timeout D               bound on (re-)convergence                              default 120s
   --server-option K=V       serve-main knob (repeatable)
   --seed N                  default 1
@@ -75,6 +76,7 @@ try {
       "bad-edit-every": { type: "string" },
       "bad-edit-kinds": { type: "string" },
       "restart-every": { type: "string" },
+      warmup: { type: "string" },
       "sample-every": { type: "string" },
       timeout: { type: "string" },
       "server-option": { type: "string", multiple: true, default: [] },
@@ -106,6 +108,7 @@ const options: XdsSoakOptions = Object.fromEntries(
     badEditKinds: str("bad-edit-kinds")?.split(",") as BadEditKind[] | undefined,
     restartEverySeconds: seconds("restart-every", str("restart-every")),
     sampleEverySeconds: seconds("sample-every", str("sample-every")),
+    warmupSeconds: seconds("warmup", str("warmup")),
     timeoutSeconds: seconds("timeout", str("timeout")),
     seed: integer("seed", str("seed")),
     serverOptions: parseServerOptions((v["server-option"] as string[] | undefined) ?? []),

@@ -97,6 +97,7 @@ export function resolveXdsSoakOptions(o: XdsSoakOptions = {}) {
   checkNumber("restart-every", r.restartEverySeconds, 0, 7 * 86_400);
   checkNumber("sample-every", r.sampleEverySeconds, 0.1, 3600);
   checkNumber("timeout", r.timeoutSeconds, 1, 3600);
+  checkNumber("warmup", r.warmupSeconds, 0, 86_400);
   checkNumber("check-delay", r.checkDelayMs, 0, 600_000);
   checkNumber("oversize-bytes", r.oversizeBytes, 1, 1024 ** 3, true);
   if (r.churnKinds.length === 0)
@@ -644,7 +645,9 @@ export async function runXdsSoak(
           (p) =>
             p.subscriptions.converged && (p.lastResponseAt === undefined || now() - p.lastResponseAt > 1000),
         );
-      while (!quiet() && now() - q0 < 10_000) await sleep(50);
+      // Bounded by the convergence timeout: a loaded server may be tens of seconds behind, and a
+      // restart compared against a state it had not pushed yet would count the catch-up as a loss.
+      while (!quiet() && now() - q0 < o.timeoutSeconds * 1000) await sleep(50);
       // What did not arrive by now is left behind: the full state after the reconnect is no receipt.
       if (tracker.pending > 0) {
         noteLeftBehind(`before restart ${restarts.length + 1}`);
