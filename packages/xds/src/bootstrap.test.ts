@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { describe, expect, test } from "vitest";
-import { nodeIdFor, renderBootstrap } from "./bootstrap.js";
+import { ISTIO_PROMETHEUS_PORT, nodeIdFor, renderBootstrap } from "./bootstrap.js";
 import { proxyFromNode } from "./generate/proxy.js";
 
 const require = createRequire(import.meta.url);
@@ -64,6 +64,47 @@ describe("renderBootstrap", () => {
       expect(() => admin(bad), String(bad)).toThrow(
         expect.objectContaining({ code: "XDS_BOOTSTRAP_INVALID", kind: "usage" }),
       );
+  });
+
+  test("envoy: Istio's prometheus_stats listener (15090, from the bootstrap as in Istio) only when asked", () => {
+    type Static = {
+      static_resources: { listeners?: Record<string, unknown>[]; clusters: { name: string }[] };
+    };
+    const plain = renderBootstrap({ kind: "envoy", name: "web-1", namespace: "shop" }) as unknown as Static;
+    expect(plain.static_resources.listeners).toBeUndefined();
+    const stats = renderBootstrap({
+      kind: "envoy",
+      name: "web-1",
+      namespace: "shop",
+      prometheusPort: ISTIO_PROMETHEUS_PORT,
+    }) as unknown as Static;
+    expect(stats.static_resources.listeners?.[0]).toMatchObject({
+      address: { socket_address: { address: "0.0.0.0", port_value: 15090 } },
+      filter_chains: [
+        {
+          filters: [
+            {
+              typed_config: {
+                stat_prefix: "stats",
+                route_config: {
+                  virtual_hosts: [
+                    {
+                      routes: [
+                        { match: { prefix: "/stats/prometheus" }, route: { cluster: "prometheus_stats" } },
+                      ],
+                    },
+                  ],
+                },
+              },
+            },
+          ],
+        },
+      ],
+    });
+    expect(stats.static_resources.clusters.map((c) => c.name)).toEqual(["prometheus_stats", "xds-grpc"]);
+    expect(() =>
+      renderBootstrap({ kind: "envoy", name: "w", namespace: "s", adminPort: 0, prometheusPort: 15090 }),
+    ).toThrow(expect.objectContaining({ code: "XDS_BOOTSTRAP_INVALID" }));
   });
 
   test("envoy: stats_config only when given (meshctl xds bootstrap passes tstats' buckets)", () => {

@@ -17,6 +17,13 @@ export interface BootstrapOptions {
   /** Envoy only: admin port on 127.0.0.1 (0: Envoy picks one). Default 15000. */
   readonly adminPort?: number;
   /**
+   * Envoy only: Istio's Prometheus stats listener (`0.0.0.0:<port>`, `/stats/prometheus` from the
+   * admin endpoint), which istiod does not send over xDS: its sidecars have it from their
+   * bootstrap. Istio's port is {@link ISTIO_PROMETHEUS_PORT}; absent: none (several Envoys on one
+   * host would collide on it). Needs a fixed `adminPort`.
+   */
+  readonly prometheusPort?: number;
+  /**
    * Envoy only: the bootstrap's `stats_config` (protobuf JSON), e.g. @meshctl/tstats'
    * `tstatsEnvoyStatsConfig()`, which gives the tstats module's histograms Istio's buckets
    * (`meshctl xds bootstrap` always passes it: it only names tstats' own stats).
@@ -36,6 +43,9 @@ export interface BootstrapOptions {
 
 /** The `server_features` of a gRPC bootstrap: xDS v3, and deletions that do not break clients (gRFC A53). */
 export const GRPC_SERVER_FEATURES = ["xds_v3", "ignore_resource_deletion"] as const;
+
+/** Istio's sidecar Prometheus scrape port (the bootstrap's `prometheus_stats` listener). */
+export const ISTIO_PROMETHEUS_PORT = 15090;
 
 /** Envoy's admin port in a bootstrap, as Istio's sidecars have it. */
 export const DEFAULT_ENVOY_ADMIN_PORT = 15000;
@@ -73,6 +83,19 @@ export function renderBootstrap(options: BootstrapOptions): Record<string, unkno
       "XDS_BOOTSTRAP_INVALID",
       `The Envoy admin port must be a whole number from 0 (Envoy picks one) to 65535, got ${String(options.adminPort)}.`,
       { kind: "usage", suggestions: [`Pick a free port, e.g. --admin-port ${DEFAULT_ENVOY_ADMIN_PORT}.`] },
+    );
+  const prometheusPort = options.prometheusPort;
+  if (
+    prometheusPort !== undefined &&
+    (!Number.isInteger(prometheusPort) || prometheusPort < 1 || prometheusPort > 65535 || adminPort === 0)
+  )
+    throw new MeshctlError(
+      "XDS_BOOTSTRAP_INVALID",
+      `The Prometheus stats port must be a whole number from 1 to 65535 with a fixed admin port, got ${String(prometheusPort)} (admin port ${adminPort}).`,
+      {
+        kind: "usage",
+        suggestions: [`Use ${ISTIO_PROMETHEUS_PORT} (Istio's) and an admin port other than 0.`],
+      },
     );
   const server = options.server ?? "127.0.0.1:15010";
   const { host, port } = splitServer(server);
@@ -120,7 +143,9 @@ export function renderBootstrap(options: BootstrapOptions): Record<string, unkno
       lds_config: ads,
     },
     static_resources: {
+      ...(prometheusPort !== undefined ? { listeners: [prometheusStatsListener(prometheusPort)] } : {}),
       clusters: [
+        ...(prometheusPort !== undefined ? [prometheusStatsCluster(adminPort)] : []),
         {
           name: "xds-grpc",
           type: /^[\d.]+$|:/.test(host) ? "STATIC" : "STRICT_DNS",
@@ -141,6 +166,71 @@ export function renderBootstrap(options: BootstrapOptions): Record<string, unkno
               explicit_http_config: { http2_protocol_options: {} },
             },
           },
+        },
+      ],
+    },
+  };
+}
+
+/** Istio's bootstrap `prometheus_stats` listener: `/stats/prometheus` proxied to the admin API. */
+function prometheusStatsListener(port: number): Record<string, unknown> {
+  return {
+    name: "prometheus_stats",
+    address: { socket_address: { protocol: "TCP", address: "0.0.0.0", port_value: port } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: "envoy.filters.network.http_connection_manager",
+            typed_config: {
+              "@type":
+                "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+              codec_type: "AUTO",
+              stat_prefix: "stats",
+              route_config: {
+                virtual_hosts: [
+                  {
+                    name: "backend",
+                    domains: ["*"],
+                    routes: [
+                      { match: { prefix: "/stats/prometheus" }, route: { cluster: "prometheus_stats" } },
+                    ],
+                  },
+                ],
+              },
+              http_filters: [
+                {
+                  name: "envoy.filters.http.router",
+                  typed_config: {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+function prometheusStatsCluster(adminPort: number): Record<string, unknown> {
+  return {
+    name: "prometheus_stats",
+    type: "STATIC",
+    connect_timeout: "0.250s",
+    lb_policy: "ROUND_ROBIN",
+    load_assignment: {
+      cluster_name: "prometheus_stats",
+      endpoints: [
+        {
+          lb_endpoints: [
+            {
+              endpoint: {
+                address: { socket_address: { protocol: "TCP", address: "127.0.0.1", port_value: adminPort } },
+              },
+            },
+          ],
         },
       ],
     },

@@ -175,12 +175,13 @@ describe("Delta ADS at protocol level", () => {
     // A DestinationRule changes the cluster but not the endpoints: EDS is still resent.
     await writeMeshFiles(lab.dir, {
       "dr.yaml":
-        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: echo, namespace: demo}\nspec:\n  host: echo\n  trafficPolicy:\n    loadBalancer: {simple: LEAST_REQUEST}\n",
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: echo, namespace: demo}\nspec:\n  host: echo\n  trafficPolicy:\n    loadBalancer: {simple: RANDOM}\n",
     });
     const cds2 = await c.next();
     expect(cds2.type_url).toBe(TYPE_URLS.cds);
     expect(cds2.resources.map((x) => x.name)).toEqual([ECHO]);
-    expect(cds2.resources[0]?.value.lb_policy).toBe("LEAST_REQUEST");
+    // (LEAST_REQUEST is istiod's default, so it would not change the cluster.)
+    expect(cds2.resources[0]?.value.lb_policy).toBe("RANDOM");
     const eds2 = await c.next();
     expect(eds2.type_url).toBe(TYPE_URLS.eds);
     expect(eds2.resources.map((x) => x.name)).toEqual([ECHO]);

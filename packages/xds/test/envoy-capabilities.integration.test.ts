@@ -159,8 +159,8 @@ describe.skipIf(gate.skip)("a stock Envoy gets only the extension filters it has
     const expected = ["envoy.filters.http.fault", "envoy.filters.http.cors", "envoy.filters.http.router"];
     expect(httpFilters(listener("0.0.0.0_80").filter_chains?.[0]?.filters[0])).toEqual(expected);
     const inbound = listener("virtualInbound").filter_chains ?? [];
-    expect(httpFilters(inbound.find((c) => c.name === "inbound|8080||")?.filters[0])).toEqual(expected);
-    expect(inbound.find((c) => c.name === "inbound|5432||")?.filters.map((f) => f.name)).toEqual([
+    expect(httpFilters(inbound.find((c) => c.name === "0.0.0.0_8080")?.filters[0])).toEqual(expected);
+    expect(inbound.find((c) => c.name === "0.0.0.0_5432")?.filters.map((f) => f.name)).toEqual([
       "envoy.filters.network.tcp_proxy",
     ]);
     expect(listener("0.0.0.0_5432").filter_chains?.[0]?.filters.map((f) => f.name)).toEqual([

@@ -91,14 +91,15 @@ describe("the file access log (Istio's accessLogFile / Format / Encoding)", () =
 
 describe("access logs in generated sidecar resources", () => {
   type Filter = { name: string; typed_config: { access_log?: { name: string }[] } & Record<string, unknown> };
-  type Listener = { filter_chains: Array<{ name?: string; filters: Filter[] }> };
+  type Chain = { name?: string; filters: Filter[] };
+  type Listener = { filter_chains: Chain[]; default_filter_chain?: Chain };
   const listeners = (ctx: PushContext, proxy = sidecar) =>
     [...generateProxyConfig(ctx, proxy).lds.values()].map(
       (r) => [r.name, decodeAnyDeep(r.any) as unknown as Listener] as const,
     );
   const loggedFilters = (ctx: PushContext) =>
     listeners(ctx).flatMap(([name, l]) =>
-      l.filter_chains.flatMap((c) =>
+      [...l.filter_chains, ...(l.default_filter_chain ? [l.default_filter_chain] : [])].flatMap((c) =>
         c.filters.map((f) => `${name}/${c.name ?? ""}/${f.name}:${f.typed_config.access_log?.length ?? 0}`),
       ),
     );
@@ -110,10 +111,15 @@ describe("access logs in generated sidecar resources", () => {
     expect(loggedFilters(ctx).sort()).toEqual(
       [
         "0.0.0.0_80//envoy.filters.network.http_connection_manager:1",
+        "0.0.0.0_80/PassthroughFilterChain/envoy.filters.network.tcp_proxy:1",
         "0.0.0.0_5432//envoy.filters.network.tcp_proxy:1",
-        "virtualInbound/inbound|8080||/envoy.filters.network.http_connection_manager:1",
-        "virtualInbound/inbound|5432||/envoy.filters.network.tcp_proxy:1",
-        "virtualInbound/virtualInbound-catchall/envoy.filters.network.tcp_proxy:1",
+        "virtualInbound/0.0.0.0_8080/envoy.filters.network.http_connection_manager:1",
+        "virtualInbound/0.0.0.0_5432/envoy.filters.network.tcp_proxy:1",
+        "virtualInbound/virtualInbound-blackhole/envoy.filters.network.tcp_proxy:1",
+        "virtualInbound/virtualInbound-catchall-http/envoy.filters.network.http_connection_manager:1",
+        "virtualInbound/virtualInbound/envoy.filters.network.tcp_proxy:1",
+        "virtualInbound/virtualInbound/envoy.filters.network.tcp_proxy:1",
+        "virtualOutbound/virtualOutbound-blackhole/envoy.filters.network.tcp_proxy:1",
         "virtualOutbound/virtualOutbound-catchall-tcp/envoy.filters.network.tcp_proxy:1",
       ].sort(),
     );

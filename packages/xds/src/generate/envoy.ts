@@ -1,39 +1,70 @@
 /**
- * Envoy sidecars, in the shape Istio's sidecars use: `virtualOutbound` (15001, original
- * destination) hands connections to per-port listeners (`0.0.0.0_<port>`, bind_to_port false)
- * whose RDS route config is named after the port; `virtualInbound` (15006) has one filter chain
- * per inbound port routing to `inbound|<port>||` clusters, plus a passthrough chain.
+ * Envoy sidecars, in the shape istiod sends a stock Envoy without mTLS: `virtualOutbound`
+ * (15001, original destination) hands connections to per-port listeners (bind_to_port false):
+ * `0.0.0.0_<port>` for HTTP ports (plaintext HTTP to an HCM whose RDS route config is named after
+ * the port, anything else to the outbound catch-all), `<vip>_<port>` for a TCP port of a service
+ * with a VIP, `0.0.0.0_<port>` for one without. `virtualInbound` (15006) has a plaintext chain
+ * per served port to its ORIGINAL_DST `inbound|<port>||` cluster, then the passthrough chains.
+ * istiod's mTLS chains (TLS transport sockets with Istio's SDS certificates) are left out.
  */
-import type { MeshService, ServicePort } from "../model/types.js";
+import type { MeshService, OutboundTrafficMode, ServicePort } from "../model/types.js";
 import { packAny } from "../protocol/protos.js";
+import { outboundCatchAllCluster } from "./clusters.js";
 import {
   ADS_SOURCE,
-  buildRoutes,
   clusterName,
   duration,
   type GeneratedListeners,
   HCM_TYPE,
-  hostAliases,
   httpFilters,
   isHttp,
   isHttp2,
   type Proto,
+  serviceVips,
+  virtualHostDomains,
 } from "./common.js";
 import type { ProxyInfo } from "./proxy.js";
 import type { PushContext } from "./push-context.js";
+import { buildRoutes, tcpRouteClusters, tlsRouteChains, withCorsFilter } from "./routes.js";
+import { addServiceEntryTcpListeners, isPlacedServiceEntryPort } from "./service-entry-listeners.js";
 
 export const VIRTUAL_OUTBOUND_PORT = 15001;
 export const VIRTUAL_INBOUND_PORT = 15006;
 
+/** MeshConfig `outboundTrafficPolicy.mode` default. */
+export const DEFAULT_OUTBOUND_TRAFFIC_MODE: OutboundTrafficMode = "ALLOW_ANY";
+
+/** istiod's `DefaultMaxDirectResponseBodySizeBytes` (1 MiB) on every outbound route config. */
+const MAX_DIRECT_RESPONSE_BODY_BYTES = 1_048_576;
+
 const TCP_PROXY = "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
 
-function tcpProxy(statPrefix: string, cluster: string, accessLog: Proto | undefined): Proto {
+/** `cluster` is a cluster name, or `{cluster}` / `{weighted_clusters}` from a VirtualService tcp/tls route. */
+function tcpProxy(statPrefix: string, cluster: string | Proto, accessLog: Proto | undefined): Proto {
   return {
     name: "envoy.filters.network.tcp_proxy",
     typed_config: packAny(TCP_PROXY, {
       stat_prefix: statPrefix,
-      cluster,
+      ...(typeof cluster === "string" ? { cluster } : cluster),
       ...(accessLog ? { access_log: [accessLog] } : {}),
+    }),
+  };
+}
+
+/** A MongoDB port (Istio's protocol `Mongo`: the port's protocol, or a `mongo` / `mongo-*` name). */
+function isMongo(port: ServicePort): boolean {
+  return port.protocol.toUpperCase() === "MONGO" || /^mongo(-|$)/.test(port.name);
+}
+
+/**
+ * istiod's Mongo sniffing filter before tcp_proxy (PILOT_ENABLE_MONGO_FILTER, on by default):
+ * statistics and protocol logs only, the bytes pass unchanged.
+ */
+function mongoProxy(statPrefix: string): Proto {
+  return {
+    name: "envoy.filters.network.mongo_proxy",
+    typed_config: packAny("envoy.extensions.filters.network.mongo_proxy.v3.MongoProxy", {
+      stat_prefix: statPrefix,
     }),
   };
 }
@@ -45,6 +76,165 @@ function hcmAccessLog(accessLog: Proto | undefined): Proto {
 
 function socketAddress(address: string, port: number): Proto {
   return { socket_address: { address, port_value: port } };
+}
+
+/** The source address of inbound upstream connections (Istio's `InboundPassthroughBindIpv4`). */
+const INBOUND_PASSTHROUGH_BIND_IP = "127.0.0.6";
+
+/** istiod's inbound `cleanup_interval`: Go's largest Duration in seconds, i.e. never. */
+const INBOUND_CLEANUP_INTERVAL_S = 9_223_372_035;
+
+const MAX_UINT32 = 4_294_967_295;
+
+/** istiod's inbound circuit breaker: every threshold at its maximum. */
+const UNLIMITED_CIRCUIT_BREAKER: Proto = {
+  max_connections: { value: MAX_UINT32 },
+  max_pending_requests: { value: MAX_UINT32 },
+  max_requests: { value: MAX_UINT32 },
+  max_retries: { value: MAX_UINT32 },
+};
+
+/** istiod's connect timeout for a chain's transport socket (TLS handshake), on every sidecar chain. */
+const TRANSPORT_SOCKET_CONNECT_TIMEOUT_MS = 15_000;
+
+/**
+ * Listener-level fields istiod sets on every outbound port listener: listener filters never wait
+ * (timeout 0) and a connection they could not classify still goes on to the filter chains.
+ */
+const LISTENER_FILTER_DEFAULTS: Proto = {
+  listener_filters_timeout: duration(0),
+  continue_on_listener_filters_timeout: true,
+};
+
+function listenerFilter(name: string, type: string): Proto {
+  return { name: `envoy.filters.listener.${name}`, typed_config: packAny(type, {}) };
+}
+
+const HTTP_INSPECTOR = listenerFilter(
+  "http_inspector",
+  "envoy.extensions.filters.listener.http_inspector.v3.HttpInspector",
+);
+
+/** Plaintext HTTP, as the http_inspector listener filter classifies it. */
+const PLAINTEXT_HTTP_MATCH: Proto = {
+  transport_protocol: "raw_buffer",
+  application_protocols: ["http/1.1", "h2c"],
+};
+
+/** The RDS source of a sidecar HCM: ADS, and no initial fetch timeout (istiod's). */
+const SIDECAR_RDS_SOURCE: Proto = { ...ADS_SOURCE, initial_fetch_timeout: duration(0) };
+
+/** A tag read from the RBAC filter's dry-run (shadow) metadata, as istiod's `optionalPolicyTags`. */
+function dryRunTag(tag: string, key: string): Proto {
+  return {
+    tag,
+    metadata: {
+      kind: { request: {} },
+      metadata_key: { key: "envoy.filters.http.rbac", path: [{ key }] },
+    },
+  };
+}
+
+/**
+ * istiod's HCM `tracing` with no tracing provider configured: 100 % client and overall
+ * sampling, 1 % random sampling (PILOT_TRACE_SAMPLING), and Istio's custom tags
+ * (`buildServiceTags` reads the canonical labels and the node's MESH_ID / CLUSTER_ID).
+ */
+function sidecarTracing(proxy: ProxyInfo): Proto {
+  const meta = proxy.node.metadata;
+  const str = (v: unknown, fallback: string) => (typeof v === "string" && v !== "" ? v : fallback);
+  const literal = (tag: string, value: string) => ({ tag, literal: { value } });
+  return {
+    client_sampling: { value: 100 },
+    random_sampling: { value: 1 },
+    overall_sampling: { value: 100 },
+    custom_tags: [
+      dryRunTag(
+        "istio.authorization.dry_run.allow_policy.name",
+        "istio_dry_run_allow_shadow_effective_policy_id",
+      ),
+      dryRunTag(
+        "istio.authorization.dry_run.allow_policy.result",
+        "istio_dry_run_allow_shadow_engine_result",
+      ),
+      dryRunTag(
+        "istio.authorization.dry_run.deny_policy.name",
+        "istio_dry_run_deny_shadow_effective_policy_id",
+      ),
+      dryRunTag("istio.authorization.dry_run.deny_policy.result", "istio_dry_run_deny_shadow_engine_result"),
+      literal("istio.canonical_revision", str(proxy.labels["service.istio.io/canonical-revision"], "latest")),
+      literal("istio.canonical_service", str(proxy.labels["service.istio.io/canonical-name"], "unknown")),
+      literal("istio.cluster_id", str(meta.CLUSTER_ID, "unknown")),
+      literal("istio.mesh_id", str(meta.MESH_ID, "unknown")),
+      literal("istio.namespace", str(proxy.namespace, "default")),
+    ],
+  };
+}
+
+/**
+ * An inbound HCM as istiod builds it: one catch-all route to `cluster` (no timeout, retried
+ * only before the request went out), and the headers of a server-side sidecar.
+ */
+function inboundHcm(
+  proxy: ProxyInfo,
+  statPrefix: string,
+  routeConfigName: string,
+  virtualHostName: string,
+  opts: { cluster: string; operation: string; filters: Proto[]; accessLog: Proto | undefined },
+): Proto {
+  return {
+    name: "envoy.filters.network.http_connection_manager",
+    typed_config: packAny(HCM_TYPE, {
+      stat_prefix: statPrefix,
+      route_config: {
+        name: routeConfigName,
+        virtual_hosts: [
+          {
+            name: virtualHostName,
+            domains: ["*"],
+            routes: [
+              {
+                name: "default",
+                match: { prefix: "/" },
+                route: {
+                  cluster: opts.cluster,
+                  timeout: duration(0),
+                  retry_policy: { retry_on: "reset-before-request", num_retries: { value: 2 } },
+                  max_stream_duration: {
+                    max_stream_duration: duration(0),
+                    grpc_timeout_header_max: duration(0),
+                  },
+                },
+                decorator: { operation: opts.operation },
+              },
+            ],
+          },
+        ],
+        validate_clusters: { value: false },
+      },
+      http_filters: opts.filters,
+      server_name: "istio-envoy",
+      forward_client_cert_details: "APPEND_FORWARD",
+      set_current_client_cert_details: { subject: { value: true }, dns: true, uri: true },
+      ...sidecarHcmDefaults(proxy),
+      ...hcmAccessLog(opts.accessLog),
+    }),
+  };
+}
+
+/**
+ * HCM settings istiod gives every sidecar HCM: no stream idle timeout, 100-continue proxied,
+ * websocket upgrades, normalized paths, the client address not trusted, and tracing.
+ */
+function sidecarHcmDefaults(proxy: ProxyInfo): Proto {
+  return {
+    tracing: sidecarTracing(proxy),
+    use_remote_address: { value: false },
+    proxy_100_continue: true,
+    upgrade_configs: [{ upgrade_type: "websocket" }],
+    stream_idle_timeout: duration(0),
+    normalize_path: { value: true },
+  };
 }
 
 /** Ports of services whose endpoints include this proxy's IP. */
@@ -68,43 +258,43 @@ function inboundPorts(
   return out;
 }
 
-/** Clusters every Envoy sidecar has, whatever it sees. */
-export function envoyFixedClusters(): Map<string, Proto> {
-  const out = new Map<string, Proto>();
-  out.set("PassthroughCluster", {
-    name: "PassthroughCluster",
-    type: "ORIGINAL_DST",
-    lb_policy: "CLUSTER_PROVIDED",
-    connect_timeout: duration(10_000),
-    typed_extension_protocol_options: passthroughProtocolOptions(),
-  });
-  out.set("BlackHoleCluster", {
-    name: "BlackHoleCluster",
-    type: "STATIC",
-    connect_timeout: duration(10_000),
-  });
-  out.set("InboundPassthroughCluster", {
-    name: "InboundPassthroughCluster",
-    type: "ORIGINAL_DST",
-    lb_policy: "CLUSTER_PROVIDED",
-    connect_timeout: duration(10_000),
-    upstream_bind_config: { source_address: { address: "127.0.0.6", port_value: 0 } },
-    typed_extension_protocol_options: passthroughProtocolOptions(),
-  });
-  return out;
+/**
+ * Where this sidecar's traffic to destinations outside the registry goes: its Sidecar's
+ * `outboundTrafficPolicy`, else the mesh default (Istio's MeshConfig default, ALLOW_ANY).
+ * The Sidecar is part of the view key, so proxies sharing a view share the mode.
+ */
+export function outboundTrafficMode(ctx: PushContext, proxy: ProxyInfo): OutboundTrafficMode {
+  return ctx.sidecarFor(proxy)?.outboundTrafficPolicy ?? DEFAULT_OUTBOUND_TRAFFIC_MODE;
 }
 
 /**
- * Passthrough clusters speak upstream what the client spoke downstream (Istio's passthrough
- * HttpProtocolOptions): HTTP routes reach them for hosts outside the registry, and an HTTP/2 or
- * gRPC request forwarded as HTTP/1.1 would fail.
+ * istiod's catch-all virtual host of every outbound HTTP route config: `allow_any` to the
+ * PassthroughCluster, or with REGISTRY_ONLY `block_all`, answering 502 itself.
  */
-function passthroughProtocolOptions(): Record<string, unknown> {
+function catchAllVirtualHost(mode: OutboundTrafficMode): {
+  name: string;
+  domains: string[];
+  routes: Proto[];
+  include_request_attempt_count: boolean;
+} {
+  if (mode === "REGISTRY_ONLY")
+    return {
+      name: "block_all",
+      domains: ["*"],
+      routes: [{ name: "block_all", match: { prefix: "/" }, direct_response: { status: 502 } }],
+      include_request_attempt_count: true,
+    };
   return {
-    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": packAny(
-      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-      { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } },
-    ),
+    name: "allow_any",
+    domains: ["*"],
+    routes: [
+      {
+        name: "allow_any",
+        match: { prefix: "/" },
+        route: { cluster: "PassthroughCluster", timeout: duration(0), max_grpc_timeout: duration(0) },
+      },
+    ],
+    include_request_attempt_count: true,
   };
 }
 
@@ -120,14 +310,24 @@ export function generateEnvoyOutbound(
   const out: GeneratedListeners = { lds: new Map(), rds: new Map() };
   const ext = ctx.envoyFiltersFor(proxy).filters;
   const accessLog = ctx.accessLog;
+  const outboundMode = outboundTrafficMode(ctx, proxy);
+  const catchAll = outboundCatchAllCluster(outboundMode);
   const httpPorts = new Map<number, { service: MeshService; port: ServicePort }[]>();
   const tcpPorts = new Map<number, { service: MeshService; port: ServicePort }>();
+  const vipTcp: { service: MeshService; port: ServicePort; vip: string }[] = [];
+  // ServiceEntry TCP ports placed by address or SNI (service-entry-listeners.ts).
+  const serviceEntryTcp: { service: MeshService; port: ServicePort }[] = [];
   for (const service of visible) {
     for (const port of service.ports) {
       if (isHttp(port)) {
         const list = httpPorts.get(port.port) ?? [];
         list.push({ service, port });
         httpPorts.set(port.port, list);
+      } else if (isPlacedServiceEntryPort(service, port)) {
+        serviceEntryTcp.push({ service, port });
+      } else if (serviceVips(service).length > 0) {
+        // As istiod: a TCP port of a service with a VIP gets its own `<vip>_<port>` listener.
+        for (const vip of serviceVips(service)) vipTcp.push({ service, port, vip });
       } else if (!tcpPorts.has(port.port) && !httpPorts.has(port.port)) {
         tcpPorts.set(port.port, { service, port });
       }
@@ -136,77 +336,139 @@ export function generateEnvoyOutbound(
   // Outbound: one listener + route config per HTTP port; TCP ports proxy to the port's (first) service.
   for (const [portNumber, entries] of [...httpPorts.entries()].sort(([a], [b]) => a - b)) {
     const name = `0.0.0.0_${portNumber}`;
+    // As istiod: the http_inspector classifies the connection; plaintext HTTP goes to the HCM,
+    // anything else (TLS, other TCP) to the outbound catch-all.
     out.lds.set(name, {
       name,
       address: socketAddress("0.0.0.0", portNumber),
       bind_to_port: { value: false },
       traffic_direction: "OUTBOUND",
+      listener_filters: [HTTP_INSPECTOR],
+      ...LISTENER_FILTER_DEFAULTS,
       filter_chains: [
         {
+          filter_chain_match: PLAINTEXT_HTTP_MATCH,
           filters: [
             {
               name: "envoy.filters.network.http_connection_manager",
               typed_config: packAny(HCM_TYPE, {
                 stat_prefix: `outbound_0.0.0.0_${portNumber}`,
-                rds: { route_config_name: String(portNumber), config_source: ADS_SOURCE },
-                http_filters: httpFilters(ext.http?.outbound),
+                rds: { route_config_name: String(portNumber), config_source: SIDECAR_RDS_SOURCE },
+                http_filters: httpFilters(withCorsFilter(ext.http?.outbound ?? [])),
+                ...sidecarHcmDefaults(proxy),
                 ...hcmAccessLog(accessLog),
               }),
             },
           ],
+          transport_socket_connect_timeout: duration(TRANSPORT_SOCKET_CONNECT_TIMEOUT_MS),
         },
       ],
+      default_filter_chain: {
+        name: "PassthroughFilterChain",
+        filter_chain_match: {},
+        filters: [tcpProxy(catchAll, catchAll, accessLog)],
+      },
     });
+    // As istiod: port-less domains (a domain is used once per route config, first service wins)
+    // and `ignore_port_in_host_matching`, so `Host: svc:9080` and `Host: svc` match alike.
     const usedDomains = new Set<string>();
-    const virtualHosts = entries.map(({ service, port }) => {
-      const domains = hostAliases(service, proxy)
-        .flatMap((a) => [a, `${a}:${portNumber}`])
-        .filter((d) => !usedDomains.has(d));
-      for (const d of domains) usedDomains.add(d);
-      return {
-        name: `${service.hostname}:${portNumber}`,
-        domains,
-        routes: buildRoutes(ctx, proxy, service, port),
-      };
-    });
-    virtualHosts.push({
-      name: "allow_any",
-      domains: ["*"],
-      routes: [
-        {
-          name: "allow_any",
-          match: { prefix: "/" },
-          route: { cluster: "PassthroughCluster", timeout: duration(0) },
-        },
-      ],
-    });
+    const virtualHosts = entries
+      .map(({ service, port }) => {
+        const domains = virtualHostDomains(service, proxy, undefined).filter(
+          (d) => !usedDomains.has(d.toLowerCase()),
+        );
+        for (const d of domains) usedDomains.add(d.toLowerCase());
+        return {
+          name: `${service.hostname}:${portNumber}`,
+          domains,
+          routes: buildRoutes(ctx, proxy, service, port),
+          include_request_attempt_count: true,
+        };
+      })
+      .filter((vh) => vh.domains.length > 0);
+    virtualHosts.push(catchAllVirtualHost(outboundMode));
     out.rds.set(String(portNumber), {
       name: String(portNumber),
       virtual_hosts: virtualHosts,
       validate_clusters: { value: false },
+      max_direct_response_body_size_bytes: { value: MAX_DIRECT_RESPONSE_BODY_BYTES },
+      ignore_port_in_host_matching: true,
     });
   }
-  for (const [portNumber, { service, port }] of [...tcpPorts.entries()].sort(([a], [b]) => a - b)) {
-    if (httpPorts.has(portNumber)) continue;
-    const name = `0.0.0.0_${portNumber}`;
+  const addTcpListener = (address: string, service: MeshService, port: ServicePort) => {
+    const portNumber = port.port;
+    const name = `${address}_${portNumber}`;
     const cluster = clusterName("outbound", port.port, "", service.hostname);
+    // VirtualService tcp routes (weighted clusters) and tls routes (a filter chain per SNI set).
+    const vs = ctx.virtualServiceFor(service.hostname, proxy);
+    const connectTimeout = {
+      transport_socket_connect_timeout: duration(TRANSPORT_SOCKET_CONNECT_TIMEOUT_MS),
+    };
+    const tlsChains = tlsRouteChains(ctx, proxy, vs, portNumber).map((t) => ({
+      filter_chain_match: { server_names: t.serverNames },
+      filters: [...(ext.network?.outbound ?? []), tcpProxy(cluster, t.clusters, accessLog)],
+      ...connectTimeout,
+    }));
+    const target = tcpRouteClusters(ctx, proxy, vs, portNumber) ?? cluster;
     out.lds.set(name, {
       name,
-      address: socketAddress("0.0.0.0", portNumber),
+      address: socketAddress(address, portNumber),
       bind_to_port: { value: false },
       traffic_direction: "OUTBOUND",
-      filter_chains: [{ filters: [...(ext.network?.outbound ?? []), tcpProxy(cluster, cluster, accessLog)] }],
+      ...LISTENER_FILTER_DEFAULTS,
+      ...(tlsChains.length > 0
+        ? {
+            listener_filters: [
+              {
+                name: "envoy.filters.listener.tls_inspector",
+                typed_config: packAny("envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector", {}),
+              },
+            ],
+          }
+        : {}),
+      // As istiod: with tls routes only the SNI chains (other SNIs are not routed).
+      filter_chains:
+        tlsChains.length > 0
+          ? tlsChains
+          : [
+              {
+                filters: [
+                  ...(ext.network?.outbound ?? []),
+                  ...(isMongo(port) ? [mongoProxy(cluster)] : []),
+                  tcpProxy(cluster, target, accessLog),
+                ],
+                ...connectTimeout,
+              },
+            ],
     });
+  };
+  for (const { service, port, vip } of vipTcp) addTcpListener(vip, service, port);
+  for (const [portNumber, { service, port }] of [...tcpPorts.entries()].sort(([a], [b]) => a - b)) {
+    if (!httpPorts.has(portNumber)) addTcpListener("0.0.0.0", service, port);
   }
+  addServiceEntryTcpListeners(
+    out.lds,
+    serviceEntryTcp.filter(({ port }) => !httpPorts.has(port.port)),
+    catchAll,
+    accessLog,
+    ext.network?.outbound ?? [],
+  );
   out.lds.set("virtualOutbound", {
     name: "virtualOutbound",
     address: socketAddress("0.0.0.0", VIRTUAL_OUTBOUND_PORT),
     use_original_dst: { value: true },
     traffic_direction: "OUTBOUND",
+    // istiod: one connection per accept event, and connections to 15001 itself (a loop) dropped.
+    max_connections_to_accept_per_socket_event: { value: 1 },
     filter_chains: [
       {
+        name: "virtualOutbound-blackhole",
+        filter_chain_match: { destination_port: { value: VIRTUAL_OUTBOUND_PORT } },
+        filters: [tcpProxy("BlackHoleCluster", "BlackHoleCluster", accessLog)],
+      },
+      {
         name: "virtualOutbound-catchall-tcp",
-        filters: [tcpProxy("PassthroughCluster", "PassthroughCluster", accessLog)],
+        filters: [tcpProxy(catchAll, catchAll, accessLog)],
       },
     ],
   });
@@ -225,18 +487,22 @@ export function generateEnvoyInbound(
   const out = { cds: new Map<string, Proto>(), lds: new Map<string, Proto>() };
   const ext = ctx.envoyFiltersFor(proxy).filters;
   const accessLog = ctx.accessLog;
-  // Inbound: one chain per served port, then a passthrough chain.
+  // Inbound: one chain per served port, then the passthrough chains.
   const chains: Proto[] = [];
-  for (const { port, targetPort } of inboundPorts(ctx, proxy)) {
+  const knownPorts: number[] = [];
+  for (const { service, port, targetPort } of inboundPorts(ctx, proxy)) {
     const cluster = clusterName("inbound", targetPort, "", "");
+    // As istiod: to the connection's original destination (the pod IP and port, so the app must
+    // listen on it, not on 127.0.0.1), from 127.0.0.6 so Istio's iptables rules let it through
+    // uncaptured; unlimited circuit breakers, and original-destination hosts never cleaned up.
     out.cds.set(cluster, {
       name: cluster,
-      type: "STATIC",
+      type: "ORIGINAL_DST",
       connect_timeout: duration(10_000),
-      load_assignment: {
-        cluster_name: cluster,
-        endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress("127.0.0.1", targetPort) } }] }],
-      },
+      lb_policy: "CLUSTER_PROVIDED",
+      circuit_breakers: { thresholds: [UNLIMITED_CIRCUIT_BREAKER] },
+      cleanup_interval: { seconds: String(INBOUND_CLEANUP_INTERVAL_S), nanos: 0 },
+      upstream_bind_config: { source_address: { address: INBOUND_PASSTHROUGH_BIND_IP, port_value: 0 } },
       ...(isHttp2(port)
         ? {
             typed_extension_protocol_options: {
@@ -250,48 +516,86 @@ export function generateEnvoyInbound(
           }
         : {}),
     });
-    const filter = isHttp(port)
-      ? {
-          name: "envoy.filters.network.http_connection_manager",
-          typed_config: packAny(HCM_TYPE, {
-            stat_prefix: `inbound_0.0.0.0_${targetPort}`,
-            route_config: {
-              name: cluster,
-              virtual_hosts: [
-                {
-                  name: "inbound|http",
-                  domains: ["*"],
-                  routes: [
-                    { name: "default", match: { prefix: "/" }, route: { cluster, timeout: duration(0) } },
-                  ],
-                },
-              ],
-            },
-            http_filters: httpFilters(ext.http?.inbound),
-            ...hcmAccessLog(accessLog),
-          }),
-        }
-      : undefined;
+    // As istiod without mTLS: the plaintext chain of the port (its TLS chains carry Istio's
+    // mTLS certificates, which only Istio's agent serves).
     chains.push({
-      name: cluster,
-      filter_chain_match: { destination_port: { value: targetPort } },
-      filters: filter ? [filter] : [...(ext.network?.inbound ?? []), tcpProxy(cluster, cluster, accessLog)],
+      name: `0.0.0.0_${targetPort}`,
+      filter_chain_match: { destination_port: { value: targetPort }, transport_protocol: "raw_buffer" },
+      filters: isHttp(port)
+        ? [
+            inboundHcm(proxy, `inbound_0.0.0.0_${targetPort}`, cluster, `inbound|http|${targetPort}`, {
+              cluster,
+              operation: `${service.hostname}:${port.port}/*`,
+              filters: httpFilters(withCorsFilter(ext.http?.inbound ?? [])),
+              accessLog,
+            }),
+          ]
+        : [
+            ...(ext.network?.inbound ?? []),
+            ...(isMongo(port) ? [mongoProxy(cluster)] : []),
+            tcpProxy(cluster, cluster, accessLog),
+          ],
     });
+    knownPorts.push(targetPort);
   }
-  chains.push({
-    name: "virtualInbound-catchall",
-    filters: [tcpProxy("InboundPassthroughCluster", "InboundPassthroughCluster", accessLog)],
+  // Anything else (no served port) goes on to its original destination: HTTP through an HCM,
+  // other TCP as is; connections to 15006 itself would loop and are dropped.
+  const passthrough = "InboundPassthroughCluster";
+  chains.unshift({
+    name: "virtualInbound-blackhole",
+    filter_chain_match: { destination_port: { value: VIRTUAL_INBOUND_PORT } },
+    filters: [tcpProxy("BlackHoleCluster", "BlackHoleCluster", accessLog)],
   });
+  chains.push(
+    {
+      name: "virtualInbound-catchall-http",
+      filter_chain_match: PLAINTEXT_HTTP_MATCH,
+      filters: [
+        inboundHcm(proxy, passthrough, passthrough, "inbound|http|0", {
+          cluster: passthrough,
+          operation: ":0/*",
+          filters: httpFilters(withCorsFilter(ext.http?.inbound ?? [])),
+          accessLog,
+        }),
+      ],
+    },
+    {
+      name: "virtualInbound",
+      filter_chain_match: { transport_protocol: "raw_buffer" },
+      filters: [tcpProxy(passthrough, passthrough, accessLog)],
+    },
+    // The app's own TLS (no chain above matches it) passes through as is, as in istiod.
+    {
+      name: "virtualInbound",
+      filter_chain_match: { transport_protocol: "tls" },
+      filters: [tcpProxy(passthrough, passthrough, accessLog)],
+    },
+  );
+  // The http_inspector only sniffs ports whose protocol is not declared (nor 15006 itself).
+  const portRange = (p: number) => ({ destination_port_range: { start: p, end: p + 1 } });
+  const skipSniffing = [...new Set([...knownPorts, VIRTUAL_INBOUND_PORT])]
+    .sort((a, b) => a - b)
+    .map(portRange);
   out.lds.set("virtualInbound", {
     name: "virtualInbound",
     address: socketAddress("0.0.0.0", VIRTUAL_INBOUND_PORT),
     traffic_direction: "INBOUND",
     listener_filters: [
+      listenerFilter("original_dst", "envoy.extensions.filters.listener.original_dst.v3.OriginalDst"),
       {
-        name: "envoy.filters.listener.original_dst",
-        typed_config: packAny("envoy.extensions.filters.listener.original_dst.v3.OriginalDst", {}),
+        name: "envoy.filters.listener.tls_inspector",
+        typed_config: packAny("envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector", {
+          initial_read_buffer_size: { value: 512 },
+        }),
+        filter_disabled: portRange(VIRTUAL_INBOUND_PORT),
+      },
+      {
+        ...HTTP_INSPECTOR,
+        filter_disabled: skipSniffing.length === 1 ? skipSniffing[0] : { or_match: { rules: skipSniffing } },
       },
     ],
+    ...LISTENER_FILTER_DEFAULTS,
+    max_connections_to_accept_per_socket_event: { value: 1 },
     filter_chains: chains,
   });
   return out;

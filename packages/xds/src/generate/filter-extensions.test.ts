@@ -95,19 +95,21 @@ describe("Envoy filter extensions (meshctl enable tstats) on a proxy that has th
     const out = listener(ctx, "0.0.0.0_80").filter_chains[0]!.filters[0]!;
     expect(hcmFilters(out)).toEqual([
       "envoy.filters.http.fault",
+      "envoy.filters.http.cors",
       "istio.metadata_exchange",
       "istio.stats",
       "envoy.filters.http.router",
     ]);
-    const inbound = listener(ctx, "virtualInbound").filter_chains.find((c) => c.name === "inbound|8080||")!;
+    const inbound = listener(ctx, "virtualInbound").filter_chains.find((c) => c.name === "0.0.0.0_8080")!;
     expect(hcmFilters(inbound.filters[0]!)).toEqual([
       "envoy.filters.http.fault",
+      "envoy.filters.http.cors",
       "istio.metadata_exchange",
       "istio.stats",
       "envoy.filters.http.router",
     ]);
     // The typed_config travels as the encoded Any, byte for byte.
-    const statsFilter = (out.typed_config as { http_filters: Filter[] }).http_filters[2]!;
+    const statsFilter = (out.typed_config as { http_filters: Filter[] }).http_filters[3]!;
     expect(statsFilter.typed_config.type_url).toBe("type.googleapis.com/stats.PluginConfig");
   });
 
@@ -117,12 +119,12 @@ describe("Envoy filter extensions (meshctl enable tstats) on a proxy that has th
       "envoy.filters.network.tcp_proxy",
     ]);
     const chains = listener(ctx, "virtualInbound").filter_chains;
-    expect(chains.find((c) => c.name === "inbound|5432||")!.filters.map((f) => f.name)).toEqual([
+    expect(chains.find((c) => c.name === "0.0.0.0_5432")!.filters.map((f) => f.name)).toEqual([
       "istio.metadata_exchange",
       "istio.stats",
       "envoy.filters.network.tcp_proxy",
     ]);
-    expect(chains.find((c) => c.name === "virtualInbound-catchall")!.filters.map((f) => f.name)).toEqual([
+    expect(chains.find((c) => c.name === "virtualInbound")!.filters.map((f) => f.name)).toEqual([
       "envoy.filters.network.tcp_proxy",
     ]);
     expect(clusterFilters(ctx, istioSidecar, "outbound|5432||web.demo.svc.cluster.local")).toEqual([
@@ -136,6 +138,7 @@ describe("Envoy filter extensions (meshctl enable tstats) on a proxy that has th
     const plain = new PushContext(model, "v1");
     expect(hcmFilters(listener(plain, "0.0.0.0_80").filter_chains[0]!.filters[0]!)).toEqual([
       "envoy.filters.http.fault",
+      "envoy.filters.http.cors",
       "envoy.filters.http.router",
     ]);
     const withExt = generateProxy(ctx, grpc);
@@ -154,7 +157,11 @@ describe("a filter goes only to a proxy that reports it", () => {
   test("stock Envoy 1.40 lacks Istio's filters: none is sent, each is reported once with where and why", () => {
     const ctx = new PushContext(model, "v1", EXT);
     const out = listener(ctx, "0.0.0.0_80", stockSidecar).filter_chains[0]!.filters[0]!;
-    expect(hcmFilters(out)).toEqual(["envoy.filters.http.fault", "envoy.filters.http.router"]);
+    expect(hcmFilters(out)).toEqual([
+      "envoy.filters.http.fault",
+      "envoy.filters.http.cors",
+      "envoy.filters.http.router",
+    ]);
     expect(listener(ctx, "0.0.0.0_5432", stockSidecar).filter_chains[0]!.filters.map((f) => f.name)).toEqual([
       "envoy.filters.network.tcp_proxy",
     ]);
@@ -254,6 +261,7 @@ describe("a filter goes only to a proxy that reports it", () => {
     const bare = proxyFromNode({ id: SIDECAR_ID });
     expect(hcmFilters(listener(ctx, "0.0.0.0_80", bare).filter_chains[0]!.filters[0]!)).toEqual([
       "envoy.filters.http.fault",
+      "envoy.filters.http.cors",
       "envoy.filters.http.router",
     ]);
     const [skipped] = generateProxy(ctx, bare).skippedFilters;
@@ -343,6 +351,7 @@ describe("alternatives and per-proxy filters (meshctl enable tstats --module nat
     const ctx = new PushContext(model, "v1", NATIVE);
     expect(hcmFilters(listener(ctx, "0.0.0.0_80", istioA).filter_chains[0]!.filters[0]!)).toEqual([
       "envoy.filters.http.fault",
+      "envoy.filters.http.cors",
       "istio.metadata_exchange",
       "istio.stats",
       "envoy.filters.http.router",
@@ -358,15 +367,21 @@ describe("alternatives and per-proxy filters (meshctl enable tstats --module nat
   test("a stock Envoy gets the module, built from its own Node, inbound and outbound", () => {
     const ctx = new PushContext(model, "v1", NATIVE);
     const out = listener(ctx, "0.0.0.0_80", stockA).filter_chains[0]!.filters[0]!;
-    expect(hcmFilters(out)).toEqual(["envoy.filters.http.fault", "tstats", "envoy.filters.http.router"]);
+    expect(hcmFilters(out)).toEqual([
+      "envoy.filters.http.fault",
+      "envoy.filters.http.cors",
+      "tstats",
+      "envoy.filters.http.router",
+    ]);
     const sent = (out.typed_config as { http_filters: { typed_config: { value: string } }[] })
-      .http_filters[1]!;
+      .http_filters[2]!;
     expect(Buffer.from(sent.typed_config.value, "base64").toString()).toBe(`source|${SIDECAR_ID}|demo`);
     const inbound = listener(ctx, "virtualInbound", stockA).filter_chains.find(
-      (c) => c.name === "inbound|8080||",
+      (c) => c.name === "0.0.0.0_8080",
     )!;
     expect(hcmFilters(inbound.filters[0]!)).toEqual([
       "envoy.filters.http.fault",
+      "envoy.filters.http.cors",
       "tstats",
       "envoy.filters.http.router",
     ]);
@@ -394,6 +409,7 @@ describe("alternatives and per-proxy filters (meshctl enable tstats --module nat
     const bare = proxyFromNode({ id: SIDECAR_ID });
     expect(hcmFilters(listener(ctx, "0.0.0.0_80", bare).filter_chains[0]!.filters[0]!)).toEqual([
       "envoy.filters.http.fault",
+      "envoy.filters.http.cors",
       "envoy.filters.http.router",
     ]);
     const skipped = generateProxy(ctx, bare).skippedFilters;

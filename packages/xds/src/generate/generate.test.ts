@@ -69,6 +69,19 @@ spec:
   subsets:
     - { name: v1, labels: { version: v1 } }
     - { name: v2, labels: { version: v2 }, trafficPolicy: { loadBalancer: { simple: LEAST_REQUEST } } }
+---
+# gRPC gets the clusters its routes name (as istiod): the subsets through a weighted route.
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: echo, namespace: demo }
+spec:
+  hosts: [echo]
+  http:
+    - match: [{ uri: { prefix: /base } }]
+      route: [{ destination: { host: echo } }]
+    - route:
+        - { destination: { host: echo, subset: v1 }, weight: 80 }
+        - { destination: { host: echo, subset: v2 }, weight: 20 }
 `;
 
 const ctx = new PushContext(assembleMeshModel(parseMeshFile("mesh.yaml", MESH).items).model, "v1");
@@ -190,18 +203,57 @@ describe("Envoy sidecar generation", () => {
     });
   });
 
-  test("virtualInbound on 15006 has a chain per served port and a passthrough chain", () => {
+  test("virtualInbound on 15006 has istiod's plaintext chains: per served port, then the passthrough ones", () => {
     const inbound = listener("virtualInbound") as {
-      listener_filters: { name: string }[];
-      filter_chains: { name: string; filter_chain_match?: { destination_port: { value: number } } }[];
+      listener_filters: { name: string; filter_disabled?: unknown }[];
+      filter_chains: {
+        name: string;
+        filter_chain_match?: {
+          destination_port?: { value: number };
+          transport_protocol?: string;
+          application_protocols?: string[];
+        };
+      }[];
+      max_connections_to_accept_per_socket_event: { value: number };
     };
-    expect(inbound.listener_filters.map((f) => f.name)).toEqual(["envoy.filters.listener.original_dst"]);
-    expect(inbound.filter_chains.map((c) => [c.name, c.filter_chain_match?.destination_port.value])).toEqual([
-      ["inbound|8080||", 8080],
-      ["inbound|5432||", 5432],
-      ["virtualInbound-catchall", undefined],
+    expect(inbound.listener_filters.map((f) => f.name)).toEqual([
+      "envoy.filters.listener.original_dst",
+      "envoy.filters.listener.tls_inspector",
+      "envoy.filters.listener.http_inspector",
     ]);
-    expect(config.cds.has("inbound|8080||")).toBe(true);
+    // Declared ports (and 15006 itself) are never sniffed.
+    expect(inbound.listener_filters[2]?.filter_disabled).toEqual({
+      or_match: {
+        rules: [5432, 8080, 15006].map((p) => ({ destination_port_range: { start: p, end: p + 1 } })),
+      },
+    });
+    expect(
+      inbound.filter_chains.map((c) => [
+        c.name,
+        c.filter_chain_match?.destination_port?.value,
+        c.filter_chain_match?.transport_protocol,
+        c.filter_chain_match?.application_protocols,
+      ]),
+    ).toEqual([
+      ["virtualInbound-blackhole", 15006, undefined, undefined],
+      ["0.0.0.0_8080", 8080, "raw_buffer", undefined],
+      ["0.0.0.0_5432", 5432, "raw_buffer", undefined],
+      ["virtualInbound-catchall-http", undefined, "raw_buffer", ["http/1.1", "h2c"]],
+      ["virtualInbound", undefined, "raw_buffer", undefined],
+      ["virtualInbound", undefined, "tls", undefined],
+    ]);
+    expect(inbound.max_connections_to_accept_per_socket_event.value).toBe(1);
+  });
+
+  test("inbound clusters go to the original destination from 127.0.0.6, as istiod's", () => {
+    const cluster = decodeAnyDeep(config.cds.get("inbound|8080||")?.any as never) as Record<string, unknown>;
+    expect(cluster).toMatchObject({
+      type: "ORIGINAL_DST",
+      lb_policy: "CLUSTER_PROVIDED",
+      upstream_bind_config: { source_address: { address: "127.0.0.6", port_value: 0 } },
+      circuit_breakers: { thresholds: [{ max_connections: { value: 4294967295 } }] },
+    });
+    expect(cluster.load_assignment).toBeUndefined();
   });
 
   test("per-port outbound listeners: HTTP via RDS named after the port, TCP via tcp_proxy", () => {
@@ -222,7 +274,7 @@ describe("Envoy sidecar generation", () => {
       virtual_hosts: { name: string; domains: string[] }[];
     };
     expect(route.virtual_hosts.map((v) => v.name)).toEqual(["web.demo.svc.cluster.local:80", "allow_any"]);
-    expect(route.virtual_hosts[0]?.domains).toContain("web:80");
+    expect(route.virtual_hosts[0]?.domains).toContain("web");
   });
 
   test("gRPC ports get HTTP/2 upstream clusters", () => {

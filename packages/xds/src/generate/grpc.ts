@@ -7,15 +7,17 @@ import type { MeshService } from "../model/types.js";
 import { packAny } from "../protocol/protos.js";
 import {
   ADS_SOURCE,
-  buildRoutes,
   clusterName,
   type GeneratedListeners,
   HCM_TYPE,
   hostAliases,
   httpFilters,
+  isHttp,
+  virtualHostDomains,
 } from "./common.js";
 import type { ProxyInfo } from "./proxy.js";
 import type { PushContext } from "./push-context.js";
+import { buildRoutes } from "./routes.js";
 
 /** Listeners and routes of a proxyless gRPC client: depend only on its view. */
 export function generateGrpcOutbound(
@@ -36,15 +38,20 @@ export function generateGrpcOutbound(
         const name = `${alias}:${port.port}`;
         out.lds.set(name, { name, api_listener: { api_listener: hcm } });
       }
+      // As istiod: a TCP port's route config has no virtual host (and the port no cluster).
       out.rds.set(routeName, {
         name: routeName,
-        virtual_hosts: [
-          {
-            name: `${service.hostname}:${port.port}`,
-            domains: aliases.flatMap((a) => [`${a}:${port.port}`, a]),
-            routes: buildRoutes(ctx, proxy, service, port),
-          },
-        ],
+        virtual_hosts: isHttp(port)
+          ? [
+              {
+                name: `${service.hostname}:${port.port}`,
+                // With ports: gRPC has no ignore_port_in_host_matching (istiod's SidecarIgnorePort).
+                domains: virtualHostDomains(service, proxy, port.port),
+                routes: buildRoutes(ctx, proxy, service, port),
+                include_request_attempt_count: true,
+              },
+            ]
+          : [],
       });
     }
   }

@@ -9,21 +9,24 @@
  */
 import { createHash } from "node:crypto";
 import { dependency } from "../model/diff.js";
+import { isIpLiteral } from "../model/parse-documents.js";
 import type { MeshService } from "../model/types.js";
 import { type EncodedAny, packAny, type ResourceKind, TYPE_URLS } from "../protocol/protos.js";
 import {
-  buildEdsCluster,
-  buildLoadAssignment,
+  buildEnvoyCluster,
+  buildGrpcCluster,
   type ClusterSpec,
-  isHttp2,
-  type Proto,
+  dnsClusterEndpoints,
+  envoyFixedClusters,
   serviceClusterSpecs,
-} from "./common.js";
-import { envoyFixedClusters, generateEnvoyInbound, generateEnvoyOutbound } from "./envoy.js";
+} from "./clusters.js";
+import { buildLoadAssignment, type Proto } from "./common.js";
+import { generateEnvoyInbound, generateEnvoyOutbound } from "./envoy.js";
 import type { SkippedFilter } from "./filter-extensions.js";
 import { generateGrpcOutbound } from "./grpc.js";
 import type { ProxyInfo } from "./proxy.js";
 import type { PushContext } from "./push-context.js";
+import { expandDelegates } from "./routes.js";
 
 export interface EncodedResource {
   readonly name: string;
@@ -111,7 +114,10 @@ function sortedEncoded(
 function clusterFor(ctx: PushContext, proxy: ProxyInfo, spec: ClusterSpec, transform?: ResourceTransform) {
   const selection = ctx.envoyFiltersFor(proxy);
   const build = () => {
-    let cluster = buildEdsCluster(spec.name, spec.policy, proxy, isHttp2(spec.port));
+    let cluster =
+      proxy.type === "grpc"
+        ? buildGrpcCluster(spec)
+        : (buildEnvoyCluster(spec, ctx.model.endpoints.get(spec.service.hostname) ?? []) as Proto);
     const filters = selection.filters.cluster?.outbound ?? [];
     if (filters.length > 0) cluster = { ...cluster, filters: [...filters] };
     return encodeResource(
@@ -135,7 +141,13 @@ function clusterFor(ctx: PushContext, proxy: ProxyInfo, spec: ClusterSpec, trans
 function claFor(ctx: PushContext, proxy: ProxyInfo, spec: ClusterSpec, transform?: ResourceTransform) {
   const host = spec.service.hostname;
   const build = () => {
-    const cla = buildLoadAssignment(spec.name, ctx.model.endpoints.get(host) ?? [], spec.port, spec.subset);
+    // gRPC reads only IP endpoints: a DNS-resolved ServiceEntry's names are for Envoy to resolve.
+    const endpoints = (ctx.model.endpoints.get(host) ?? []).filter(
+      (e) =>
+        (spec.service.resolution !== "DNS" && spec.service.resolution !== "DNS_ROUND_ROBIN") ||
+        isIpLiteral(e.address),
+    );
+    const cla = buildLoadAssignment(spec.name, endpoints, spec.port, spec.subset);
     return encodeResource("eds", spec.name, transform ? transform("eds", spec.name, cla, proxy) : cla);
   };
   if (transform) return build();
@@ -151,8 +163,31 @@ function claFor(ctx: PushContext, proxy: ProxyInfo, spec: ClusterSpec, transform
 
 function routeDependencies(ctx: PushContext, proxy: ProxyInfo, service: MeshService, into: Set<string>) {
   into.add(dependency.service(service.hostname));
-  for (const r of ctx.virtualServiceFor(service.hostname, proxy)?.http ?? [])
+  const vs = ctx.virtualServiceFor(service.hostname, proxy);
+  // Routes name the clusters (and carry the hash policies) of their destinations and mirrors,
+  // delegates' included; tcp/tls routes too.
+  for (const r of vs ? expandDelegates(ctx, vs) : []) {
     for (const d of r.destinations) into.add(dependency.service(d.host));
+    for (const m of r.mirrors ?? []) into.add(dependency.service(m.host));
+  }
+  for (const r of [...(vs?.tcp ?? []), ...(vs?.tls ?? [])])
+    for (const d of r.destinations) into.add(dependency.service(d.host));
+}
+
+/** The clusters route configurations send to (a route's cluster or weighted clusters). */
+function routedClusters(routeConfigs: Iterable<Proto>): Set<string> {
+  const out = new Set<string>();
+  for (const rc of routeConfigs)
+    for (const vh of (rc.virtual_hosts as Proto[] | undefined) ?? [])
+      for (const route of (vh.routes as Proto[] | undefined) ?? []) {
+        const action = route.route as
+          | { cluster?: unknown; weighted_clusters?: { clusters?: Proto[] } }
+          | undefined;
+        if (typeof action?.cluster === "string") out.add(action.cluster);
+        for (const c of action?.weighted_clusters?.clusters ?? [])
+          if (typeof c.name === "string") out.add(c.name);
+      }
+  return out;
 }
 
 function buildView(ctx: PushContext, proxy: ProxyInfo, transform?: ResourceTransform): OutboundView {
@@ -161,20 +196,35 @@ function buildView(ctx: PushContext, proxy: ProxyInfo, transform?: ResourceTrans
   const clusters = new Map<string, EncodedResource>();
   const clas: ClaSpec[] = [];
   const clustersByHost = new Map<string, ClusterSpec[]>();
+  // Proxyless gRPC subscribes to the clusters its routes name, and istiod sends just those (none
+  // for a TCP port, whose route configuration is empty).
+  const grpcGenerated = proxy.type === "grpc" ? generateGrpcOutbound(ctx, proxy, visible) : undefined;
+  const grpcClusters = grpcGenerated ? routedClusters(grpcGenerated.rds.values()) : undefined;
   for (const service of visible) {
     routeDependencies(ctx, proxy, service, deps);
-    const specs = serviceClusterSpecs(ctx, proxy, service);
+    // Envoy: only EDS clusters have a ClusterLoadAssignment, and a DNS cluster without endpoints
+    // is left out (istiod drops it; Envoy would reject it). Proxyless gRPC: every cluster is EDS.
+    const specs = serviceClusterSpecs(ctx, proxy, service).filter((spec) =>
+      grpcClusters
+        ? grpcClusters.has(spec.name)
+        : spec.discovery === "EDS" ||
+          spec.discovery === "ORIGINAL_DST" ||
+          dnsClusterEndpoints(spec, ctx.model.endpoints.get(service.hostname) ?? []).length > 0,
+    );
     for (const spec of specs) {
       clusters.set(spec.name, clusterFor(ctx, proxy, spec, transform));
-      clas.push({ spec, host: service.hostname });
+      if (proxy.type === "grpc" || spec.discovery === "EDS") clas.push({ spec, host: service.hostname });
     }
-    clustersByHost.set(service.hostname, specs);
+    clustersByHost.set(
+      service.hostname,
+      specs.filter((spec) => proxy.type === "grpc" || spec.discovery === "EDS"),
+    );
   }
   const t = transform
     ? (kind: ResourceKind) => (n: string, v: Proto) => transform(kind, n, v, proxy)
     : undefined;
   let generated: { lds: Map<string, Proto>; rds: Map<string, Proto> };
-  if (proxy.type === "grpc") generated = generateGrpcOutbound(ctx, proxy, visible);
+  if (grpcGenerated) generated = grpcGenerated;
   else {
     generated = generateEnvoyOutbound(ctx, proxy, visible);
     for (const [name, cluster] of sortedEncoded("cds", envoyFixedClusters(), t?.("cds")))

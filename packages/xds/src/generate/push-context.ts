@@ -22,6 +22,7 @@ import {
   NO_FILTER_EXTENSIONS,
 } from "./filter-extensions.js";
 import type { ProxyInfo } from "./proxy.js";
+import { sourceLabelsViewKey } from "./routes.js";
 import { ALL_NAMESPACES, XdsCache } from "./xds-cache.js";
 
 export function isVisibleTo(
@@ -140,11 +141,14 @@ export class PushContext {
   proxyViewKey(proxy: ProxyInfo): string {
     const sidecar = this.sidecarFor(proxy);
     const filters = this.envoyFiltersFor(proxy).key;
+    const sourceKey = sourceLabelsViewKey(this, proxy);
     return [
       proxy.type,
       proxy.namespace,
       sidecar ? `${sidecar.namespace}/${sidecar.name}` : "",
       ...(filters ? [`filters=${filters}`] : []),
+      // Routes with sourceLabels matches differ by the proxy's labels.
+      ...(sourceKey ? [`src=${sourceKey}`] : []),
     ].join("|");
   }
 

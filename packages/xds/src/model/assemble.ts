@@ -154,6 +154,7 @@ export function assembleMeshModel(items: readonly MeshItem[], opts: AssembleOpti
         ports: svc.ports,
         exportTo: svc.exportTo,
         source: svc.source,
+        ...(svc.clusterIP ? { clusterIP: svc.clusterIP } : {}),
       },
     ]);
     if (!service) continue;
@@ -179,14 +180,31 @@ export function assembleMeshModel(items: readonly MeshItem[], opts: AssembleOpti
   }
   for (const se of byKind("ServiceEntry")) {
     const selected = selectWorkloads(workloadsByNs.get(se.namespace) ?? [], se.workloadSelector);
+    // istiod's ServiceEntry controller selects Pods too (same namespace, by labels).
+    const pods = se.workloadSelector ? workloads.podsSelected(se.namespace, se.workloadSelector) : [];
     let eps: MeshEndpoint[] | undefined;
     const endpointsOf = () => {
-      eps ??= [...se.endpoints.map((e) => ({ ...e, healthy: true })), ...selected.flatMap(workloadEndpoint)];
+      eps ??= [
+        ...se.endpoints.map((e) => ({ ...e, healthy: true })),
+        ...selected.flatMap(workloadEndpoint),
+        ...pods.flatMap((pod) => workloads.podEndpoints(pod)),
+      ];
       return eps;
     };
-    const version = [fingerprintOf(se.endpoints), ...selected.map((i) => fingerprintOf(i))].join("\n");
+    const version = [
+      se.resolution,
+      fingerprintOf(se.endpoints),
+      ...selected.map((i) => fingerprintOf(i)),
+      ...pods.map((i) => digestOf(i)),
+      ...workloads.nodesOf(pods).map((i) => digestOf(i)),
+    ].join("\n");
     const defs = memoServices(se, () => se.hosts.map((host) => serviceEntryService(se, host)));
-    for (const def of defs) add(def, endpointsOf, version);
+    const resolvesHost =
+      (se.resolution === "DNS" || se.resolution === "DNS_ROUND_ROBIN") &&
+      se.endpoints.length === 0 &&
+      !se.workloadSelector;
+    for (const def of defs)
+      add(def, resolvesHost ? () => [serviceEntryHostEndpoint(se, def.hostname)] : endpointsOf, version);
   }
   const resolved = resolveVirtualServiceHosts(
     byKind("VirtualService").map((i) => i.value),
@@ -334,6 +352,38 @@ class WorkloadIndex {
     this.nodes = new Map(nodes.map((n) => [n.name, n]));
   }
 
+  /** Pods of a namespace whose labels match a (non-empty) selector. */
+  podsSelected(namespace: string, selector: Labels): PodItem[] {
+    if (Object.keys(selector).length === 0) return [];
+    return [...this.pods.values()].filter(
+      (p) => p.namespace === namespace && labelsMatch(selector, p.labels),
+    );
+  }
+
+  /** The Nodes of these Pods (their locality is part of the endpoints' version). */
+  nodesOf(pods: readonly PodItem[]): NodeItem[] {
+    return pods.flatMap((p) => {
+      const node = this.nodes.get(p.nodeName ?? "");
+      return node ? [node] : [];
+    });
+  }
+
+  /** A selected Pod as endpoints: one per IP, on the service ports' target ports. */
+  podEndpoints(pod: PodItem): MeshEndpoint[] {
+    const node = this.nodes.get(pod.nodeName ?? "");
+    const own = topologyLocality(pod.labels);
+    const locality = node && hasLocality(node.locality) ? node.locality : own;
+    return pod.ips.map((address) => ({
+      address,
+      ports: {},
+      labels: pod.labels,
+      locality,
+      weight: 1,
+      healthy: true,
+      source: pod.source,
+    }));
+  }
+
   private podOf(e: SliceEndpoint, address: string): PodItem | undefined {
     if (e.pod) return this.pods.get(`${e.pod.namespace}/${e.pod.name}`);
     return this.podsByIp.get(address);
@@ -423,6 +473,30 @@ function serviceEntryService(se: ServiceEntryItem, host: string): MeshService {
     origin: "serviceentry",
     ports: se.ports,
     exportTo: se.exportTo,
+    source: se.source,
+    resolution: se.resolution,
+    ...(se.addresses.length > 0 ? { addresses: se.addresses } : {}),
+    ...(se.meshExternal ? { meshExternal: true } : {}),
+    // A DNS cluster carries its endpoints' names (Envoy resolves them): they are part of the
+    // cluster, so a change to them is a change to the service, never an endpoints-only push.
+    ...(se.resolution === "DNS" || se.resolution === "DNS_ROUND_ROBIN"
+      ? { dnsEndpoints: digestOf(se.endpoints) }
+      : {}),
+  };
+}
+
+/**
+ * A DNS-resolved ServiceEntry without endpoints resolves its host itself (istiod: one endpoint
+ * per host, the host name on the service port); NONE has no endpoints (original destination).
+ */
+function serviceEntryHostEndpoint(se: ServiceEntryItem, host: string): MeshEndpoint {
+  return {
+    address: host,
+    ports: {},
+    labels: {},
+    locality: { region: "", zone: "", subzone: "" },
+    weight: 1,
+    healthy: true,
     source: se.source,
   };
 }

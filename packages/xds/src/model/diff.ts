@@ -131,6 +131,8 @@ export function diffMeshModels(prev: MeshModel, next: MeshModel): MeshChange {
       for (const h of [
         ...(p ? (hostsOf as (x: unknown) => readonly string[])(p) : []),
         ...(n ? (hostsOf as (x: unknown) => readonly string[])(n) : []),
+        // A delegate VirtualService (no hosts) routes the hosts of the roots that name it.
+        ...(kind === "VirtualService" ? delegatingHosts(prev, next, o) : []),
       ])
         deps.add(dependency.service(h));
     }
@@ -148,4 +150,17 @@ export function diffMeshModels(prev: MeshModel, next: MeshModel): MeshChange {
     deps.add(dependency.sidecar(o.namespace));
   }
   return { keys, full, dependencies: deps };
+}
+
+/** Hosts of the VirtualServices (before or after) with a route delegating to `child`. */
+function delegatingHosts(
+  prev: MeshModel,
+  next: MeshModel,
+  child: { namespace: string; name: string },
+): string[] {
+  return [...prev.virtualServices, ...next.virtualServices]
+    .filter((vs) =>
+      vs.http.some((r) => r.delegate?.name === child.name && r.delegate.namespace === child.namespace),
+    )
+    .flatMap((vs) => vs.hosts);
 }

@@ -81,7 +81,7 @@ const httpMatchRequest = fields({
   authority: stringMatch,
   headers: map(stringMatch),
   port: leaf,
-  sourceLabels: leaf,
+  sourceLabels: opaque,
   gateways: leaf,
   queryParams: map(stringMatch),
   ignoreUriCase: leaf,
@@ -96,10 +96,10 @@ const httpRoute = fields({
   name: leaf,
   match: list(httpMatchRequest),
   route: list(fields({ destination, weight: leaf, headers })),
-  redirect: leaf,
-  directResponse: leaf,
-  delegate: leaf,
-  rewrite: leaf,
+  redirect: allLeaves("uri", "authority", "port", "derivePort", "scheme", "redirectCode"),
+  directResponse: fields({ status: leaf, body: allLeaves("string", "bytes") }),
+  delegate: allLeaves("name", "namespace"),
+  rewrite: fields({ uri: leaf, authority: leaf, uriRegexRewrite: allLeaves("match", "rewrite") }),
   timeout: leaf,
   retries: allLeaves(
     "attempts",
@@ -113,58 +113,116 @@ const httpRoute = fields({
     delay: fields({ fixedDelay: leaf, exponentialDelay: leaf, percentage: percent, percent: leaf }),
     abort: fields({ httpStatus: leaf, grpcStatus: leaf, http2Error: leaf, percentage: percent }),
   }),
-  mirror: leaf,
-  mirrors: leaf,
+  mirror: destination,
+  mirrors: list(fields({ destination, percentage: percent })),
   mirrorPercent: leaf,
   mirrorPercentage: percent,
-  corsPolicy: leaf,
+  corsPolicy: fields({
+    allowOrigin: leaf,
+    allowOrigins: list(stringMatch),
+    allowMethods: leaf,
+    allowHeaders: leaf,
+    exposeHeaders: leaf,
+    maxAge: leaf,
+    allowCredentials: leaf,
+    unmatchedPreflights: leaf,
+  }),
   headers,
 });
 
+const l4Match = {
+  destinationSubnets: leaf,
+  port: leaf,
+  sourceLabels: opaque,
+  gateways: leaf,
+  sourceNamespace: leaf,
+  sourceSubnet: leaf,
+};
+const l4Route = list(fields({ destination, weight: leaf }));
+const tcpRoute = fields({ match: list(fields(l4Match)), route: l4Route });
+const tlsRoute = fields({ match: list(fields({ ...l4Match, sniHosts: leaf })), route: l4Route });
+
 const consistentHash = fields({
   httpHeaderName: leaf,
-  httpCookie: leaf,
+  httpCookie: fields({ name: leaf, path: leaf, ttl: leaf, attributes: leaf }),
   useSourceIp: leaf,
   httpQueryParameterName: leaf,
-  ringHash: leaf,
-  maglev: leaf,
+  ringHash: allLeaves("minimumRingSize"),
+  maglev: allLeaves("tableSize"),
   minimumRingSize: leaf,
 });
 
-const trafficPolicyFields: Record<string, FieldShape> = {
-  loadBalancer: fields({
-    simple: leaf,
-    consistentHash,
-    localityLbSetting: leaf,
-    warmupDurationSecs: leaf,
-    warmup: leaf,
+const loadBalancerSettings = fields({
+  simple: leaf,
+  consistentHash,
+  localityLbSetting: fields({
+    distribute: list(fields({ from: leaf, to: opaque })),
+    failover: list(allLeaves("from", "to")),
+    failoverPriority: leaf,
+    enabled: leaf,
   }),
-  connectionPool: fields({
-    tcp: leaf,
-    http: allLeaves(
-      "http1MaxPendingRequests",
-      "http2MaxRequests",
-      "maxRequestsPerConnection",
-      "maxRetries",
-      "idleTimeout",
-      "h2UpgradePolicy",
-      "useClientProtocol",
-      "maxConcurrentStreams",
-    ),
+  warmupDurationSecs: leaf,
+  warmup: leaf,
+});
+
+const connectionPoolSettings = fields({
+  tcp: fields({
+    maxConnections: leaf,
+    connectTimeout: leaf,
+    tcpKeepalive: allLeaves("probes", "time", "interval"),
+    maxConnectionDuration: leaf,
+    idleTimeout: leaf,
   }),
-  outlierDetection: allLeaves(
-    "splitExternalLocalOriginErrors",
-    "consecutiveLocalOriginFailures",
-    "consecutiveGatewayErrors",
-    "consecutive5xxErrors",
-    "interval",
-    "baseEjectionTime",
-    "maxEjectionPercent",
-    "minHealthPercent",
-    "consecutiveErrors",
+  http: allLeaves(
+    "http1MaxPendingRequests",
+    "http2MaxRequests",
+    "maxRequestsPerConnection",
+    "maxRetries",
+    "idleTimeout",
+    "h2UpgradePolicy",
+    "useClientProtocol",
+    "maxConcurrentStreams",
   ),
-  tls: leaf,
-  portLevelSettings: leaf,
+});
+
+const outlierDetection = allLeaves(
+  "splitExternalLocalOriginErrors",
+  "consecutiveLocalOriginFailures",
+  "consecutiveGatewayErrors",
+  "consecutive5xxErrors",
+  "interval",
+  "baseEjectionTime",
+  "maxEjectionPercent",
+  "minHealthPercent",
+  "consecutiveErrors",
+);
+
+const clientTls = allLeaves(
+  "mode",
+  "clientCertificate",
+  "privateKey",
+  "caCertificates",
+  "credentialName",
+  "subjectAltNames",
+  "sni",
+  "insecureSkipVerify",
+  "caCrl",
+);
+
+const trafficPolicyFields: Record<string, FieldShape> = {
+  loadBalancer: loadBalancerSettings,
+  connectionPool: connectionPoolSettings,
+  outlierDetection,
+  tls: clientTls,
+  portLevelSettings: list(
+    fields({
+      port: portSelector,
+      loadBalancer: loadBalancerSettings,
+      connectionPool: connectionPoolSettings,
+      outlierDetection,
+      tls: clientTls,
+    }),
+  ),
   tunnel: leaf,
   proxyProtocol: leaf,
   retryBudget: leaf,
@@ -188,8 +246,8 @@ export const KNOWN_FIELDS: Readonly<Record<string, FieldShape>> = {
       hosts: leaf,
       gateways: leaf,
       http: list(httpRoute),
-      tls: leaf,
-      tcp: leaf,
+      tls: list(tlsRoute),
+      tcp: list(tcpRoute),
       exportTo: leaf,
     }),
   ),
@@ -221,7 +279,7 @@ export const KNOWN_FIELDS: Readonly<Record<string, FieldShape>> = {
       workloadSelector,
       ingress: leaf,
       egress: list(fields({ port: leaf, bind: leaf, captureMode: leaf, hosts: leaf })),
-      outboundTrafficPolicy: leaf,
+      outboundTrafficPolicy: fields({ mode: leaf, egressProxy: leaf }),
       inboundConnectionPool: leaf,
     }),
   ),

@@ -4,29 +4,24 @@
  * checked by the same code, and a broken object keeps its own last good version.
  */
 import { LineCounter, parseAllDocuments } from "yaml";
+import { parseDestinationRule } from "./destination-rule.js";
 import { type FieldPath, type FieldReader, formatPath, ObjectReader } from "./field-reader.js";
 import { didYouMean, fieldNamesAt, fieldShapeAt, KNOWN_FIELDS } from "./known-fields.js";
+import { parseServiceEntrySpec } from "./service-entry.js";
+import { parseSidecar } from "./sidecar.js";
 import type {
   ConfigDiagnostic,
   DestinationRuleModel,
-  HttpFault,
-  HttpMatch,
-  HttpRetry,
-  HttpRoute,
   Labels,
-  LoadBalancer,
   Locality,
-  OutlierDetection,
-  RouteDestination,
   ServicePort,
+  ServiceResolution,
   SidecarModel,
   SourceRef,
-  StringMatch,
-  SubsetModel,
-  TrafficPolicy,
   VirtualServiceModel,
 } from "./types.js";
 import { type ConfigKey, DEFAULT_DOMAIN_SUFFIX } from "./types.js";
+import { parseVirtualService } from "./virtual-service.js";
 import { YamlReader } from "./yaml-reader.js";
 
 export interface ServiceItem {
@@ -37,6 +32,8 @@ export interface ServiceItem {
   readonly selector: Labels | undefined;
   readonly exportTo: readonly string[];
   readonly source: SourceRef;
+  /** `spec.clusterIP` (absent when unset or `None`, i.e. headless). */
+  readonly clusterIP?: string;
 }
 
 export interface EndpointSliceItem {
@@ -93,10 +90,14 @@ export interface ServiceEntryItem {
   readonly namespace: string;
   readonly hosts: readonly string[];
   readonly ports: readonly ServicePort[];
-  readonly resolution: string;
+  readonly resolution: ServiceResolution;
+  /** IPs or CIDRs (`spec.addresses`). */
+  readonly addresses: readonly string[];
+  /** Addresses are DNS names when `resolution` is DNS or DNS_ROUND_ROBIN. */
   readonly endpoints: readonly Omit<WorkloadEntryItem, "kind" | "namespace">[];
   readonly workloadSelector: Labels | undefined;
   readonly exportTo: readonly string[];
+  readonly meshExternal: boolean;
   readonly source: SourceRef;
 }
 
@@ -378,11 +379,6 @@ function parseKind(
   }
 }
 
-function exportToOf(r: FieldReader, path: FieldPath): string[] {
-  const list = r.strings(path);
-  return list.length > 0 ? list : ["*"];
-}
-
 function parseService(r: FieldReader, name: string, namespace: string, source: SourceRef): ServiceItem {
   const ports: ServicePort[] = [];
   const n = r.list(["spec", "ports"]);
@@ -407,6 +403,7 @@ function parseService(r: FieldReader, name: string, namespace: string, source: S
     ports.push({ name: portName, port, targetPort: targetPort ?? port, protocol });
   }
   const selectorKeys = r.keys(["spec", "selector"]);
+  const clusterIP = r.str(["spec", "clusterIP"]);
   const annotation = r.str(["metadata", "annotations", "networking.istio.io/exportTo"]);
   const exportTo = annotation
     ? annotation
@@ -422,6 +419,7 @@ function parseService(r: FieldReader, name: string, namespace: string, source: S
     selector: selectorKeys.length > 0 ? r.labels(["spec", "selector"]) : undefined,
     exportTo,
     source,
+    ...(clusterIP && clusterIP !== "None" ? { clusterIP } : {}),
   };
 }
 
@@ -442,7 +440,8 @@ function parseLocalityString(r: FieldReader, path: FieldPath): Locality {
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-function isIpLiteral(text: string): boolean {
+/** An IPv4 or IPv6 literal. */
+export function isIpLiteral(text: string): boolean {
   return IPV4.test(text) || (text.includes(":") && /^[0-9a-fA-F:.]+$/.test(text));
 }
 
@@ -532,10 +531,17 @@ function parsePod(r: FieldReader, name: string, namespace: string, source: Sourc
   };
 }
 
-function parseWorkloadFields(r: FieldReader, base: FieldPath, source: SourceRef) {
+/** The fields a WorkloadEntry and a ServiceEntry endpoint share. */
+export function parseWorkloadFields(r: FieldReader, base: FieldPath, source: SourceRef, dnsNames = false) {
   const address = r.str([...base, "address"], { required: true }) ?? "";
-  if (address && !isIpLiteral(address))
-    r.error([...base, "address"], `"${address}" is not an IP address (DNS endpoints are not supported yet)`);
+  // Istio: a ServiceEntry resolved by DNS may name its endpoints by DNS name.
+  if (address && !isIpLiteral(address) && !(dnsNames && isDnsName(address)))
+    r.error(
+      [...base, "address"],
+      dnsNames
+        ? `"${address}" is neither an IP address nor a DNS name`
+        : `"${address}" is not an IP address (DNS names need a ServiceEntry with resolution DNS)`,
+    );
   const ports: Record<string, number> = {};
   for (const key of r.keys([...base, "ports"])) {
     const p = r.port([...base, "ports", key]);
@@ -557,40 +563,12 @@ function parseWorkloadEntry(r: FieldReader, namespace: string, source: SourceRef
 }
 
 function parseServiceEntry(r: FieldReader, namespace: string, source: SourceRef): ServiceEntryItem {
-  const hosts = r.strings(["spec", "hosts"], { required: true });
-  hosts.forEach((h, i) => {
-    if (h.includes("*")) r.error(["spec", "hosts", i], "wildcard hosts are not supported yet");
-  });
-  const ports: ServicePort[] = [];
-  const n = r.list(["spec", "ports"], { required: true });
-  for (let i = 0; i < n; i++) {
-    const p = ["spec", "ports", i];
-    const port = r.port([...p, "number"], { required: true });
-    const name = r.str([...p, "name"], { required: true }) ?? "";
-    const targetPort = r.port([...p, "targetPort"]);
-    const protocol = (r.str([...p, "protocol"]) ?? "TCP").toUpperCase();
-    if (port !== undefined) ports.push({ name, port, targetPort: targetPort ?? port, protocol });
-  }
-  const resolution = r.str(["spec", "resolution"]) ?? "NONE";
-  if (!["STATIC", "NONE", "DNS"].includes(resolution))
-    r.error(["spec", "resolution"], `unsupported resolution ${resolution}; expected STATIC, NONE or DNS`);
-  if (resolution === "DNS")
-    r.warn(["spec", "resolution"], "DNS resolution is treated as STATIC: endpoints must be IP addresses");
-  const endpoints = [];
-  const en = r.list(["spec", "endpoints"]);
-  for (let i = 0; i < en; i++) endpoints.push(parseWorkloadFields(r, ["spec", "endpoints", i], source));
-  const selKeys = r.keys(["spec", "workloadSelector", "labels"]);
-  return {
-    kind: "ServiceEntry",
-    namespace,
-    hosts,
-    ports,
-    resolution,
-    endpoints,
-    workloadSelector: selKeys.length > 0 ? r.labels(["spec", "workloadSelector", "labels"]) : undefined,
-    exportTo: exportToOf(r, ["spec", "exportTo"]),
-    source,
-  };
+  return parseServiceEntrySpec(r, namespace, source);
+}
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+function isDnsName(text: string): boolean {
+  return text.length <= 253 && text.split(".").every((l) => DNS_LABEL.test(l));
 }
 
 /** Istio's short-name rule, extended: `a` -> a.<ns>.svc.<suffix>, `a.b` -> a.b.svc.<suffix>, `a.b.svc` -> +suffix. */
@@ -601,290 +579,4 @@ export function resolveHost(host: string, namespace: string, suffix = DEFAULT_DO
   if (parts.length === 2) return `${host}.svc.${suffix}`;
   if (parts.length === 3 && parts[2] === "svc") return `${host}.${suffix}`;
   return host;
-}
-
-function parseStringMatch(r: FieldReader, path: FieldPath): StringMatch | undefined {
-  const keys = r.keys(path);
-  for (const k of keys) r.has([...path, k]);
-  const supported = keys.filter((k) => k === "exact" || k === "prefix" || k === "regex");
-  if (supported.length !== 1 || keys.length !== 1) {
-    r.error(path, `expected exactly one of exact, prefix or regex, got ${keys.join(", ") || "nothing"}`);
-    return undefined;
-  }
-  const key = supported[0] as "exact" | "prefix" | "regex";
-  const value = r.str([...path, key], { required: key !== "prefix" }) ?? "";
-  if (key === "regex") {
-    try {
-      new RegExp(value);
-    } catch (e) {
-      r.error([...path, key], `invalid regex: ${(e as Error).message}`);
-    }
-  }
-  return key === "exact" ? { exact: value } : key === "prefix" ? { prefix: value } : { regex: value };
-}
-
-function parseVirtualService(
-  r: FieldReader,
-  name: string,
-  namespace: string,
-  source: SourceRef,
-  suffix: string,
-): VirtualServiceModel {
-  let hosts = r.strings(["spec", "hosts"], { required: true }).map((h) => resolveHost(h, namespace, suffix));
-  // Istio: without `gateways` a VirtualService applies to sidecars (`mesh`); with it, only to
-  // the gateways listed, and to sidecars only when `mesh` is one of them.
-  const gateways = r.strings(["spec", "gateways"]);
-  if (gateways.length > 0 && !gateways.includes("mesh")) {
-    r.warn(
-      ["spec", "gateways"],
-      `this VirtualService applies only to gateways (${gateways.join(", ")}), which meshctl does not serve; ignored (add "mesh" to apply it to sidecars)`,
-      "key",
-    );
-    hosts = [];
-  } else
-    gateways.forEach((g, i) => {
-      if (g !== "mesh")
-        r.warn(
-          ["spec", "gateways", i],
-          `gateway ${g} is not served by meshctl; ignored (the VirtualService applies to sidecars through "mesh")`,
-        );
-    });
-  if (r.has(["spec", "tcp"])) r.unsupported(["spec", "tcp"], "tcp routes are not supported yet; ignored");
-  if (r.has(["spec", "tls"])) r.unsupported(["spec", "tls"], "tls routes are not supported yet; ignored");
-  const http: HttpRoute[] = [];
-  const n = r.list(["spec", "http"]);
-  for (let i = 0; i < n; i++) {
-    const base = ["spec", "http", i];
-    const matches: HttpMatch[] = [];
-    const mn = r.list([...base, "match"]);
-    for (let j = 0; j < mn; j++) {
-      const m = [...base, "match", j];
-      for (const key of r.keys(m)) {
-        if (!["uri", "headers", "name"].includes(key))
-          r.error([...m, key], `match field ${key} is not supported yet`);
-      }
-      const uri = r.has([...m, "uri"]) ? parseStringMatch(r, [...m, "uri"]) : undefined;
-      const headers: Record<string, StringMatch> = {};
-      for (const h of r.keys([...m, "headers"])) {
-        const sm = parseStringMatch(r, [...m, "headers", h]);
-        if (sm) headers[h.toLowerCase()] = sm;
-      }
-      matches.push(uri ? { uri, headers } : { headers });
-    }
-    const destinations: RouteDestination[] = [];
-    const rn = r.list([...base, "route"], { required: true });
-    for (let j = 0; j < rn; j++) {
-      const d = [...base, "route", j];
-      const host = r.str([...d, "destination", "host"], { required: true });
-      const subset = r.str([...d, "destination", "subset"]);
-      const port = r.port([...d, "destination", "port", "number"]);
-      const weight =
-        r.num([...d, "weight"], { integer: true, min: 0, max: 100 }) ?? (rn === 1 ? 100 : undefined);
-      if (weight === undefined && rn > 1 && !r.has([...d, "weight"]))
-        r.error([...d, "weight"], "weight is required when a route has several destinations");
-      if (host === undefined) continue;
-      destinations.push({
-        host: resolveHost(host, namespace, suffix),
-        weight: weight ?? 0,
-        ...(subset ? { subset } : {}),
-        ...(port ? { port } : {}),
-      });
-    }
-    if (rn > 1) {
-      const sum = destinations.reduce((s, d) => s + d.weight, 0);
-      if (sum !== 100) r.error([...base, "route"], `destination weights must add up to 100, got ${sum}`);
-    }
-    let retries: HttpRetry | undefined;
-    if (r.has([...base, "retries"])) {
-      const attempts =
-        r.num([...base, "retries", "attempts"], { integer: true, min: 0, max: 10, required: true }) ?? 0;
-      const perTry = r.durationMs([...base, "retries", "perTryTimeout"]);
-      const retryOn = (r.str([...base, "retries", "retryOn"]) ?? "unavailable")
-        .split(",")
-        .map((s) => s.trim())
-        .filter(Boolean);
-      retries = { attempts, retryOn, ...(perTry !== undefined ? { perTryTimeoutMs: perTry } : {}) };
-    }
-    let fault: HttpFault | undefined;
-    if (r.has([...base, "fault"])) fault = parseFault(r, [...base, "fault"]);
-    const timeoutMs = r.durationMs([...base, "timeout"]);
-    for (const key of [
-      "rewrite",
-      "redirect",
-      "mirror",
-      "corsPolicy",
-      "headers",
-      "delegate",
-      "directResponse",
-    ]) {
-      if (r.has([...base, key])) r.unsupported([...base, key], `${key} is not supported yet; ignored`);
-    }
-    http.push({
-      name: r.str([...base, "name"]) ?? `${name}-${i}`,
-      matches,
-      destinations,
-      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-      ...(retries ? { retries } : {}),
-      ...(fault ? { fault } : {}),
-    });
-  }
-  return { name, namespace, hosts, http, exportTo: exportToOf(r, ["spec", "exportTo"]), source };
-}
-
-function percentOf(r: FieldReader, path: FieldPath): number {
-  if (r.has([...path, "percentage"]))
-    return r.num([...path, "percentage", "value"], { min: 0, max: 100, required: true }) ?? 0;
-  if (r.has([...path, "percent"])) return r.num([...path, "percent"], { min: 0, max: 100 }) ?? 0;
-  return 100;
-}
-
-function parseFault(r: FieldReader, path: FieldPath): HttpFault {
-  let abort: HttpFault["abort"];
-  let delay: HttpFault["delay"];
-  if (r.has([...path, "abort"])) {
-    const a = [...path, "abort"];
-    const percent = percentOf(r, a);
-    const httpStatus = r.num([...a, "httpStatus"], { integer: true, min: 200, max: 599 });
-    const grpcName = r.str([...a, "grpcStatus"]);
-    let grpcStatus: number | undefined;
-    if (grpcName !== undefined) {
-      grpcStatus = GRPC_STATUS_CODES[grpcName.toUpperCase()];
-      if (grpcStatus === undefined) r.error([...a, "grpcStatus"], `unknown gRPC status ${grpcName}`);
-    }
-    if (httpStatus === undefined && grpcStatus === undefined)
-      r.error(a, "abort needs httpStatus or grpcStatus");
-    abort = {
-      percent,
-      ...(httpStatus !== undefined ? { httpStatus } : {}),
-      ...(grpcStatus !== undefined ? { grpcStatus } : {}),
-    };
-  }
-  if (r.has([...path, "delay"])) {
-    const d = [...path, "delay"];
-    const fixedDelayMs = r.durationMs([...d, "fixedDelay"]);
-    if (fixedDelayMs === undefined) r.error([...d, "fixedDelay"], "delay needs fixedDelay");
-    delay = { percent: percentOf(r, d), fixedDelayMs: fixedDelayMs ?? 0 };
-  }
-  return { ...(abort ? { abort } : {}), ...(delay ? { delay } : {}) };
-}
-
-function parseTrafficPolicy(r: FieldReader, path: FieldPath): TrafficPolicy | undefined {
-  if (!r.has(path)) return undefined;
-  let loadBalancer: LoadBalancer | undefined;
-  const lb = [...path, "loadBalancer"];
-  if (r.has([...lb, "simple"])) {
-    const simple = r.str([...lb, "simple"]) ?? "";
-    const map: Record<string, "ROUND_ROBIN" | "LEAST_REQUEST" | "RANDOM"> = {
-      ROUND_ROBIN: "ROUND_ROBIN",
-      LEAST_REQUEST: "LEAST_REQUEST",
-      LEAST_CONN: "LEAST_REQUEST",
-      RANDOM: "RANDOM",
-      UNSPECIFIED: "ROUND_ROBIN",
-    };
-    const kind = map[simple];
-    if (!kind)
-      r.error(
-        [...lb, "simple"],
-        `unsupported load balancer ${simple}; expected ROUND_ROBIN, LEAST_REQUEST or RANDOM`,
-      );
-    else loadBalancer = { kind };
-  } else if (r.has([...lb, "consistentHash"])) {
-    const ch = [...lb, "consistentHash"];
-    const header = r.str([...ch, "httpHeaderName"]);
-    const minimumRingSize = r.num([...ch, "minimumRingSize"], { integer: true, min: 1, max: 8_388_608 });
-    for (const key of ["httpCookie", "useSourceIp", "httpQueryParameterName", "maglev"]) {
-      if (r.has([...ch, key]))
-        r.unsupported([...ch, key], `${key} is not supported yet; using ring hash without it`);
-    }
-    loadBalancer = {
-      kind: "RING_HASH",
-      ...(header ? { httpHeaderName: header.toLowerCase() } : {}),
-      ...(minimumRingSize ? { minimumRingSize } : {}),
-    };
-  }
-  let outlierDetection: OutlierDetection | undefined;
-  const od = [...path, "outlierDetection"];
-  if (r.has(od)) {
-    const c5 = r.num([...od, "consecutive5xxErrors"], { integer: true, min: 0 });
-    const cg = r.num([...od, "consecutiveGatewayErrors"], { integer: true, min: 0 });
-    const interval = r.durationMs([...od, "interval"]);
-    const base = r.durationMs([...od, "baseEjectionTime"]);
-    const maxPct = r.num([...od, "maxEjectionPercent"], { integer: true, min: 0, max: 100 });
-    outlierDetection = {
-      ...(c5 !== undefined ? { consecutive5xxErrors: c5 } : {}),
-      ...(cg !== undefined ? { consecutiveGatewayErrors: cg } : {}),
-      ...(interval !== undefined ? { intervalMs: interval } : {}),
-      ...(base !== undefined ? { baseEjectionTimeMs: base } : {}),
-      ...(maxPct !== undefined ? { maxEjectionPercent: maxPct } : {}),
-    };
-  }
-  const maxRequests = r.num([...path, "connectionPool", "http", "http2MaxRequests"], {
-    integer: true,
-    min: 1,
-  });
-  return {
-    ...(loadBalancer ? { loadBalancer } : {}),
-    ...(outlierDetection ? { outlierDetection } : {}),
-    ...(maxRequests ? { maxRequests } : {}),
-  };
-}
-
-function parseDestinationRule(
-  r: FieldReader,
-  name: string,
-  namespace: string,
-  source: SourceRef,
-  suffix: string,
-): DestinationRuleModel {
-  const host = resolveHost(r.str(["spec", "host"], { required: true }) ?? "", namespace, suffix);
-  const subsets: SubsetModel[] = [];
-  const n = r.list(["spec", "subsets"]);
-  const names = new Set<string>();
-  for (let i = 0; i < n; i++) {
-    const s = ["spec", "subsets", i];
-    const sname = r.str([...s, "name"], { required: true }) ?? "";
-    if (names.has(sname)) r.error([...s, "name"], `duplicate subset ${sname}`);
-    if (sname.includes("|")) r.error([...s, "name"], "subset names must not contain |");
-    names.add(sname);
-    const trafficPolicy = parseTrafficPolicy(r, [...s, "trafficPolicy"]);
-    subsets.push({
-      name: sname,
-      labels: r.labels([...s, "labels"]),
-      ...(trafficPolicy ? { trafficPolicy } : {}),
-    });
-  }
-  const trafficPolicy = parseTrafficPolicy(r, ["spec", "trafficPolicy"]);
-  return {
-    name,
-    namespace,
-    host,
-    subsets,
-    exportTo: exportToOf(r, ["spec", "exportTo"]),
-    source,
-    ...(trafficPolicy ? { trafficPolicy } : {}),
-  };
-}
-
-function parseSidecar(r: FieldReader, name: string, namespace: string, source: SourceRef): SidecarModel {
-  const egressHosts: string[] = [];
-  const n = r.list(["spec", "egress"]);
-  for (let i = 0; i < n; i++) {
-    const hosts = r.strings(["spec", "egress", i, "hosts"], { required: true });
-    hosts.forEach((h, j) => {
-      if (!h.includes("/"))
-        r.error(["spec", "egress", i, "hosts", j], `egress host must be namespace/host, got "${h}"`);
-    });
-    egressHosts.push(...hosts);
-  }
-  if (n === 0) egressHosts.push("*/*");
-  if (r.has(["spec", "ingress"]))
-    r.unsupported(["spec", "ingress"], "Sidecar ingress is not supported yet; ignored");
-  const selKeys = r.keys(["spec", "workloadSelector", "labels"]);
-  return {
-    name,
-    namespace,
-    egressHosts,
-    source,
-    ...(selKeys.length > 0 ? { workloadSelector: r.labels(["spec", "workloadSelector", "labels"]) } : {}),
-  };
 }

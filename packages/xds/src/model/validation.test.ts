@@ -66,18 +66,16 @@ describe("fields meshctl does not read", () => {
         "echo",
         `  hosts: [echo]
   http:
-    - mirrorPercentage: { value: 5 }
+    - match: [{ uri: { prefix: /a }, statPrefix: a }]
       route:
         - destination: { host: echo }
-          headers: { request: { set: { x-a: b } } }
-      retries: { attempts: 2, retryRemoteLocalities: true }
+      retries: { attempts: 2, backoff: 1s }
 `,
       ),
     );
     expect(parsed.diagnostics.map((d) => `${d.path}: ${d.reason}`)).toEqual([
-      "spec.http[0].mirrorPercentage: Istio field not supported by meshctl; ignored",
-      "spec.http[0].route[0].headers: Istio field not supported by meshctl; ignored",
-      "spec.http[0].retries.retryRemoteLocalities: Istio field not supported by meshctl; ignored",
+      "spec.http[0].match[0].statPrefix: statPrefix is not supported (Istio's proxy build only); ignored",
+      "spec.http[0].retries.backoff: backoff is not supported yet; ignored",
     ]);
     expect(parsed.valid).toBe(true);
   });
@@ -157,14 +155,12 @@ spec:
 `;
     const parsed = parseMeshFile("all.yaml", text);
     expect(parsed.diagnostics.map((d) => `${d.severity} ${d.path}: ${d.reason}`)).toEqual([
-      "warning spec.trafficPolicy.tls: Istio field not supported by meshctl; ignored",
+      "warning spec.trafficPolicy.tls.mode: ISTIO_MUTUAL needs workload certificates from Istio's agent (SDS), which meshctl does not serve; the cluster is generated without TLS",
       'warning spec.trafficPolicy.outlierDetection.intervall: unknown field "intervall"; ignored (did you mean "interval"?)',
       'warning spec.subsets[0].lables: unknown field "lables"; ignored (did you mean "labels"?)',
       'warning spec.endpoints[0].networks: unknown field "networks"; ignored (did you mean "network"?)',
       "warning spec.network: Istio field not supported by meshctl; ignored",
-      "warning spec.egress[0].port: Istio field not supported by meshctl; ignored",
-      "warning spec.outboundTrafficPolicy: Istio field not supported by meshctl; ignored",
-      "warning spec.tcp: tcp routes are not supported yet; ignored",
+      "warning spec.egress[0].port: Sidecar egress port is not supported by meshctl yet; ignored (the hosts apply to every port)",
       // The parser's own error names the extra key; it is not reported again as unknown.
       "error spec.http[0].match[0].uri: expected exactly one of exact, prefix or regex, got prefix, exakt",
     ]);

@@ -46,10 +46,17 @@ const ROOT_FILES = [
   "envoy/extensions/filters/http/router/v3/router.proto",
   "envoy/extensions/filters/http/fault/v3/fault.proto",
   "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
+  "envoy/extensions/filters/network/mongo_proxy/v3/mongo_proxy.proto",
   "envoy/extensions/filters/listener/original_dst/v3/original_dst.proto",
+  "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto",
+  "envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto",
   "envoy/extensions/transport_sockets/tls/v3/tls.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
   "envoy/extensions/access_loggers/file/v3/file.proto",
+  // Route-level extensions istiod's routes name (retry predicates/priorities, CORS).
+  "envoy/extensions/filters/http/cors/v3/cors.proto",
+  "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto",
+  "envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto",
   // Filters configured through a TypedStruct are looked up by the type inside it.
   "xds/type/v3/typed_struct.proto",
   "udpa/type/v1/typed_struct.proto",
