@@ -69,7 +69,7 @@ export function formatXdsSoakReport(r: XdsSoakReport): string {
     ]),
     [
       "last-good violations",
-      `${n(r.lastGood.violations)} in ${n(r.lastGood.checks)} checks${r.lastGood.unchecked > 0 ? ` (${n(r.lastGood.unchecked)} proxy resources skipped while reconnecting)` : ""}${r.lastGood.violations === 0 ? "" : "  <-- must be 0"}`,
+      `${n(r.lastGood.violations)} in ${n(r.lastGood.checks)} checks${r.lastGood.unchecked > 0 ? ` (${n(r.lastGood.unchecked)} proxy resources skipped while reconnecting)` : ""}${r.lastGood.lateRestores > 0 ? ` (${n(r.lastGood.lateRestores)} removals after a delete-restore the harness restored later than the 100 ms debounce)` : ""}${r.lastGood.violations === 0 ? "" : "  <-- must be 0"}`,
     ],
     [
       "crashes",

@@ -166,6 +166,11 @@ export interface XdsSoakReport {
     readonly violations: number;
     /** (proxy, resource) pairs a check skipped because the proxy was reconnecting at the time. */
     readonly unchecked: number;
+    /**
+     * Removals after a delete-restore whose restore landed later than the server's 100 ms
+     * debounce (a loaded harness): the file really was gone that long, so they are not violations.
+     */
+    readonly lateRestores: number;
     readonly byKind: Readonly<Record<string, BadEditKindResult>>;
     readonly samples: readonly string[];
   };

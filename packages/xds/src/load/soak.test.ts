@@ -326,6 +326,7 @@ describe("formatXdsSoakReport", () => {
     crashes: [],
     lastGood: {
       unchecked: 0,
+      lateRestores: 0,
       checks: 720,
       violations: 0,
       byKind: { "yaml-syntax": { edits: 360, checks: 720, violations: 0 } },

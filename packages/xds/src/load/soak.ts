@@ -56,6 +56,8 @@ import { writeFileAtomic, writeMeshFiles } from "./target.js";
 import { MeshctlTarget } from "./target-meshctl.js";
 
 const MAX_SAMPLES = 10;
+/** The server's default quiet time (--debounce-after): a file gone for less is never pushed as deleted. */
+const DEBOUNCE_GUARANTEE_MS = 100;
 
 /** The options with their defaults, checked. Exported for tests and the script's help. */
 export function resolveXdsSoakOptions(o: XdsSoakOptions = {}) {
@@ -205,8 +207,8 @@ function emptyKindResults(
 
 interface Scheduled {
   readonly at: number;
-  /** `step`s of an edit under way (delete-restore's restore) run before a restart; checks and reverts may wait. */
-  readonly kind: "step" | "check" | "revert";
+  /** Checks and reverts (an edit's own steps run on their own timers: stepsInFlight). */
+  readonly kind: "check" | "revert";
   readonly run: () => Promise<void>;
 }
 
@@ -251,6 +253,7 @@ export async function runXdsSoak(
     checks: 0,
     violations: 0,
     unchecked: 0,
+    lateRestores: 0,
     byKind: emptyKindResults(o.badEditKinds),
     samples: [] as string[],
   };
@@ -323,6 +326,9 @@ export async function runXdsSoak(
   for (const v of victims) for (const g of victimGuardNames(v)) guardOwner.set(`${g.kind}\0${g.name}`, v);
   /** The latest bad edit against each victim: a removal of its resources is blamed on it. */
   const lastEditOn = new Map<number, BadEditKind>();
+  /** Delete-restore edits: when the victim's file was deleted and (once done) restored. */
+  const deletedAt = new Map<number, { at: number; restoredAt?: number }>();
+  const stepsInFlight = new Set<Promise<void>>();
 
   const driver = new MeshctlTarget({
     ...(options.serverOptions ? { serverOptions: options.serverOptions } : {}),
@@ -372,6 +378,15 @@ export async function runXdsSoak(
         const victim = guardOwner.get(`${kind}\0${name}`);
         if (!victim) continue;
         const blamed = lastEditOn.get(victim.index);
+        const gone = deletedAt.get(victim.index);
+        if (
+          blamed === "delete-restore" &&
+          gone &&
+          (gone.restoredAt ?? now()) - gone.at > DEBOUNCE_GUARANTEE_MS
+        ) {
+          lastGood.lateRestores++;
+          continue;
+        }
         violation(
           blamed,
           `${proxy.identity.nodeId}: ${kind} ${name} removed by a push (last edit: ${blamed ?? "none"})`,
@@ -503,15 +518,9 @@ export async function runXdsSoak(
         await next.run();
       }
     };
-    /** Runs every step of the edits under way (delete-restore's restore), waiting until each is due. */
+    /** Waits for every step of the edits under way (delete-restore's restore). */
     const finishSteps = async () => {
-      for (;;) {
-        const next = scheduled.find((s) => s.kind === "step");
-        if (!next) return;
-        await sleep(next.at - now());
-        scheduled = scheduled.filter((s) => s !== next);
-        await next.run();
-      }
+      while (stepsInFlight.size > 0) await Promise.all([...stepsInFlight]);
     };
 
     /** Bad edits waiting for the next churn change, their sentinel: once every proxy has it, the server has read past the edit. */
@@ -551,9 +560,21 @@ export async function runXdsSoak(
       for (const step of edit.steps) {
         const run = async () => {
           for (const op of step.ops) await fileOp(op);
+          if (edit.kind !== "delete-restore") return;
+          // When the victim's file was really gone, to tell a late restore from a pushed deletion.
+          if (step.atMs === 0) deletedAt.set(edit.victim.index, { at: now() });
+          else {
+            const gone = deletedAt.get(edit.victim.index);
+            if (gone) gone.restoredAt = now();
+          }
         };
         if (step.atMs === 0) await run();
-        else schedule({ at: start + step.atMs, kind: "step", run });
+        else {
+          // Its own timer, not the loop's next turn: a restore must land within the debounce.
+          const timer = new Promise<void>((resolve) => setTimeout(resolve, step.atMs)).then(run);
+          stepsInFlight.add(timer);
+          void timer.finally(() => stepsInFlight.delete(timer));
+        }
       }
       const lastStep = Math.max(...edit.steps.map((s) => s.atMs));
       // The check waits at least checkDelayMs, and until a churn change made after the edit has
@@ -899,6 +920,7 @@ export async function runXdsSoak(
         checks: lastGood.checks,
         violations: lastGood.violations,
         unchecked: lastGood.unchecked,
+        lateRestores: lastGood.lateRestores,
         byKind: lastGood.byKind as Record<string, BadEditKindResult>,
         samples: [...lastGood.samples, ...latestViolations],
       },
