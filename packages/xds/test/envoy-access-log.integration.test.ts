@@ -225,10 +225,12 @@ describe.skipIf(gate.skip)("a JSON access log on a real Envoy sidecar", () => {
     const echoed = await new Promise<string>((resolve, reject) => {
       // Five bytes at least: the inbound tls_inspector (as istiod's) reads a whole TLS record
       // header before it lets a connection on.
-      const s = connect(TCP_PORT, ns?.ip ?? "", () => s.end("ping!"));
+      // Close only after the echo: a FIN sent while Envoy still connects upstream can end in a reset.
+      const s = connect(TCP_PORT, ns?.ip ?? "", () => s.write("ping!"));
       let data = "";
       s.on("data", (d: Buffer) => {
         data += d.toString();
+        if (data.length >= 5) s.end();
       });
       s.on("close", () => resolve(data));
       s.on("error", reject);
