@@ -251,6 +251,23 @@ describe("moving an object to another file never loses it", () => {
   });
 });
 
+describe("confirming a read", () => {
+  test("a new file is confirmed by the next settle, not by the poll", async () => {
+    await write("a.yaml", svc("a"));
+    const source = sourceOf({ stateDir: false, pollMs: 60_000 });
+    await source.start(() => {});
+    // A new file renamed into place: one watcher event; its content is confirmed by a second
+    // read one settle later, which no further event asks for.
+    await writeFile(join(dir, ".b.tmp"), svc("b", 8080));
+    await rename(join(dir, ".b.tmp"), join(dir, "b.yaml"));
+    await waitFor(() => ports(source.current()).b === 8080, { what: "b applies", timeoutMs: 10_000 });
+    // A deletion is confirmed the same way: gone within the settle, not at the next poll.
+    await rm(join(dir, "b.yaml"));
+    await waitFor(() => ports(source.current()).b === undefined, { what: "b removed", timeoutMs: 10_000 });
+    expect(ports(source.current())).toEqual({ a: 7070 });
+  });
+});
+
 describe("last good survives a restart", () => {
   test("a file broken while the source was down serves its last good objects after the restart", async () => {
     await write("a.yaml", `${svc("a")}---\n${svc("b", 8080)}`);

@@ -176,6 +176,11 @@ export class MeshDirectoryLoader {
   private readonly files = new Map<string, FileState>();
   private readonly pending = new Map<string, string>();
   private readonly pendingDeletes = new Set<string>();
+
+  /** Files a scan left waiting for a second look (new content to confirm, a deletion to confirm). */
+  get unsettled(): string[] {
+    return [...this.pending.keys(), ...this.pendingDeletes];
+  }
   /** Last good item per object key, and the file that owns it. */
   private readonly lastGood = new Map<string, { item: MeshItem; file: string }>();
   private readonly builder = new MeshSnapshotBuilder();
@@ -687,8 +692,12 @@ export function directoryMeshSource(dir: string, opts: DirectorySourceOptions = 
           const event = sourceEventBetween(before, next);
           if (event) emit(event);
         }
-        // Content seen for the first time is confirmed by a second read one settle period later.
-        if (loader.unstable && !closed) schedule();
+        // Content seen for the first time is confirmed by a second read one settle period later:
+        // of those files, even when no new event names them (else only the poll would confirm).
+        if (loader.unstable && !closed) {
+          if (dirty instanceof Set) for (const rel of loader.unsettled) dirty.add(rel);
+          schedule();
+        }
       } while (again && !closed);
     } catch (error) {
       emit({
