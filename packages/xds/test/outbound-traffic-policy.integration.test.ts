@@ -83,7 +83,8 @@ describe.skipIf(gate.skip)("outboundTrafficPolicy on a real Envoy sidecar", () =
     if (gate.missing || !envoyPath) throw new Error(gate.missing);
     ns = await createTestNetns({
       tag: `ot${process.pid % 10_000}`,
-      octet: 216,
+      // Its own /16: envoy-routes uses 216, and the two files may run at the same time.
+      octet: 217,
       index: 1 + (process.pid % 250),
     });
     // Istio's outbound capture for the app's uid: every TCP connection it opens goes to 15001.
