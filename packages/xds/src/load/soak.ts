@@ -58,6 +58,8 @@ import { MeshctlTarget } from "./target-meshctl.js";
 const MAX_SAMPLES = 10;
 /** The server's default quiet time (--debounce-after): a file gone for less is never pushed as deleted. */
 const DEBOUNCE_GUARANTEE_MS = 100;
+/** How long a late-restored victim has, past the check's deadline, to be whole again at every proxy. */
+const LATE_RESTORE_GRACE_MS = 10_000;
 
 /** The options with their defaults, checked. Exported for tests and the script's help. */
 export function resolveXdsSoakOptions(o: XdsSoakOptions = {}) {
@@ -421,6 +423,16 @@ export async function runXdsSoak(
     }
   };
 
+  /** A delete-restore restored later than the debounce, whose resources are not all back yet. */
+  const lateRestoreUnsettled = (edit: BadEdit): boolean => {
+    if (edit.kind !== "delete-restore") return false;
+    const gone = deletedAt.get(edit.victim.index);
+    if (!gone || (gone.restoredAt ?? now()) - gone.at <= DEBOUNCE_GUARANTEE_MS) return false;
+    return (baseline.get(edit.victim.index) ?? []).some(
+      (b) => b.proxy.streamConvergedAt !== undefined && !b.proxy.subscriptions.held(b.kind).has(b.name),
+    );
+  };
+
   const fileOp = async (op: BadEditFileOp) => {
     const path = join(meshDir, op.file);
     if (op.op === "delete") await unlink(path).catch(() => {});
@@ -586,6 +598,10 @@ export async function runXdsSoak(
         const s = marker.sentinel;
         const pendingSentinel = planner !== undefined && (s === undefined || s.received < s.expected);
         if (!draining && pendingSentinel && now() < latest)
+          schedule({ at: now() + 200, kind: "check", run: check });
+        else if (!draining && lateRestoreUnsettled(edit) && now() < latest + LATE_RESTORE_GRACE_MS)
+          // A restore that landed after the debounce let the deletion through: the proxies then
+          // resubscribe (EDS after CDS), which can trail the sentinel. It must still come back.
           schedule({ at: now() + 200, kind: "check", run: check });
         else checkVictim(edit.victim, edit.kind, "after");
       };
