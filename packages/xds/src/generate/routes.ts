@@ -540,8 +540,6 @@ export function buildRoutes(
     let catchAll = false;
     for (const m of matches) {
       if (!matchApplies(m, proxy, port.port)) continue;
-      // grpc-js ignores query_parameters and would match every query: the route is left out.
-      if (grpc && m?.queryParams && Object.keys(m.queryParams).length > 0) continue;
       // istiod: `<route name>.<match name>` when the match is named.
       const route: Proto = { name: m?.name ? `${r.name}.${m.name}` : r.name, match: routeMatch(m) };
       if (r.redirect) {

@@ -41,7 +41,7 @@ kind: ServiceEntry
 metadata: { name: se-none, namespace: demo }
 spec:
   hosts: [none.example.com]
-  addresses: [192.168.10.0/24]
+  addresses: [192.168.10.0/24, 192.168.11.0/24, 192.168.40.7/32]
   ports: [{ number: 3306, name: tcp, protocol: TCP }]
   resolution: NONE
 ---
@@ -176,7 +176,7 @@ describe("ServiceEntry resolution", () => {
     ]);
   });
 
-  test("addresses: a listener per IP, a prefix match per CIDR", () => {
+  test("addresses: a listener per IP (a /32 is an IP, as istiod reads it), a filter chain per CIDR", () => {
     expect(chains(get(open, "lds", "192.168.20.5_7000"))).toEqual([
       { name: undefined, match: {}, cluster: "outbound|7000||static.example.com" },
     ]);
@@ -187,7 +187,15 @@ describe("ServiceEntry resolution", () => {
         match: { prefix_ranges: [{ address_prefix: "192.168.10.0", prefix_len: { value: 24 } }] },
         cluster: "outbound|3306||none.example.com",
       },
+      {
+        name: undefined,
+        match: { prefix_ranges: [{ address_prefix: "192.168.11.0", prefix_len: { value: 24 } }] },
+        cluster: "outbound|3306||none.example.com",
+      },
       { name: "PassthroughFilterChain", match: {}, cluster: "PassthroughCluster" },
+    ]);
+    expect(chains(get(open, "lds", "192.168.40.7_3306"))).toEqual([
+      { name: undefined, match: {}, cluster: "outbound|3306||none.example.com" },
     ]);
   });
 

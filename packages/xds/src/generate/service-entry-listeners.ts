@@ -3,7 +3,8 @@
  * (`0.0.0.0_<port>` with one tcp_proxy):
  * - a ServiceEntry with IP `addresses` gets a listener per address (`192.168.20.5_7000`), so
  *   other traffic on the port is untouched;
- * - CIDR `addresses` become a filter chain matching the destination prefix on `0.0.0.0_<port>`;
+ * - each CIDR of `addresses` becomes a filter chain matching the destination prefix on
+ *   `0.0.0.0_<port>` (a `/32` or `/128` is a single address);
  * - a TLS or HTTPS port without addresses is matched by SNI (its hosts), with the tls_inspector,
  *   so HTTPS to any other host still passes through. Taking the whole port instead would send
  *   every connection to port 443 to this one host.
@@ -40,10 +41,20 @@ function tcpProxy(cluster: string, accessLog: Proto | undefined): Proto {
   };
 }
 
+/** A CIDR range, or undefined for a single address (`10.0.0.1`, and as istiod reads them `10.0.0.1/32`, `fd00::1/128`). */
 function cidr(address: string): { address_prefix: string; prefix_len: { value: number } } | undefined {
   const slash = address.indexOf("/");
   if (slash < 0) return undefined;
-  return { address_prefix: address.slice(0, slash), prefix_len: { value: Number(address.slice(slash + 1)) } };
+  const prefix = address.slice(0, slash);
+  const len = Number(address.slice(slash + 1));
+  if (len === (prefix.includes(":") ? 128 : 32)) return undefined;
+  return { address_prefix: prefix, prefix_len: { value: len } };
+}
+
+/** The address itself, without a full-length prefix (`10.0.0.1/32` -> `10.0.0.1`). */
+function hostAddress(address: string): string {
+  const slash = address.indexOf("/");
+  return slash < 0 ? address : address.slice(0, slash);
 }
 
 interface Placed {
@@ -102,11 +113,14 @@ export function addServiceEntryTcpListeners(
       p.tlsInspector = true;
       continue;
     }
-    const prefixes = addresses.map(cidr).filter((c) => c !== undefined);
-    if (prefixes.length > 0) listenerAt("0.0.0.0", port.port).chains.push(chain({ prefix_ranges: prefixes }));
+    // As istiod: a filter chain per CIDR on `0.0.0.0_<port>`, a listener per single address.
+    for (const address of addresses) {
+      const range = cidr(address);
+      if (range) listenerAt("0.0.0.0", port.port).chains.push(chain({ prefix_ranges: [range] }));
+    }
     for (const address of addresses) {
       if (cidr(address)) continue;
-      const p = listenerAt(address, port.port);
+      const p = listenerAt(hostAddress(address), port.port);
       // Two ServiceEntries on one address and port: the first keeps it, as in istiod.
       if (p.chains.length === 0) p.chains.push(chain());
     }

@@ -47,7 +47,7 @@ describe("parseVirtualService: HTTPMatchRequest", () => {
 `);
     expect(valid).toBe(true);
     expect(diagnostics).toEqual([
-      "warning spec.http[0].match[0].queryParams: proxyless gRPC clients do not support query parameter matches; this match is left out for them",
+      "warning spec.http[0].match[0].queryParams: proxyless gRPC clients do not support query parameter matches: gRPC-Go and C-core skip the route, grpc-js matches it without checking the query (sent as istiod does)",
     ]);
     expect(vs?.http[0]?.matches[0]).toEqual({
       name: "m",

@@ -1,3 +1,4 @@
+import { EXIT_CODES } from "@meshctl/core";
 import type { ConfigDump, ResourceKind } from "@meshctl/xds";
 import { Flags } from "@oclif/core";
 import { MeshctlCommand } from "../../base-command.js";
@@ -43,7 +44,9 @@ export default class XdsConfigDump extends MeshctlCommand<XdsConfigDumpResult> {
   static override description =
     `Generates the Listeners, Routes, Clusters and Endpoints for a node id offline, encoded with the
 real Envoy protos and decoded back. Text output is a summary table; --json has every resource in
-full. Node ids: grpc~IP~POD.NS~NS.svc.cluster.local (proxyless gRPC) or sidecar~... (Envoy).`;
+full. Node ids: grpc~IP~POD.NS~NS.svc.cluster.local (proxyless gRPC) or sidecar~... (Envoy).
+Findings in the mesh files are listed after the resources; an error-level finding (an object
+left out, a route with no backend) makes the exit code 5, after the dump is printed.`;
   static override examples = [
     "<%= config.bin %> xds config-dump --node-id grpc~127.0.0.1~client.demo~demo.svc.cluster.local",
     "<%= config.bin %> xds config-dump --config ./mesh --node-id sidecar~10.0.0.7~web-1.demo~demo.svc.cluster.local --type lds --json",
@@ -66,6 +69,10 @@ full. Node ids: grpc~IP~POD.NS~NS.svc.cluster.local (proxyless gRPC) or sidecar~
       nodeId: flags["node-id"],
       ...(flags.type ? { type: flags.type as ResourceKind } : {}),
     });
+  }
+
+  protected override exitCodeFor(result: XdsConfigDumpResult): number {
+    return (result.diagnostics ?? []).some((d) => d.severity === "error") ? EXIT_CODES.checkFailed : 0;
   }
 
   protected renderText(result: XdsConfigDumpResult): string {

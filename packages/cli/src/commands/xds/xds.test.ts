@@ -142,6 +142,71 @@ describe("meshctl xds", () => {
     );
   });
 
+  test("config-dump: an error-level finding exits 5 after the dump; warnings alone exit 0", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "mct-xds-dump-"));
+    try {
+      const svc = `apiVersion: v1
+kind: Service
+metadata: { name: echo, namespace: demo }
+spec:
+  clusterIP: 10.96.0.10
+  ports: [{ name: http, port: 80 }]
+`;
+      await writeFile(join(dir, "svc.yaml"), svc);
+      await writeFile(
+        join(dir, "vs.yaml"),
+        `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: echo, namespace: demo }
+spec:
+  hosts: [echo]
+  http:
+    - match: [{ queryParams: { a: { exact: b } } }]
+      route: [{ destination: { host: echo } }]
+`,
+      );
+      const args = [
+        "xds",
+        "config-dump",
+        "--config",
+        dir,
+        "--node-id",
+        "sidecar~10.0.0.7~web-1.demo~demo.svc.cluster.local",
+        "--type",
+        "rds",
+        "--json",
+      ];
+      const warned = await runCommand(args, load, capture);
+      expect(warned.error).toBeUndefined();
+      const dump = JSON.parse(warned.stdout) as { diagnostics: { severity: string; path: string }[] };
+      expect(dump.diagnostics.map((d) => `${d.severity} ${d.path}`)).toContain(
+        "warning spec.http[0].match[0].queryParams",
+      );
+
+      await writeFile(
+        join(dir, "vs.yaml"),
+        `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: echo, namespace: demo }
+spec:
+  hosts: [echo]
+  http:
+    - route: [{ destination: { host: nowhere.demo.svc.cluster.local } }]
+`,
+      );
+      const failed = await runCommand(args, load, capture);
+      expect(failed.error?.oclif?.exit).toBe(5);
+      const errDump = JSON.parse(failed.stdout) as {
+        types: { rds?: unknown };
+        diagnostics: { severity: string }[];
+      };
+      expect(errDump.types.rds).toBeDefined();
+      expect(errDump.diagnostics.some((d) => d.severity === "error")).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test("config-dump with a missing directory is a usage error (exit 2)", async () => {
     const { stdout, error } = await runCommand(
       ["xds", "config-dump", "--config", "/nonexistent/mcx", "--node-id", "x", "--json"],
