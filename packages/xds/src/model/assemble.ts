@@ -45,11 +45,22 @@ export interface AssembledMesh {
 /** Stable fingerprints of immutable inputs, computed once per object. */
 const fingerprints = new WeakMap<object, string>();
 
-/** A content fingerprint of an immutable value, ignoring `source` (where it came from). */
+/**
+ * `"source":{…}` in JSON text. It can only be the key `source` with an object value (a quote
+ * inside a JSON string is always escaped), and a SourceRef is flat: strings, skipped whole, and
+ * numbers.
+ */
+const SOURCE_FIELD = /"source":\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*\}/g;
+
+/**
+ * A content fingerprint of an immutable value, ignoring `source` (where it came from). The
+ * `source` fields are cut from the text rather than skipped by a replacer function, which would
+ * take V8 off its fast serializer: 0.6 s instead of 0.1 s for a 72,000-endpoint slice.
+ */
 export function fingerprintOf(value: object): string {
   let fp = fingerprints.get(value);
   if (fp === undefined) {
-    fp = JSON.stringify(value, (k, v) => (k === "source" ? undefined : v));
+    fp = JSON.stringify(value).replace(SOURCE_FIELD, "");
     fingerprints.set(value, fp);
   }
   return fp;
