@@ -28,6 +28,7 @@ export function sparkline(values: readonly number[]): string {
 export function formatXdsSoakReport(r: XdsSoakReport): string {
   const c = r.changeToAck;
   const g = r.memory.growth;
+  const h = r.memory.heapUsed.growth;
   const counts = (rec: Readonly<Record<string, number>>) =>
     Object.entries(rec)
       .map(([k, v]) => `${k} ${n(v)}`)
@@ -90,6 +91,12 @@ export function formatXdsSoakReport(r: XdsSoakReport): string {
       g.slopeMiBPerHour === null
         ? `${g.verdict} (${g.points} samples)`
         : `${g.verdict}: ${g.slopeMiBPerHour} MiB/h, 95 % [${g.ci95MiBPerHour?.[0]}, ${g.ci95MiBPerHour?.[1]}] (${g.points} samples, ${g.segmentsUsed} lifetimes)`,
+    ],
+    [
+      "V8 heap (2nd half)",
+      h.slopeMiBPerHour === null
+        ? `${h.verdict} (${h.points} samples)`
+        : `${h.verdict}: ${h.slopeMiBPerHour} MiB/h, 95 % [${h.ci95MiBPerHour?.[0]}, ${h.ci95MiBPerHour?.[1]}] (${h.points} samples, ${h.segmentsUsed} lifetimes)`,
     ],
     ["CPU seconds", `server ${n(r.cpuSeconds.server)}, harness ${n(r.cpuSeconds.harness)}`],
     ["debug port", `${n(r.debugPort.failures)} failures in ${n(r.debugPort.probes)} probes`],

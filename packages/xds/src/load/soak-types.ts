@@ -192,6 +192,11 @@ export interface XdsSoakReport {
     readonly series: readonly RssSample[];
     readonly peakRssMiB: number | null;
     readonly growth: RssGrowth;
+    /**
+     * The V8 heap in use (MiB, in `rssMiB`), sampled with RSS, fitted the same way: without the
+     * allocator's and V8's retained-but-free pages, a leak shows here first.
+     */
+    readonly heapUsed: { readonly series: readonly RssSample[]; readonly growth: RssGrowth };
   };
   readonly cpuSeconds: { readonly server: number; readonly harness: number };
   /** The debug port (`/metrics`) probed with each RSS sample: failures must be 0. */

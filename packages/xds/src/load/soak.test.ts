@@ -363,6 +363,18 @@ describe("formatXdsSoakReport", () => {
         segmentsUsed: 3,
         fromSeconds: 900,
       },
+      heapUsed: {
+        series: [{ tSeconds: 5, rssMiB: 210, segment: 0 }],
+        growth: {
+          verdict: "no-growth",
+          slopeMiBPerHour: -0.5,
+          ci95MiBPerHour: [-3, 2],
+          thresholdMiBPerHour: 20,
+          points: 150,
+          segmentsUsed: 3,
+          fromSeconds: 900,
+        },
+      },
     },
     cpuSeconds: { server: 500, harness: 300 },
     debugPort: { probes: 360, failures: 0 },
@@ -386,6 +398,7 @@ describe("formatXdsSoakReport", () => {
     expect(text).toContain("change→ACK              p50 100 ms, p99 300 ms, max 400 ms");
     expect(text).toContain("restarts survived       5 / 5, re-converged in at most 9,000 ms");
     expect(text).toContain("no-growth: 1.5 MiB/h, 95 % [-2, 5] (150 samples, 3 lifetimes)");
+    expect(text).toMatch(/V8 heap \(2nd half\)\s+no-growth: -0\.5 MiB\/h, 95 % \[-3, 2\]/);
     expect(text).toContain("last-good violations    0 in 720 checks\n");
     // Stream errors inside restarts are by design: no samples of them.
     expect(text).not.toContain("samples:");

@@ -56,6 +56,8 @@ import { writeFileAtomic, writeMeshFiles } from "./target.js";
 import { MeshctlTarget } from "./target-meshctl.js";
 
 const MAX_SAMPLES = 10;
+/** The server's V8 heap in use, scraped with its metrics: a leak shows here without RSS's allocator slack. */
+const HEAP_METRIC = "nodejs_heap_size_used_bytes";
 /** The server's default quiet time (--debounce-after): a file gone for less is never pushed as deleted. */
 const DEBOUNCE_GUARANTEE_MS = 100;
 /** How long a late-restored victim has, past the check's deadline, to be whole again at every proxy. */
@@ -280,6 +282,8 @@ export async function runXdsSoak(
     }
   };
   const rss: RssSample[] = [];
+  /** V8 heap in use (the server's nodejs_heap_size_used_bytes), in the same shape as RSS. */
+  const heap: RssSample[] = [];
   let lastRss: number | null = null;
   const debugPort = { probes: 0, failures: 0 };
   let inRestart = false;
@@ -450,10 +454,20 @@ export async function runXdsSoak(
     segmentTicks = readProcessCpuTicks(pid) ?? segmentTicks;
     const endpointSegment = segment;
     debugPort.probes++;
-    const scraped = await scrapeServerMetrics(metricsUrl, "meshctl_xds_", 5000);
+    const scraped = await scrapeServerMetrics(metricsUrl, ["meshctl_xds_", HEAP_METRIC], 5000);
     if (scraped.error) {
       if (!inRestart) debugPort.failures++;
-    } else if (endpointSegment === segment) segmentMetrics = scraped.samples;
+    } else if (endpointSegment === segment) {
+      const heapBytes = scraped.samples[HEAP_METRIC];
+      delete scraped.samples[HEAP_METRIC];
+      if (heapBytes !== undefined && !Number.isNaN(soakStart))
+        heap.push({
+          tSeconds: Math.round((now() - soakStart) / 100) / 10,
+          rssMiB: heapBytes / 1024 / 1024,
+          segment,
+        });
+      segmentMetrics = scraped.samples;
+    }
   };
 
   let metricsUrl = "";
@@ -867,11 +881,13 @@ export async function runXdsSoak(
         if (errorSamples.length < MAX_SAMPLES) errorSamples.push(`${p.identity.nodeId}: ${e}`);
     }
     const reconverges = restarts.map((r) => r.reconvergeMs).filter((v): v is number => v !== null);
-    const growth = rssGrowth(rss, {
+    const growthOptions = {
       fromSeconds: soakSeconds / 2,
       warmupSeconds: o.warmupSeconds,
       thresholdMiBPerHour: o.growthThresholdMiBPerHour,
-    });
+    };
+    const growth = rssGrowth(rss, growthOptions);
+    const heapGrowth = rssGrowth(heap, growthOptions);
     if (growth.verdict === "insufficient-data")
       notes.push(
         `RSS growth: not enough samples in the second half (a process lifetime counts from ${o.warmupSeconds} s after its start, with 5 samples over 30 s); run longer or restart less often.`,
@@ -952,6 +968,7 @@ export async function runXdsSoak(
         series: downsampleRss(rss, 120),
         peakRssMiB: rss.length > 0 ? Math.round(Math.max(...rss.map((s) => s.rssMiB)) * 10) / 10 : null,
         growth,
+        heapUsed: { series: downsampleRss(heap, 120), growth: heapGrowth },
       },
       cpuSeconds: {
         server: Math.round((cpuTicksDone / ticksPerSecond) * 100) / 100,
