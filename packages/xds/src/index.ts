@@ -116,7 +116,10 @@ export {
   type MeshModel,
   type MeshService,
   type ServicePort,
+  type SidecarEgressListener,
+  type SidecarIngressListener,
   type SidecarModel,
+  type SidecarPort,
   type VirtualServiceModel,
 } from "./model/types.js";
 export {

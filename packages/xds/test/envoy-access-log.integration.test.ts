@@ -17,7 +17,7 @@ import type { SpawnedProgram } from "@meshctl/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderBootstrap, startXdsServer, staticMeshSource, type XdsServerHandle } from "../src/index.js";
 import { waitFor } from "../src/testing/index.js";
-import { type EnvoyProcess, envoyInNetnsGate, startEnvoy } from "./envoy-process.js";
+import { type EnvoyProcess, envoyInNetnsGate, startEnvoy, waitForEnvoyAcks } from "./envoy-process.js";
 import { createTestNetns, type TestNetns } from "./netns.js";
 
 const { gate, envoyPath } = await envoyInNetnsGate("xds envoy access log test");
@@ -142,23 +142,7 @@ describe.skipIf(gate.skip)("a JSON access log on a real Envoy sidecar", () => {
       // Envoy writes access logs to the file every 10 s by default (--file-flush-interval-msec).
       { netns: ns, args: ["--file-flush-interval-msec", "100"] },
     );
-    await waitFor(
-      () => {
-        const c = xds?.clients()[0];
-        return Boolean(
-          c &&
-            xds?.settled() &&
-            ["cds", "lds"].every(
-              (k) => c.types[k]?.ackedVersion === c.types[k]?.lastVersionSent && c.types[k]?.ackedVersion,
-            ),
-        );
-      },
-      { timeoutMs: 30_000, what: "Envoy to ACK CDS and LDS" },
-    ).catch((e: Error) => {
-      throw new Error(
-        `${e.message}\nclients: ${JSON.stringify(xds?.clients())}\nEnvoy log:\n${envoy?.log()}`,
-      );
-    });
+    if (xds && envoy) await waitForEnvoyAcks(xds, envoy, ["cds", "lds"]);
   }, 90_000);
 
   afterAll(async () => {

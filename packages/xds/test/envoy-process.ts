@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findProgram, type SpawnedProgram, spawnProgram } from "@meshctl/core";
 import { requirementGate } from "@meshctl/core/testing";
+import type { XdsServerHandle } from "../src/server/start.js";
 import { waitFor } from "../src/testing/index.js";
 import type { TestNetns } from "./netns.js";
 
@@ -167,4 +168,30 @@ export async function envoyInNetnsGate(
     what,
   );
   return envoyPath ? { gate, envoyPath } : { gate };
+}
+
+/**
+ * Waits until the server has settled and Envoy has ACKed the latest version of each kind; on
+ * timeout the error carries the server's view of its clients and Envoy's log.
+ */
+export async function waitForEnvoyAcks(
+  xds: Pick<XdsServerHandle, "clients" | "settled">,
+  envoy: EnvoyProcess,
+  kinds: readonly string[] = ["cds", "lds", "rds"],
+): Promise<void> {
+  await waitFor(
+    () => {
+      const c = xds.clients()[0];
+      return Boolean(
+        c &&
+          xds.settled() &&
+          kinds.every(
+            (k) => c.types[k]?.ackedVersion && c.types[k]?.ackedVersion === c.types[k]?.lastVersionSent,
+          ),
+      );
+    },
+    { timeoutMs: 30_000, what: `Envoy to ACK ${kinds.map((k) => k.toUpperCase()).join(", ")}` },
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}\nclients: ${JSON.stringify(xds.clients())}\nEnvoy log:\n${envoy.log()}`);
+  });
 }

@@ -20,7 +20,7 @@ import {
   type XdsServerHandle,
 } from "../src/index.js";
 import { waitFor } from "../src/testing/index.js";
-import { type EnvoyProcess, envoyInNetnsGate, startEnvoy } from "./envoy-process.js";
+import { type EnvoyProcess, envoyInNetnsGate, startEnvoy, waitForEnvoyAcks } from "./envoy-process.js";
 import { createTestNetns, type TestNetns } from "./netns.js";
 
 const { gate, envoyPath } = await envoyInNetnsGate("xds outbound traffic policy test");
@@ -141,23 +141,7 @@ describe.skipIf(gate.skip)("outboundTrafficPolicy on a real Envoy sidecar", () =
       }),
       { netns: ns },
     );
-    await waitFor(
-      () => {
-        const c = xds?.clients()[0];
-        return Boolean(
-          c &&
-            xds?.settled() &&
-            ["cds", "lds", "rds"].every(
-              (k) => c.types[k]?.ackedVersion && c.types[k]?.ackedVersion === c.types[k]?.lastVersionSent,
-            ),
-        );
-      },
-      { timeoutMs: 30_000, what: "Envoy to ACK CDS, LDS and RDS" },
-    ).catch((e: Error) => {
-      throw new Error(
-        `${e.message}\nclients: ${JSON.stringify(xds?.clients())}\nEnvoy log:\n${envoy?.log()}`,
-      );
-    });
+    if (xds && envoy) await waitForEnvoyAcks(xds, envoy);
   }, 90_000);
 
   afterAll(async () => {

@@ -492,8 +492,14 @@ export function buildEnvoyCluster(spec: ClusterSpec, endpoints: readonly Endpoin
   const common: Proto = { healthy_panic_threshold: { value: od?.minHealthPercent ?? 0 } };
   if (od) c.outlier_detection = outlierDetection(od);
   const lb = policy?.loadBalancer;
+  // istiod's LocalityLBSettings.ApplyToCluster: locality weights when `distribute` sets them or
+  // failover rules apply (outlier detection on); `enabled: false` turns both off. The priorities
+  // and weights themselves go on the ClusterLoadAssignment, per proxy (locality-lb.ts).
   const locality = lb?.localityLbSetting;
-  if (locality?.distribute || (od && (locality?.failover || locality?.failoverPriority)))
+  if (
+    locality?.enabled !== false &&
+    (locality?.distribute || (od && (locality?.failover || locality?.failoverPriority)))
+  )
     common.locality_weighted_lb_config = {};
   c.common_lb_config = common;
   if (spec.discovery === "ORIGINAL_DST") c.lb_policy = "CLUSTER_PROVIDED";

@@ -3,12 +3,14 @@ import { endpointPort, labelsMatch } from "../model/assemble.js";
 import { isIpLiteral } from "../model/parse-documents.js";
 import {
   DEFAULT_DOMAIN_SUFFIX,
+  type Locality,
   type MeshEndpoint,
   type MeshService,
   type ServicePort,
   type SubsetModel,
 } from "../model/types.js";
 import { packAny } from "../protocol/protos.js";
+import { applyLocalityLb, type LocalityGroup, type LocalityLbPlan } from "./locality-lb.js";
 import type { ProxyInfo } from "./proxy.js";
 
 export type Proto = Record<string, unknown>;
@@ -136,14 +138,32 @@ export function httpFilters(extra: readonly object[] = []): Proto[] {
   ];
 }
 
-/** A ClusterLoadAssignment grouped by locality, with locality weights set (gRPC drops unweighted localities). */
+/** A locality's weight: its healthy endpoints' weights (gRPC drops a locality without one). */
+function localityWeight(endpoints: readonly MeshEndpoint[]): number {
+  let weight = 0;
+  for (const ep of endpoints) if (ep.healthy) weight += ep.weight;
+  return Math.max(1, weight);
+}
+
+/**
+ * A ClusterLoadAssignment grouped by locality, with locality weights set (gRPC drops unweighted
+ * localities). With a locality plan (generate/locality-lb.ts) the priorities and weights are
+ * this `proxy`'s: the result then depends on what `localityLbKey` names.
+ *
+ * @example
+ * buildLoadAssignment(spec.name, endpoints, spec.port, spec.subset).endpoints; // one entry per locality
+ */
 export function buildLoadAssignment(
   name: string,
   endpoints: readonly MeshEndpoint[],
   port: ServicePort,
   subset: SubsetModel | undefined,
+  locality?: { readonly plan: LocalityLbPlan; readonly proxy: ProxyInfo },
 ): Proto {
-  const byLocality = new Map<string, { locality: Proto; lbEndpoints: Proto[]; weight: number }>();
+  const byLocality = new Map<
+    string,
+    { locality: Locality; lbEndpoints: Proto[]; endpoints: MeshEndpoint[] }
+  >();
   const seen = new Set<string>();
   for (const ep of endpoints) {
     if (subset && !labelsMatch(subset.labels, ep.labels)) continue;
@@ -154,11 +174,7 @@ export function buildLoadAssignment(
     const locKey = `${ep.locality.region}/${ep.locality.zone}/${ep.locality.subzone}`;
     let group = byLocality.get(locKey);
     if (!group) {
-      group = {
-        locality: { region: ep.locality.region, zone: ep.locality.zone, sub_zone: ep.locality.subzone },
-        lbEndpoints: [],
-        weight: 0,
-      };
+      group = { locality: ep.locality, lbEndpoints: [], endpoints: [] };
       byLocality.set(locKey, group);
     }
     group.lbEndpoints.push({
@@ -169,17 +185,21 @@ export function buildLoadAssignment(
         : { health_status: ep.healthy ? "HEALTHY" : "UNHEALTHY" }),
       load_balancing_weight: { value: ep.weight },
     });
-    if (ep.healthy) group.weight += ep.weight;
+    group.endpoints.push(ep);
   }
-  const localities = [...byLocality.entries()]
+  let groups: LocalityGroup[] = [...byLocality.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([, g]) => ({
-      locality: g.locality,
+    .map(([, g]) => ({ ...g, weight: localityWeight(g.endpoints), priority: 0 }));
+  if (locality) groups = applyLocalityLb(groups, locality.plan, locality.proxy, localityWeight);
+  return {
+    cluster_name: name,
+    endpoints: groups.map((g) => ({
+      locality: { region: g.locality.region, zone: g.locality.zone, sub_zone: g.locality.subzone },
       lb_endpoints: g.lbEndpoints,
-      load_balancing_weight: { value: Math.max(1, g.weight) },
-      priority: 0,
-    }));
-  return { cluster_name: name, endpoints: localities };
+      load_balancing_weight: { value: g.weight },
+      priority: g.priority,
+    })),
+  };
 }
 
 export function isHttp2(port: ServicePort): boolean {

@@ -3,11 +3,21 @@
  * (15001, original destination) hands connections to per-port listeners (bind_to_port false):
  * `0.0.0.0_<port>` for HTTP ports (plaintext HTTP to an HCM whose RDS route config is named after
  * the port, anything else to the outbound catch-all), `<vip>_<port>` for a TCP port of a service
- * with a VIP, `0.0.0.0_<port>` for one without. `virtualInbound` (15006) has a plaintext chain
- * per served port to its ORIGINAL_DST `inbound|<port>||` cluster, then the passthrough chains.
+ * with a VIP, `0.0.0.0_<port>` for one without; a Sidecar's egress listeners with a port come
+ * first (sidecar-scope.ts). `virtualInbound` (15006) has a plaintext chain per served port (the
+ * Sidecar's `ingress` ports if it has any, else the ports of the services selecting the workload)
+ * to its `inbound|<port>||` cluster, then the passthrough chains.
  * istiod's mTLS chains (TLS transport sockets with Istio's SDS certificates) are left out.
  */
-import type { MeshService, OutboundTrafficMode, ServicePort } from "../model/types.js";
+import { isIP } from "node:net";
+import { sidecarPortKind } from "../model/sidecar.js";
+import type {
+  MeshService,
+  OutboundTrafficMode,
+  ServicePort,
+  SidecarIngressListener,
+  SidecarModel,
+} from "../model/types.js";
 import { packAny } from "../protocol/protos.js";
 import { outboundCatchAllCluster } from "./clusters.js";
 import {
@@ -27,6 +37,7 @@ import type { ProxyInfo } from "./proxy.js";
 import type { PushContext } from "./push-context.js";
 import { buildRoutes, tcpRouteClusters, tlsRouteChains, withCorsFilter } from "./routes.js";
 import { addServiceEntryTcpListeners, isPlacedServiceEntryPort } from "./service-entry-listeners.js";
+import { type EgressListenerScope, sidecarEgressScope } from "./sidecar-scope.js";
 
 export const VIRTUAL_OUTBOUND_PORT = 15001;
 export const VIRTUAL_INBOUND_PORT = 15006;
@@ -49,6 +60,12 @@ function tcpProxy(statPrefix: string, cluster: string | Proto, accessLog: Proto 
       ...(accessLog ? { access_log: [accessLog] } : {}),
     }),
   };
+}
+
+/** Istio's `protocol.IsGRPC()`: GRPC or GRPC-Web, declared or from a `grpc` / `grpc-web` name prefix. */
+function isGrpc(port: ServicePort): boolean {
+  const p = port.protocol.toUpperCase();
+  return p === "GRPC" || p === "GRPC-WEB" || /^grpc(-|$)/.test(port.name);
 }
 
 /** A MongoDB port (Istio's protocol `Mongo`: the port's protocol, or a `mongo` / `mongo-*` name). */
@@ -180,7 +197,16 @@ function inboundHcm(
   statPrefix: string,
   routeConfigName: string,
   virtualHostName: string,
-  opts: { cluster: string; operation: string; filters: Proto[]; accessLog: Proto | undefined },
+  opts: {
+    cluster: string;
+    operation: string;
+    filters: Proto[];
+    accessLog: Proto | undefined;
+    /** An HTTP2/GRPC port: istiod sets (default) HTTP/2 options on its HCM. */
+    http2?: boolean;
+    /** A GRPC / GRPC-Web port: no retry policy. */
+    grpc?: boolean;
+  },
 ): Proto {
   return {
     name: "envoy.filters.network.http_connection_manager",
@@ -199,7 +225,10 @@ function inboundHcm(
                 route: {
                   cluster: opts.cluster,
                   timeout: duration(0),
-                  retry_policy: { retry_on: "reset-before-request", num_retries: { value: 2 } },
+                  // istiod: "reset-before-request" does not suit gRPC streams, so not for gRPC ports.
+                  ...(opts.grpc
+                    ? {}
+                    : { retry_policy: { retry_on: "reset-before-request", num_retries: { value: 2 } } }),
                   max_stream_duration: {
                     max_stream_duration: duration(0),
                     grpc_timeout_header_max: duration(0),
@@ -213,6 +242,7 @@ function inboundHcm(
         validate_clusters: { value: false },
       },
       http_filters: opts.filters,
+      ...(opts.http2 ? { http2_protocol_options: {} } : {}),
       server_name: "istio-envoy",
       forward_client_cert_details: "APPEND_FORWARD",
       set_current_client_cert_details: { subject: { value: true }, dns: true, uri: true },
@@ -256,6 +286,108 @@ function inboundPorts(
     }
   }
   return out;
+}
+
+/** One inbound port: its chain on virtualInbound and its `inbound|<targetPort>||` cluster. */
+interface InboundServedPort {
+  readonly port: ServicePort;
+  readonly targetPort: number;
+  readonly chainName: string;
+  /** The host in the route's trace operation (`<host>:<port>/*`). */
+  readonly host: string;
+  /** A Sidecar ingress defaultEndpoint (absent: the original destination). */
+  readonly endpoint?: { readonly address: Proto; readonly loopback: boolean };
+  /** captureMode NONE: its own listener bound to this address instead of a virtualInbound chain. */
+  readonly bound?: { readonly address: string };
+}
+
+/** istiod's `GlobalUnicastIP`: an address that is not loopback, link-local, multicast or unspecified. */
+function isGlobalUnicastIpv4(ip: string | undefined): ip is string {
+  if (ip === undefined || isIP(ip) !== 4) return false;
+  const [a = 0, b = 0] = ip.split(".").map(Number);
+  return !(a === 0 || a === 127 || a >= 224 || (a === 169 && b === 254));
+}
+
+/**
+ * istiod's Sidecar ingress defaultEndpoint (buildInboundClustersFromSidecar) for an IPv4
+ * proxy: 127.0.0.1 / [::1] send to 127.0.0.1 (iptables does not capture loopback), 0.0.0.0 /
+ * [::] to the pod IP, unix:// to the socket.
+ */
+function ingressEndpoint(
+  defaultEndpoint: string,
+  proxy: ProxyInfo,
+): { address: Proto; loopback: boolean } | undefined {
+  if (defaultEndpoint.startsWith("unix://"))
+    return { address: { pipe: { path: defaultEndpoint.slice("unix://".length) } }, loopback: false };
+  const m = /^(?:\[([^\]]*)\]|([^:]*)):(\d+)$/.exec(defaultEndpoint);
+  if (!m) return undefined;
+  const host = m[1] ?? m[2] ?? "";
+  const port = Number(m[3]);
+  const podIp = proxy.ip !== undefined && isIP(proxy.ip) === 4 ? proxy.ip : undefined;
+  // istiod: 0.0.0.0 is the first IPv4 of the proxy, else 127.0.0.1; [::] its first IPv6, else ::1.
+  const address =
+    host === "0.0.0.0"
+      ? (podIp ?? "127.0.0.1")
+      : host === "::"
+        ? "::1"
+        : host === ""
+          ? undefined
+          : "127.0.0.1";
+  if (address === undefined) return undefined;
+  return {
+    address: socketAddress(address, port),
+    loopback: address === "127.0.0.1" || address === "::1",
+  };
+}
+
+/**
+ * The ports this sidecar serves inbound: its Sidecar's `ingress` listeners when it has any
+ * (istiod then ignores the ports of the services selecting it:
+ * PILOT_ALLOW_SIDECAR_SERVICE_INBOUND_LISTENER_MERGE is off by default), else the ports of the
+ * services whose endpoints include its IP.
+ */
+function inboundServedPorts(ctx: PushContext, proxy: ProxyInfo): InboundServedPort[] {
+  const sidecar = ctx.sidecarFor(proxy);
+  if (sidecar && sidecar.ingress.length > 0) return ingressServedPorts(sidecar, proxy);
+  return inboundPorts(ctx, proxy).map(({ service, port, targetPort }) => ({
+    port,
+    targetPort,
+    chainName: `0.0.0.0_${targetPort}`,
+    host: service.hostname,
+  }));
+}
+
+/** istiod's buildInboundChainConfigs for `Sidecar.ingress`, sorted by port as istiod sorts them. */
+function ingressServedPorts(sidecar: SidecarModel, proxy: ProxyInfo): InboundServedPort[] {
+  // Without a bind, istiod names the chain after the proxy's global unicast IP (getSidecarInboundBindIPs).
+  const defaultBind = isGlobalUnicastIpv4(proxy.ip) ? proxy.ip : "0.0.0.0";
+  const out: InboundServedPort[] = [];
+  for (const ingress of [...sidecar.ingress].sort((a, b) => a.port.number - b.port.number)) {
+    // `:PORT` (no host) leaves the original destination, as in istiod.
+    const endpoint = ingress.defaultEndpoint ? ingressEndpoint(ingress.defaultEndpoint, proxy) : undefined;
+    out.push({
+      port: ingressServicePort(ingress),
+      targetPort: ingress.port.number,
+      chainName: `${ingress.bind ?? defaultBind}_${ingress.port.number}`,
+      ...(ingress.captureMode === "NONE" ? { bound: { address: ingress.bind ?? defaultBind } } : {}),
+      // istiod's synthetic host for a Sidecar's own ports: `<sidecar>.<namespace>`.
+      host: `${sidecar.name}.${sidecar.namespace}`,
+      ...(endpoint ? { endpoint } : {}),
+    });
+  }
+  return out;
+}
+
+/** An ingress port as a service port; its name does not pick the protocol (istiod reads only `protocol`). */
+function ingressServicePort(ingress: SidecarIngressListener): ServicePort {
+  const kind = sidecarPortKind(ingress.port.protocol);
+  return {
+    // Not its name: a `grpc-…` or `mongo` name would pick a protocol here, not in istiod.
+    name: "",
+    port: ingress.port.number,
+    targetPort: ingress.port.number,
+    protocol: kind === "http" ? ingress.port.protocol : "TCP",
+  };
 }
 
 /**
@@ -312,63 +444,25 @@ export function generateEnvoyOutbound(
   const accessLog = ctx.accessLog;
   const outboundMode = outboundTrafficMode(ctx, proxy);
   const catchAll = outboundCatchAllCluster(outboundMode);
+  const scope = sidecarEgressScope(ctx.sidecarFor(proxy), proxy, visible);
   const httpPorts = new Map<number, { service: MeshService; port: ServicePort }[]>();
   const tcpPorts = new Map<number, { service: MeshService; port: ServicePort }>();
   const vipTcp: { service: MeshService; port: ServicePort; vip: string }[] = [];
   // ServiceEntry TCP ports placed by address or SNI (service-entry-listeners.ts).
   const serviceEntryTcp: { service: MeshService; port: ServicePort }[] = [];
-  for (const service of visible) {
-    for (const port of service.ports) {
-      if (isHttp(port)) {
-        const list = httpPorts.get(port.port) ?? [];
-        list.push({ service, port });
-        httpPorts.set(port.port, list);
-      } else if (isPlacedServiceEntryPort(service, port)) {
-        serviceEntryTcp.push({ service, port });
-      } else if (serviceVips(service).length > 0) {
-        // As istiod: a TCP port of a service with a VIP gets its own `<vip>_<port>` listener.
-        for (const vip of serviceVips(service)) vipTcp.push({ service, port, vip });
-      } else if (!tcpPorts.has(port.port) && !httpPorts.has(port.port)) {
-        tcpPorts.set(port.port, { service, port });
-      }
-    }
+  // As istiod: the Sidecar's egress listeners with a port come first and take their
+  // `<address>_<port>`; the port-less catch-all then adds no service to those ("locked").
+  const locked = new Set<string>();
+  const portListeners: EgressListenerScope[] = [];
+  let catchAllServices: readonly MeshService[] = [];
+  for (const l of scope.listeners) {
+    if (l.listener.port === undefined) catchAllServices = l.services;
+    else portListeners.push(l);
   }
-  // Outbound: one listener + route config per HTTP port; TCP ports proxy to the port's (first) service.
-  for (const [portNumber, entries] of [...httpPorts.entries()].sort(([a], [b]) => a - b)) {
-    const name = `0.0.0.0_${portNumber}`;
-    // As istiod: the http_inspector classifies the connection; plaintext HTTP goes to the HCM,
-    // anything else (TLS, other TCP) to the outbound catch-all.
-    out.lds.set(name, {
-      name,
-      address: socketAddress("0.0.0.0", portNumber),
-      bind_to_port: { value: false },
-      traffic_direction: "OUTBOUND",
-      listener_filters: [HTTP_INSPECTOR],
-      ...LISTENER_FILTER_DEFAULTS,
-      filter_chains: [
-        {
-          filter_chain_match: PLAINTEXT_HTTP_MATCH,
-          filters: [
-            {
-              name: "envoy.filters.network.http_connection_manager",
-              typed_config: packAny(HCM_TYPE, {
-                stat_prefix: `outbound_0.0.0.0_${portNumber}`,
-                rds: { route_config_name: String(portNumber), config_source: SIDECAR_RDS_SOURCE },
-                http_filters: httpFilters(withCorsFilter(ext.http?.outbound ?? [])),
-                ...sidecarHcmDefaults(proxy),
-                ...hcmAccessLog(accessLog),
-              }),
-            },
-          ],
-          transport_socket_connect_timeout: duration(TRANSPORT_SOCKET_CONNECT_TIMEOUT_MS),
-        },
-      ],
-      default_filter_chain: {
-        name: "PassthroughFilterChain",
-        filter_chain_match: {},
-        filters: [tcpProxy(catchAll, catchAll, accessLog)],
-      },
-    });
+  const httpRoutes = (
+    portNumber: number,
+    entries: readonly { service: MeshService; port: ServicePort }[],
+  ) => {
     // As istiod: port-less domains (a domain is used once per route config, first service wins)
     // and `ignore_port_in_host_matching`, so `Host: svc:9080` and `Host: svc` match alike.
     const usedDomains = new Set<string>();
@@ -387,17 +481,70 @@ export function generateEnvoyOutbound(
       })
       .filter((vh) => vh.domains.length > 0);
     virtualHosts.push(catchAllVirtualHost(outboundMode));
-    out.rds.set(String(portNumber), {
+    return {
       name: String(portNumber),
       virtual_hosts: virtualHosts,
       validate_clusters: { value: false },
       max_direct_response_body_size_bytes: { value: MAX_DIRECT_RESPONSE_BODY_BYTES },
       ignore_port_in_host_matching: true,
-    });
+    };
+  };
+  const outboundHcm = (statName: string, portNumber: number): Proto => ({
+    name: "envoy.filters.network.http_connection_manager",
+    typed_config: packAny(HCM_TYPE, {
+      stat_prefix: `outbound_${statName}`,
+      rds: { route_config_name: String(portNumber), config_source: SIDECAR_RDS_SOURCE },
+      http_filters: httpFilters(withCorsFilter(ext.http?.outbound ?? [])),
+      ...sidecarHcmDefaults(proxy),
+      ...hcmAccessLog(accessLog),
+    }),
+  });
+  for (const service of catchAllServices) {
+    for (const port of service.ports) {
+      if (isHttp(port)) {
+        const list = httpPorts.get(port.port) ?? [];
+        list.push({ service, port });
+        httpPorts.set(port.port, list);
+      } else if (isPlacedServiceEntryPort(service, port)) {
+        serviceEntryTcp.push({ service, port });
+      } else if (serviceVips(service).length > 0) {
+        // As istiod: a TCP port of a service with a VIP gets its own `<vip>_<port>` listener.
+        for (const vip of serviceVips(service)) vipTcp.push({ service, port, vip });
+      } else if (!tcpPorts.has(port.port) && !httpPorts.has(port.port)) {
+        tcpPorts.set(port.port, { service, port });
+      }
+    }
   }
-  const addTcpListener = (address: string, service: MeshService, port: ServicePort) => {
+  /** istiod's wildcard HTTP listener: the http_inspector sends plaintext HTTP to the HCM, the rest to the catch-all. */
+  const sniffedHttpListener = (portNumber: number): Proto => ({
+    name: `0.0.0.0_${portNumber}`,
+    address: socketAddress("0.0.0.0", portNumber),
+    bind_to_port: { value: false },
+    traffic_direction: "OUTBOUND",
+    listener_filters: [HTTP_INSPECTOR],
+    ...LISTENER_FILTER_DEFAULTS,
+    filter_chains: [
+      {
+        filter_chain_match: PLAINTEXT_HTTP_MATCH,
+        filters: [outboundHcm(`0.0.0.0_${portNumber}`, portNumber)],
+        transport_socket_connect_timeout: duration(TRANSPORT_SOCKET_CONNECT_TIMEOUT_MS),
+      },
+    ],
+    default_filter_chain: {
+      name: "PassthroughFilterChain",
+      filter_chain_match: {},
+      filters: [tcpProxy(catchAll, catchAll, accessLog)],
+    },
+  });
+  const addTcpListener = (
+    address: string,
+    service: MeshService,
+    port: ServicePort,
+    bound?: { readonly bindToPort: boolean },
+  ) => {
     const portNumber = port.port;
     const name = `${address}_${portNumber}`;
+    if (locked.has(name)) return;
     const cluster = clusterName("outbound", port.port, "", service.hostname);
     // VirtualService tcp routes (weighted clusters) and tls routes (a filter chain per SNI set).
     const vs = ctx.virtualServiceFor(service.hostname, proxy);
@@ -413,7 +560,9 @@ export function generateEnvoyOutbound(
     out.lds.set(name, {
       name,
       address: socketAddress(address, portNumber),
-      bind_to_port: { value: false },
+      ...(bound?.bindToPort
+        ? { max_connections_to_accept_per_socket_event: { value: 1 } }
+        : { bind_to_port: { value: false } }),
       traffic_direction: "OUTBOUND",
       ...LISTENER_FILTER_DEFAULTS,
       ...(tlsChains.length > 0
@@ -442,13 +591,76 @@ export function generateEnvoyOutbound(
             ],
     });
   };
+  /**
+   * A Sidecar egress listener with a port (istiod's buildSidecarOutboundListeners with
+   * `IstioListener.Port`): the listener's protocol, not the services', decides its kind; `bind`
+   * is its address; captureMode NONE binds it to the port (at 127.0.0.1 without a bind). A
+   * listener whose hosts import no service with that port gets nothing, as in istiod.
+   */
+  const addEgressPortListener = ({ listener, services }: EgressListenerScope) => {
+    const lp = listener.port;
+    if (!lp || lp.number === 0 || services.length === 0) return;
+    const bindToPort = listener.captureMode === "NONE";
+    const bind = listener.bind ?? (bindToPort ? "127.0.0.1" : undefined);
+    const kind = sidecarPortKind(lp.protocol);
+    if (kind === "http") {
+      const address = bind ?? "0.0.0.0";
+      const name = `${address}_${lp.number}`;
+      // With its own address, nothing else arrives there: the HCM is the only chain, no sniffing.
+      out.lds.set(
+        name,
+        address === "0.0.0.0"
+          ? sniffedHttpListener(lp.number)
+          : {
+              name,
+              address: socketAddress(address, lp.number),
+              ...(bindToPort
+                ? { max_connections_to_accept_per_socket_event: { value: 1 } }
+                : { bind_to_port: { value: false } }),
+              traffic_direction: "OUTBOUND",
+              ...LISTENER_FILTER_DEFAULTS,
+              filter_chains: [
+                {
+                  filters: [outboundHcm(name, lp.number)],
+                  transport_socket_connect_timeout: duration(TRANSPORT_SOCKET_CONNECT_TIMEOUT_MS),
+                },
+              ],
+            },
+      );
+      const entries = services.flatMap((service) => service.ports.map((port) => ({ service, port })));
+      out.rds.set(String(lp.number), httpRoutes(lp.number, entries));
+      return;
+    }
+    if (kind !== "tcp") return;
+    for (const service of services)
+      for (const port of service.ports) {
+        const vips = serviceVips(service);
+        const addresses = bind ? [bind] : vips.length > 0 ? vips : ["0.0.0.0"];
+        // As istiod: the first service on an address keeps it.
+        for (const a of addresses)
+          if (!out.lds.has(`${a}_${lp.number}`))
+            addTcpListener(a, service, { ...port, name: lp.name, protocol: lp.protocol }, { bindToPort });
+      }
+  };
+  for (const l of portListeners) addEgressPortListener(l);
+  for (const name of out.lds.keys()) locked.add(name);
+  // The catch-all egress listener: every port of its services not taken above, one listener +
+  // route config per HTTP port; TCP ports proxy to the port's (first) service.
+  for (const [portNumber, entries] of [...httpPorts.entries()].sort(([a], [b]) => a - b)) {
+    const listener = sniffedHttpListener(portNumber);
+    if (locked.has(listener.name as string)) continue;
+    out.lds.set(listener.name as string, listener);
+    // As istiod (GetEgressListenerForRDS): route config `<port>` belongs to the egress listener
+    // with that port, if there is one.
+    if (!out.rds.has(String(portNumber))) out.rds.set(String(portNumber), httpRoutes(portNumber, entries));
+  }
   for (const { service, port, vip } of vipTcp) addTcpListener(vip, service, port);
   for (const [portNumber, { service, port }] of [...tcpPorts.entries()].sort(([a], [b]) => a - b)) {
     if (!httpPorts.has(portNumber)) addTcpListener("0.0.0.0", service, port);
   }
   addServiceEntryTcpListeners(
     out.lds,
-    serviceEntryTcp.filter(({ port }) => !httpPorts.has(port.port)),
+    serviceEntryTcp.filter(({ port }) => !httpPorts.has(port.port) && !locked.has(`0.0.0.0_${port.port}`)),
     catchAll,
     accessLog,
     ext.network?.outbound ?? [],
@@ -490,19 +702,39 @@ export function generateEnvoyInbound(
   // Inbound: one chain per served port, then the passthrough chains.
   const chains: Proto[] = [];
   const knownPorts: number[] = [];
-  for (const { service, port, targetPort } of inboundPorts(ctx, proxy)) {
+  for (const served of inboundServedPorts(ctx, proxy)) {
+    const { port, targetPort, chainName } = served;
     const cluster = clusterName("inbound", targetPort, "", "");
-    // As istiod: to the connection's original destination (the pod IP and port, so the app must
-    // listen on it, not on 127.0.0.1), from 127.0.0.6 so Istio's iptables rules let it through
-    // uncaptured; unlimited circuit breakers, and original-destination hosts never cleaned up.
+    const endpoint = served.endpoint;
     out.cds.set(cluster, {
       name: cluster,
-      type: "ORIGINAL_DST",
       connect_timeout: duration(10_000),
-      lb_policy: "CLUSTER_PROVIDED",
       circuit_breakers: { thresholds: [UNLIMITED_CIRCUIT_BREAKER] },
-      cleanup_interval: { seconds: String(INBOUND_CLEANUP_INTERVAL_S), nanos: 0 },
-      upstream_bind_config: { source_address: { address: INBOUND_PASSTHROUGH_BIND_IP, port_value: 0 } },
+      ...(endpoint === undefined
+        ? {
+            // As istiod: to the connection's original destination (the pod IP and port, so the
+            // app must listen on it, not on 127.0.0.1); original-destination hosts never cleaned up.
+            type: "ORIGINAL_DST",
+            lb_policy: "CLUSTER_PROVIDED",
+            cleanup_interval: { seconds: String(INBOUND_CLEANUP_INTERVAL_S), nanos: 0 },
+          }
+        : {
+            // A Sidecar ingress defaultEndpoint: that one address.
+            type: "STATIC",
+            load_assignment: {
+              cluster_name: cluster,
+              endpoints: [{ lb_endpoints: [{ endpoint: { address: endpoint.address } }] }],
+            },
+          }),
+      // From 127.0.0.6, so Istio's iptables rules let it through uncaptured; not needed (and
+      // not set by istiod) towards loopback, which iptables does not capture.
+      ...(endpoint?.loopback
+        ? {}
+        : {
+            upstream_bind_config: {
+              source_address: { address: INBOUND_PASSTHROUGH_BIND_IP, port_value: 0 },
+            },
+          }),
       ...(isHttp2(port)
         ? {
             typed_extension_protocol_options: {
@@ -518,16 +750,18 @@ export function generateEnvoyInbound(
     });
     // As istiod without mTLS: the plaintext chain of the port (its TLS chains carry Istio's
     // mTLS certificates, which only Istio's agent serves).
-    chains.push({
-      name: `0.0.0.0_${targetPort}`,
+    const chain: Proto = {
+      name: chainName,
       filter_chain_match: { destination_port: { value: targetPort }, transport_protocol: "raw_buffer" },
       filters: isHttp(port)
         ? [
-            inboundHcm(proxy, `inbound_0.0.0.0_${targetPort}`, cluster, `inbound|http|${targetPort}`, {
+            inboundHcm(proxy, `inbound_${chainName}`, cluster, `inbound|http|${port.port}`, {
               cluster,
-              operation: `${service.hostname}:${port.port}/*`,
+              operation: `${served.host}:${port.port}/*`,
               filters: httpFilters(withCorsFilter(ext.http?.inbound ?? [])),
               accessLog,
+              http2: isHttp2(port),
+              grpc: isGrpc(port),
             }),
           ]
         : [
@@ -535,7 +769,33 @@ export function generateEnvoyInbound(
             ...(isMongo(port) ? [mongoProxy(cluster)] : []),
             tcpProxy(cluster, cluster, accessLog),
           ],
-    });
+    };
+    if (served.bound) {
+      // captureMode NONE: istiod's inboundCustomListener, a listener of its own bound to
+      // `<bind>:<port>` (no original_dst); its TLS inspector looks only at that port, where
+      // istiod's mTLS chains would be.
+      out.lds.set(chainName, {
+        name: chainName,
+        address: socketAddress(served.bound.address, targetPort),
+        traffic_direction: "INBOUND",
+        listener_filters: [
+          {
+            name: "envoy.filters.listener.tls_inspector",
+            typed_config: packAny("envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector", {
+              initial_read_buffer_size: { value: 512 },
+            }),
+            filter_disabled: {
+              not_match: { destination_port_range: { start: targetPort, end: targetPort + 1 } },
+            },
+          },
+        ],
+        ...LISTENER_FILTER_DEFAULTS,
+        max_connections_to_accept_per_socket_event: { value: 1 },
+        filter_chains: [chain],
+      });
+      continue;
+    }
+    chains.push(chain);
     knownPorts.push(targetPort);
   }
   // Anything else (no served port) goes on to its original destination: HTTP through an HCM,

@@ -296,6 +296,8 @@ describe("Envoy sidecar generation", () => {
             name: "default",
             namespace: "demo",
             egressHosts: ["./*"],
+            egress: [{ hosts: ["./*"] }],
+            ingress: [],
             source: { file: "s.yaml", line: 1, kind: "Sidecar", name: "default", namespace: "demo" },
           },
         ],

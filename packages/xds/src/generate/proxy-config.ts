@@ -24,9 +24,11 @@ import { buildLoadAssignment, type Proto } from "./common.js";
 import { generateEnvoyInbound, generateEnvoyOutbound } from "./envoy.js";
 import type { SkippedFilter } from "./filter-extensions.js";
 import { generateGrpcOutbound } from "./grpc.js";
+import { localityLbKey, localityLbPlanOf } from "./locality-lb.js";
 import type { ProxyInfo } from "./proxy.js";
 import type { PushContext } from "./push-context.js";
 import { expandDelegates } from "./routes.js";
+import { sidecarEgressScope } from "./sidecar-scope.js";
 
 export interface EncodedResource {
   readonly name: string;
@@ -140,6 +142,7 @@ function clusterFor(ctx: PushContext, proxy: ProxyInfo, spec: ClusterSpec, trans
 
 function claFor(ctx: PushContext, proxy: ProxyInfo, spec: ClusterSpec, transform?: ResourceTransform) {
   const host = spec.service.hostname;
+  const plan = localityLbPlanOf(spec.policy);
   const build = () => {
     // gRPC reads only IP endpoints: a DNS-resolved ServiceEntry's names are for Envoy to resolve.
     const endpoints = (ctx.model.endpoints.get(host) ?? []).filter(
@@ -147,14 +150,17 @@ function claFor(ctx: PushContext, proxy: ProxyInfo, spec: ClusterSpec, transform
         (spec.service.resolution !== "DNS" && spec.service.resolution !== "DNS_ROUND_ROBIN") ||
         isIpLiteral(e.address),
     );
-    const cla = buildLoadAssignment(spec.name, endpoints, spec.port, spec.subset);
+    const cla = buildLoadAssignment(spec.name, endpoints, spec.port, spec.subset, plan && { plan, proxy });
     return encodeResource("eds", spec.name, transform ? transform("eds", spec.name, cla, proxy) : cla);
   };
   if (transform) return build();
-  // Proxy-independent: every proxy (Envoy or gRPC) that has this cluster shares one encoding.
+  // Proxy-independent unless a locality policy applies: then proxies share one encoding per
+  // what the policy reads of them (their locality, or their failover-priority labels), so a
+  // cluster without one stays shared by every proxy, Envoy or gRPC.
+  const localityKey = plan ? `|${localityLbKey(plan, proxy)}` : "";
   return ctx.cache.memo(
     "eds",
-    `${spec.name}|${spec.destinationRule}`,
+    `${spec.name}|${spec.destinationRule}${localityKey}`,
     [dependency.endpoints(host), dependency.service(host)],
     build,
     bytesOf,
@@ -191,7 +197,8 @@ function routedClusters(routeConfigs: Iterable<Proto>): Set<string> {
 }
 
 function buildView(ctx: PushContext, proxy: ProxyInfo, transform?: ResourceTransform): OutboundView {
-  const visible = ctx.visibleServices(proxy);
+  // Egress listeners with a port import only that port of their services: no cluster for the others.
+  const visible = sidecarEgressScope(ctx.sidecarFor(proxy), proxy, ctx.visibleServices(proxy)).services;
   const deps = new Set<string>(ctx.viewDependencies(proxy));
   const clusters = new Map<string, EncodedResource>();
   const clas: ClaSpec[] = [];
@@ -254,10 +261,19 @@ function inboundFor(ctx: PushContext, proxy: ProxyInfo, transform?: ResourceTran
   };
   if (transform) return build();
   const ip = proxy.ip ?? "";
-  const deps = [dependency.address(ip), ...ctx.servicesAt(ip).map((s) => dependency.service(s.hostname))];
+  // A Sidecar's ingress replaces the served ports: its Sidecar is part of the key, and a Sidecar
+  // change in its namespace or the root namespace clears it.
+  const sidecar = ctx.sidecarFor(proxy);
+  const deps = [
+    dependency.address(ip),
+    ...ctx.servicesAt(ip).map((s) => dependency.service(s.hostname)),
+    dependency.sidecar(proxy.namespace),
+    dependency.sidecar(ctx.model.rootNamespace),
+  ];
+  const sidecarKey = sidecar ? `${sidecar.namespace}/${sidecar.name}` : "";
   // The filters it carries are part of the key: two proxies at one IP (a restart onto another
   // build while the old stream lingers) may get different ones.
-  return ctx.cache.memo("inbound", `${ip}|${ctx.envoyFiltersFor(proxy).key}`, deps, build);
+  return ctx.cache.memo("inbound", `${ip}|${ctx.envoyFiltersFor(proxy).key}|${sidecarKey}`, deps, build);
 }
 
 /**

@@ -1,5 +1,5 @@
 /** Who is asking: a proxy's identity, parsed from the xDS `Node` it sends. */
-import type { Labels } from "../model/types.js";
+import type { Labels, Locality } from "../model/types.js";
 import {
   type CapabilityNodeLike,
   type CapabilityRegistry,
@@ -20,6 +20,11 @@ export interface ProxyInfo {
   readonly capabilities: ProxyCapabilities;
   /** Its Node's identity fields, for filters built per proxy (see filter-extensions.ts). */
   readonly node: ProxyNodeInfo;
+  /**
+   * The locality its Node reports (Envoy's `--service-zone` etc., a gRPC bootstrap's
+   * `node.locality`); absent when it reports none. Topology labels override it (locality-lb.ts).
+   */
+  readonly locality?: Locality;
 }
 
 /**
@@ -147,6 +152,11 @@ export function proxyFromNode(node: NodeLike | undefined | null, registry?: Capa
   const name = structString(fields, "NAME") ?? (dot > 0 ? podDotNs.slice(0, dot) : podDotNs || id);
   const ip = structString(fields, "INSTANCE_IPS")?.split(",")[0] ?? (idIp || undefined);
   const capabilities = registry ? registry.capabilitiesOf(node) : capabilitiesFromNode(node);
+  const l = node?.locality;
+  const locality =
+    l && (l.region || l.zone || l.sub_zone)
+      ? { region: l.region ?? "", zone: l.zone ?? "", subzone: l.sub_zone ?? "" }
+      : undefined;
   return {
     id,
     type,
@@ -156,5 +166,6 @@ export function proxyFromNode(node: NodeLike | undefined | null, registry?: Capa
     labels: structLabels(fields, "LABELS"),
     capabilities,
     node: nodeInfoOf(node, id),
+    ...(locality ? { locality } : {}),
   };
 }

@@ -23,6 +23,7 @@ import {
 } from "./filter-extensions.js";
 import type { ProxyInfo } from "./proxy.js";
 import { sourceLabelsViewKey } from "./routes.js";
+import { egressHostsImport } from "./sidecar-scope.js";
 import { ALL_NAMESPACES, XdsCache } from "./xds-cache.js";
 
 export function isVisibleTo(
@@ -37,12 +38,6 @@ export function isVisibleTo(
     if (e === proxyNamespace) return true;
   }
   return false;
-}
-
-function hostMatches(pattern: string, host: string): boolean {
-  if (pattern === "*") return true;
-  if (pattern.startsWith("*.")) return host.endsWith(pattern.slice(1));
-  return pattern === host;
 }
 
 export interface PushContextOptions {
@@ -164,17 +159,7 @@ export class PushContext {
   }
 
   private egressAllows(sidecar: SidecarModel | undefined, proxy: ProxyInfo, service: MeshService): boolean {
-    if (!sidecar) return true;
-    for (const entry of sidecar.egressHosts) {
-      const slash = entry.indexOf("/");
-      const ns = entry.slice(0, slash);
-      const host = entry.slice(slash + 1);
-      if (ns === "~") continue;
-      const nsOk =
-        ns === "*" || (ns === "." ? service.namespace === proxy.namespace : service.namespace === ns);
-      if (nsOk && hostMatches(host, service.hostname)) return true;
-    }
-    return false;
+    return !sidecar || egressHostsImport(sidecar.egressHosts, proxy.namespace, service);
   }
 
   /**

@@ -35,6 +35,9 @@ const list = (s: FieldShape): FieldShape => ({ list: s });
 const map = (s: FieldShape): FieldShape => ({ map: s });
 const allLeaves = (...names: string[]): FieldShape => fields(Object.fromEntries(names.map((n) => [n, leaf])));
 
+/** Sidecar ingress/egress `port` (istio.networking.v1.SidecarPort). */
+const sidecarPort = allLeaves("number", "protocol", "name", "targetPort");
+
 /** Kubernetes ObjectMeta: bookkeeping fields are silent; labels and annotations are user keys. */
 const objectMeta = fields({
   name: leaf,
@@ -277,8 +280,17 @@ export const KNOWN_FIELDS: Readonly<Record<string, FieldShape>> = {
   Sidecar: object(
     fields({
       workloadSelector,
-      ingress: leaf,
-      egress: list(fields({ port: leaf, bind: leaf, captureMode: leaf, hosts: leaf })),
+      ingress: list(
+        fields({
+          port: sidecarPort,
+          bind: leaf,
+          captureMode: leaf,
+          defaultEndpoint: leaf,
+          tls: leaf,
+          connectionPool: leaf,
+        }),
+      ),
+      egress: list(fields({ port: sidecarPort, bind: leaf, captureMode: leaf, hosts: leaf })),
       outboundTrafficPolicy: fields({ mode: leaf, egressProxy: leaf }),
       inboundConnectionPool: leaf,
     }),

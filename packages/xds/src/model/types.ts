@@ -367,12 +367,48 @@ export interface DestinationRuleModel {
 /** Sidecar / MeshConfig `outboundTrafficPolicy.mode`: where traffic to unknown destinations goes. */
 export type OutboundTrafficMode = "ALLOW_ANY" | "REGISTRY_ONLY";
 
+/** A Sidecar `port` (ingress or egress): a port number with Istio's protocol and name. */
+export interface SidecarPort {
+  readonly number: number;
+  /** Istio protocol name as written (HTTP, HTTP2, GRPC, TCP, ...); "" when unset. */
+  readonly protocol: string;
+  readonly name: string;
+}
+
+/** `spec.egress[]`: the hosts one outbound listener carries. */
+export interface SidecarEgressListener {
+  /** `namespace/host` patterns: `./*`, `*\/*`, `ns/*`, `ns/host`, `~/*`. */
+  readonly hosts: readonly string[];
+  /** Only this port (and only the services that have it); absent: every port of the hosts. */
+  readonly port?: SidecarPort;
+  /** The listener's address (an IP) instead of the service VIPs / 0.0.0.0. */
+  readonly bind?: string;
+  /** NONE: a listener bound to the port (no iptables capture). */
+  readonly captureMode?: "DEFAULT" | "IPTABLES" | "NONE";
+}
+
+/** `spec.ingress[]`: an inbound port served in place of the ports of the workload's services. */
+export interface SidecarIngressListener {
+  readonly port: SidecarPort;
+  /** Where the inbound cluster sends traffic: `127.0.0.1:PORT`, `0.0.0.0:PORT` (the pod IP), `unix://...`; absent: the original destination. */
+  readonly defaultEndpoint?: string;
+  readonly bind?: string;
+  readonly captureMode?: "DEFAULT" | "IPTABLES" | "NONE";
+}
+
 export interface SidecarModel {
   readonly name: string;
   readonly namespace: string;
   readonly workloadSelector?: Labels;
-  /** `namespace/host` patterns: `./*`, `*\/*`, `ns/*`, `ns/host`, `~/*`. */
+  /**
+   * Every egress listener's hosts together (`namespace/host` patterns: `./*`, `*\/*`, `ns/*`,
+   * `ns/host`, `~/*`): what the proxy may see at all.
+   */
   readonly egressHosts: readonly string[];
+  /** `spec.egress` in order (a port-less catch-all last); a Sidecar without egress has one `*\/*` listener. */
+  readonly egress: readonly SidecarEgressListener[];
+  /** `spec.ingress`; empty: the ports of the services that select the workload. */
+  readonly ingress: readonly SidecarIngressListener[];
   /** Absent: the mesh-wide default (ALLOW_ANY). */
   readonly outboundTrafficPolicy?: OutboundTrafficMode;
   readonly source: SourceRef;

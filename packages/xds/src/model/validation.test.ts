@@ -138,9 +138,13 @@ apiVersion: networking.istio.io/v1
 kind: Sidecar
 metadata: { name: default, namespace: demo }
 spec:
+  ingress:
+    - port: { number: 8080, protocol: HTTP, nmae: http }
+      defaultEndpoint: 127.0.0.1:8080
+      tls: { mode: SIMPLE }
   egress:
     - hosts: ["./*"]
-      port: { number: 80 }
+      port: { number: 80, protocol: HTTP }
   outboundTrafficPolicy: { mode: REGISTRY_ONLY }
 ---
 apiVersion: networking.istio.io/v1
@@ -160,7 +164,8 @@ spec:
       'warning spec.subsets[0].lables: unknown field "lables"; ignored (did you mean "labels"?)',
       'warning spec.endpoints[0].networks: unknown field "networks"; ignored (did you mean "network"?)',
       "warning spec.network: Istio field not supported by meshctl; ignored",
-      "warning spec.egress[0].port: Sidecar egress port is not supported by meshctl yet; ignored (the hosts apply to every port)",
+      "warning spec.ingress[0].tls: Sidecar ingress tls is ignored, as istiod ignores it without ENABLE_TLS_ON_SIDECAR_INGRESS (and its certificates would come from Istio's agent); the port is served in plaintext",
+      'warning spec.ingress[0].port.nmae: unknown field "nmae"; ignored (did you mean "name"?)',
       // The parser's own error names the extra key; it is not reported again as unknown.
       "error spec.http[0].match[0].uri: expected exactly one of exact, prefix or regex, got prefix, exakt",
     ]);

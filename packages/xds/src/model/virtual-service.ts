@@ -116,7 +116,10 @@ function parseHttpMatch(r: FieldReader, m: FieldPath): HttpMatch {
   const withoutHeaders = valueMatches(r, [...m, "withoutHeaders"], true);
   const queryParams = valueMatches(r, [...m, "queryParams"], false);
   if (queryParams) {
-    r.warn([...m, "queryParams"], `${GRPC_IGNORES} query parameter matches: gRPC-Go and C-core skip the route, grpc-js matches it without checking the query (sent as istiod does)`);
+    r.warn(
+      [...m, "queryParams"],
+      `${GRPC_IGNORES} query parameter matches: gRPC-Go and C-core skip the route, grpc-js matches it without checking the query (sent as istiod does)`,
+    );
   }
   const ignoreUriCase = r.bool([...m, "ignoreUriCase"]);
   const port = r.port([...m, "port"]);

@@ -22,14 +22,23 @@ type KubeObject = Record<string, unknown> & {
   spec?: Record<string, unknown>;
 };
 
-/** The node every derived pod claims to run on (no Node object: no locality on either side). */
+/**
+ * The node a derived pod claims to run on unless its Deployment's template names one (no Node
+ * object: no locality on either side).
+ */
 export const PARITY_NODE_NAME = "parity-node";
 /** Service cluster IPs come from 10.96.0.0/16 (the loopback API server's service range). */
 const SERVICE_IP_PREFIX = "10.96";
 const DOMAIN = "svc.cluster.local";
 const ISTIO_GROUP = /\.istio\.io\//;
-/** Kinds a sample manifest holds that the cluster would also need (the rest is dropped). */
-const PLATFORM_KINDS = new Set(["Service", "ServiceAccount", "Deployment", "Namespace"]);
+/**
+ * Kinds a sample manifest holds that the cluster would also need (the rest is dropped). A Node
+ * (with topology labels) and Deployments pinned to it (`spec.template.spec.nodeName`) give
+ * pods, their endpoints and the client proxy a locality.
+ */
+const PLATFORM_KINDS = new Set(["Service", "ServiceAccount", "Deployment", "Namespace", "Node"]);
+/** Kinds without a namespace. */
+const CLUSTER_SCOPED = new Set(["Namespace", "Node"]);
 
 /**
  * The pod IP block of case `index`: 10.<100 + index mod 150>.0.0/16. A block differs from the
@@ -61,6 +70,7 @@ const clone = <T>(v: T): T => structuredClone(v);
 
 function withNamespace(o: KubeObject, namespace: string): KubeObject {
   const c = clone(o);
+  if (CLUSTER_SCOPED.has(String(c.kind))) return c;
   c.metadata = { ...(c.metadata ?? {}), namespace: c.metadata?.namespace ?? namespace };
   return c;
 }
@@ -81,6 +91,22 @@ interface PodInfo {
   readonly labels: Record<string, string>;
   readonly serviceAccount: string;
   readonly workload: string;
+  readonly nodeName: string;
+}
+
+/** What a Node's topology labels say (Kubernetes' well-known labels, Istio's subzone). */
+export interface NodeLocality {
+  readonly region: string;
+  readonly zone: string;
+  readonly subzone: string;
+}
+
+function nodeLocality(node: KubeObject | undefined): NodeLocality | undefined {
+  const labels = node?.metadata?.labels ?? {};
+  const region = labels["topology.kubernetes.io/region"] ?? "";
+  const zone = labels["topology.kubernetes.io/zone"] ?? "";
+  const subzone = labels["topology.istio.io/subzone"] ?? "";
+  return region || zone || subzone ? { region, zone, subzone } : undefined;
 }
 
 export interface Platform {
@@ -88,6 +114,8 @@ export interface Platform {
   readonly objects: KubeObject[];
   readonly pods: readonly PodInfo[];
   readonly services: readonly KubeObject[];
+  /** Node localities by node name (Nodes without topology labels are left out). */
+  readonly localities: ReadonlyMap<string, NodeLocality>;
 }
 
 function matches(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
@@ -125,12 +153,22 @@ export function derivePlatform(
     .filter((o) => PLATFORM_KINDS.has(String(o.kind)))
     .map((o) => withNamespace(o, options.namespace));
   const namespaces = new Set<string>([options.namespace]);
-  for (const o of docs) namespaces.add(o.kind === "Namespace" ? nameOf(o) : nsOf(o));
+  for (const o of docs) if (o.kind !== "Node") namespaces.add(o.kind === "Namespace" ? nameOf(o) : nsOf(o));
   const objects: KubeObject[] = [];
   for (const ns of [...namespaces].sort()) {
     objects.push({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
     // The pod admission needs the namespace's `default` account (no controller-manager makes it).
     objects.push({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default", namespace: ns } });
+  }
+  const localities = new Map<string, NodeLocality>();
+  for (const node of docs.filter((o) => o.kind === "Node")) {
+    objects.push({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: nameOf(node), labels: { ...(node.metadata?.labels ?? {}) } },
+    });
+    const l = nodeLocality(node);
+    if (l) localities.set(nameOf(node), l);
   }
   const seenAccounts = new Set([...namespaces].map((ns) => `${ns}/default`));
   for (const sa of docs.filter((o) => o.kind === "ServiceAccount")) {
@@ -153,7 +191,7 @@ export function derivePlatform(
       const ip = podIp(options.index, pods.length);
       const labels = { ...(template.metadata?.labels ?? {}) };
       const spec = clone(template.spec ?? {});
-      spec.nodeName = PARITY_NODE_NAME;
+      if (typeof spec.nodeName !== "string" || spec.nodeName === "") spec.nodeName = PARITY_NODE_NAME;
       spec.automountServiceAccountToken = false;
       const annotations = template.metadata?.annotations as Record<string, string> | undefined;
       const pod: KubeObject = {
@@ -176,6 +214,7 @@ export function derivePlatform(
         labels,
         serviceAccount: String(spec.serviceAccountName ?? "default"),
         workload: nameOf(d),
+        nodeName: String(spec.nodeName),
       });
     }
   }
@@ -232,15 +271,20 @@ export function derivePlatform(
         protocol: p.protocol,
         ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
       })),
-      endpoints: selected.map((p) => ({
-        addresses: [p.ip],
-        conditions: { ready: true, serving: true, terminating: false },
-        nodeName: PARITY_NODE_NAME,
-        targetRef: { kind: "Pod", namespace: p.namespace, name: p.name },
-      })),
+      endpoints: selected.map((p) => {
+        // The endpointslice controller copies the node's zone label.
+        const zone = localities.get(p.nodeName)?.zone;
+        return {
+          addresses: [p.ip],
+          conditions: { ready: true, serving: true, terminating: false },
+          nodeName: p.nodeName,
+          ...(zone ? { zone } : {}),
+          targetRef: { kind: "Pod", namespace: p.namespace, name: p.name },
+        };
+      }),
     });
   }
-  return { objects, pods, services };
+  return { objects, pods, services, localities };
 }
 
 /** Istio objects with the case namespace filled in where the manifest leaves it out (as `kubectl apply -n` does). */
@@ -281,12 +325,16 @@ function proxiesFor(
       },
     );
   const nodeId = `sidecar~${pod.ip}~${pod.name}.${pod.namespace}~${pod.namespace}.${DOMAIN}`;
+  // Its Node's locality goes in the xDS Node too, as Istio's agent would send it (istiod reads
+  // the pod's Node first; meshctl only sees what the proxy says).
+  const locality = platform.localities.get(pod.nodeName);
   const base = {
     nodeId,
     namespace: pod.namespace,
     labels: pod.labels,
     serviceAccount: pod.serviceAccount,
     workloadName: pod.workload,
+    ...(locality ? { locality } : {}),
   };
   return kinds.map((kind) =>
     kind === "envoy"

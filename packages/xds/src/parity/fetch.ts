@@ -90,7 +90,9 @@ export function parityNode(proxy: ParityProxy): Record<string, unknown> {
   return {
     id: proxy.nodeId,
     cluster: `${proxy.workloadName ?? podName}.${proxy.namespace}`,
-    locality: {},
+    locality: proxy.locality
+      ? { region: proxy.locality.region, zone: proxy.locality.zone, sub_zone: proxy.locality.subzone }
+      : {},
     metadata: toProtoStruct(parityNodeMetadata(proxy)),
     user_agent_name: grpc ? "gRPC Node" : "envoy",
     user_agent_version: grpc ? "1.14.1" : "1.36.0",

@@ -95,13 +95,19 @@ interface KubeObject {
 
 const PLURALS: Record<string, string> = {
   Namespace: "namespaces",
+  Node: "nodes",
   ServiceAccount: "serviceaccounts",
   Pod: "pods",
   Service: "services",
   EndpointSlice: "endpointslices",
 };
-/** Creation order (a Pod needs its account; an EndpointSlice's targetRef Pod comes before it). */
-const CREATE_ORDER = ["Namespace", "ServiceAccount", "Pod", "Service", "EndpointSlice"];
+/**
+ * Creation order (a Pod needs its account; an EndpointSlice's targetRef Pod comes before it; a
+ * Node before the Pods on it, or istiod would read their endpoints' locality before it knows it).
+ */
+const CREATE_ORDER = ["Namespace", "Node", "ServiceAccount", "Pod", "Service", "EndpointSlice"];
+/** Kinds without a namespace. */
+const CLUSTER_SCOPED = new Set(["Namespace", "Node"]);
 
 function objectPath(o: KubeObject): string {
   const plural = PLURALS[o.kind];
@@ -109,7 +115,11 @@ function objectPath(o: KubeObject): string {
     throw new MeshctlError("XDS_PARITY_CASE_INVALID", `parity cases cannot hold ${o.kind} objects`, {
       kind: "usage",
     });
-  return kubeCollectionPath(o.apiVersion, plural, o.kind === "Namespace" ? undefined : o.metadata.namespace);
+  return kubeCollectionPath(
+    o.apiVersion,
+    plural,
+    CLUSTER_SCOPED.has(o.kind) ? undefined : o.metadata.namespace,
+  );
 }
 
 function fqdn(o: KubeObject): string {

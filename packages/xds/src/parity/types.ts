@@ -34,6 +34,8 @@ export interface ParityProxy {
   readonly serviceAccount?: string;
   /** The owning workload (node metadata WORKLOAD_NAME), e.g. the Deployment `productpage-v1`. */
   readonly workloadName?: string;
+  /** Its pod's Node's locality (topology labels), sent as the xDS Node's `locality`. */
+  readonly locality?: { readonly region: string; readonly zone: string; readonly subzone: string };
 }
 
 /** Where a corpus case comes from. */
