@@ -89,6 +89,7 @@ describe("buildReport", () => {
       different: 2,
       error: 1,
       equalPercent: 33.3,
+      semanticPercent: 50,
     });
     expect(report.defectClasses).toEqual([
       { class: "routes a", cases: 2, diffs: 2 },
@@ -100,7 +101,9 @@ describe("buildReport", () => {
 describe("renderParityText", () => {
   test("a row per case with its verdict, diff count and first diff", () => {
     const text = renderParityText(buildReport(results, "1.30.3"));
-    expect(text).toContain("2/6 cases equal (33.3 %)");
+    expect(text).toContain(
+      "3/6 cases semantically equal (50.0 %): 2 equal (33.3 %), 1 equal apart from documented deviations (deliberately different); 2 different, 1 not run",
+    );
     expect(text).toMatch(/retries\s+feature\s+different\s+2\n/);
     expect(text).toContain(
       "routes 80 virtual_hosts[a].routes[0].route.retry_policy.num_retries.value: istiod 2, meshctl 3",

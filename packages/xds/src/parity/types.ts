@@ -137,5 +137,10 @@ export interface ParityReport {
     readonly error: number;
     /** equal / total × 100, one decimal. */
     readonly equalPercent: number;
+    /**
+     * Semantically equal: (equal + deliberate) / total × 100, one decimal. A deliberate case
+     * differs from istiod only in fields normalised away by a documented deviation.
+     */
+    readonly semanticPercent: number;
   };
 }
