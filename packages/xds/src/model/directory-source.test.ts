@@ -59,7 +59,7 @@ describe("MeshDirectoryLoader", () => {
   });
 
   test("with requireStable, new content (and deletion) is applied only when two scans agree", async () => {
-    const loader = new MeshDirectoryLoader(dir);
+    const loader = new MeshDirectoryLoader(dir, { deleteGraceMs: 0 });
     await writeFile(join(dir, "a.yaml"), svc("a"));
     await loader.scan();
     await writeFile(join(dir, "a.yaml"), ""); // a writer that truncated and has not written yet
@@ -75,6 +75,28 @@ describe("MeshDirectoryLoader", () => {
     await rm(join(dir, "a.yaml"));
     expect((await loader.scan({ requireStable: true })).snapshot.model.services).toHaveLength(1);
     expect((await loader.scan({ requireStable: true })).snapshot.model.services).toHaveLength(0);
+  });
+
+  test("a deleted file is deleted only once it stayed away for the grace period; back within it, nothing changed", async () => {
+    const loader = new MeshDirectoryLoader(dir, { deleteGraceMs: 150, stateDir: false });
+    const names = async () =>
+      (await loader.scan({ requireStable: true })).snapshot.model.services.map((s) => s.name);
+    await writeFile(join(dir, "a.yaml"), svc("a"));
+    await writeFile(join(dir, "b.yaml"), svc("b"));
+    await loader.scan();
+    await rm(join(dir, "a.yaml"));
+    expect(await names()).toEqual(["a", "b"]);
+    expect(await names()).toEqual(["a", "b"]); // a second scan agrees, but the grace is not over
+    expect(loader.unstable).toBe(true);
+    await writeFile(join(dir, "a.yaml"), svc("a")); // restored within the grace
+    await new Promise((r) => setTimeout(r, 200));
+    const back = await loader.scan({ requireStable: true });
+    expect(back.changed).toBe(false);
+    expect(loader.unstable).toBe(false);
+    await rm(join(dir, "b.yaml"));
+    expect(await names()).toEqual(["a", "b"]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await names()).toEqual(["a"]);
   });
 });
 
@@ -122,6 +144,35 @@ describe("directoryMeshSource events", () => {
       // Restoring the good content changes no model: it resolves the problem, nothing is "rejected".
       expect(events[3]).toMatchObject({ type: "diagnostics-changed", newDiagnostics: [] });
       expect(events[3]?.type === "diagnostics-changed" && events[3].resolvedDiagnostics).toHaveLength(1);
+    } finally {
+      source.close();
+    }
+  });
+});
+
+describe("directoryMeshSource: delete and restore", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "mcx-restore-"));
+  });
+  afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+  test("a file deleted and put back 150 ms later (after two settle periods) is never applied as a deletion", async () => {
+    await writeFile(join(dir, "a.yaml"), `${svc("a")}---\n${slice("a", "10.0.0.1")}`);
+    const events: MeshSourceEvent[] = [];
+    const source = directoryMeshSource(dir, { settleMs: 40, pollMs: 60_000, stateDir: false });
+    await source.start((e) => events.push(e));
+    try {
+      await rm(join(dir, "a.yaml"));
+      await new Promise((r) => setTimeout(r, 150));
+      await writeFile(join(dir, ".a.tmp"), `${svc("a")}---\n${slice("a", "10.0.0.1")}`);
+      await rename(join(dir, ".a.tmp"), join(dir, "a.yaml"));
+      await new Promise((r) => setTimeout(r, 600));
+      expect(events.filter((e) => e.type === "config-applied")).toEqual([]);
+      expect(source.current().model.services.map((s) => s.name)).toEqual(["a"]);
+      // Gone for good: deleted after the grace period.
+      await rm(join(dir, "a.yaml"));
+      await waitFor(() => source.current().model.services.length === 0, { what: "the deletion" });
     } finally {
       source.close();
     }

@@ -59,7 +59,17 @@ export interface DirectoryLoaderOptions {
    * lives only as long as the process.
    */
   readonly stateDir?: string | false;
+  /**
+   * A file that went away is deleted only once it has stayed away this long (ms), when watched
+   * (`requireStable`). A delete-and-restore within it (an editor's save, a `kubectl cp`, a
+   * ConfigMap swap) is never applied as a deletion, however slow the restored file's parse.
+   * Default 250: more than the 100 ms quiet time that a careful client may expect.
+   */
+  readonly deleteGraceMs?: number;
 }
+
+/** The default of DirectoryLoaderOptions.deleteGraceMs. */
+export const DEFAULT_DELETE_GRACE_MS = 250;
 
 interface FileState {
   /** mtime/size/inode: unchanged stats mean unchanged content, without reading it. */
@@ -175,11 +185,13 @@ async function readFileBounded(
 export class MeshDirectoryLoader {
   private readonly files = new Map<string, FileState>();
   private readonly pending = new Map<string, string>();
-  private readonly pendingDeletes = new Set<string>();
+  /** Files found missing and not yet deleted -> when first found missing (performance.now()). */
+  private readonly pendingDeletes = new Map<string, number>();
+  private readonly deleteGraceMs: number;
 
   /** Files a scan left waiting for a second look (new content to confirm, a deletion to confirm). */
   get unsettled(): string[] {
-    return [...this.pending.keys(), ...this.pendingDeletes];
+    return [...this.pending.keys(), ...this.pendingDeletes.keys()];
   }
   /** Last good item per object key, and the file that owns it. */
   private readonly lastGood = new Map<string, { item: MeshItem; file: string }>();
@@ -204,6 +216,7 @@ export class MeshDirectoryLoader {
     options: DirectoryLoaderOptions = {},
   ) {
     this.maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+    this.deleteGraceMs = options.deleteGraceMs ?? DEFAULT_DELETE_GRACE_MS;
     this.parser = new MeshParseWorker({
       timeoutMs: options.parseTimeoutMs ?? DEFAULT_PARSE_TIMEOUT_MS,
       memoryMb: options.parseMemoryMb ?? DEFAULT_PARSE_MEMORY_MB,
@@ -280,7 +293,7 @@ export class MeshDirectoryLoader {
     this.unstable = false;
     const first = this.last === undefined;
     const only = opts.only
-      ? new Set([...opts.only, ...this.pending.keys(), ...this.pendingDeletes])
+      ? new Set([...opts.only, ...this.pending.keys(), ...this.pendingDeletes.keys()])
       : undefined;
     let paths: string[];
     const unreadable: string[] = [];
@@ -333,10 +346,13 @@ export class MeshDirectoryLoader {
         this.pendingDeletes.delete(rel);
         continue;
       }
-      if (opts.requireStable && !this.pendingDeletes.has(rel)) {
-        this.pendingDeletes.add(rel);
-        this.unstable = true;
-        continue;
+      if (opts.requireStable) {
+        const missingSince = this.pendingDeletes.get(rel);
+        if (missingSince === undefined) this.pendingDeletes.set(rel, performance.now());
+        if (missingSince === undefined || performance.now() - missingSince < this.deleteGraceMs) {
+          this.unstable = true;
+          continue;
+        }
       }
       this.pendingDeletes.delete(rel);
       this.remove(rel);
