@@ -107,11 +107,7 @@ export function renderParityText(
       .join("  ")
       .trimEnd();
   const s = report.summary;
-  const out = [
-    `Parity with istiod ${report.istiodVersion}: ${summaryText(s)}`,
-    "",
-    line(header),
-  ];
+  const out = [`Parity with istiod ${report.istiodVersion}: ${summaryText(s)}`, "", line(header)];
   for (const [i, r] of report.cases.entries()) {
     out.push(line(rows[i] ?? []));
     if (r.error) out.push(`    error: ${r.error}`);
