@@ -202,6 +202,12 @@ export function buildLoadAssignment(
   };
 }
 
+/** Istio's `protocol.IsGRPC()`: GRPC or GRPC-Web, declared or from a `grpc` / `grpc-web` name prefix. */
+export function isGrpc(port: ServicePort): boolean {
+  const p = port.protocol.toUpperCase();
+  return p === "GRPC" || p === "GRPC-WEB" || /^grpc(-|$)/.test(port.name);
+}
+
 export function isHttp2(port: ServicePort): boolean {
   const p = port.protocol.toUpperCase();
   return p === "GRPC" || p === "HTTP2" || p === "KUBERNETES.IO/H2C" || /^(grpc|http2)(-|$)/.test(port.name);

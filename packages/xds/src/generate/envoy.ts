@@ -27,6 +27,7 @@ import {
   type GeneratedListeners,
   HCM_TYPE,
   httpFilters,
+  isGrpc,
   isHttp,
   isHttp2,
   type Proto,
@@ -60,12 +61,6 @@ function tcpProxy(statPrefix: string, cluster: string | Proto, accessLog: Proto 
       ...(accessLog ? { access_log: [accessLog] } : {}),
     }),
   };
-}
-
-/** Istio's `protocol.IsGRPC()`: GRPC or GRPC-Web, declared or from a `grpc` / `grpc-web` name prefix. */
-function isGrpc(port: ServicePort): boolean {
-  const p = port.protocol.toUpperCase();
-  return p === "GRPC" || p === "GRPC-WEB" || /^grpc(-|$)/.test(port.name);
 }
 
 /** A MongoDB port (Istio's protocol `Mongo`: the port's protocol, or a `mongo` / `mongo-*` name). */
