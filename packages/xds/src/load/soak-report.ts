@@ -98,6 +98,16 @@ export function formatXdsSoakReport(r: XdsSoakReport): string {
         ? `${h.verdict} (${h.points} samples)`
         : `${h.verdict}: ${h.slopeMiBPerHour} MiB/h, 95 % [${h.ci95MiBPerHour?.[0]}, ${h.ci95MiBPerHour?.[1]}] (${h.points} samples, ${h.segmentsUsed} lifetimes)`,
     ],
+    [
+      "RSS parts (2nd half)",
+      Object.entries(r.memory.parts)
+        .map(([part, { series, growth }]) => {
+          const last = series.at(-1);
+          const slope = growth.slopeMiBPerHour === null ? "n/a" : `${growth.slopeMiBPerHour} MiB/h`;
+          return `${part} ${last ? n(Math.round(last.rssMiB), " MiB") : "n/a"} (${slope})`;
+        })
+        .join(", "),
+    ],
     ["CPU seconds", `server ${n(r.cpuSeconds.server)}, harness ${n(r.cpuSeconds.harness)}`],
     ["debug port", `${n(r.debugPort.failures)} failures in ${n(r.debugPort.probes)} probes`],
     [

@@ -197,6 +197,17 @@ export interface XdsSoakReport {
      * allocator's and V8's retained-but-free pages, a leak shows here first.
      */
     readonly heapUsed: { readonly series: readonly RssSample[]; readonly growth: RssGrowth };
+    /**
+     * Where RSS goes (MiB, in `rssMiB`), each fitted like RSS: `heapTotal` the main isolate's
+     * committed V8 heap, `parseWorkerHeap` the YAML parse worker's, `external` Buffers and C++
+     * objects, `native` RSS minus those three (allocator pages, HTTP/2 sessions, code, stacks).
+     */
+    readonly parts: Readonly<
+      Record<
+        "heapTotal" | "parseWorkerHeap" | "external" | "native",
+        { readonly series: readonly RssSample[]; readonly growth: RssGrowth }
+      >
+    >;
   };
   readonly cpuSeconds: { readonly server: number; readonly harness: number };
   /** The debug port (`/metrics`) probed with each RSS sample: failures must be 0. */

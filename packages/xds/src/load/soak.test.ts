@@ -375,6 +375,26 @@ describe("formatXdsSoakReport", () => {
           fromSeconds: 900,
         },
       },
+      parts: (() => {
+        const part = (mib: number, slope: number) => ({
+          series: [{ tSeconds: 5, rssMiB: mib, segment: 0 }],
+          growth: {
+            verdict: "no-growth" as const,
+            slopeMiBPerHour: slope,
+            ci95MiBPerHour: [slope - 2, slope + 2] as [number, number],
+            thresholdMiBPerHour: 20,
+            points: 150,
+            segmentsUsed: 3,
+            fromSeconds: 900,
+          },
+        });
+        return {
+          heapTotal: part(260, 1),
+          parseWorkerHeap: part(12, 0),
+          external: part(30, 0.5),
+          native: part(178, 2),
+        };
+      })(),
     },
     cpuSeconds: { server: 500, harness: 300 },
     debugPort: { probes: 360, failures: 0 },
@@ -399,6 +419,9 @@ describe("formatXdsSoakReport", () => {
     expect(text).toContain("restarts survived       5 / 5, re-converged in at most 9,000 ms");
     expect(text).toContain("no-growth: 1.5 MiB/h, 95 % [-2, 5] (150 samples, 3 lifetimes)");
     expect(text).toMatch(/V8 heap \(2nd half\)\s+no-growth: -0\.5 MiB\/h, 95 % \[-3, 2\]/);
+    expect(text).toMatch(
+      /RSS parts \(2nd half\)\s+heapTotal 260 MiB \(1 MiB\/h\), parseWorkerHeap 12 MiB \(0 MiB\/h\), external 30 MiB \(0\.5 MiB\/h\), native 178 MiB \(2 MiB\/h\)/,
+    );
     expect(text).toContain("last-good violations    0 in 720 checks\n");
     // Stream errors inside restarts are by design: no samples of them.
     expect(text).not.toContain("samples:");

@@ -58,6 +58,17 @@ import { MeshctlTarget } from "./target-meshctl.js";
 const MAX_SAMPLES = 10;
 /** The server's V8 heap in use, scraped with its metrics: a leak shows here without RSS's allocator slack. */
 const HEAP_METRIC = "nodejs_heap_size_used_bytes";
+/**
+ * Where the server's RSS goes, scraped with its metrics: the main isolate's committed heap, the
+ * parse worker's heap (its own isolate), and external memory (Buffers, C++ objects). What RSS
+ * has beyond these is "native": the allocator's pages, HTTP/2 sessions, code and stacks.
+ */
+const MEMORY_PARTS = {
+  heapTotal: "nodejs_heap_size_total_bytes",
+  parseWorkerHeap: "meshctl_xds_parse_worker_heap_bytes",
+  external: "nodejs_external_memory_bytes",
+} as const;
+type MemoryPart = keyof typeof MEMORY_PARTS | "native";
 /** The server's default quiet time (--debounce-after): a file gone for less is never pushed as deleted. */
 const DEBOUNCE_GUARANTEE_MS = 100;
 /** How long a late-restored victim has, past the check's deadline, to be whole again at every proxy. */
@@ -284,6 +295,12 @@ export async function runXdsSoak(
   const rss: RssSample[] = [];
   /** V8 heap in use (the server's nodejs_heap_size_used_bytes), in the same shape as RSS. */
   const heap: RssSample[] = [];
+  const parts: Record<MemoryPart, RssSample[]> = {
+    heapTotal: [],
+    parseWorkerHeap: [],
+    external: [],
+    native: [],
+  };
   let lastRss: number | null = null;
   const debugPort = { probes: 0, failures: 0 };
   let inRestart = false;
@@ -454,18 +471,31 @@ export async function runXdsSoak(
     segmentTicks = readProcessCpuTicks(pid) ?? segmentTicks;
     const endpointSegment = segment;
     debugPort.probes++;
-    const scraped = await scrapeServerMetrics(metricsUrl, ["meshctl_xds_", HEAP_METRIC], 5000);
+    const scraped = await scrapeServerMetrics(metricsUrl, ["meshctl_xds_", "nodejs_"], 5000);
     if (scraped.error) {
       if (!inRestart) debugPort.failures++;
-    } else if (endpointSegment === segment) {
-      const heapBytes = scraped.samples[HEAP_METRIC];
-      delete scraped.samples[HEAP_METRIC];
-      if (heapBytes !== undefined && !Number.isNaN(soakStart))
-        heap.push({
-          tSeconds: Math.round((now() - soakStart) / 100) / 10,
-          rssMiB: heapBytes / 1024 / 1024,
-          segment,
-        });
+    } else if (endpointSegment === segment && !Number.isNaN(soakStart)) {
+      const tSeconds = Math.round((now() - soakStart) / 100) / 10;
+      const mib = (name: string) => {
+        const bytes = scraped.samples[name];
+        return bytes === undefined ? undefined : bytes / 1024 / 1024;
+      };
+      const heapMiB = mib(HEAP_METRIC);
+      if (heapMiB !== undefined) heap.push({ tSeconds, rssMiB: heapMiB, segment });
+      let accounted = 0;
+      let complete = true;
+      for (const [part, metric] of Object.entries(MEMORY_PARTS) as [keyof typeof MEMORY_PARTS, string][]) {
+        const v = mib(metric);
+        if (v === undefined) complete = false;
+        else {
+          parts[part].push({ tSeconds, rssMiB: v, segment });
+          accounted += v;
+        }
+      }
+      if (complete && mem && mem.rssKiB > 0)
+        parts.native.push({ tSeconds, rssMiB: mem.rssKiB / 1024 - accounted, segment });
+      for (const name of Object.keys(scraped.samples))
+        if (name.startsWith("nodejs_")) delete scraped.samples[name];
       segmentMetrics = scraped.samples;
     }
   };
@@ -969,6 +999,18 @@ export async function runXdsSoak(
         peakRssMiB: rss.length > 0 ? Math.round(Math.max(...rss.map((s) => s.rssMiB)) * 10) / 10 : null,
         growth,
         heapUsed: { series: downsampleRss(heap, 120), growth: heapGrowth },
+        parts: (() => {
+          const fitted = (samples: RssSample[]) => ({
+            series: downsampleRss(samples, 120),
+            growth: rssGrowth(samples, growthOptions),
+          });
+          return {
+            heapTotal: fitted(parts.heapTotal),
+            parseWorkerHeap: fitted(parts.parseWorkerHeap),
+            external: fitted(parts.external),
+            native: fitted(parts.native),
+          };
+        })(),
       },
       cpuSeconds: {
         server: Math.round((cpuTicksDone / ticksPerSecond) * 100) / 100,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "vitest";
-import { MeshParseWorker, resolveParseWorkerEntry } from "./mesh-parse-worker.js";
+import { MeshParseWorker, parseWorkerHeapBytes, resolveParseWorkerEntry } from "./mesh-parse-worker.js";
 
 const svc = (name: string, port = 7070) =>
   `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}, namespace: demo}\nspec:\n  ports: [{name: grpc, port: ${port}}]\n`;
@@ -23,6 +23,16 @@ describe("MeshParseWorker", () => {
 
   test("the worker entry resolves from the sources", () => {
     expect(resolveParseWorkerEntry()).toMatch(/parse-worker\.(ts|js)$/);
+  });
+
+  test("the worker's heap is reported while it runs and forgotten when it ends", async () => {
+    parser = new MeshParseWorker({ timeoutMs: 30_000, memoryMb: 256 });
+    const before = parseWorkerHeapBytes();
+    await parser.parse([{ file: "a.yaml", text: svc("a") }]);
+    // A V8 isolate commits at least a few MiB; the parent's process.memoryUsage() shows none of it.
+    expect(parseWorkerHeapBytes() - before).toBeGreaterThan(1024 * 1024);
+    parser.close();
+    await expect.poll(() => parseWorkerHeapBytes(), { timeout: 5000 }).toBe(before);
   });
 
   test("parses in a worker thread, one outcome per file, in order", async () => {

@@ -30,8 +30,25 @@ export interface ParseJob {
 
 export type ParseReply =
   | { readonly ready: true }
-  | { readonly id: number; readonly index: number; readonly parsed: ParsedFile }
-  | { readonly id: number; readonly index: number; readonly error: string };
+  | { readonly id: number; readonly index: number; readonly parsed: ParsedFile; readonly heapBytes?: number }
+  | { readonly id: number; readonly index: number; readonly error: string; readonly heapBytes?: number };
+
+/** The heap each running worker last reported (its V8 heap committed, bytes). */
+const workerHeaps = new Map<Worker, number>();
+
+/**
+ * V8 heap committed by all parse workers of this process, as they last reported it (with each
+ * parsed file): part of the process's RSS that `process.memoryUsage()` does not show, since a
+ * worker has its own isolate. 0 when no worker runs.
+ *
+ * @example
+ * parseWorkerHeapBytes(); // 18874368
+ */
+export function parseWorkerHeapBytes(): number {
+  let sum = 0;
+  for (const bytes of workerHeaps.values()) sum += bytes;
+  return sum;
+}
 
 export type ParseOutcome =
   | { readonly ok: true; readonly parsed: ParsedFile }
@@ -173,6 +190,7 @@ export class MeshParseWorker {
         };
         worker.on("error", forget);
         worker.on("exit", forget);
+        worker.once("exit", () => workerHeaps.delete(worker));
         this.worker = worker;
         resolve(worker);
       };
@@ -251,6 +269,7 @@ export class MeshParseWorker {
       };
       const onMessage = (m: ParseReply) => {
         if (!("id" in m) || m.id !== id) return;
+        if (m.heapBytes !== undefined) workerHeaps.set(worker, m.heapBytes);
         out.push(
           "parsed" in m
             ? { ok: true, parsed: m.parsed }

@@ -9,6 +9,7 @@
  * was and which ones are done. The pre-scan runs here too: a big document of an unread kind
  * costs the worker a regex pass and the serving thread nothing.
  */
+import { getHeapStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import { parseMeshFileFiltered } from "./file-prefilter.js";
 import { PARSE_WORKER_MARK, type ParseJob, type ParseReply } from "./mesh-parse-worker.js";
@@ -25,7 +26,8 @@ if (port && (workerData as { mark?: unknown } | null)?.mark === PARSE_WORKER_MAR
         // error); if it does, this file is rejected and the others go on.
         reply = { id: job.id, index, error: error instanceof Error ? error.message : String(error) };
       }
-      port.postMessage(reply);
+      // The worker's heap is invisible to the parent's process.memoryUsage(): report it (~µs).
+      port.postMessage({ ...reply, heapBytes: getHeapStatistics().total_heap_size });
     });
   });
   port.postMessage({ ready: true } satisfies ParseReply);

@@ -1,4 +1,5 @@
 import type { XdsCacheStats } from "../generate/xds-cache.js";
+import { parseWorkerHeapBytes } from "../model/mesh-parse-worker.js";
 
 /** A minimal Prometheus text-format registry (counters, gauges, histograms with labels). */
 
@@ -276,7 +277,24 @@ export class XdsMetrics {
     rss.set(mem.rss);
     const heap = new Gauge("nodejs_heap_size_used_bytes", "V8 heap in use.");
     heap.set(mem.heapUsed);
-    const process_ = `${rss.render()}\n${heap.render()}`;
+    const heapTotal = new Gauge("nodejs_heap_size_total_bytes", "V8 heap committed (in use and free pages).");
+    heapTotal.set(mem.heapTotal);
+    const external = new Gauge(
+      "nodejs_external_memory_bytes",
+      "Memory of C++ objects bound to JavaScript, Buffers included.",
+    );
+    external.set(mem.external);
+    const arrayBuffers = new Gauge(
+      "nodejs_array_buffers_bytes",
+      "ArrayBuffers and Buffers (part of external memory).",
+    );
+    arrayBuffers.set(mem.arrayBuffers);
+    const worker = new Gauge(
+      "meshctl_xds_parse_worker_heap_bytes",
+      "V8 heap committed by the YAML parse worker(s), as each last reported; 0 when none runs.",
+    );
+    worker.set(parseWorkerHeapBytes());
+    const process_ = [rss, heap, heapTotal, external, arrayBuffers, worker].map((g) => g.render()).join("\n");
     return `${all.map((m) => m.render()).join("\n")}\n${process_}${cache ? `\n${cache}` : ""}\n`;
   }
 }
