@@ -1,3 +1,4 @@
+export { ALLOCATOR_ENV, allocatorEnv } from "./allocator.js";
 export {
   type ErrorKind,
   EXIT_CODES,

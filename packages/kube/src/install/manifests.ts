@@ -4,6 +4,7 @@
  * no-op and `--dry-run -o yaml` output stable.
  */
 import { basename } from "node:path";
+import { ALLOCATOR_ENV } from "@meshctl/core";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { KubeError } from "../errors.js";
 import { renderIstioNetworkingCrds } from "./crds.js";
@@ -290,7 +291,11 @@ export function renderInstallManifests(options: InstallManifestOptions): Install
                 image: options.image,
                 command: ["meshctl"],
                 args: xdsServeArgs(),
-                ...(tstats ? { env: [{ name: "MESHCTL_CONFIG_DIR", value: XDS_CONFIG_DIR }] } : {}),
+                env: [
+                  // glibc's malloc settings for a long-running server (decision record 0068).
+                  ...Object.entries(ALLOCATOR_ENV).map(([name, value]) => ({ name, value })),
+                  ...(tstats ? [{ name: "MESHCTL_CONFIG_DIR", value: XDS_CONFIG_DIR }] : []),
+                ],
                 ports: [
                   { name: "grpc-xds", containerPort: XDS_GRPC_PORT, protocol: "TCP" },
                   { name: "http-debug", containerPort: XDS_DEBUG_PORT, protocol: "TCP" },

@@ -655,11 +655,15 @@ export async function runXdsSoak(
         kind: "revert",
         run: async () => {
           for (const op of edit.revert) await fileOp(op);
-          schedule({
-            at: now() + o.checkDelayMs,
-            kind: "check",
-            run: async () => checkVictim(edit.victim, edit.kind, "after reverting"),
-          });
+          // A late restore's resubscription (EDS after CDS) may still be on its way: it gets the
+          // same bounded grace as the first check; a resource that never comes back still fails.
+          const deadline = now() + o.checkDelayMs + LATE_RESTORE_GRACE_MS;
+          const recheck = async () => {
+            if (!draining && lateRestoreUnsettled(edit) && now() < deadline)
+              schedule({ at: now() + 200, kind: "check", run: recheck });
+            else checkVictim(edit.victim, edit.kind, "after reverting");
+          };
+          schedule({ at: now() + o.checkDelayMs, kind: "check", run: recheck });
         },
       });
     };

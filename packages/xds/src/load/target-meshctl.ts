@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { MeshctlError, type SpawnedProgram, spawnProgram } from "@meshctl/core";
+import { allocatorEnv, MeshctlError, type SpawnedProgram, spawnProgram } from "@meshctl/core";
 import type { ChurnChange } from "./churn.js";
 import {
   type LoadTargetDriver,
@@ -96,7 +96,10 @@ export class MeshctlTarget implements LoadTargetDriver {
     // MESHCTL_XDS_LOAD_NODE_ARGS: extra Node flags for the control plane (e.g. `--cpu-prof`).
     const extra = (process.env.MESHCTL_XDS_LOAD_NODE_ARGS ?? "").split(" ").filter(Boolean);
     const spawnedAt = performance.now();
-    const child = spawnProgram(process.execPath, [...extra, ...nodeArgs(entry), JSON.stringify(spec)]);
+    // glibc's malloc settings for a long-running server, as `meshctl xds serve` runs it (ADR 0068).
+    const child = spawnProgram(process.execPath, [...extra, ...nodeArgs(entry), JSON.stringify(spec)], {
+      env: allocatorEnv(process.env),
+    });
     this.child = child;
     this.childExited = false;
     void child.exited.then(() => {

@@ -35,6 +35,19 @@ describe("MeshParseWorker", () => {
     await expect.poll(() => parseWorkerHeapBytes(), { timeout: 5000 }).toBe(before);
   });
 
+  test("a worker whose heap grew past recycleHeapGrowthMb is replaced after its job", async () => {
+    // Under steady churn the worker never idles: without this, what its heap grew stays.
+    parser = new MeshParseWorker({ timeoutMs: 30_000, memoryMb: 256, recycleHeapGrowthMb: 4 });
+    await parser.parse([{ file: "a.yaml", text: svc("a") }]);
+    await parser.parse([{ file: "b.yaml", text: svc("b") }]);
+    expect(parser.started).toBe(1);
+    // A 600 KB slice (below the 1 MiB "big job" that always ends the worker) grows its heap.
+    const out = await parser.parse([{ file: "big.yaml", text: bigSlice(600_000) }]);
+    expect(out[0]?.ok && out[0].parsed.valid).toBe(true);
+    await parser.parse([{ file: "c.yaml", text: svc("c") }]);
+    expect(parser.started).toBe(2);
+  });
+
   test("parses in a worker thread, one outcome per file, in order", async () => {
     parser = new MeshParseWorker({ timeoutMs: 30_000, memoryMb: 256 });
     const out = await parser.parse([

@@ -35,6 +35,8 @@ export type ParseReply =
 
 /** The heap each running worker last reported (its V8 heap committed, bytes). */
 const workerHeaps = new Map<Worker, number>();
+/** The heap each running worker first reported, after its first file. */
+const workerBaseHeaps = new WeakMap<Worker, number>();
 
 /**
  * V8 heap committed by all parse workers of this process, as they last reported it (with each
@@ -68,6 +70,12 @@ export interface MeshParseWorkerOptions {
   readonly idleMs?: number;
   /** The worker entry file; default: resolveParseWorkerEntry(). */
   readonly entry?: string;
+  /**
+   * A worker whose heap grew by more than this (MiB) over its first report is replaced after
+   * its job: V8 grows a busy isolate's heap lazily toward its limit, and a worker that never
+   * idles (steady churn) would otherwise keep what it grew. Default 16.
+   */
+  readonly recycleHeapGrowthMb?: number;
 }
 
 /** After a job this big (bytes of YAML) the worker ends at once: its heap grew, give it back. */
@@ -123,6 +131,7 @@ export class MeshParseWorker {
   private starting: Promise<Worker> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private jobs = 0;
+  private starts = 0;
   private idle: NodeJS.Timeout | undefined;
   private closed = false;
   /** Ends the job in flight (on close). */
@@ -155,6 +164,21 @@ export class MeshParseWorker {
     if (worker) void worker.terminate();
   }
 
+  /** Has the current worker's heap grown past `recycleHeapGrowthMb` over its first report? */
+  private heapGrew(): boolean {
+    const worker = this.worker;
+    if (!worker) return false;
+    const now = workerHeaps.get(worker);
+    const base = workerBaseHeaps.get(worker);
+    if (now === undefined || base === undefined) return false;
+    return now - base > (this.options.recycleHeapGrowthMb ?? 16) * 1024 * 1024;
+  }
+
+  /** Workers started so far (the first, and each replacement). */
+  get started(): number {
+    return this.starts;
+  }
+
   private async ensure(): Promise<Worker> {
     if (this.worker) return this.worker;
     this.starting ??= new Promise<Worker>((resolve, reject) => {
@@ -166,6 +190,7 @@ export class MeshParseWorker {
       let worker: Worker;
       try {
         worker = startWorker(entry, this.options.memoryMb);
+        this.starts++;
       } catch (error) {
         reject(error);
         return;
@@ -226,7 +251,7 @@ export class MeshParseWorker {
     }
     while (out.length < files.length) out.push({ ok: false, reason: "closed", message: "the source closed" });
     const bytes = files.reduce((n, f) => n + f.text.length, 0);
-    if (bytes >= BIG_JOB_BYTES) this.stop();
+    if (bytes >= BIG_JOB_BYTES || this.heapGrew()) this.stop();
     else if (this.worker && !this.closed) {
       this.idle = setTimeout(() => this.stop(), this.options.idleMs ?? 10_000);
       this.idle.unref();
@@ -269,7 +294,10 @@ export class MeshParseWorker {
       };
       const onMessage = (m: ParseReply) => {
         if (!("id" in m) || m.id !== id) return;
-        if (m.heapBytes !== undefined) workerHeaps.set(worker, m.heapBytes);
+        if (m.heapBytes !== undefined) {
+          workerHeaps.set(worker, m.heapBytes);
+          if (!workerBaseHeaps.has(worker)) workerBaseHeaps.set(worker, m.heapBytes);
+        }
         out.push(
           "parsed" in m
             ? { ok: true, parsed: m.parsed }

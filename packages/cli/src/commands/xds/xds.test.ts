@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findProgram, runCommand as runProgram } from "@meshctl/core";
@@ -218,7 +218,8 @@ spec:
   });
 
   test("serve runs until SIGTERM and logs its address", { timeout: 30_000 }, async () => {
-    const child = spawn(process.execPath, [CLI_BIN, "xds", "serve", "--port", "0", "--debug-port", "0"], {
+    // Started as a user starts it, through the bin's shebang.
+    const child = spawn(CLI_BIN, ["xds", "serve", "--port", "0", "--debug-port", "0"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -233,6 +234,9 @@ spec:
     const debugPort = /debug http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
     const health = await fetch(`http://127.0.0.1:${debugPort}/healthz`);
     expect(health.status).toBe(200);
+    // The serving process has glibc's fixed mmap threshold (decision record 0068).
+    const environ = (await readFile(`/proc/${child.pid}/environ`, "utf8")).split("\0");
+    expect(environ).toContain("MALLOC_MMAP_THRESHOLD_=65536");
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(out).toMatch(/Stopped after \d+s: 0 pushes, 0 NACKs\./);
