@@ -73,6 +73,16 @@ export type {
 } from "./load/soak-types.js";
 export type { PercentileSummary } from "./load/stats.js";
 export {
+  formatXdsStormReport,
+  runXdsStorm,
+  type XdsStormOptions,
+  type XdsStormPhase,
+  type XdsStormProbeSummary,
+  type XdsStormProgress,
+  type XdsStormReport,
+  type XdsStormWindow,
+} from "./load/storm.js";
+export {
   generateSyntheticMesh,
   type SyntheticMesh,
   type SyntheticMeshDescription,
