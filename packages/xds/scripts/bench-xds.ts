@@ -29,35 +29,75 @@ import {
   type XdsLoadTarget,
 } from "../src/index.js";
 import { resolveServeProcessEntry } from "../src/load/target-meshctl.js";
+import { type ScriptArgs, scriptArgs } from "./script-args.js";
 
-const { values } = parseArgs({
-  options: {
-    targets: { type: "string", default: "meshctl,meshctl-nocache,meshctl-noscoping,go-control-plane,istiod" },
-    rounds: { type: "string", default: "1" },
-    proxies: { type: "string", default: "2000" },
-    services: { type: "string", default: "1000" },
-    endpoints: { type: "string", default: "10" },
-    namespaces: { type: "string", default: "50" },
-    routed: { type: "string", default: "0.1" },
-    "grpc-fraction": { type: "string", default: "0.25" },
-    "delta-fraction": { type: "string", default: "0.5" },
-    "churn-rate": { type: "string", default: "100" },
-    "churn-seconds": { type: "string", default: "60" },
-    "churn-kinds": { type: "string", default: "endpoints" },
-    "connect-rate": { type: "string" },
-    "proxies-per-channel": { type: "string", default: "1" },
-    "server-option": { type: "string", multiple: true, default: [] },
-    timeout: { type: "string", default: "120" },
-    "drain-seconds": { type: "string", default: "15" },
-    /** Ratios are to this target's run of the same round. */
-    baseline: { type: "string", default: "meshctl" },
-    /**
-     * meshctl's serve-main: `bundle` (default: built from source once, to plain JS, so start-up
-     * times do not include TypeScript compilation), `source` (through tsx), or a file.
-     */
-    "serve-entry": { type: "string", default: "bundle" },
-  },
-});
+const HELP = `Usage: npm run bench:xds -- [options]
+
+  --targets LIST            meshctl, meshctl-nocache, meshctl-noscoping, go-control-plane, istiod,
+                            meshctl-kube, istiod-kube         default meshctl,meshctl-nocache,meshctl-noscoping,go-control-plane,istiod
+  --rounds N                rounds, each running every target once (interleaved)   default 1
+  --baseline NAME           ratios are to this target's run of the same round     default meshctl
+  --proxies N               simulated proxies                                      default 2000
+  --services N / --endpoints N / --namespaces N                                   default 1000 / 10 / 50
+  --routed F                fraction of services with a VirtualService             default 0.1
+  --grpc-fraction F / --delta-fraction F                                           default 0.25 / 0.5
+  --churn-rate N            changes per second                                     default 100
+  --churn-seconds N         churn length                                           default 60
+  --churn-kinds LIST        endpoints,services,routes                              default endpoints
+  --connect-rate N          proxies connecting per second (default: all at once)
+  --proxies-per-channel N   proxies sharing one HTTP/2 connection                  default 1
+  --server-option K=V       serve-main knob (repeatable)
+  --timeout N               bound on convergence, seconds                          default 120
+  --drain-seconds N         wait after churn, seconds                              default 15
+  --serve-entry E           bundle | source | a file                               default bundle
+`;
+const args: ScriptArgs = scriptArgs("bench:xds", HELP, "30s");
+let parsed: ReturnType<typeof parseOptions>;
+try {
+  parsed = parseOptions();
+} catch (error) {
+  args.fail(error instanceof Error ? error.message : String(error));
+}
+if (parsed.values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const { values } = parsed;
+
+function parseOptions() {
+  return parseArgs({
+    options: {
+      help: { type: "boolean", default: false },
+      targets: {
+        type: "string",
+        default: "meshctl,meshctl-nocache,meshctl-noscoping,go-control-plane,istiod",
+      },
+      rounds: { type: "string", default: "1" },
+      proxies: { type: "string", default: "2000" },
+      services: { type: "string", default: "1000" },
+      endpoints: { type: "string", default: "10" },
+      namespaces: { type: "string", default: "50" },
+      routed: { type: "string", default: "0.1" },
+      "grpc-fraction": { type: "string", default: "0.25" },
+      "delta-fraction": { type: "string", default: "0.5" },
+      "churn-rate": { type: "string", default: "100" },
+      "churn-seconds": { type: "string", default: "60" },
+      "churn-kinds": { type: "string", default: "endpoints" },
+      "connect-rate": { type: "string" },
+      "proxies-per-channel": { type: "string", default: "1" },
+      "server-option": { type: "string", multiple: true, default: [] },
+      timeout: { type: "string", default: "120" },
+      "drain-seconds": { type: "string", default: "15" },
+      /** Ratios are to this target's run of the same round. */
+      baseline: { type: "string", default: "meshctl" },
+      /**
+       * meshctl's serve-main: `bundle` (default: built from source once, to plain JS, so start-up
+       * times do not include TypeScript compilation), `source` (through tsx), or a file.
+       */
+      "serve-entry": { type: "string", default: "bundle" },
+    },
+  });
+}
 
 const knobs = parseServerOptions(values["server-option"] ?? []);
 let base: XdsLoadOptions = {

@@ -17,13 +17,13 @@ import {
   type BadEditKind,
   type ChurnKind,
   formatXdsSoakReport,
-  parseDurationMs,
   parseServerOptions,
   runXdsSoak,
   type XdsSoakOptions,
   type XdsSoakProgress,
   type XdsSoakReport,
 } from "../src/index.js";
+import { type ScriptArgs, scriptArgs } from "./script-args.js";
 
 const HELP = `Usage: npm run bench:soak -- [options]
 
@@ -44,24 +44,8 @@ const HELP = `Usage: npm run bench:soak -- [options]
   --json                    print the report as JSON
 `;
 
-function fail(message: string): never {
-  process.stderr.write(`soak: ${message}\n\n${HELP}`);
-  process.exit(2);
-}
-
-function seconds(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const ms = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : parseDurationMs(text);
-  if (ms === undefined) fail(`--${name} must be a duration like 30m, 90s or 1h, got "${text}"`);
-  return ms / 1000;
-}
-
-function integer(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (!Number.isFinite(v)) fail(`--${name} must be a number, got "${text}"`);
-  return v;
-}
+const args: ScriptArgs = scriptArgs("soak", HELP, "30m, 90s or 1h");
+const { fail, seconds, integer } = args;
 
 let parsed: ReturnType<typeof parseArgs>["values"];
 try {
@@ -86,7 +70,7 @@ try {
     },
   }).values;
 } catch (error) {
-  fail(error instanceof Error ? error.message : String(error));
+  args.fail(error instanceof Error ? error.message : String(error));
 }
 const v = parsed as Record<string, string | boolean | string[] | undefined>;
 if (v.help) {

@@ -15,13 +15,13 @@ import { parseArgs } from "node:util";
 import { MeshctlError } from "@meshctl/core";
 import {
   formatXdsStormReport,
-  parseDurationMs,
   parseServerOptions,
   runXdsStorm,
   type XdsStormOptions,
   type XdsStormProgress,
   type XdsStormReport,
 } from "../src/index.js";
+import { type ScriptArgs, scriptArgs } from "./script-args.js";
 
 const HELP = `Usage: npm run bench:storm -- [options]
 
@@ -38,24 +38,8 @@ const HELP = `Usage: npm run bench:storm -- [options]
   --json                    print the report as JSON
 `;
 
-function fail(message: string): never {
-  process.stderr.write(`storm: ${message}\n\n${HELP}`);
-  process.exit(2);
-}
-
-function seconds(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const ms = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : parseDurationMs(text);
-  if (ms === undefined) fail(`--${name} must be a duration like 10s, 2m or 500ms, got "${text}"`);
-  return ms / 1000;
-}
-
-function integer(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (text.trim() === "" || !Number.isFinite(v)) fail(`--${name} must be a number, got "${text}"`);
-  return v;
-}
+const args: ScriptArgs = scriptArgs("storm", HELP, "10s, 2m or 500ms");
+const { fail, seconds, integer } = args;
 
 let parsed: ReturnType<typeof parseArgs>["values"];
 try {
@@ -75,7 +59,7 @@ try {
     },
   }).values;
 } catch (error) {
-  fail(error instanceof Error ? error.message : String(error));
+  args.fail(error instanceof Error ? error.message : String(error));
 }
 const v = parsed as Record<string, string | boolean | string[] | undefined>;
 if (v.help) {
