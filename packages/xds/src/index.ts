@@ -75,6 +75,7 @@ export type { PercentileSummary } from "./load/stats.js";
 export {
   formatXdsStormReport,
   runXdsStorm,
+  type XdsStormMemoryFigure,
   type XdsStormOptions,
   type XdsStormPhase,
   type XdsStormProbeSummary,

@@ -132,6 +132,23 @@ describe("admission: stream storms from one client", () => {
     expect(process.memoryUsage().rss).toBeLessThan(RSS_BOUND);
     keeper.close();
   });
+
+  test("requests sent before a new stream's first response wait with it and are answered in order", async () => {
+    // A new stream's first request waits in the start queue (time-sliced generation); whatever
+    // the stream sends meanwhile must neither be lost nor overtake it.
+    const c = await connectAdsTestClient({
+      address: lab.xds.address,
+      protocol: "sotw",
+      nodeId: NODE("eager"),
+    });
+    c.send({ type_url: TYPE_URLS.cds });
+    c.send({ type_url: TYPE_URLS.eds, resource_names: [ECHO_CLUSTER] });
+    const first = await c.next();
+    const second = await c.next();
+    expect([first.type_url, second.type_url]).toEqual([TYPE_URLS.cds, TYPE_URLS.eds]);
+    expect(second.resources.map((r) => r.name)).toEqual([ECHO_CLUSTER]);
+    c.close();
+  });
 });
 
 describe("hostile connections", () => {

@@ -29,6 +29,15 @@ describe("XdsCache", () => {
     });
   });
 
+  test("evict removes what depends on its keys, counted as evictions", () => {
+    const cache = new XdsCache();
+    cache.memo("inbound", "10.0.0.7", ["addr:10.0.0.7", "sidecar:a"], () => 1);
+    cache.memo("inbound", "10.0.0.8", ["addr:10.0.0.8", "sidecar:a"], () => 2);
+    expect(cache.evict(["addr:10.0.0.7"])).toBe(1);
+    expect(cache.size()).toBe(1);
+    expect(cache.stats()).toMatchObject({ invalidations: 0, evictions: 1 });
+  });
+
   test("entries that see every namespace are cleared by any namespace change; deps may come from the value", () => {
     const cache = new XdsCache();
     cache.memo(

@@ -132,6 +132,21 @@ export class XdsCache {
     return removed;
   }
 
+  /**
+   * Removes the entries that depend on one of `deps` because nothing will ask for them again
+   * (e.g. a proxy address whose last stream ended); counted as evictions, not invalidations.
+   *
+   * @example
+   * cache.evict([dependency.address("10.0.0.7")]); // that proxy's inbound listeners and clusters
+   */
+  evict(deps: Iterable<string>): number {
+    const invalidations = this.invalidations;
+    const removed = this.clear(deps);
+    this.invalidations = invalidations;
+    this.evictions += removed;
+    return removed;
+  }
+
   clearAll(): void {
     this.types.clear();
     this.index.clear();

@@ -72,6 +72,9 @@ function stormReport(patch: Partial<Pick<XdsStormReport, "stoppedEarly" | "notes
       afterReleaseMiB: 170,
       afterReleaseReadMs: 10_020,
       perOpenStreamKiB: 101.9,
+      heapUsed: { beforeMiB: 40.2, peakMiB: 120, afterReleaseMiB: 45 },
+      heapTotal: { beforeMiB: 60, peakMiB: 150, afterReleaseMiB: 140 },
+      external: { beforeMiB: 5, peakMiB: null, afterReleaseMiB: 6 },
     },
     notes: [],
     ...patch,
@@ -220,6 +223,9 @@ describe("formatXdsStormReport", () => {
       /server RSS +before 160 MiB, peak 260.5 MiB \(VmHWM 261 MiB\), 10 s after release 170 MiB/,
     );
     expect(text).toMatch(/per open stream +101.9 KiB/);
+    expect(text).toMatch(/V8 heap in use +before 40.2 MiB, peak 120 MiB, after release 45 MiB\n/);
+    expect(text).toMatch(/V8 heap committed +before 60 MiB, peak 150 MiB, after release 140 MiB\n/);
+    expect(text).toMatch(/outside the heap +before 5 MiB, peak –, after release 6 MiB\n/);
     expect(text).toContain("  window          probes  failures   p50 (ms)   p99 (ms)   max (ms)\n");
     expect(text).toContain("  idle                 3         0          3          4          4\n");
     expect(text).toContain("  storm                3         1          3        250      5,001\n");

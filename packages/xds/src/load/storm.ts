@@ -190,8 +190,23 @@ export interface XdsStormReport {
     readonly afterReleaseReadMs: number | null;
     /** (peak − before) / peak open streams, KiB. */
     readonly perOpenStreamKiB: number | null;
+    /**
+     * Where the RSS sits, from the server's /metrics (MiB): V8 heap in use, V8 heap committed,
+     * and memory outside the heap (Buffers, grpc-js and HTTP/2 state). Heap in use back near
+     * "before" while RSS stays up is retention by V8 and the allocator, not a leak.
+     */
+    readonly heapUsed: XdsStormMemoryFigure;
+    readonly heapTotal: XdsStormMemoryFigure;
+    readonly external: XdsStormMemoryFigure;
   };
   readonly notes: readonly string[];
+}
+
+/** One of the server's memory figures (MiB): end of idle, highest probe from the storm on, end of release. */
+export interface XdsStormMemoryFigure {
+  readonly beforeMiB: number | null;
+  readonly peakMiB: number | null;
+  readonly afterReleaseMiB: number | null;
 }
 
 // ---------------------------------------------------------------------------------------- options
@@ -200,6 +215,10 @@ export interface XdsStormReport {
 const OPEN_STREAMS = "meshctl_xds_connected_clients";
 const REJECTED = "meshctl_xds_rejected_streams_total";
 const CONNECTIONS = "meshctl_xds_connections";
+const HEAP_USED = "nodejs_heap_size_used_bytes";
+const HEAP_TOTAL = "nodejs_heap_size_total_bytes";
+const EXTERNAL = "nodejs_external_memory_bytes";
+const MEMORY_METRICS = [HEAP_USED, HEAP_TOTAL, EXTERNAL] as const;
 const MAX_SAMPLES = 5;
 const STREAMS_PER_CHANNEL = 1000;
 
@@ -356,7 +375,12 @@ class DebugPortProber {
   constructor(url: string, everyMs: number, timeoutMs: number) {
     this.worker = new Worker(PROBE_WORKER, {
       eval: true,
-      workerData: { url, everyMs, timeoutMs, names: [OPEN_STREAMS, REJECTED, CONNECTIONS] },
+      workerData: {
+        url,
+        everyMs,
+        timeoutMs,
+        names: [OPEN_STREAMS, REJECTED, CONNECTIONS, ...MEMORY_METRICS],
+      },
     });
     this.done = new Promise<void>((resolve) => {
       this.worker.on("message", (m: { kind: string } & StormProbe) => {
@@ -555,6 +579,8 @@ export async function runXdsStorm(
   let connectionsAfter: number | undefined;
   let beforeKiB: number | undefined;
   let afterKiB: number | undefined;
+  let memoryBefore: Record<string, number> | undefined;
+  let memoryAfter: Record<string, number> | undefined;
   let hwmKiB: number | undefined;
   let afterReadMs: number | null = null;
   let releaseAt = Number.NaN;
@@ -579,8 +605,9 @@ export async function runXdsStorm(
     prober = new DebugPortProber(metricsUrl, o.probeEveryMs, o.probeTimeoutMs);
     setPhase("idle", "idle");
     await pause(o.idleSeconds * 1000);
-    const before = await scrapeServerMetrics(metricsUrl, [REJECTED], o.probeTimeoutMs);
+    const before = await scrapeServerMetrics(metricsUrl, [REJECTED, ...MEMORY_METRICS], o.probeTimeoutMs);
     rejectedBefore = before.error ? undefined : (before.samples[REJECTED] ?? 0);
+    if (!before.error) memoryBefore = before.samples;
     if (pid !== undefined) beforeKiB = readProcessMemory(pid)?.rssKiB;
 
     // ---------------------------------------------------------------- connect, then the storm
@@ -621,10 +648,11 @@ export async function runXdsStorm(
     await pause(o.releaseSeconds * 1000);
     const after = await scrapeServerMetrics(
       metricsUrl,
-      [REJECTED, OPEN_STREAMS, CONNECTIONS],
+      [REJECTED, OPEN_STREAMS, CONNECTIONS, ...MEMORY_METRICS],
       o.probeTimeoutMs,
     );
     if (!after.error) {
+      memoryAfter = after.samples;
       rejectedAfter = after.samples[REJECTED] ?? 0;
       openAfter = after.samples[OPEN_STREAMS] ?? 0;
       connectionsAfter = after.samples[CONNECTIONS] ?? 0;
@@ -672,6 +700,21 @@ export async function runXdsStorm(
     if (releasedWithinMs === null && p.at >= releaseAt && open === 0)
       releasedWithinMs = Math.round(p.at + p.ms - releaseAt);
   }
+  const bytesMiB = (b: number | undefined) =>
+    b === undefined ? null : Math.round((b / 1024 / 1024) * 10) / 10;
+  const memoryFigure = (name: string): XdsStormMemoryFigure => {
+    let peak: number | undefined;
+    if (stormFrom !== undefined)
+      for (const p of probes) {
+        const v = p.values?.[name];
+        if (p.at >= stormFrom && v !== undefined && v > 0) peak = Math.max(peak ?? 0, v);
+      }
+    return {
+      beforeMiB: bytesMiB(memoryBefore?.[name]),
+      peakMiB: bytesMiB(peak),
+      afterReleaseMiB: bytesMiB(memoryAfter?.[name]),
+    };
+  };
   const peakSamples = stormFrom === undefined ? [] : rss.filter((s) => s.at >= stormFrom);
   const peakKiB = peakSamples.length > 0 ? Math.max(...peakSamples.map((s) => s.kib)) : undefined;
   const mib = (kib: number | undefined) => (kib === undefined ? null : Math.round((kib / 1024) * 10) / 10);
@@ -748,6 +791,9 @@ export async function runXdsStorm(
         peakKiB !== undefined && beforeKiB !== undefined && peakOpen !== null && peakOpen > 0
           ? Math.round(((peakKiB - beforeKiB) / peakOpen) * 10) / 10
           : null,
+      heapUsed: memoryFigure(HEAP_USED),
+      heapTotal: memoryFigure(HEAP_TOTAL),
+      external: memoryFigure(EXTERNAL),
     },
     notes,
   };
@@ -819,6 +865,16 @@ export function formatXdsStormReport(r: XdsStormReport): string {
       `before ${fmt(r.memory.beforeMiB, " MiB")}, peak ${fmt(r.memory.peakMiB, " MiB")} (VmHWM ${fmt(r.memory.hwmMiB, " MiB")}), ${r.memory.afterReleaseReadMs === null ? "–" : fmt(Math.round(r.memory.afterReleaseReadMs / 100) / 10, " s")} after release ${fmt(r.memory.afterReleaseMiB, " MiB")}`,
     ],
     ["  per open stream", fmt(r.memory.perOpenStreamKiB, " KiB")],
+    ...(
+      [
+        ["  V8 heap in use", r.memory.heapUsed],
+        ["  V8 heap committed", r.memory.heapTotal],
+        ["  outside the heap", r.memory.external],
+      ] as const
+    ).map(([label, f]): [string, string] => [
+      label,
+      `before ${fmt(f.beforeMiB, " MiB")}, peak ${fmt(f.peakMiB, " MiB")}, after release ${fmt(f.afterReleaseMiB, " MiB")}`,
+    ]),
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   lines.push(...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`));

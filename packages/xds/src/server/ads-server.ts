@@ -56,6 +56,7 @@ import {
 } from "./protocol-state.js";
 import { PushQueue } from "./push-queue.js";
 import { formatReasons, type PushRequest } from "./push-request.js";
+import { SlicedQueue } from "./sliced-queue.js";
 
 /** Something worth a log line; `meshctl xds serve` prints one per event. */
 export type XdsEvent =
@@ -143,6 +144,14 @@ export const DEFAULT_MAX_RESOURCE_NAMES = 10_000;
 export const DEFAULT_MAX_RESOURCE_NAME_LENGTH = 1024;
 /** A stream whose writes have not drained for this long is a slow consumer: its connection is closed. */
 export const DEFAULT_WRITE_TIMEOUT_MS = 10_000;
+/**
+ * Longest stretch of synchronous work before the server yields to I/O (ms): the push
+ * dispatcher, the start queue of new streams and the refusal queue each work in slices of about
+ * this long.
+ */
+const SLICE_MS = 20;
+/** Tokens the new-stream bucket holds at most: 1, as istiod's limiter (`rate.NewLimiter(rate, 1)`). */
+const STREAM_BURST = 1;
 
 export interface AdsServerOptions {
   readonly metrics: XdsMetrics;
@@ -154,7 +163,10 @@ export interface AdsServerOptions {
   readonly debounce?: DebounceOptions;
   /** Proxies pushed at once (pushes waiting on a slow stream's drain count). Default: Istio's formula. */
   readonly pushConcurrency?: number;
-  /** New streams admitted per second; a stream that would wait over 1 s gets RESOURCE_EXHAUSTED. */
+  /**
+   * New streams admitted per second, paced (a bucket of one token, as istiod's); a stream that
+   * would wait over 1 s gets RESOURCE_EXHAUSTED.
+   */
   readonly maxStreamsPerSecond?: number;
   /** The resource cache (default on). */
   readonly cache?: boolean;
@@ -201,6 +213,20 @@ interface DeltaDiscoveryRequestMsg {
 
 export type AdsStream = grpc.ServerDuplexStream<DiscoveryRequestMsg | DeltaDiscoveryRequestMsg, unknown>;
 type Conn = XdsConnection<AdsStream>;
+type AdsRequestMsg = DiscoveryRequestMsg | DeltaDiscoveryRequestMsg;
+
+/** A new stream's first request(s), waiting in the start queue. */
+interface StreamStart {
+  readonly conn: Conn;
+  /** Handles the buffered requests and lets the stream flow again. */
+  readonly run: () => void;
+}
+
+/** A new stream refused by admission, its status not yet sent. */
+interface StreamRefusal {
+  readonly stream: AdsStream;
+  readonly reason: string;
+}
 
 const INVALID_ARGUMENT = 3;
 const RESOURCE_EXHAUSTED = 8;
@@ -222,6 +248,8 @@ export class AdsServer {
   private ctx: PushContext;
   readonly cache: XdsCache;
   private readonly connections = new Map<string, Conn>();
+  /** Open streams per proxy address: the last one to end takes that address's inbound cache entries along. */
+  private readonly streamsByIp = new Map<string, number>();
   private readonly queue = new PushQueue<Conn>();
   private readonly debouncer: Debouncer;
   private readonly concurrency: number;
@@ -232,6 +260,13 @@ export class AdsServer {
   private streamTokens: number;
   private tokensAt = Date.now();
   private readonly streamRate: number;
+  private readonly rateReason: string;
+  /** New streams whose first request waits for its config generation. */
+  private readonly starting = new SlicedQueue<StreamStart>((start) => start.run(), { sliceMs: SLICE_MS });
+  /** Refused new streams whose RESOURCE_EXHAUSTED is yet to be sent. */
+  private readonly refusals = new SlicedQueue<StreamRefusal>((r) => this.sendRefusal(r), {
+    sliceMs: SLICE_MS,
+  });
   private closed = false;
   /** Proxies of one build share one capabilities object (and one filter selection per push). */
   private readonly capabilities = new CapabilityRegistry();
@@ -257,7 +292,8 @@ export class AdsServer {
     );
     this.concurrency = Math.max(1, options.pushConcurrency ?? defaultPushConcurrency(2));
     this.streamRate = Math.max(1, options.maxStreamsPerSecond ?? DEFAULT_MAX_STREAMS_PER_SECOND);
-    this.streamTokens = this.streamRate;
+    this.streamTokens = STREAM_BURST;
+    this.rateReason = `more than ${this.streamRate} new streams per second`;
   }
 
   get pushContext(): PushContext {
@@ -311,6 +347,7 @@ export class AdsServer {
   settled(model: MeshModel): boolean {
     return (
       this.debouncer.idle &&
+      this.starting.length === 0 &&
       this.queue.length === 0 &&
       this.queue.inProgress === 0 &&
       this.inFlight === 0 &&
@@ -328,6 +365,11 @@ export class AdsServer {
       conn.stream.end();
     }
     this.connections.clear();
+    this.streamsByIp.clear();
+    for (const { conn } of this.starting.drain()) {
+      conn.closed = true;
+      conn.stream.end();
+    }
     this.options.metrics.connectedClients.set(0);
   }
 
@@ -437,7 +479,7 @@ export class AdsServer {
         if (drained) drained.then(done, done);
         else done();
         // Generation is synchronous: after a slice of work, let ACKs and new streams in.
-        if (performance.now() - started > 20 && this.queue.length > 0) {
+        if (performance.now() - started > SLICE_MS && this.queue.length > 0) {
           setImmediate(() => this.dispatch());
           break;
         }
@@ -480,35 +522,32 @@ export class AdsServer {
 
   // ---------------------------------------------------------------- streams
 
-  /** The new-stream rate limit: a token bucket; waiting over a second is refused (Istio's rule). */
+  /**
+   * Admission of a new stream: the new-stream rate limit (a token bucket; a stream that would
+   * wait over a second is refused, Istio's rule), then the per-client limit. Both decide at once,
+   * in arrival order; a refused stream's status is sent from the refusal queue (see `refuse`).
+   */
   private admit(stream: AdsStream, protocol: StreamProtocol): void {
     if (this.closed) {
       stream.emit("error", { code: 14, details: "meshctl: the control plane is shutting down" });
       return;
     }
-    const admission = this.options.admitStream?.(stream) ?? { ok: true as const, release: () => {} };
-    if (!admission.ok) {
-      this.options.metrics.rejectedStreams.inc();
-      this.emit({ type: "stream-rejected", peer: clientText(stream.getPeer()), reason: admission.reason });
-      stream.emit("error", {
-        code: RESOURCE_EXHAUSTED,
-        details: `meshctl: ${admission.reason}; retry later`,
-      });
-      return;
-    }
     const now = Date.now();
     this.streamTokens = Math.min(
-      this.streamRate,
+      STREAM_BURST,
       this.streamTokens + ((now - this.tokensAt) / 1000) * this.streamRate,
     );
     this.tokensAt = now;
     const waitMs = this.streamTokens >= 1 ? 0 : ((1 - this.streamTokens) / this.streamRate) * 1000;
+    // The bucket is asked first but charged last: a stream the per-client limit refuses costs no
+    // token, and a storm's refusals cost no per-client bookkeeping.
     if (waitMs > 1000) {
-      admission.release();
-      this.options.metrics.rejectedStreams.inc();
-      const reason = `more than ${this.streamRate} new streams per second`;
-      this.emit({ type: "stream-rejected", peer: clientText(stream.getPeer()), reason });
-      stream.emit("error", { code: RESOURCE_EXHAUSTED, details: `meshctl: ${reason}; retry later` });
+      this.refuse(stream, this.rateReason);
+      return;
+    }
+    const admission = this.options.admitStream?.(stream) ?? { ok: true as const, release: () => {} };
+    if (!admission.ok) {
+      this.refuse(stream, admission.reason);
       return;
     }
     this.streamTokens -= 1;
@@ -520,6 +559,24 @@ export class AdsServer {
       setTimeout(() => {
         if (!stream.cancelled && !stream.destroyed) this.serveStream(stream, protocol);
       }, waitMs).unref();
+  }
+
+  /**
+   * Counts a refusal at once and queues its RESOURCE_EXHAUSTED. Sending a status is most of what
+   * a refusal costs (grpc-js ends the call, HTTP/2 writes trailers); a storm's streams arrive
+   * thousands per socket read, and refusing them all in that one task stalled the process for
+   * over a second. From the queue they go out in slices, with I/O in between.
+   */
+  private refuse(stream: AdsStream, reason: string): void {
+    this.options.metrics.rejectedStreams.inc();
+    this.refusals.push({ stream, reason });
+  }
+
+  private sendRefusal({ stream, reason }: StreamRefusal): void {
+    this.emit({ type: "stream-rejected", peer: clientText(stream.getPeer()), reason });
+    // A client that gave up meanwhile needs no status.
+    if (stream.cancelled || stream.destroyed) return;
+    stream.emit("error", { code: RESOURCE_EXHAUSTED, details: `meshctl: ${reason}; retry later` });
   }
 
   private serveStream(stream: AdsStream, protocol: StreamProtocol): void {
@@ -538,6 +595,7 @@ export class AdsServer {
       if (conn.writeTimer) clearTimeout(conn.writeTimer);
       conn.releaseDrain?.();
       if (this.connections.delete(conn.id) && conn.proxy) {
+        this.forgetAddress(conn.proxy.ip);
         this.emit({
           type: "disconnect",
           connection: conn.id,
@@ -547,8 +605,7 @@ export class AdsServer {
       }
       this.options.metrics.connectedClients.set(this.connections.size);
     };
-    stream.on("data", (msg: DiscoveryRequestMsg | DeltaDiscoveryRequestMsg) => {
-      if (conn.closed) return;
+    const handle = (msg: AdsRequestMsg) => {
       try {
         if (protocol === "sotw") this.onSotwRequest(conn, msg as DiscoveryRequestMsg);
         else this.onDeltaRequest(conn, msg as DeltaDiscoveryRequestMsg);
@@ -568,6 +625,39 @@ export class AdsServer {
           ),
         });
       }
+    };
+    // The first request generates the proxy's whole config, synchronously (~1 ms for a 50-service
+    // mesh, more for larger ones). A storm's admitted streams must not do that all in one task:
+    // their first requests wait in the start queue, which works in slices and yields to I/O (the
+    // debug port, ACKs, the storm's own refusals) between them. The stream is paused meanwhile,
+    // so what it sends next stays in gRPC's flow control rather than in memory here.
+    let started = false;
+    let buffered: AdsRequestMsg[] | undefined;
+    stream.on("data", (msg: AdsRequestMsg) => {
+      if (conn.closed) return;
+      if (started) {
+        handle(msg);
+        return;
+      }
+      if (buffered) {
+        buffered.push(msg);
+        return;
+      }
+      buffered = [msg];
+      stream.pause();
+      this.starting.push({
+        conn,
+        run: () => {
+          const msgs = buffered ?? [];
+          buffered = undefined;
+          started = true;
+          for (const m of msgs) {
+            if (conn.closed) return;
+            handle(m);
+          }
+          if (!conn.closed) stream.resume();
+        },
+      });
     });
     stream.on("end", () => {
       finish("client closed the stream");
@@ -578,12 +668,31 @@ export class AdsServer {
     stream.on("close", () => finish("closed"));
   }
 
+  /**
+   * A proxy's stream ended. When it was the last at that address, the cached inbound config for
+   * the address goes too: it is per proxy (keyed by the IP the client's node id names), no mesh
+   * change ever clears an address that is not an endpoint, and each entry held ~10 KiB (heap and
+   * buffers) until the cache's bound of 60,000. A reconnect regenerates it (about a millisecond).
+   */
+  private forgetAddress(ip: string | undefined): void {
+    if (ip === undefined) return;
+    const n = (this.streamsByIp.get(ip) ?? 1) - 1;
+    if (n > 0) {
+      this.streamsByIp.set(ip, n);
+      return;
+    }
+    this.streamsByIp.delete(ip);
+    this.cache.evict([dependency.address(ip)]);
+  }
+
   private ensureProxy(conn: Conn, node: NodeLike | null | undefined): void {
     if (conn.proxy) return;
     // Capabilities come from the first request's Node only: Envoy sends the Node once
     // (set_node_on_first_message_only), and a stream's proxy does not change build.
     conn.proxy = proxyFromNode(node, this.capabilities);
     this.connections.set(conn.id, conn);
+    const ip = conn.proxy.ip;
+    if (ip !== undefined) this.streamsByIp.set(ip, (this.streamsByIp.get(ip) ?? 0) + 1);
     this.options.metrics.connectedClients.set(this.connections.size);
     const proxy = conn.proxy;
     try {

@@ -141,7 +141,7 @@ export interface XdsServerOptions {
   readonly debounceEdsMaxMs?: number;
   /** Proxies pushed concurrently. Default: min(15 + 5 x cores, 100) (PILOT_PUSH_THROTTLE). */
   readonly pushConcurrency?: number;
-  /** New ADS streams admitted per second; beyond a second's wait: RESOURCE_EXHAUSTED. Default 500. */
+  /** New ADS streams admitted per second, paced (no burst); beyond a second's wait: RESOURCE_EXHAUSTED. Default 500. */
   readonly maxStreamsPerSecond?: number;
   /** The serialized-resource cache. Default on; off only to measure what it saves. */
   readonly cache?: boolean;
@@ -430,6 +430,9 @@ export async function startXdsServer(options: XdsServerOptions = {}): Promise<Xd
     "grpc.keepalive_timeout_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+    // Nothing here reads channelz, and it costs every stream trackers and closures (a storm's
+    // thousands of refused streams too).
+    "grpc.enable_channelz": 0,
     ...(options.maxConnectionAgeMs !== undefined
       ? {
           "grpc.max_connection_age_ms": options.maxConnectionAgeMs,
