@@ -17,7 +17,6 @@ import { existsSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
 import {
   type ChurnKind,
   goControlPlanePeerPath,
@@ -52,52 +51,35 @@ const HELP = `Usage: npm run bench:xds -- [options]
   --serve-entry E           bundle | source | a file                               default bundle
 `;
 const args: ScriptArgs = scriptArgs("bench:xds", HELP, "30s");
-let parsed: ReturnType<typeof parseOptions>;
-try {
-  parsed = parseOptions();
-} catch (error) {
-  args.fail(error instanceof Error ? error.message : String(error));
-}
-if (parsed.values.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-const { values } = parsed;
-
-function parseOptions() {
-  return parseArgs({
-    options: {
-      help: { type: "boolean", default: false },
-      targets: {
-        type: "string",
-        default: "meshctl,meshctl-nocache,meshctl-noscoping,go-control-plane,istiod",
-      },
-      rounds: { type: "string", default: "1" },
-      proxies: { type: "string", default: "2000" },
-      services: { type: "string", default: "1000" },
-      endpoints: { type: "string", default: "10" },
-      namespaces: { type: "string", default: "50" },
-      routed: { type: "string", default: "0.1" },
-      "grpc-fraction": { type: "string", default: "0.25" },
-      "delta-fraction": { type: "string", default: "0.5" },
-      "churn-rate": { type: "string", default: "100" },
-      "churn-seconds": { type: "string", default: "60" },
-      "churn-kinds": { type: "string", default: "endpoints" },
-      "connect-rate": { type: "string" },
-      "proxies-per-channel": { type: "string", default: "1" },
-      "server-option": { type: "string", multiple: true, default: [] },
-      timeout: { type: "string", default: "120" },
-      "drain-seconds": { type: "string", default: "15" },
-      /** Ratios are to this target's run of the same round. */
-      baseline: { type: "string", default: "meshctl" },
-      /**
-       * meshctl's serve-main: `bundle` (default: built from source once, to plain JS, so start-up
-       * times do not include TypeScript compilation), `source` (through tsx), or a file.
-       */
-      "serve-entry": { type: "string", default: "bundle" },
-    },
-  });
-}
+const values = args.parse({
+  targets: {
+    type: "string",
+    default: "meshctl,meshctl-nocache,meshctl-noscoping,go-control-plane,istiod",
+  },
+  rounds: { type: "string", default: "1" },
+  proxies: { type: "string", default: "2000" },
+  services: { type: "string", default: "1000" },
+  endpoints: { type: "string", default: "10" },
+  namespaces: { type: "string", default: "50" },
+  routed: { type: "string", default: "0.1" },
+  "grpc-fraction": { type: "string", default: "0.25" },
+  "delta-fraction": { type: "string", default: "0.5" },
+  "churn-rate": { type: "string", default: "100" },
+  "churn-seconds": { type: "string", default: "60" },
+  "churn-kinds": { type: "string", default: "endpoints" },
+  "connect-rate": { type: "string" },
+  "proxies-per-channel": { type: "string", default: "1" },
+  "server-option": { type: "string", multiple: true, default: [] },
+  timeout: { type: "string", default: "120" },
+  "drain-seconds": { type: "string", default: "15" },
+  /** Ratios are to this target's run of the same round. */
+  baseline: { type: "string", default: "meshctl" },
+  /**
+   * meshctl's serve-main: `bundle` (default: built from source once, to plain JS, so start-up
+   * times do not include TypeScript compilation), `source` (through tsx), or a file.
+   */
+  "serve-entry": { type: "string", default: "bundle" },
+}) as Record<string, string | undefined> & { "server-option"?: string[] };
 
 const knobs = parseServerOptions(values["server-option"] ?? []);
 let base: XdsLoadOptions = {

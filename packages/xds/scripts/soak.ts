@@ -10,7 +10,6 @@
  *
  * Run alone (2 cores: never overlap benchmarks).
  */
-import { parseArgs } from "node:util";
 import { MeshctlError } from "@meshctl/core";
 import {
   BAD_EDIT_KINDS,
@@ -47,36 +46,23 @@ const HELP = `Usage: npm run bench:soak -- [options]
 const args: ScriptArgs = scriptArgs("soak", HELP, "30m, 90s or 1h");
 const { fail, seconds, integer } = args;
 
-let parsed: ReturnType<typeof parseArgs>["values"];
-try {
-  parsed = parseArgs({
-    options: {
-      duration: { type: "string", default: "30m" },
-      proxies: { type: "string" },
-      "proxies-per-channel": { type: "string" },
-      services: { type: "string" },
-      "churn-rate": { type: "string" },
-      "churn-kinds": { type: "string" },
-      "bad-edit-every": { type: "string" },
-      "bad-edit-kinds": { type: "string" },
-      "restart-every": { type: "string" },
-      warmup: { type: "string" },
-      "sample-every": { type: "string" },
-      timeout: { type: "string" },
-      "server-option": { type: "string", multiple: true, default: [] },
-      seed: { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-  }).values;
-} catch (error) {
-  args.fail(error instanceof Error ? error.message : String(error));
-}
-const v = parsed as Record<string, string | boolean | string[] | undefined>;
-if (v.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
+const v = args.parse({
+  duration: { type: "string", default: "30m" },
+  proxies: { type: "string" },
+  "proxies-per-channel": { type: "string" },
+  services: { type: "string" },
+  "churn-rate": { type: "string" },
+  "churn-kinds": { type: "string" },
+  "bad-edit-every": { type: "string" },
+  "bad-edit-kinds": { type: "string" },
+  "restart-every": { type: "string" },
+  warmup: { type: "string" },
+  "sample-every": { type: "string" },
+  timeout: { type: "string" },
+  "server-option": { type: "string", multiple: true, default: [] },
+  seed: { type: "string" },
+  json: { type: "boolean", default: false },
+});
 const str = (k: string) => v[k] as string | undefined;
 
 const controller = new AbortController();

@@ -11,7 +11,6 @@
  *
  * Run alone (2 cores: never overlap benchmarks).
  */
-import { parseArgs } from "node:util";
 import { MeshctlError } from "@meshctl/core";
 import {
   formatXdsStormReport,
@@ -41,31 +40,18 @@ const HELP = `Usage: npm run bench:storm -- [options]
 const args: ScriptArgs = scriptArgs("storm", HELP, "10s, 2m or 500ms");
 const { fail, seconds, integer } = args;
 
-let parsed: ReturnType<typeof parseArgs>["values"];
-try {
-  parsed = parseArgs({
-    options: {
-      streams: { type: "string" },
-      channels: { type: "string" },
-      services: { type: "string" },
-      idle: { type: "string" },
-      hold: { type: "string" },
-      release: { type: "string" },
-      timeout: { type: "string" },
-      "probe-every": { type: "string" },
-      "server-option": { type: "string", multiple: true, default: [] },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-  }).values;
-} catch (error) {
-  args.fail(error instanceof Error ? error.message : String(error));
-}
-const v = parsed as Record<string, string | boolean | string[] | undefined>;
-if (v.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
+const v = args.parse({
+  streams: { type: "string" },
+  channels: { type: "string" },
+  services: { type: "string" },
+  idle: { type: "string" },
+  hold: { type: "string" },
+  release: { type: "string" },
+  timeout: { type: "string" },
+  "probe-every": { type: "string" },
+  "server-option": { type: "string", multiple: true, default: [] },
+  json: { type: "boolean", default: false },
+});
 const str = (k: string) => v[k] as string | undefined;
 
 const controller = new AbortController();
