@@ -17,6 +17,7 @@ import { mkdtemp, rm, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { MEMORY_METRICS } from "../server/metrics.js";
 import { CHURN_KINDS, ChurnPlanner, outboundCluster } from "./churn.js";
 import { ChurnTracker, type TrackedChange } from "./churn-tracker.js";
 import {
@@ -57,16 +58,16 @@ import { MeshctlTarget } from "./target-meshctl.js";
 
 const MAX_SAMPLES = 10;
 /** The server's V8 heap in use, scraped with its metrics: a leak shows here without RSS's allocator slack. */
-const HEAP_METRIC = "nodejs_heap_size_used_bytes";
+const HEAP_METRIC = MEMORY_METRICS.heapUsed;
 /**
  * Where the server's RSS goes, scraped with its metrics: the main isolate's committed heap, the
  * parse worker's heap (its own isolate), and external memory (Buffers, C++ objects). What RSS
  * has beyond these is "native": the allocator's pages, HTTP/2 sessions, code and stacks.
  */
 const MEMORY_PARTS = {
-  heapTotal: "nodejs_heap_size_total_bytes",
-  parseWorkerHeap: "meshctl_xds_parse_worker_heap_bytes",
-  external: "nodejs_external_memory_bytes",
+  heapTotal: MEMORY_METRICS.heapTotal,
+  parseWorkerHeap: MEMORY_METRICS.parseWorkerHeap,
+  external: MEMORY_METRICS.external,
 } as const;
 type MemoryPart = keyof typeof MEMORY_PARTS | "native";
 /** The server's default quiet time (--debounce-after): a file gone for less is never pushed as deleted. */

@@ -33,10 +33,8 @@ export type ParseReply =
   | { readonly id: number; readonly index: number; readonly parsed: ParsedFile; readonly heapBytes?: number }
   | { readonly id: number; readonly index: number; readonly error: string; readonly heapBytes?: number };
 
-/** The heap each running worker last reported (its V8 heap committed, bytes). */
-const workerHeaps = new Map<Worker, number>();
-/** The heap each running worker first reported, after its first file. */
-const workerBaseHeaps = new WeakMap<Worker, number>();
+/** Each running worker's V8 heap committed (bytes): first reported (after its first file) and last. */
+const workerHeaps = new Map<Worker, { readonly first: number; last: number }>();
 
 /**
  * V8 heap committed by all parse workers of this process, as they last reported it (with each
@@ -48,7 +46,7 @@ const workerBaseHeaps = new WeakMap<Worker, number>();
  */
 export function parseWorkerHeapBytes(): number {
   let sum = 0;
-  for (const bytes of workerHeaps.values()) sum += bytes;
+  for (const { last } of workerHeaps.values()) sum += last;
   return sum;
 }
 
@@ -168,10 +166,9 @@ export class MeshParseWorker {
   private heapGrew(): boolean {
     const worker = this.worker;
     if (!worker) return false;
-    const now = workerHeaps.get(worker);
-    const base = workerBaseHeaps.get(worker);
-    if (now === undefined || base === undefined) return false;
-    return now - base > (this.options.recycleHeapGrowthMb ?? 16) * 1024 * 1024;
+    const heap = workerHeaps.get(worker);
+    if (!heap) return false;
+    return heap.last - heap.first > (this.options.recycleHeapGrowthMb ?? 16) * 1024 * 1024;
   }
 
   /** Workers started so far (the first, and each replacement). */
@@ -295,8 +292,9 @@ export class MeshParseWorker {
       const onMessage = (m: ParseReply) => {
         if (!("id" in m) || m.id !== id) return;
         if (m.heapBytes !== undefined) {
-          workerHeaps.set(worker, m.heapBytes);
-          if (!workerBaseHeaps.has(worker)) workerBaseHeaps.set(worker, m.heapBytes);
+          const heap = workerHeaps.get(worker);
+          if (heap) heap.last = m.heapBytes;
+          else workerHeaps.set(worker, { first: m.heapBytes, last: m.heapBytes });
         }
         out.push(
           "parsed" in m

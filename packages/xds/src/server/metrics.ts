@@ -115,6 +115,16 @@ export class Histogram extends Metric {
 
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3, 5, 10, 30];
 
+/** The process-memory gauges every /metrics ends with (Prometheus' process collector names). */
+export const MEMORY_METRICS = {
+  rss: "process_resident_memory_bytes",
+  heapUsed: "nodejs_heap_size_used_bytes",
+  heapTotal: "nodejs_heap_size_total_bytes",
+  external: "nodejs_external_memory_bytes",
+  arrayBuffers: "nodejs_array_buffers_bytes",
+  parseWorkerHeap: "meshctl_xds_parse_worker_heap_bytes",
+} as const;
+
 /**
  * The metrics the control plane exports on `/metrics`, with Istio's meanings (pilot_* names in
  * brackets). Cache figures are read from the cache when rendered.
@@ -273,24 +283,24 @@ export class XdsMetrics {
     // Process memory, so a load harness or a fault test can bound it from outside (Prometheus'
     // process collector names).
     const mem = process.memoryUsage();
-    const rss = new Gauge("process_resident_memory_bytes", "Resident memory of the control plane.");
+    const rss = new Gauge(MEMORY_METRICS.rss, "Resident memory of the control plane.");
     rss.set(mem.rss);
-    const heap = new Gauge("nodejs_heap_size_used_bytes", "V8 heap in use.");
+    const heap = new Gauge(MEMORY_METRICS.heapUsed, "V8 heap in use.");
     heap.set(mem.heapUsed);
-    const heapTotal = new Gauge("nodejs_heap_size_total_bytes", "V8 heap committed (in use and free pages).");
+    const heapTotal = new Gauge(MEMORY_METRICS.heapTotal, "V8 heap committed (in use and free pages).");
     heapTotal.set(mem.heapTotal);
     const external = new Gauge(
-      "nodejs_external_memory_bytes",
+      MEMORY_METRICS.external,
       "Memory of C++ objects bound to JavaScript, Buffers included.",
     );
     external.set(mem.external);
     const arrayBuffers = new Gauge(
-      "nodejs_array_buffers_bytes",
+      MEMORY_METRICS.arrayBuffers,
       "ArrayBuffers and Buffers (part of external memory).",
     );
     arrayBuffers.set(mem.arrayBuffers);
     const worker = new Gauge(
-      "meshctl_xds_parse_worker_heap_bytes",
+      MEMORY_METRICS.parseWorkerHeap,
       "V8 heap committed by the YAML parse worker(s), as each last reported; 0 when none runs.",
     );
     worker.set(parseWorkerHeapBytes());
